@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Mirror      Location `help:"The mirror root: a path or s3://bucket/prefix." env:"BANDERCHECK_MIRROR" placeholder:"PATH|s3://bucket/prefix"`
+	Config      string   `help:"A bandersnatch.conf to read the mirror, S3 and upstream settings from." env:"BANDERCHECK_CONFIG" type:"existingfile" placeholder:"FILE"`
+	State       string   `help:"State directory for manifests and checkpoints." env:"BANDERCHECK_STATE" default:"./bandercheck-state" placeholder:"DIR"`
+	S3Endpoint  string   `name:"s3-endpoint" help:"S3 endpoint URL." env:"BANDERCHECK_S3_ENDPOINT" placeholder:"URL"`
+	S3Region    string   `name:"s3-region" help:"S3 region." env:"BANDERCHECK_S3_REGION"`
+	S3PathStyle bool     `name:"s3-path-style" help:"Use path-style S3 addressing." env:"BANDERCHECK_S3_PATH_STYLE"`
+	LogFormat   string   `help:"Log format on stderr." enum:"text,json" default:"text" env:"BANDERCHECK_LOG_FORMAT"`
+	Progress    string   `help:"Live progress on stderr." enum:"auto,always,never" default:"auto" env:"BANDERCHECK_PROGRESS"`
+	ShardRows   int      `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
+
+	conf *sources.Config
+}
+
+// Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.
+type Location struct {
+	Path   string // local path, when not S3
+	Bucket string
+	Prefix string
+}
+
+// Decode implements kong.MapperValue.
+func (l *Location) Decode(ctx *kong.DecodeContext) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("location", &s); err != nil {
+		return err
+	}
+	loc, err := ParseLocation(s)
+	if err != nil {
+		return err
+	}
+	*l = loc
+	return nil
+}
+
+// ParseLocation parses a path or s3://bucket/prefix.
+func ParseLocation(s string) (Location, error) {
+	if rest, ok := strings.CutPrefix(s, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		if bucket == "" {
+			return Location{}, fmt.Errorf("mirror %q has no bucket: write s3://bucket/prefix", s)
+		}
+		return Location{Bucket: bucket, Prefix: strings.Trim(prefix, "/")}, nil
+	}
+	if s == "" {
+		return Location{}, fmt.Errorf("mirror path is empty")
+	}
+	return Location{Path: s}, nil
+}
+
+// IsS3 tells whether the location is a bucket.
+func (l Location) IsS3() bool { return l.Bucket != "" }
+
+// IsZero tells whether no location was given.
+func (l Location) IsZero() bool { return l.Path == "" && l.Bucket == "" }
+
+// String implements fmt.Stringer.
+func (l Location) String() string {
+	if l.IsS3() {
+		if l.Prefix == "" {
+			return "s3://" + l.Bucket
+		}
+		return "s3://" + l.Bucket + "/" + l.Prefix
+	}
+	return l.Path
+}
+
+// config reads --config once.
+func (g *Globals) config() (*sources.Config, error) {
+	if g.conf != nil {
+		return g.conf, nil
+	}
+	if g.Config == "" {
+		g.conf = &sources.Config{}
+		return g.conf, nil
+	}
+	c, err := sources.ReadConfig(g.Config)
+	if err != nil {
+		return nil, &pipeline.UsageError{Msg: err.Error()}
+	}
+	g.conf = c
+	return c, nil
+}
+
+// mirror returns the mirror location from the flag or the config file.
+func (g *Globals) mirror() (Location, error) {
+	if !g.Mirror.IsZero() {
+		return g.Mirror, nil
+	}
+	c, err := g.config()
+	if err != nil {
+		return Location{}, err
+	}
+	if c.Directory != "" {
+		loc, err := ParseLocation(c.Directory)
+		if err != nil {
+			return Location{}, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] directory: %v", g.Config, err)}
+		}
+		if c.S3 && !loc.IsS3() {
+			// bandersnatch's S3 backend names the bucket path as /bucket/prefix
+			p := strings.Trim(c.Directory, "/")
+			bucket, prefix, _ := strings.Cut(p, "/")
+			loc = Location{Bucket: bucket, Prefix: prefix}
+		}
+		return loc, nil
+	}
+	return Location{}, &pipeline.UsageError{Msg: "no mirror given: pass --mirror PATH|s3://bucket/prefix, set BANDERCHECK_MIRROR, or --config a bandersnatch.conf with [mirror] directory"}
+}
+
+// openStore opens the mirror for reading.
+func (g *Globals) openStore(ctx context.Context) (sources.Store, Location, error) {
+	loc, err := g.mirror()
+	if err != nil {
+		return nil, loc, err
+	}
+	if !loc.IsS3() {
+		st, err := sources.OpenDir(loc.Path)
+		if err != nil {
+			return nil, loc, err
+		}
+		return st, loc, nil
+	}
+	c, err := g.config()
+	if err != nil {
+		return nil, loc, err
+	}
+	opt := sources.S3Options{
+		Bucket: loc.Bucket, Prefix: loc.Prefix,
+		Endpoint: firstOf(g.S3Endpoint, c.S3Endpoint), Region: firstOf(g.S3Region, c.S3Region),
+		PathStyle: g.S3PathStyle, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
+	}
+	st, err := sources.OpenS3(ctx, opt)
+	if err != nil {
+		return nil, loc, err
+	}
+	return st, loc, nil
+}
+
+// openRun opens STATE/run.json for the mirror.
+func (g *Globals) openRun() (*pipeline.Run, Location, error) {
+	loc, err := g.mirror()
+	if err != nil {
+		return nil, loc, err
+	}
+	r, err := pipeline.OpenRun(g.State, loc.String())
+	return r, loc, err
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// stderrIsTerminal tells whether progress may draw on stderr.
+func (g *Globals) liveProgress() bool {
+	switch g.Progress {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// stageOptions are the options every stage opens with.
+func (g *Globals) stageOptions() pipeline.StageOptions {
+	return pipeline.StageOptions{ShardRows: g.ShardRows}
+}

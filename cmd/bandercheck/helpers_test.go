@@ -1,0 +1,64 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/testutil"
+)
+
+// result is one run of the built binary.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// bc runs the built bandercheck with args and extra environment.
+func bc(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(testutil.Binary(t, "./cmd/bandercheck"), args...)
+	cmd.Env = append(cleanEnv(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// mustBC runs bandercheck and fails the test unless it exits 0.
+func mustBC(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	r := bc(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("bandercheck %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+func sha256hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// cleanEnv is the test's environment without BANDERCHECK_ settings, with progress off.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BANDERCHECK_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "BANDERCHECK_PROGRESS=never")
+}

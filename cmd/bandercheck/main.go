@@ -1,0 +1,94 @@
+// Command bandercheck verifies and cleans a bandersnatch PyPI mirror on a
+// POSIX disk or in an S3 bucket, as a pipeline of resumable stages that write
+// sharded zstd CSV manifests under a state directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the command line.
+type CLI struct {
+	Globals
+
+	Scan   ScanCmd   `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
+	Plan   PlanCmd   `cmd:"" help:"Merge-join storage against designated files into plans."`
+	Apply  ApplyCmd  `cmd:"" help:"Carry out the plan."`
+	Run    RunCmd    `cmd:"" help:"Every stage in order, resuming where STATE left off."`
+	Status StatusCmd `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
+	Cat    CatCmd    `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
+}
+
+// ScanCmd groups the scanning stages.
+type ScanCmd struct {
+	Storage  ScanStorageCmd  `cmd:"" help:"List what the mirror holds under web/packages."`
+	Metadata ScanMetadataCmd `cmd:"" help:"Read every project's metadata into designated files."`
+	Upstream ScanUpstreamCmd `cmd:"" help:"List the projects that exist upstream."`
+}
+
+const exitHelp = `Exit codes: 0 done (also when differences were found and planned); 1 failure;
+2 usage or configuration error; 3 refused by a safety guard.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) int {
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("bandercheck"),
+		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n"+exitHelp),
+		kong.UsageOnError(),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Exit(func(code int) { panic(exitPanic(code)) }),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bandercheck:", err)
+		return 1
+	}
+	return parse(parser, &cli, args)
+}
+
+type exitPanic int
+
+// parse runs the command line and turns its outcome into an exit code.
+func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(exitPanic)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bandercheck:", err)
+		return 2
+	}
+	if err := kctx.Run(&cli.Globals); err != nil {
+		fmt.Fprintln(os.Stderr, "bandercheck:", err)
+		return exitCode(err)
+	}
+	return 0
+}
+
+// exitCode chooses the exit code of an error, in one place.
+func exitCode(err error) int {
+	var ec kong.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}

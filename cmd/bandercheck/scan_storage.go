@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/progress"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// ScanStorageCmd lists web/packages into the storage manifest.
+type ScanStorageCmd struct {
+	Jobs  int      `help:"Folders listed (and files hashed) at once." default:"16"`
+	Hash  HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too." placeholder:"content|metadata"`
+	Fresh bool     `help:"Discard this stage's earlier output and scan from the start."`
+}
+
+const packagesPrefix = "web/packages/"
+
+// Run implements the command.
+func (c *ScanStorageCmd) Run(ctx context.Context, g *Globals) error {
+	return c.scan(ctx, g)
+}
+
+func (c *ScanStorageCmd) scan(ctx context.Context, g *Globals) error {
+	store, loc, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	hash := c.Hash.resolve(loc.IsS3())
+	if err := requirePackages(ctx, store); err != nil {
+		return err
+	}
+	run, _, err := g.openRun()
+	if err != nil {
+		return err
+	}
+	if err := run.Require("storage.hash", string(hash), c.Fresh); err != nil {
+		return err
+	}
+	st, err := pipeline.OpenStage(g.State, "scan storage", c.Fresh, g.stageOptions(),
+		pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.Done() {
+		logf(g, "scan storage: done already (%d files); pass --fresh to scan again", st.Rows(0))
+		return nil
+	}
+	rep := g.reporter("scan storage", "files")
+	rep.Add(st.Rows(0), 0)
+	defer rep.Finish()
+
+	write := func(r storageResult) error {
+		o := r.obj
+		switch {
+		case r.problem != "":
+			if err := st.Write(1, o.Key, "storage", r.problem, ""); err != nil {
+				return err
+			}
+		default:
+			if err := st.Write(0, o.Key, strconv.FormatInt(o.Size, 10), o.Modified.UTC().Format(time.RFC3339), r.sha256); err != nil {
+				return err
+			}
+			rep.Add(1, o.Size)
+		}
+		return st.EndUnit(o.Key)
+	}
+	list := func(ctx context.Context, emit func(sources.Object) error) error {
+		return sources.ListSorted(ctx, store, packagesPrefix, st.Cursor(), c.Jobs, func(o sources.Object) error {
+			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" {
+				return nil
+			}
+			return emit(o)
+		})
+	}
+	if hash == HashNone {
+		err = list(ctx, func(o sources.Object) error { return write(classify(o)) })
+	} else {
+		err = sources.OrderedMap(ctx, c.Jobs, list,
+			func(ctx context.Context, o sources.Object) (storageResult, error) { return hashObject(ctx, store, hash, o) },
+			write)
+	}
+	if err != nil {
+		return fmt.Errorf("scan storage of %s: %w", store, err)
+	}
+	return st.Finish()
+}
+
+type storageResult struct {
+	obj     sources.Object
+	sha256  string
+	problem string
+}
+
+func classify(o sources.Object) storageResult {
+	switch o.Kind {
+	case sources.Symlink:
+		return storageResult{obj: o, problem: "symbolic link: never followed, listed or deleted"}
+	case sources.Other:
+		return storageResult{obj: o, problem: "not a regular file: never listed or deleted"}
+	}
+	return storageResult{obj: o}
+}
+
+// hashObject fills the sha256 of a regular file; a file that vanished becomes a problem row.
+func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sources.Object) (storageResult, error) {
+	r := classify(o)
+	if r.problem != "" {
+		return r, nil
+	}
+	if mode == HashMetadata {
+		sum, err := store.StoredSHA256(ctx, o.Key)
+		if errors.Is(err, os.ErrNotExist) {
+			return storageResult{obj: o, problem: "removed while scanning"}, nil
+		}
+		r.sha256 = sum
+		return r, err
+	}
+	f, err := store.Open(ctx, o.Key)
+	if errors.Is(err, os.ErrNotExist) {
+		return storageResult{obj: o, problem: "removed while scanning"}, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("hash %s: %w", o.Key, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return r, fmt.Errorf("hash %s: %w", o.Key, err)
+	}
+	r.sha256 = hex.EncodeToString(h.Sum(nil))
+	return r, nil
+}
+
+// requirePackages fails clearly when the mirror has no web/packages.
+func requirePackages(ctx context.Context, store sources.Store) error {
+	dirs, _, err := store.Children(ctx, "web/")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if !slices.Contains(dirs, packagesPrefix) {
+		return fmt.Errorf("mirror %s has no web/packages/: is --mirror the bandersnatch directory (the one holding web/)?", store)
+	}
+	return nil
+}
+
+// reporter starts progress reporting as the global flags ask.
+func (g *Globals) reporter(stage, unit string) progress.Reporter {
+	return progress.New(progress.Options{Stage: stage, Unit: unit, Live: g.liveProgress(), JSON: g.LogFormat == "json", Out: os.Stderr})
+}
+
+// logf writes one log line to stderr.
+func logf(g *Globals, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if g.LogFormat == "json" {
+		fmt.Fprintf(os.Stderr, "{\"time\":%q,\"msg\":%q}\n", time.Now().UTC().Format(time.RFC3339), msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, msg)
+}

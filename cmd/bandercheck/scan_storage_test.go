@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bandercheck/bandercheck/internal/testutil"
+)
+
+func storageFiles(n int) map[string]string {
+	files := map[string]string{}
+	for i := range n {
+		files[fmt.Sprintf("web/packages/%02x/%02x/%x/p%d-1.0.tar.gz", i%256, i/256%256, i*7919, i)] = fmt.Sprint(i)
+	}
+	files["web/packages/ab/cd/foo/x.whl"] = "x"
+	files["web/packages/ab/cd/foo-1.whl"] = "y"
+	files["web/packages/ab/cd/a,b \"q\".whl"] = "z"
+	return files
+}
+
+func TestScanStoragePOSIXAndS3Agree(t *testing.T) {
+	files := storageFiles(500)
+	root := t.TempDir()
+	testutil.WriteFiles(t, root, files)
+	os.Symlink("/etc/passwd", filepath.Join(root, "web/packages/ab/evil"))
+	state := t.TempDir() + "/st"
+	mustBC(t, nil, "--mirror", root, "--state", state, "scan", "storage", "--hash")
+	posix := mustBC(t, nil, "--state", state, "cat", "storage")
+	lines := strings.Split(strings.TrimSpace(posix), "\n")
+	if len(lines) != len(files)+1 {
+		t.Fatalf("storage has %d rows, mirror %d files", len(lines)-1, len(files))
+	}
+	for i := 2; i < len(lines); i++ {
+		if pathOf(lines[i-1]) >= pathOf(lines[i]) {
+			t.Fatalf("storage not in byte order at row %d: %s then %s", i, lines[i-1], lines[i])
+		}
+	}
+	if !strings.Contains(posix, "web/packages/ab/cd/foo-1.whl,1,") || !strings.Contains(posix, ",a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa\n") {
+		t.Errorf("storage lacks expected rows or digests:\n%s", posix[:400])
+	}
+	problems := mustBC(t, nil, "--state", state, "cat", "problems/storage")
+	if !strings.Contains(problems, "web/packages/ab/evil,storage,") {
+		t.Errorf("symlink not reported: %s", problems)
+	}
+
+	srv := testutil.Versity(t)
+	c := srv.Bucket(t, "bucket")
+	objs := map[string]string{"pfx/web/packages/.s3keep": "", "pfx/.lock": ""}
+	meta := map[string]map[string]string{}
+	for k, v := range files {
+		objs["pfx/"+k] = v
+		meta["pfx/"+k] = map[string]string{"sha256": sha256hex(v)}
+	}
+	testutil.Put(t, c, "bucket", objs, meta)
+	s3state := t.TempDir() + "/st"
+	mustBC(t, srv.Env(), "--mirror", "s3://bucket/pfx", "--state", s3state, "scan", "storage", "--hash", "--jobs", "4")
+	s3rows := mustBC(t, nil, "--state", s3state, "cat", "storage")
+	if stripModified(s3rows) != stripModified(strings.Replace(posix, "", "", 1)) {
+		t.Errorf("S3 and POSIX storage manifests differ:\n%s\n---\n%s", head(s3rows), head(posix))
+	}
+}
+
+func TestScanStorageBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		args []string
+		code int
+		msg  string
+	}{
+		"missing mirror":   {[]string{"--mirror", dir + "/nope", "scan", "storage"}, 1, "does not exist"},
+		"no web/packages":  {[]string{"--mirror", dir, "scan", "storage"}, 1, "has no web/packages/"},
+		"no mirror at all": {[]string{"scan", "storage"}, 2, "no mirror given"},
+		"bad hash value":   {[]string{"--mirror", dir, "scan", "storage", "--hash=md5"}, 2, "want content or metadata"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := t.TempDir() + "/st"
+			r := bc(t, nil, append([]string{"--state", state}, tc.args...)...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Errorf("exit %d, stderr %q; want exit %d and one line with %q", r.code, r.stderr, tc.code, tc.msg)
+			}
+			if _, err := os.Stat(filepath.Join(state, "storage")); err == nil {
+				t.Errorf("state written although the scan failed")
+			}
+		})
+	}
+	t.Run("wrong S3 credentials", func(t *testing.T) {
+		srv := testutil.Versity(t)
+		srv.Bucket(t, "bkt")
+		env := append(srv.Env(), "AWS_SECRET_ACCESS_KEY=wrong")
+		r := bc(t, env, "--state", t.TempDir()+"/st", "--mirror", "s3://bkt/x", "scan", "storage")
+		if r.code != 1 || !strings.Contains(r.stderr, "refused these credentials") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		r = bc(t, srv.Env(), "--state", t.TempDir()+"/st", "--mirror", "s3://nobucket/x", "scan", "storage")
+		if r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+			t.Errorf("missing bucket: exit %d: %s", r.code, r.stderr)
+		}
+	})
+}
+
+// TestScanStorageSurvivesKill kills the scan at random moments and checks that
+// the resumed manifest equals an uninterrupted one.
+func TestScanStorageSurvivesKill(t *testing.T) {
+	files := storageFiles(6000)
+	root := t.TempDir()
+	testutil.WriteFiles(t, root, files)
+	env := []string{"BANDERCHECK_SHARD_ROWS=200"}
+	ref := t.TempDir() + "/ref"
+	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "storage", "--hash")
+	want := mustBC(t, nil, "--state", ref, "cat", "storage")
+
+	state := t.TempDir() + "/st"
+	bin := testutil.Binary(t, "./cmd/bandercheck")
+	rng := rand.New(rand.NewPCG(1, 2))
+	kills := 0
+	for attempt := 0; attempt < 60; attempt++ {
+		cmd := exec.Command(bin, "--mirror", root, "--state", state, "scan", "storage", "--hash", "--jobs", "2")
+		cmd.Env = append(cleanEnv(), env...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("scan failed: %v", err)
+			}
+			attempt = 1 << 30
+		case <-time.After(time.Duration(8+rng.IntN(40)) * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
+	got := mustBC(t, nil, "--state", state, "cat", "storage")
+	if got != want {
+		t.Fatalf("after %d kills the manifest differs from an uninterrupted scan (%d vs %d bytes)", kills, len(got), len(want))
+	}
+	if kills < 3 {
+		t.Logf("only %d kills landed before the scan finished", kills)
+	}
+}
+
+func pathOf(line string) string {
+	if strings.HasPrefix(line, `"`) {
+		return line[1:strings.Index(line[1:], `"`)+1]
+	}
+	p, _, _ := strings.Cut(line, ",")
+	return p
+}
+
+// stripModified drops the modified column (S3 sets its own times).
+func stripModified(csv string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(csv, "\n") {
+		f := strings.Split(l, ",")
+		if len(f) >= 4 {
+			f[len(f)-2] = ""
+		}
+		b.WriteString(strings.Join(f, ",") + "\n")
+	}
+	return b.String()
+}
+
+func head(s string) string {
+	if len(s) > 600 {
+		return s[:600]
+	}
+	return s
+}

@@ -1,0 +1,133 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// RowReader streams rows one at a time.
+type RowReader interface {
+	// Next returns the next row, or io.EOF after the last. The slice is valid
+	// until the following call.
+	Next() ([]string, error)
+	Close() error
+}
+
+// ManifestReader streams the committed shards of a manifest in order.
+type ManifestReader struct {
+	name    string
+	dir     string
+	columns []string
+	shards  []ShardInfo
+	next    int
+	f       *os.File
+	zr      *zstd.Decoder
+	cr      *csv.Reader
+	shard   string
+	rows    int
+}
+
+// OpenManifest opens manifest name (e.g. "designated", "plan/delete") under
+// stateDir. Only shards recorded in _stage.json are read, so a manifest can be
+// read while its stage is still running.
+func OpenManifest(stateDir, name string) (*ManifestReader, error) {
+	spec, err := SpecOf(name)
+	if err != nil {
+		return nil, err
+	}
+	sf, err := ReadStageFile(stateDir, name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &UsageError{Msg: fmt.Sprintf("manifest %s does not exist in %s yet: run the stage that writes it first", name, stateDir)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ManifestReader{
+		name: name, dir: filepath.Join(stateDir, filepath.FromSlash(name)),
+		columns: spec.Columns, shards: sf.Shards,
+	}, nil
+}
+
+// Columns returns the manifest's header.
+func (r *ManifestReader) Columns() []string { return r.columns }
+
+// Next implements RowReader.
+func (r *ManifestReader) Next() ([]string, error) {
+	for {
+		if r.cr == nil {
+			if r.next >= len(r.shards) {
+				return nil, io.EOF
+			}
+			if err := r.openShard(r.shards[r.next]); err != nil {
+				return nil, err
+			}
+			r.next++
+		}
+		row, err := r.cr.Read()
+		if err == io.EOF {
+			want := r.shards[r.next-1].Rows
+			if r.rows != want {
+				return nil, r.damaged(fmt.Errorf("%d rows, _stage.json records %d", r.rows, want))
+			}
+			if err := r.closeShard(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, r.damaged(err)
+		}
+		r.rows++
+		return row, nil
+	}
+}
+
+func (r *ManifestReader) openShard(sh ShardInfo) error {
+	r.shard = filepath.Join(r.dir, sh.File)
+	f, err := os.Open(r.shard)
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w (the state is damaged: run the stage again with --fresh)", r.name, err)
+	}
+	zr, err := getDecoder(bufio.NewReaderSize(f, 128<<10))
+	if err != nil {
+		f.Close()
+		return r.damaged(err)
+	}
+	r.f, r.zr, r.rows = f, zr, 0
+	r.cr = csv.NewReader(zr)
+	r.cr.ReuseRecord = true
+	r.cr.FieldsPerRecord = len(r.columns)
+	header, err := r.cr.Read()
+	if err != nil {
+		return r.damaged(fmt.Errorf("header: %w", err))
+	}
+	if !slices.Equal(header, r.columns) {
+		return r.damaged(fmt.Errorf("header %v, want %v", header, r.columns))
+	}
+	return nil
+}
+
+func (r *ManifestReader) damaged(err error) error {
+	return fmt.Errorf("manifest %s: shard %s is damaged: %w; run the stage that writes it again with --fresh", r.name, r.shard, err)
+}
+
+func (r *ManifestReader) closeShard() error {
+	if r.cr == nil {
+		return nil
+	}
+	putDecoder(r.zr)
+	err := r.f.Close()
+	r.cr, r.zr, r.f = nil, nil, nil
+	return err
+}
+
+// Close implements RowReader.
+func (r *ManifestReader) Close() error { return r.closeShard() }

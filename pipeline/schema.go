@@ -1,0 +1,59 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ShardRows is the number of data rows in a full shard.
+const ShardRows = 10000
+
+// Columns of every manifest, by manifest name (its folder under STATE).
+var Columns = map[string][]string{
+	"storage":                 {"path", "size", "modified", "sha256"},
+	"projects":                {"project", "normalized", "metadata_path", "serial", "files"},
+	"designated":              {"path", "project", "size", "sha256", "url", "upload_time"},
+	"problems/storage":        {"path", "stage", "error", "fallback"},
+	"problems/metadata":       {"path", "stage", "error", "fallback"},
+	"upstream":                {"project"},
+	"plan/download":           {"path", "url", "size", "sha256", "reason"},
+	"plan/delete":             {"path", "size", "reason"},
+	"plan/remove-projects":    {"project", "path"},
+	"applied/download":        {"path", "action", "result", "error"},
+	"applied/delete":          {"path", "action", "result", "error"},
+	"applied/remove-projects": {"path", "action", "result", "error"},
+}
+
+// ManifestNames lists the manifests in the order the stages write them.
+var ManifestNames = []string{
+	"storage", "problems/storage",
+	"projects", "designated", "problems/metadata",
+	"upstream",
+	"plan/download", "plan/delete", "plan/remove-projects",
+	"applied/download", "applied/delete", "applied/remove-projects",
+}
+
+// Spec names a manifest and its columns.
+type Spec struct {
+	Name    string
+	Columns []string
+}
+
+// SpecOf returns the Spec of a known manifest.
+func SpecOf(name string) (Spec, error) {
+	cols, ok := Columns[name]
+	if !ok {
+		return Spec{}, &UsageError{Msg: fmt.Sprintf("unknown manifest %q; known manifests: %s", name, strings.Join(ManifestNames, ", "))}
+	}
+	return Spec{Name: name, Columns: slices.Clone(cols)}, nil
+}
+
+// MustSpec is SpecOf for names fixed in the code.
+func MustSpec(name string) Spec {
+	s, err := SpecOf(name)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}

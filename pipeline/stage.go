@@ -1,0 +1,350 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Stage states recorded in _stage.json.
+const (
+	StateRunning = "running"
+	StateDone    = "done"
+)
+
+// StageFileName is the name of a manifest's state file.
+const StageFileName = "_stage.json"
+
+// ShardInfo records one committed shard.
+type ShardInfo struct {
+	File   string `json:"file"`
+	Rows   int    `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	Commit int    `json:"commit"`
+	Cursor string `json:"cursor"`
+}
+
+// StageFile is the content of a manifest's _stage.json.
+type StageFile struct {
+	Manifest string      `json:"manifest"`
+	Stage    string      `json:"stage"`
+	Columns  []string    `json:"columns"`
+	State    string      `json:"state"`
+	Shards   []ShardInfo `json:"shards"`
+	Rows     int64       `json:"rows"`
+	Cursor   string      `json:"cursor"`
+	Commit   int         `json:"commit"`
+	Started  time.Time   `json:"started"`
+	Updated  time.Time   `json:"updated"`
+	Finished *time.Time  `json:"finished,omitempty"`
+}
+
+// ReadStageFile reads STATE/<manifest>/_stage.json; it returns os.ErrNotExist
+// (wrapped) when the manifest was never started.
+func ReadStageFile(stateDir, manifest string) (*StageFile, error) {
+	path := filepath.Join(stateDir, filepath.FromSlash(manifest), StageFileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var sf StageFile
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return nil, fmt.Errorf("read %s: %w (the state file is damaged: run the stage again with --fresh)", path, err)
+	}
+	return &sf, nil
+}
+
+// part is one manifest written by a stage.
+type part struct {
+	spec     Spec
+	dir      string
+	file     StageFile
+	header   []byte
+	cur      *shardWriter
+	unit     bytes.Buffer
+	unitCSV  *csv.Writer
+	unitRows int
+}
+
+// Stage writes one or more manifests that are committed together. Rows are
+// written in units (a file, a project); a unit is never split across shards
+// and the cursor names the last complete unit. A kill at any moment loses at
+// most the open shard of each manifest.
+type Stage struct {
+	name      string
+	parts     []*part
+	shardRows int
+	cursor    string
+	commit    int
+	done      bool
+	now       func() time.Time
+}
+
+// StageOptions tune a Stage; the zero value is the default.
+type StageOptions struct {
+	ShardRows int              // rows per shard, ShardRows when 0
+	Now       func() time.Time // clock, time.Now when nil
+}
+
+// OpenStage opens (or resumes) stage name writing the given manifests under
+// stateDir. Shards not recorded in _stage.json and .tmp files are removed;
+// manifests that committed further than the others are cut back so that all
+// resume from the same cursor. With fresh, all previous output is removed.
+func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spec) (*Stage, error) {
+	s := &Stage{name: name, shardRows: opt.ShardRows, now: opt.Now}
+	if s.shardRows <= 0 {
+		s.shardRows = ShardRows
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, spec := range specs {
+		p := &part{spec: spec, dir: filepath.Join(stateDir, filepath.FromSlash(spec.Name))}
+		if fresh {
+			if err := os.RemoveAll(p.dir); err != nil {
+				return nil, fmt.Errorf("stage %s: start over: %w", name, err)
+			}
+		}
+		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", name, err)
+		}
+		sf, err := ReadStageFile(stateDir, spec.Name)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			sf = &StageFile{}
+		case err != nil:
+			return nil, fmt.Errorf("stage %s: %w", name, err)
+		case !slices.Equal(sf.Columns, spec.Columns):
+			return nil, &UsageError{Msg: fmt.Sprintf("stage %s: %s has columns %v, expected %v: it was written by another version; start over with --fresh",
+				name, p.dir, sf.Columns, spec.Columns)}
+		}
+		p.file = *sf
+		p.header = encodeCSV(spec.Columns)
+		p.unitCSV = csv.NewWriter(&p.unit)
+		s.parts = append(s.parts, p)
+	}
+	if err := s.reconcile(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// reconcile brings all parts to the same commit and removes unrecorded files.
+func (s *Stage) reconcile() error {
+	minCommit, maxCommit, anyDone := -1, 0, false
+	cursor := ""
+	for _, p := range s.parts {
+		if minCommit < 0 || p.file.Commit < minCommit {
+			minCommit, cursor = p.file.Commit, p.file.Cursor
+		}
+		maxCommit = max(maxCommit, p.file.Commit)
+		anyDone = anyDone || p.file.State == StateDone
+	}
+	s.commit, s.cursor = minCommit, cursor
+	s.done = anyDone && minCommit == maxCommit
+	now := s.now().UTC()
+	for _, p := range s.parts {
+		kept := p.file.Shards[:0]
+		var rows int64
+		for _, sh := range p.file.Shards {
+			if sh.Commit <= minCommit {
+				kept = append(kept, sh)
+				rows += int64(sh.Rows)
+			}
+		}
+		p.file.Shards, p.file.Rows = kept, rows
+		p.file.Commit, p.file.Cursor = minCommit, cursor
+		p.file.Manifest, p.file.Stage, p.file.Columns = p.spec.Name, s.name, p.spec.Columns
+		if p.file.Started.IsZero() {
+			p.file.Started = now
+		}
+		if s.done {
+			p.file.State = StateDone
+			if p.file.Finished == nil {
+				p.file.Finished = &now
+			}
+		} else {
+			p.file.State, p.file.Finished = StateRunning, nil
+		}
+		p.file.Updated = now
+		if err := removeUnrecorded(p.dir, p.file.Shards); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// removeUnrecorded deletes shard files and .tmp files that shards does not name.
+func removeUnrecorded(dir string, shards []ShardInfo) error {
+	keep := make(map[string]bool, len(shards))
+	for _, sh := range shards {
+		keep[sh.File] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || keep[n] || !(strings.HasSuffix(n, ".csv.zst") || strings.HasSuffix(n, ".tmp")) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err != nil {
+			return fmt.Errorf("discard unrecorded %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// Cursor is the last complete unit recorded; empty when starting from scratch.
+func (s *Stage) Cursor() string { return s.cursor }
+
+// Done reports whether the stage finished in an earlier run.
+func (s *Stage) Done() bool { return s.done }
+
+// Rows is the number of committed rows in manifest i.
+func (s *Stage) Rows(i int) int64 { return s.parts[i].file.Rows }
+
+// Started is when the stage first started (kept across resumes).
+func (s *Stage) Started() time.Time { return s.parts[0].file.Started }
+
+// Write adds a row to manifest i (the index in OpenStage's specs) within the current unit.
+func (s *Stage) Write(i int, row ...string) error {
+	p := s.parts[i]
+	if len(row) != len(p.spec.Columns) {
+		return fmt.Errorf("stage %s: %s row has %d fields, want %d", s.name, p.spec.Name, len(row), len(p.spec.Columns))
+	}
+	if err := p.unitCSV.Write(row); err != nil {
+		return fmt.Errorf("stage %s: encode %s row: %w", s.name, p.spec.Name, err)
+	}
+	p.unitRows++
+	return nil
+}
+
+// EndUnit marks the rows written since the last EndUnit as one complete unit
+// named by cursor, and commits shards when they are full.
+func (s *Stage) EndUnit(cursor string) error {
+	full := false
+	for _, p := range s.parts {
+		p.unitCSV.Flush()
+		if p.cur != nil && p.cur.rows+p.unitRows > s.shardRows {
+			full = true
+		}
+	}
+	if full {
+		if err := s.commitShards(s.cursor); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.parts {
+		if p.unitRows == 0 {
+			continue
+		}
+		if p.cur == nil {
+			w, err := createShard(p.dir, len(p.file.Shards)+1, p.header)
+			if err != nil {
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
+			p.cur = w
+		}
+		if err := p.cur.write(p.unit.Bytes(), p.unitRows); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+		p.unit.Reset()
+		p.unitRows = 0
+	}
+	s.cursor = cursor
+	for _, p := range s.parts {
+		if p.cur != nil && p.cur.rows >= s.shardRows {
+			return s.commitShards(cursor)
+		}
+	}
+	return nil
+}
+
+// commitShards closes every open shard and records the commit in each _stage.json.
+func (s *Stage) commitShards(cursor string) error {
+	s.commit++
+	now := s.now().UTC()
+	for _, p := range s.parts {
+		if p.cur != nil {
+			size, err := p.cur.commit()
+			if err != nil {
+				p.cur = nil
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
+			p.file.Shards = append(p.file.Shards, ShardInfo{
+				File: filepath.Base(p.cur.final), Rows: p.cur.rows, Bytes: size, Commit: s.commit, Cursor: cursor,
+			})
+			p.file.Rows += int64(p.cur.rows)
+			p.cur = nil
+			if err := syncDir(p.dir); err != nil {
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
+		}
+	}
+	for _, p := range s.parts {
+		p.file.Commit, p.file.Cursor, p.file.Updated = s.commit, cursor, now
+		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// Finish commits what is left and marks every manifest of the stage done.
+// Rows written after the last EndUnit are dropped.
+func (s *Stage) Finish() error {
+	s.dropUnit()
+	if err := s.commitShards(s.cursor); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	for _, p := range s.parts {
+		p.file.State, p.file.Finished, p.file.Updated = StateDone, &now, now
+		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+	}
+	s.done = true
+	return nil
+}
+
+// Close abandons open shards (their .tmp files are removed); committed work stays.
+func (s *Stage) Close() error {
+	s.dropUnit()
+	var errs []error
+	for _, p := range s.parts {
+		if p.cur != nil {
+			errs = append(errs, p.cur.abort())
+			p.cur = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Stage) dropUnit() {
+	for _, p := range s.parts {
+		p.unitCSV.Flush()
+		p.unit.Reset()
+		p.unitRows = 0
+	}
+}
+
+func encodeCSV(row []string) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write(row) // writing to a bytes.Buffer cannot fail
+	w.Flush()
+	return b.Bytes()
+}

@@ -1,0 +1,312 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var testSpecs = []Spec{MustSpec("designated"), MustSpec("problems/metadata")}
+
+// unitRows gives the rows of unit u: 1 to 3 designated rows, and a problem row every 4th unit.
+func unitRows(u int) (designated [][]string, problems [][]string) {
+	for j := range u%3 + 1 {
+		p := fmt.Sprintf("web/packages/%02x/x/proj%d-%d.tar.gz", u%256, u, j)
+		designated = append(designated, []string{p, fmt.Sprintf("proj%d", u), "123", strings.Repeat("a", 64), "https://example.invalid/" + p, "2024-01-01T00:00:00Z"})
+	}
+	if u%4 == 0 {
+		problems = append(problems, []string{fmt.Sprintf("web/json/proj%d", u), "metadata", "bad json", "simple"})
+	}
+	return
+}
+
+func unitCursor(u int) string { return fmt.Sprintf("u%06d", u) }
+
+// writeUnits writes units from the stage's cursor up to (not including) stop.
+func writeUnits(t *testing.T, st *Stage, stop int) {
+	t.Helper()
+	start := 0
+	if c := st.Cursor(); c != "" {
+		fmt.Sscanf(c, "u%06d", &start)
+		start++
+	}
+	for u := start; u < stop; u++ {
+		d, p := unitRows(u)
+		for _, r := range d {
+			if err := st.Write(0, r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, r := range p {
+			if err := st.Write(1, r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.EndUnit(unitCursor(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func openTestStage(t *testing.T, dir string) *Stage {
+	t.Helper()
+	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func readAll(t *testing.T, dir, name string) [][]string {
+	t.Helper()
+	r, err := OpenManifest(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var rows [][]string
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, slices.Clone(row))
+	}
+}
+
+const totalUnits = 60
+
+func uninterrupted(t *testing.T) (designated, problems [][]string) {
+	dir := t.TempDir()
+	st := openTestStage(t, dir)
+	writeUnits(t, st, totalUnits)
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	return readAll(t, dir, "designated"), readAll(t, dir, "problems/metadata")
+}
+
+func TestStageResumesAfterCrashPoints(t *testing.T) {
+	wantD, wantP := uninterrupted(t)
+	if len(wantD) != 120 || len(wantP) != 15 {
+		t.Fatalf("uninterrupted run wrote %d and %d rows", len(wantD), len(wantP))
+	}
+	crashes := map[string]func(t *testing.T, dir string){
+		"open shard left as .tmp": func(t *testing.T, dir string) {},
+		"shard renamed before _stage.json": func(t *testing.T, dir string) {
+			d := filepath.Join(dir, "designated")
+			tmps, _ := filepath.Glob(filepath.Join(d, "*.tmp"))
+			sf, _ := ReadStageFile(dir, "designated")
+			// A complete shard that _stage.json does not record yet.
+			data, err := os.ReadFile(filepath.Join(d, sf.Shards[0].File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(d, shardName(len(sf.Shards)+1)), data, 0o644)
+			for _, tmp := range tmps {
+				os.Remove(tmp)
+			}
+		},
+		"stray tmp": func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "designated", "000099.csv.zst.tmp"), []byte("junk"), 0o644)
+			os.WriteFile(filepath.Join(dir, "designated", StageFileName+".tmp"), []byte("{"), 0o644)
+		},
+		"_stage.json missing": func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "designated", StageFileName))
+		},
+		"second manifest one commit behind": func(t *testing.T, dir string) {
+			// restore problems/metadata's state file from before the last commit
+			old, err := os.ReadFile(filepath.Join(dir, "saved-problems-stage.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "problems", "metadata", StageFileName), old, 0o644)
+		},
+	}
+	for name, crash := range crashes {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openTestStage(t, dir)
+			writeUnits(t, st, 20)
+			saved, _ := os.ReadFile(filepath.Join(dir, "problems", "metadata", StageFileName))
+			os.WriteFile(filepath.Join(dir, "saved-problems-stage.json"), saved, 0o644)
+			writeUnits(t, st, 33)
+			// kill: the stage is dropped without Close, its open shards stay as .tmp
+			crash(t, dir)
+			st = openTestStage(t, dir)
+			if st.Done() {
+				t.Fatal("stage reports done after a crash")
+			}
+			if tmps, _ := filepath.Glob(filepath.Join(dir, "*", "*.tmp")); len(tmps) > 0 {
+				t.Fatalf("tmp files survive resume: %v", tmps)
+			}
+			writeUnits(t, st, totalUnits)
+			if err := st.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			gotD, gotP := readAll(t, dir, "designated"), readAll(t, dir, "problems/metadata")
+			if !slices.EqualFunc(gotD, wantD, slices.Equal) {
+				t.Errorf("designated after resume: %d rows, want %d", len(gotD), len(wantD))
+			}
+			if !slices.EqualFunc(gotP, wantP, slices.Equal) {
+				t.Errorf("problems after resume: %d rows, want %d", len(gotP), len(wantP))
+			}
+			if st := openTestStage(t, dir); !st.Done() {
+				t.Error("finished stage not done when reopened")
+			}
+		})
+	}
+}
+
+func TestShardsNeverSplitUnits(t *testing.T) {
+	dir := t.TempDir()
+	st := openTestStage(t, dir)
+	writeUnits(t, st, totalUnits)
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	sf, err := ReadStageFile(dir, "designated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range sf.Shards {
+		if sh.Rows > 7 {
+			t.Errorf("shard %s has %d rows, limit 7", sh.File, sh.Rows)
+		}
+	}
+	// every shard ends with the last row of its cursor's unit
+	r, _ := OpenManifest(dir, "designated")
+	defer r.Close()
+	for _, sh := range sf.Shards {
+		var last []string
+		for range sh.Rows {
+			row, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = slices.Clone(row)
+		}
+		var u int
+		fmt.Sscanf(sh.Cursor, "u%06d", &u)
+		d, _ := unitRows(u)
+		if !slices.Equal(last, d[len(d)-1]) {
+			t.Errorf("shard %s ends with %v, not with the last row of unit %s", sh.File, last[0], sh.Cursor)
+		}
+	}
+}
+
+func TestAwkwardPathsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStage(dir, "scan-storage", false, StageOptions{}, MustSpec("storage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{
+		"web/packages/a,b/c.tar.gz", `web/packages/q"uote"/x.whl`, "web/packages/new\nline/x", "web/packages/cr\r\nlf/x",
+		"web/packages/sp ace/x y.zip", "web/packages/ünïcödé/日本語-1.0.tar.gz", " leading space", "", `"`, "\"\n,",
+	}
+	for i, p := range paths {
+		if err := st.Write(0, p, fmt.Sprint(i), "2024-01-01T00:00:00Z", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.EndUnit(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	rows := readAll(t, dir, "storage")
+	if len(rows) != len(paths) {
+		t.Fatalf("read %d rows, wrote %d", len(rows), len(paths))
+	}
+	for i, row := range rows {
+		want := paths[i]
+		if want == "web/packages/cr\r\nlf/x" {
+			want = "web/packages/cr\nlf/x" // encoding/csv folds \r\n inside quoted fields (RFC 4180 readers differ here)
+		}
+		if row[0] != want {
+			t.Errorf("row %d: path %q, want %q", i, row[0], want)
+		}
+	}
+}
+
+func TestCorruptShardIsNamed(t *testing.T) {
+	for name, damage := range map[string]func(data []byte) []byte{
+		"truncated":  func(d []byte) []byte { return d[:len(d)/2] },
+		"bit flip":   func(d []byte) []byte { d = slices.Clone(d); d[len(d)/2] ^= 0x55; return d },
+		"no trailer": func(d []byte) []byte { return d[:len(d)-4] },
+		"empty":      func(d []byte) []byte { return nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openTestStage(t, dir)
+			writeUnits(t, st, totalUnits)
+			if err := st.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			shard := filepath.Join(dir, "designated", shardName(3))
+			data, _ := os.ReadFile(shard)
+			os.WriteFile(shard, damage(data), 0o644)
+			r, _ := OpenManifest(dir, "designated")
+			defer r.Close()
+			var err error
+			n := 0
+			for err == nil {
+				_, err = r.Next()
+				n++
+			}
+			if err == io.EOF {
+				t.Fatalf("damaged shard read silently (%d rows)", n)
+			}
+			if !strings.Contains(err.Error(), shard) || !strings.Contains(err.Error(), "--fresh") {
+				t.Errorf("error does not name the shard and the remedy: %v", err)
+			}
+		})
+	}
+}
+
+func TestRunRecordRefusesChangedOptions(t *testing.T) {
+	dir := t.TempDir()
+	r, err := OpenRun(dir, "/srv/mirror")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Require("metadata.from", "json", false); err != nil {
+		t.Fatal(err)
+	}
+	r, err = OpenRun(dir, "/srv/mirror")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Require("metadata.from", "simple", false)
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata.from") || !strings.Contains(err.Error(), "--fresh") {
+		t.Fatalf("changed option not refused clearly: %v", err)
+	}
+	if _, err := OpenRun(dir, "/srv/other"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "/srv/mirror") {
+		t.Fatalf("other mirror not refused clearly: %v", err)
+	}
+}
+
+func TestForeignStateDirectoryUntouched(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("mine"), 0o644)
+	_, err := OpenRun(dir, "/srv/mirror")
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("foreign directory accepted: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("foreign directory was changed: %v", entries)
+	}
+}

@@ -1,0 +1,72 @@
+package sources
+
+import (
+	"context"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// OrderedMap runs work on every item that produce emits, up to jobs at once,
+// and calls consume with the results in the order the items were emitted.
+// consume is called from one goroutine at a time. At most 2*jobs items are held.
+func OrderedMap[In, Out any](ctx context.Context, jobs int,
+	produce func(ctx context.Context, emit func(In) error) error,
+	work func(ctx context.Context, in In) (Out, error),
+	consume func(Out) error,
+) error {
+	if jobs < 1 {
+		jobs = 1
+	}
+	type future struct {
+		out  Out
+		err  error
+		done chan struct{}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	queue := make(chan *future, 2*jobs)
+	workers := make(chan struct{}, jobs)
+	g.Go(func() error {
+		defer close(queue)
+		return produce(gctx, func(in In) error {
+			f := &future{done: make(chan struct{})}
+			select {
+			case queue <- f:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			select {
+			case workers <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			go func() {
+				defer func() { <-workers; close(f.done) }()
+				f.out, f.err = work(gctx, in)
+			}()
+			return nil
+		})
+	})
+	g.Go(func() error {
+		for f := range queue {
+			select {
+			case <-f.done:
+			case <-gctx.Done():
+				<-f.done
+				return gctx.Err()
+			}
+			if f.err != nil {
+				return f.err
+			}
+			if err := consume(f.out); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	// let work goroutines still running finish before returning
+	for range jobs {
+		workers <- struct{}{}
+	}
+	return err
+}

@@ -1,0 +1,175 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DirStore is a mirror in a folder on a POSIX disk.
+type DirStore struct {
+	root string
+}
+
+var _ Store = (*DirStore)(nil)
+
+// OpenDir opens the mirror rooted at root, which must be a folder.
+func OpenDir(root string) (*DirStore, error) {
+	fi, err := os.Stat(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("mirror %s does not exist: check --mirror", root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", root, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("mirror %s is not a folder", root)
+	}
+	return &DirStore{root: root}, nil
+}
+
+// Root is the mirror's folder.
+func (d *DirStore) Root() string { return d.root }
+
+// String implements Store.
+func (d *DirStore) String() string { return d.root }
+
+// Path turns a key into a file path.
+func (d *DirStore) Path(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
+
+// entry is a folder entry with its byte-order sort key (folders end in '/').
+type entry struct {
+	name string
+	sort string
+	typ  fs.FileMode
+}
+
+// readSorted lists a folder in byte order of the full key.
+func (d *DirStore) readSorted(rel string) ([]entry, error) {
+	des, err := os.ReadDir(d.Path(rel))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]entry, len(des))
+	for i, de := range des {
+		e := entry{name: de.Name(), sort: de.Name(), typ: de.Type()}
+		if e.typ.IsDir() {
+			e.sort += "/"
+		}
+		out[i] = e
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].sort < out[j].sort })
+	return out, nil
+}
+
+// List implements Store. prefix must be empty or a folder ending in '/'.
+// Symbolic links and other non-regular entries are passed to fn with their
+// Kind and never followed. An unreadable folder stops the listing with an
+// error naming it: a silent gap would make its files look missing.
+func (d *DirStore) List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		return fmt.Errorf("list %s: prefix %q must end in /", d.root, prefix)
+	}
+	return d.walk(ctx, prefix, startAfter, fn)
+}
+
+func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Object) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := d.readSorted(rel)
+	if err != nil {
+		return fmt.Errorf("read folder %s: %w", d.Path(rel), err)
+	}
+	for _, e := range entries {
+		key := rel + e.sort
+		if e.typ.IsDir() {
+			if startAfter >= key && !strings.HasPrefix(startAfter, key) {
+				continue // the whole folder sorts before the cursor
+			}
+			if err := d.walk(ctx, key, startAfter, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if key <= startAfter {
+			continue
+		}
+		obj := Object{Key: key, Kind: Other}
+		switch {
+		case e.typ&fs.ModeSymlink != 0:
+			obj.Kind = Symlink
+		case e.typ.IsRegular():
+			fi, err := os.Lstat(d.Path(key))
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed since the folder was read
+			}
+			if err != nil {
+				return fmt.Errorf("stat %s: %w", d.Path(key), err)
+			}
+			obj.Size, obj.Modified = fi.Size(), fi.ModTime()
+			if fi.Mode().IsRegular() {
+				obj.Kind = Regular
+			}
+		}
+		if err := fn(obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Children implements Store.
+func (d *DirStore) Children(ctx context.Context, prefix string) ([]string, []Object, error) {
+	entries, err := d.readSorted(prefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+	}
+	var dirs []string
+	var objs []Object
+	for _, e := range entries {
+		if e.typ.IsDir() {
+			dirs = append(dirs, prefix+e.sort)
+			continue
+		}
+		o, err := d.Stat(ctx, prefix+e.name)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, nil, err
+		}
+		objs = append(objs, o)
+	}
+	return dirs, objs, nil
+}
+
+// Open implements Store.
+func (d *DirStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	return os.Open(d.Path(key))
+}
+
+// Stat implements Store; it does not follow symbolic links.
+func (d *DirStore) Stat(ctx context.Context, key string) (Object, error) {
+	fi, err := os.Lstat(d.Path(key))
+	if err != nil {
+		return Object{}, err
+	}
+	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: Other}
+	switch {
+	case fi.Mode().IsRegular():
+		o.Kind = Regular
+	case fi.Mode()&fs.ModeSymlink != 0:
+		o.Kind = Symlink
+	}
+	return o, nil
+}
+
+// StoredSHA256 implements Store: a folder keeps no digests.
+func (d *DirStore) StoredSHA256(ctx context.Context, key string) (string, error) { return "", nil }

@@ -1,0 +1,227 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// S3Options configure an S3Store.
+type S3Options struct {
+	Bucket    string
+	Prefix    string // the mirror root under the bucket, without slashes at the ends
+	Endpoint  string // empty for AWS
+	Region    string // us-east-1 when empty
+	PathStyle bool
+	AccessKey string // with SecretKey; empty to use the standard AWS chain
+	SecretKey string
+}
+
+// S3Store is a mirror under an S3 prefix.
+type S3Store struct {
+	client *s3.Client
+	bucket string
+	prefix string // "" or "prefix/"
+}
+
+var _ Store = (*S3Store)(nil)
+
+// OpenS3 connects to the bucket and checks that it can be reached.
+func OpenS3(ctx context.Context, opt S3Options) (*S3Store, error) {
+	client, err := OpenS3Client(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	st := &S3Store{client: client, bucket: opt.Bucket}
+	if p := strings.Trim(opt.Prefix, "/"); p != "" {
+		st.prefix = p + "/"
+	}
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(opt.Bucket)}); err != nil {
+		switch httpStatus(err) {
+		case http.StatusNotFound:
+			return nil, fmt.Errorf("s3 bucket %s does not exist at %s: check --mirror and --s3-endpoint", opt.Bucket, endpointName(opt.Endpoint))
+		case http.StatusForbidden, http.StatusUnauthorized:
+			return nil, fmt.Errorf("s3 bucket %s at %s refused these credentials: check the access key and secret (config [s3] or the AWS environment)", opt.Bucket, endpointName(opt.Endpoint))
+		}
+		return nil, fmt.Errorf("s3 bucket %s at %s: %w", opt.Bucket, endpointName(opt.Endpoint), err)
+	}
+	return st, nil
+}
+
+// OpenS3Client builds an S3 client as bandercheck configures it: endpoint and
+// path style from the options, adaptive retries, checksums only when required.
+func OpenS3Client(ctx context.Context, opt S3Options) (*s3.Client, error) {
+	region := opt.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	loads := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = 10 })
+			})
+		}),
+	}
+	if opt.AccessKey != "" {
+		loads = append(loads, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(opt.AccessKey, opt.SecretKey, "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 configuration: %w", err)
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if opt.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opt.Endpoint)
+		}
+		o.UsePathStyle = opt.PathStyle
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	return client, nil
+}
+
+func endpointName(e string) string {
+	if e == "" {
+		return "AWS"
+	}
+	return e
+}
+
+// httpStatus returns the HTTP status of an SDK error, or 0.
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// isNotFound tells missing keys from other errors.
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
+		return true
+	}
+	return httpStatus(err) == http.StatusNotFound
+}
+
+// Client is the S3 client, for writers that share the connection.
+func (s *S3Store) Client() *s3.Client { return s.client }
+
+// Bucket is the mirror's bucket.
+func (s *S3Store) Bucket() string { return s.bucket }
+
+// FullKey turns a mirror key into the bucket's key.
+func (s *S3Store) FullKey(key string) string { return s.prefix + key }
+
+// String implements Store.
+func (s *S3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+
+// List implements Store.
+func (s *S3Store) List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
+	if startAfter > prefix {
+		in.StartAfter = aws.String(s.prefix + startAfter)
+	}
+	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			if strings.HasSuffix(key, "/") {
+				continue // a folder marker, not a file
+			}
+			if err := fn(Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Children implements Store.
+func (s *S3Store) Children(ctx context.Context, prefix string) ([]string, []Object, error) {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), Delimiter: aws.String("/")}
+	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	var dirs []string
+	var objs []Object
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+		}
+		for _, p := range page.CommonPrefixes {
+			dirs = append(dirs, strings.TrimPrefix(aws.ToString(p.Prefix), s.prefix))
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			if strings.HasSuffix(key, "/") {
+				continue
+			}
+			objs = append(objs, Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
+		}
+	}
+	return dirs, objs, nil
+}
+
+// Open implements Store.
+func (s *S3Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("get %s: %w", key, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	return out.Body, nil
+}
+
+func (s *S3Store) head(ctx context.Context, key string) (*s3.HeadObjectOutput, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("head %s: %w", key, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("head %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// Stat implements Store.
+func (s *S3Store) Stat(ctx context.Context, key string) (Object, error) {
+	out, err := s.head(ctx, key)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified)}, nil
+}
+
+// StoredSHA256 implements Store: bandersnatch keeps it as the object's "sha256" metadata.
+func (s *S3Store) StoredSHA256(ctx context.Context, key string) (string, error) {
+	out, err := s.head(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	for k, v := range out.Metadata {
+		if strings.EqualFold(k, "sha256") {
+			return strings.ToLower(v), nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,44 @@
+package sources
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Kind tells regular files from what bandercheck never follows or deletes.
+type Kind uint8
+
+// Kinds of stored objects.
+const (
+	Regular Kind = iota
+	Symlink
+	Other
+)
+
+// Object is one entry of a mirror.
+type Object struct {
+	Key      string // relative to the mirror root, '/' separated
+	Size     int64
+	Modified time.Time
+	Kind     Kind
+}
+
+// Store is a mirror's flat key space for reading: a folder on disk or an S3 prefix.
+type Store interface {
+	// List calls fn once per object whose key starts with prefix and sorts
+	// after startAfter, in byte order of the key, from the calling goroutine.
+	List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error
+	// Children lists the immediate sub-folders (with a trailing '/') and the
+	// objects directly under prefix (which ends in '/'), each in byte order.
+	Children(ctx context.Context, prefix string) (dirs []string, objects []Object, err error)
+	// Open reads an object; a missing one gives an error wrapping os.ErrNotExist.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Stat describes an object; a missing one gives an error wrapping os.ErrNotExist.
+	Stat(ctx context.Context, key string) (Object, error)
+	// StoredSHA256 returns the sha256 recorded beside the object (S3 metadata),
+	// or "" when the store keeps none.
+	StoredSHA256(ctx context.Context, key string) (string, error)
+	// String names the store for messages.
+	String() string
+}
