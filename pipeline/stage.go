@@ -71,7 +71,12 @@ type part struct {
 	unit     bytes.Buffer
 	unitCSV  *csv.Writer
 	unitRows int
+	direct   bool // the open shard holds only the current (large) unit
 }
+
+// unitSpill is the size of buffered unit rows beyond which a unit is written
+// straight into a shard of its own, so memory does not grow with a unit.
+const unitSpill = 4 << 20
 
 // Stage writes one or more manifests that are committed together. Rows are
 // written in units (a file, a project); a unit is never split across shards
@@ -228,7 +233,54 @@ func (s *Stage) Write(i int, row ...string) error {
 		return fmt.Errorf("stage %s: encode %s row: %w", s.name, p.spec.Name, err)
 	}
 	p.unitRows++
+	if p.unitRows%256 == 0 {
+		p.unitCSV.Flush()
+		if p.unit.Len() > unitSpill {
+			return s.spillUnit(p)
+		}
+	}
 	return nil
+}
+
+// spillUnit moves a large unit's buffered rows into a shard of its own.
+func (s *Stage) spillUnit(p *part) error {
+	if !p.direct {
+		open := false
+		for _, q := range s.parts {
+			open = open || (q.cur != nil && !q.direct)
+		}
+		if open {
+			if err := s.commitShards(s.cursor); err != nil {
+				return err
+			}
+		}
+		w, err := createShard(p.dir, len(p.file.Shards)+1, p.header)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+		p.cur, p.direct = w, true
+	}
+	if err := p.cur.write(p.unit.Bytes(), p.unitRows); err != nil {
+		return fmt.Errorf("stage %s: %w", s.name, err)
+	}
+	p.unit.Reset()
+	p.unitRows = 0
+	return nil
+}
+
+// DiscardUnit drops every row written since the last EndUnit.
+func (s *Stage) DiscardUnit() error {
+	var errs []error
+	for _, p := range s.parts {
+		p.unitCSV.Flush()
+		p.unit.Reset()
+		p.unitRows = 0
+		if p.direct {
+			errs = append(errs, p.cur.abort())
+			p.cur, p.direct = nil, false
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // EndUnit marks the rows written since the last EndUnit as one complete unit
@@ -237,7 +289,7 @@ func (s *Stage) EndUnit(cursor string) error {
 	full := false
 	for _, p := range s.parts {
 		p.unitCSV.Flush()
-		if p.cur != nil && p.cur.rows+p.unitRows > s.shardRows {
+		if p.cur != nil && !p.direct && p.cur.rows+p.unitRows > s.shardRows {
 			full = true
 		}
 	}
@@ -265,7 +317,7 @@ func (s *Stage) EndUnit(cursor string) error {
 	}
 	s.cursor = cursor
 	for _, p := range s.parts {
-		if p.cur != nil && p.cur.rows >= s.shardRows {
+		if p.cur != nil && (p.direct || p.cur.rows >= s.shardRows) {
 			return s.commitShards(cursor)
 		}
 	}
@@ -287,7 +339,7 @@ func (s *Stage) commitShards(cursor string) error {
 				File: filepath.Base(p.cur.final), Rows: p.cur.rows, Bytes: size, Commit: s.commit, Cursor: cursor,
 			})
 			p.file.Rows += int64(p.cur.rows)
-			p.cur = nil
+			p.cur, p.direct = nil, false
 			if err := syncDir(p.dir); err != nil {
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			}
@@ -305,7 +357,9 @@ func (s *Stage) commitShards(cursor string) error {
 // Finish commits what is left and marks every manifest of the stage done.
 // Rows written after the last EndUnit are dropped.
 func (s *Stage) Finish() error {
-	s.dropUnit()
+	if err := s.DiscardUnit(); err != nil {
+		return err
+	}
 	if err := s.commitShards(s.cursor); err != nil {
 		return err
 	}
@@ -322,8 +376,7 @@ func (s *Stage) Finish() error {
 
 // Close abandons open shards (their .tmp files are removed); committed work stays.
 func (s *Stage) Close() error {
-	s.dropUnit()
-	var errs []error
+	errs := []error{s.DiscardUnit()}
 	for _, p := range s.parts {
 		if p.cur != nil {
 			errs = append(errs, p.cur.abort())
@@ -331,14 +384,6 @@ func (s *Stage) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func (s *Stage) dropUnit() {
-	for _, p := range s.parts {
-		p.unitCSV.Flush()
-		p.unit.Reset()
-		p.unitRows = 0
-	}
 }
 
 func encodeCSV(row []string) []byte {

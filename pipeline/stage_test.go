@@ -310,3 +310,49 @@ func TestForeignStateDirectoryUntouched(t *testing.T) {
 		t.Fatalf("foreign directory was changed: %v", entries)
 	}
 }
+
+func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 100}, testSpecs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := func(tag string) {
+		for i := range 20000 {
+			if err := st.Write(0, fmt.Sprintf("web/packages/%s/%06d", tag, i), tag, "1", strings.Repeat("b", 64), strings.Repeat("u", 150), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	writeUnits(t, st, 5)
+	big("discarded")
+	if err := st.DiscardUnit(); err != nil {
+		t.Fatal(err)
+	}
+	writeUnits(t, st, 6) // unit 5
+	big("kept")
+	if err := st.EndUnit("u000005-big"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	rows := readAll(t, dir, "designated")
+	var kept int
+	for _, r := range rows {
+		if r[1] == "discarded" {
+			t.Fatal("a discarded unit's rows were committed")
+		}
+		if r[1] == "kept" {
+			kept++
+		}
+	}
+	if kept != 20000 {
+		t.Fatalf("large unit has %d rows, want 20000", kept)
+	}
+	sf, _ := ReadStageFile(dir, "designated")
+	last := sf.Shards[len(sf.Shards)-1]
+	if last.Rows != 20000 || last.Cursor != "u000005-big" {
+		t.Errorf("large unit not in a shard of its own: %+v", last)
+	}
+}

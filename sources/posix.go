@@ -173,3 +173,32 @@ func (d *DirStore) Stat(ctx context.Context, key string) (Object, error) {
 
 // StoredSHA256 implements Store: a folder keeps no digests.
 func (d *DirStore) StoredSHA256(ctx context.Context, key string) (string, error) { return "", nil }
+
+// Names implements Store.
+func (d *DirStore) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
+	f, err := os.Open(d.Path(prefix))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+	}
+	defer f.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		des, err := f.ReadDir(1024)
+		for _, de := range des {
+			if err := fn(de.Name(), de.IsDir()); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+		}
+	}
+}

@@ -225,3 +225,31 @@ func (s *S3Store) StoredSHA256(ctx context.Context, key string) (string, error) 
 	}
 	return "", nil
 }
+
+// Names implements Store.
+func (s *S3Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
+	full := s.prefix + prefix
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full), Delimiter: aws.String("/")}
+	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, full, err)
+		}
+		for _, p := range page.CommonPrefixes {
+			if err := fn(strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/"), true); err != nil {
+				return err
+			}
+		}
+		for _, o := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(o.Key), full)
+			if name == "" || strings.HasSuffix(name, "/") {
+				continue
+			}
+			if err := fn(name, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

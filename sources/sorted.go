@@ -10,8 +10,8 @@ import (
 const listBatch = 1000
 
 type partition struct {
-	dir string  // a folder key ending in '/', or "" for a single object
-	obj Object  // when dir is ""
+	dir string // a folder key ending in '/', or "" for a single object
+	obj Object // when dir is ""
 	ch  chan []Object
 	err error // set before ch is closed
 }

@@ -32,6 +32,10 @@ type Store interface {
 	// Children lists the immediate sub-folders (with a trailing '/') and the
 	// objects directly under prefix (which ends in '/'), each in byte order.
 	Children(ctx context.Context, prefix string) (dirs []string, objects []Object, err error)
+	// Names calls fn for each immediate child of the folder prefix (ending in
+	// '/'), in no particular order, without holding the whole folder in memory.
+	// A missing folder lists nothing.
+	Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error
 	// Open reads an object; a missing one gives an error wrapping os.ErrNotExist.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat describes an object; a missing one gives an error wrapping os.ErrNotExist.

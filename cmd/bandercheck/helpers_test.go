@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"bytes"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bandercheck/bandercheck/internal/testutil"
 )
@@ -61,4 +64,39 @@ func cleanEnv() []string {
 		}
 	}
 	return append(env, "BANDERCHECK_PROGRESS=never")
+}
+
+// killUntilDone runs bandercheck with args, SIGKILLs it after a random short
+// time, and runs it again until it finishes by itself. It returns the number
+// of kills.
+func killUntilDone(t *testing.T, env []string, args ...string) int {
+	t.Helper()
+	bin := testutil.Binary(t, "./cmd/bandercheck")
+	rng := rand.New(rand.NewPCG(uint64(len(args)), 99))
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 200 {
+			t.Fatal("never finished")
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(cleanEnv(), env...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("bandercheck %s failed after %d kills: %v\n%s", strings.Join(args, " "), kills, err, errb.String())
+			}
+			return kills
+		case <-time.After(time.Duration(8+rng.IntN(60)) * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
 }

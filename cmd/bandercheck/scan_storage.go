@@ -89,7 +89,9 @@ func (c *ScanStorageCmd) scan(ctx context.Context, g *Globals) error {
 		err = list(ctx, func(o sources.Object) error { return write(classify(o)) })
 	} else {
 		err = sources.OrderedMap(ctx, c.Jobs, list,
-			func(ctx context.Context, o sources.Object) (storageResult, error) { return hashObject(ctx, store, hash, o) },
+			func(ctx context.Context, o sources.Object) (storageResult, error) {
+				return hashObject(ctx, store, hash, o)
+			},
 			write)
 	}
 	if err != nil {

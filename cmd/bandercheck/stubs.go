@@ -6,12 +6,6 @@ func notBuilt(cmd string) error {
 	return &pipeline.UsageError{Msg: cmd + " is not built yet in this version of bandercheck"}
 }
 
-// ScanMetadataCmd reads every project's metadata.
-type ScanMetadataCmd struct{}
-
-// Run implements the command.
-func (c *ScanMetadataCmd) Run() error { return notBuilt("scan metadata") }
-
 // ScanUpstreamCmd lists upstream projects.
 type ScanUpstreamCmd struct{}
 

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// rowSink receives one project's rows; discard drops the designated rows of a
+// failed attempt.
+type rowSink interface {
+	designated(row ...string) error
+	discard() error
+}
+
+// collected holds a project's rows in memory (documents up to inlineLimit).
+type collected struct{ rows [][]string }
+
+func (c *collected) designated(row ...string) error { c.rows = append(c.rows, row); return nil }
+func (c *collected) discard() error                 { c.rows = c.rows[:0]; return nil }
+
+// projectOutcome is everything a project contributes besides designated rows.
+type projectOutcome struct {
+	ref      projectRef
+	project  []string   // the projects row
+	problems [][]string // problems/metadata rows
+	rows     [][]string // designated rows, when collected
+	deferred bool       // too large to buffer: the writer reads it as a stream
+	bytes    int64
+}
+
+// errTooLarge says a document is read as a stream by the writer instead.
+var errTooLarge = errors.New("document too large to buffer")
+
+// inlineLimit is the largest document a worker buffers.
+const inlineLimit = 4 << 20
+
+// metaScan reads one project's metadata from its preferred source, falling
+// back to the other.
+type metaScan struct {
+	store     sources.Store
+	from      string // fromJSON or fromSimple
+	hashIndex bool
+}
+
+// source is one attempt at a project's metadata.
+type source struct {
+	path  string
+	parse func(io.Reader, func(sources.File) error) (sources.Project, error)
+}
+
+func (m *metaScan) jsonSources(ref projectRef) []source {
+	var out []source
+	for _, n := range ref.jsonNames {
+		out = append(out, source{path: "web/json/" + n, parse: sources.ParseJSON})
+	}
+	for _, n := range ref.pypiNames {
+		if !slices.Contains(ref.jsonNames, n) {
+			out = append(out, source{path: "web/pypi/" + n + "/json", parse: sources.ParseJSON})
+		}
+	}
+	return out
+}
+
+func (m *metaScan) simpleSource(ref projectRef) source {
+	dir := sources.SimplePath(ref.normalized, m.hashIndex)
+	return source{path: dir, parse: func(r io.Reader, fn func(sources.File) error) (sources.Project, error) {
+		return sources.ParseSimpleJSON(r, ref.normalized, fn)
+	}}
+}
+
+// scan reads ref into sink. With budget > 0 a document larger than budget
+// returns errTooLarge before anything is written.
+func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budget int64) (projectOutcome, error) {
+	out := projectOutcome{ref: ref}
+	name := firstOf(append(append([]string{}, ref.jsonNames...), ref.pypiNames...)...)
+	if name == "" {
+		name = ref.normalized
+	}
+	if ref.badName != "" {
+		out.problems = append(out.problems, []string{"web/json/" + strings.ToValidUTF8(ref.badName, "\uFFFD"), "metadata", "project name is not valid UTF-8", ""})
+		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0"}
+		return out, nil
+	}
+	primary, fallback := m.jsonSources(ref), []source{m.simpleSource(ref)}
+	if !ref.simple {
+		fallback = nil
+	}
+	if m.from == fromSimple {
+		primary, fallback = fallback, m.jsonSources(ref)
+	}
+	used, serial, files, err := m.attempt(ctx, primary, sink, budget, &out)
+	if err != nil {
+		return out, err
+	}
+	if used == "" {
+		if err := sink.discard(); err != nil {
+			return out, err
+		}
+		failures := len(out.problems)
+		if len(primary) == 0 {
+			what := "no JSON document (web/json/" + name + ")"
+			if m.from == fromSimple {
+				what = "no simple page (" + sources.SimplePath(ref.normalized, m.hashIndex) + ")"
+			}
+			out.problems = append(out.problems, []string{m.expectedPath(ref, name), "metadata", what, ""})
+			failures++
+		}
+		used, serial, files, err = m.attempt(ctx, fallback, sink, budget, &out)
+		if err != nil {
+			return out, err
+		}
+		if used == "" {
+			if err := sink.discard(); err != nil {
+				return out, err
+			}
+		}
+		for i := range failures {
+			out.problems[i][3] = fallbackName(used, m.from)
+		}
+	}
+	serialText := ""
+	if serial >= 0 {
+		serialText = strconv.FormatInt(serial, 10)
+	}
+	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files)}
+	return out, nil
+}
+
+// expectedPath is where the preferred source would be.
+func (m *metaScan) expectedPath(ref projectRef, name string) string {
+	if m.from == fromSimple {
+		return sources.SimplePath(ref.normalized, m.hashIndex)
+	}
+	return "web/json/" + name
+}
+
+// fallbackName is the fallback column: the source that was used instead, or "" when none worked.
+func fallbackName(used, from string) string {
+	switch {
+	case used == "":
+		return ""
+	case strings.HasPrefix(used, "web/simple/"):
+		return "simple"
+	default:
+		return "json"
+	}
+}
+
+// attempt tries every source of a list; all must parse, or the attempt fails
+// (its rows are discarded by the caller) and each failure is a problem row.
+func (m *metaScan) attempt(ctx context.Context, list []source, sink rowSink, budget int64, out *projectOutcome) (used string, serial int64, files int, err error) {
+	if len(list) == 0 {
+		return "", -1, 0, nil
+	}
+	serial = -1
+	for _, src := range list {
+		n, p, size, perr, ioErr := m.read(ctx, src, out.ref.normalized, sink, budget)
+		if ioErr != nil {
+			return "", -1, 0, ioErr
+		}
+		out.bytes += size
+		if perr != nil {
+			out.problems = append(out.problems, []string{src.path, "metadata", perr.Error(), ""})
+			return "", -1, 0, nil
+		}
+		files += n
+		serial = max(serial, p.Serial)
+		if used == "" {
+			used = src.path
+		}
+	}
+	return used, serial, files, nil
+}
+
+// read parses one source into sink. perr is a defect of the document (a
+// problem row); ioErr is a failure to read that fails the stage.
+func (m *metaScan) read(ctx context.Context, src source, normalized string, sink rowSink, budget int64) (files int, p sources.Project, size int64, perr, ioErr error) {
+	path := src.path
+	var rc io.ReadCloser
+	var err error
+	if strings.HasSuffix(path, "/") { // a simple folder: index.v1_json, else index.html
+		rc, err = m.store.Open(ctx, path+"index.v1_json")
+		if errors.Is(err, os.ErrNotExist) {
+			rc, err = m.store.Open(ctx, path+"index.html")
+			src.parse = func(r io.Reader, fn func(sources.File) error) (sources.Project, error) {
+				return sources.ParseSimpleHTML(r, normalized, fn)
+			}
+		}
+	} else {
+		rc, err = m.store.Open(ctx, path)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		what := "metadata file is missing"
+		if strings.HasPrefix(path, "web/pypi/") {
+			what = "dangling link: " + path + " points to nothing"
+		}
+		return 0, p, 0, errors.New(what), nil
+	}
+	if err != nil {
+		return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if budget > 0 {
+		buf, err := io.ReadAll(io.LimitReader(rc, budget+1))
+		if err != nil {
+			return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if int64(len(buf)) > budget {
+			return 0, p, 0, nil, errTooLarge
+		}
+		r = bytes.NewReader(buf)
+	}
+	cr := &countingReader{r: r}
+	p, perr = src.parse(cr, func(f sources.File) error {
+		files++
+		size := ""
+		if f.Size >= 0 {
+			size = strconv.FormatInt(f.Size, 10)
+		}
+		if err := sink.designated(f.Path, normalized, size, f.SHA256, f.URL, f.UploadTime); err != nil {
+			return err
+		}
+		if f.MetadataSHA256 != "" {
+			return sink.designated(f.Path+".metadata", normalized, "", f.MetadataSHA256, f.URL+".metadata", "")
+		}
+		return nil
+	})
+	if cr.err != nil && cr.err != io.EOF {
+		return files, p, cr.n, nil, fmt.Errorf("read %s: %w", path, cr.err)
+	}
+	return files, p, cr.n, perr, nil
+}
+
+// countingReader counts bytes and keeps the first read error apart from parse errors.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}

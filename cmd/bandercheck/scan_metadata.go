@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// ScanMetadataCmd reads every project's metadata into projects, designated and problems/metadata.
+type ScanMetadataCmd struct {
+	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html)." enum:"json,simple" default:"json"`
+	Jobs  int    `help:"Documents read and parsed at once." default:"8"`
+	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
+}
+
+// Manifest indexes of the metadata stage.
+const (
+	mProjects = iota
+	mDesignated
+	mProblems
+)
+
+// Run implements the command.
+func (c *ScanMetadataCmd) Run(ctx context.Context, g *Globals) error {
+	store, _, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	conf, err := g.config()
+	if err != nil {
+		return err
+	}
+	hashIndex := conf.HashIndex
+	if g.Config == "" {
+		if hashIndex, err = detectHashIndex(ctx, store); err != nil {
+			return err
+		}
+	}
+	run, _, err := g.openRun()
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(run.Require("metadata.from", c.From, c.Fresh),
+		run.Require("metadata.hash-index", strconv.FormatBool(hashIndex), c.Fresh)); err != nil {
+		return err
+	}
+	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
+		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.Done() {
+		logf(g, "scan metadata: done already (%d projects, %d files); pass --fresh to scan again", st.Rows(mProjects), st.Rows(mDesignated))
+		return nil
+	}
+	names, err := listProjects(ctx, store, filepath.Join(g.State, "tmp"), hashIndex)
+	if err != nil {
+		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
+	}
+	defer names.Close()
+	sorted, err := names.Sort()
+	if err != nil {
+		return err
+	}
+	defer sorted.Close()
+
+	rep := g.reporter("scan metadata", "projects")
+	defer rep.Finish()
+	rep.SetTotal(names.Rows()) // names, not projects: a close upper bound
+	rep.Add(st.Rows(mProjects), 0)
+
+	m := &metaScan{store: store, from: c.From, hashIndex: hashIndex}
+	w := &stageSink{st: st}
+	err = sources.OrderedMap(ctx, c.Jobs,
+		func(ctx context.Context, emit func(projectRef) error) error {
+			return groupRefs(sorted, st.Cursor(), emit)
+		},
+		func(ctx context.Context, ref projectRef) (projectOutcome, error) {
+			var rows collected
+			out, err := m.scan(ctx, ref, &rows, inlineLimit)
+			if errors.Is(err, errTooLarge) {
+				return projectOutcome{ref: ref, deferred: true}, nil
+			}
+			out.rows = rows.rows
+			return out, err
+		},
+		func(out projectOutcome) error {
+			if out.deferred {
+				var err error
+				if out, err = m.scan(ctx, out.ref, w, 0); err != nil {
+					return err
+				}
+			}
+			for _, r := range out.rows {
+				if err := st.Write(mDesignated, r...); err != nil {
+					return err
+				}
+			}
+			for _, r := range out.problems {
+				if err := st.Write(mProblems, r...); err != nil {
+					return err
+				}
+			}
+			if err := st.Write(mProjects, out.project...); err != nil {
+				return err
+			}
+			rep.Add(1, out.bytes)
+			return st.EndUnit(out.ref.normalized)
+		})
+	if err != nil {
+		return fmt.Errorf("scan metadata of %s: %w", store, err)
+	}
+	return st.Finish()
+}
+
+// stageSink streams a large project's designated rows straight into the stage.
+type stageSink struct{ st *pipeline.Stage }
+
+func (s *stageSink) designated(row ...string) error { return s.st.Write(mDesignated, row...) }
+func (s *stageSink) discard() error                 { return s.st.DiscardUnit() }

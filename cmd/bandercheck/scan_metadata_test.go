@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/testutil"
+)
+
+func readFixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testutil.ModuleRoot(), "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var goodFiles = []string{
+	"web/packages/aa/bb/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc/good_project-1.0.tar.gz",
+	"web/packages/dd/ee/ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff/good_project-1.0-py3-none-any.whl",
+	"web/packages/dd/ee/ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff/good_project-1.0-py3-none-any.whl.metadata",
+	"web/packages/11/22/333333333333333333333333333333333333333333333333333333333333/good_project-1.1+cpu.tar.gz",
+	"web/packages/source/g/good_project/good_project-0.1.tar.gz",
+}
+
+// metadataMirror is a mirror whose projects cover each way metadata can be found or fail.
+func metadataMirror(t *testing.T, hashIndex bool) (files map[string]string, links map[string]string) {
+	simple := func(n string) string {
+		if hashIndex {
+			return "web/simple/" + n[:1] + "/" + n + "/"
+		}
+		return "web/simple/" + n + "/"
+	}
+	files = map[string]string{
+		"web/json/Good_Project":                  readFixture(t, "json/good.json"),
+		simple("good-project") + "index.v1_json": readFixture(t, "simple/good.v1_json"),
+		simple("good-project") + "index.html":    readFixture(t, "simple/good.html"),
+		"web/json/truncated.proj":                readFixture(t, "json/truncated.json"),
+		simple("truncated-proj") + "index.html":  readFixture(t, "simple/good.html"),
+		"web/json/bad-digest":                    readFixture(t, "json/bad-digest.json"),
+		simple("only-simple") + "index.html":     readFixture(t, "simple/good.html"),
+		simple("dangling") + "index.v1_json":     readFixture(t, "simple/good.v1_json"),
+		"web/json/not-object":                    readFixture(t, "json/not-object.json"),
+		simple("not-object") + "index.html":      readFixture(t, "simple/truncated.html"),
+		"web/packages/aa/bb/x":                   "stored",
+		"web/json/bad\xffname":                   readFixture(t, "json/good.json"),
+	}
+	links = map[string]string{
+		"web/pypi/Good_Project/json": "../../json/Good_Project",
+		"web/pypi/dangling/json":     "../../json/dangling",
+	}
+	return files, links
+}
+
+func writeMirror(t *testing.T, files, links map[string]string) string {
+	root := t.TempDir()
+	testutil.WriteFiles(t, root, files)
+	for p, target := range links {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.Symlink(target, full); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func parseCSV(t *testing.T, s string) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(s)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows[1:]
+}
+
+func column(rows [][]string, cols ...int) []string {
+	var out []string
+	for _, r := range rows {
+		var parts []string
+		for _, c := range cols {
+			parts = append(parts, r[c])
+		}
+		out = append(out, strings.Join(parts, " "))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func expectedDesignated() []string {
+	var out []string
+	for _, p := range []string{"dangling", "good-project", "only-simple", "truncated-proj"} {
+		for _, f := range goodFiles {
+			out = append(out, f+" "+p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestScanMetadataDesignatesExactly(t *testing.T) {
+	for _, hashIndex := range []bool{false, true} {
+		for _, from := range []string{"json", "simple"} {
+			t.Run(from+map[bool]string{true: " hash-index", false: ""}[hashIndex], func(t *testing.T) {
+				files, links := metadataMirror(t, hashIndex)
+				root := writeMirror(t, files, links)
+				state := t.TempDir() + "/st"
+				mustBC(t, nil, "--mirror", root, "--state", state, "scan", "metadata", "--from", from)
+				designated := parseCSV(t, mustBC(t, nil, "--state", state, "cat", "designated"))
+				if got, want := column(designated, 0, 1), expectedDesignated(); !slices.Equal(got, want) {
+					t.Fatalf("designated\n got %q\nwant %q", got, want)
+				}
+				problems := column(parseCSV(t, mustBC(t, nil, "--state", state, "cat", "problems/metadata")), 0, 3)
+				sp := "web/simple/"
+				if hashIndex {
+					sp = "web/simple/n/"
+				}
+				// a failed source is a problem row; fallback names the source used instead, empty when none worked
+				wantProblems := []string{"web/json/bad\uFFFDname ", "web/json/bad-digest ", "web/json/not-object ", "web/json/only-simple simple",
+					"web/json/truncated.proj simple", "web/pypi/dangling/json simple", sp + "not-object/ "}
+				if from == "simple" {
+					bd := "web/simple/bad-digest/ "
+					if hashIndex {
+						bd = "web/simple/b/bad-digest/ "
+					}
+					wantProblems = []string{"web/json/bad\uFFFDname ", bd, "web/json/bad-digest ", "web/json/not-object ", sp + "not-object/ "}
+				}
+				slices.Sort(wantProblems)
+				if !slices.Equal(problems, wantProblems) {
+					t.Errorf("problems\n got %q\nwant %q", problems, wantProblems)
+				}
+				projects := column(parseCSV(t, mustBC(t, nil, "--state", state, "cat", "projects")), 1, 4)
+				if len(projects) != 7 || !slices.Contains(projects, "good-project 4") {
+					t.Errorf("projects: %q", projects)
+				}
+			})
+		}
+	}
+}
+
+func TestScanMetadataOnS3MatchesPOSIX(t *testing.T) {
+	files, _ := metadataMirror(t, false)
+	files["web/pypi/Good_Project/json"] = files["web/json/Good_Project"] // S3 holds copies, not links
+	root := writeMirror(t, files, nil)
+	state := t.TempDir() + "/st"
+	mustBC(t, nil, "--mirror", root, "--state", state, "scan", "metadata")
+	want := mustBC(t, nil, "--state", state, "cat", "designated")
+
+	srv := testutil.Versity(t)
+	c := srv.Bucket(t, "meta")
+	objs := map[string]string{}
+	for k, v := range files {
+		objs["m/"+k] = v
+	}
+	testutil.Put(t, c, "meta", objs, nil)
+	s3state := t.TempDir() + "/st"
+	mustBC(t, srv.Env(), "--mirror", "s3://meta/m", "--state", s3state, "scan", "metadata", "--jobs", "4")
+	if got := mustBC(t, nil, "--state", s3state, "cat", "designated"); got != want {
+		t.Fatalf("S3 designated differs from POSIX:\n%s\n---\n%s", got, want)
+	}
+}
+
+func TestScanMetadataSurvivesKill(t *testing.T) {
+	files := map[string]string{"web/packages/x": "x"}
+	good := readFixture(t, "json/good.json")
+	for i := range 400 {
+		files[fmt.Sprintf("web/json/proj-%03d", i)] = strings.ReplaceAll(good, "good_project", fmt.Sprintf("p%03d", i))
+	}
+	root := writeMirror(t, files, nil)
+	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
+	ref := t.TempDir() + "/ref"
+	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "metadata")
+	state := t.TempDir() + "/st"
+	kills := killUntilDone(t, env, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+	for _, m := range []string{"designated", "projects", "problems/metadata"} {
+		want := mustBC(t, nil, "--state", ref, "cat", m)
+		if got := mustBC(t, nil, "--state", state, "cat", m); got != want {
+			t.Errorf("%s after %d kills differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
+		}
+	}
+}

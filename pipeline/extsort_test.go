@@ -1,0 +1,64 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sort"
+	"testing"
+)
+
+func TestSorterMatchesStableSort(t *testing.T) {
+	for _, tc := range []struct {
+		rows   int
+		memory int64
+	}{{0, 1 << 20}, {1, 1 << 20}, {500, 1 << 20}, {20000, 64 << 10}, {20000, 300 << 10}} {
+		t.Run(fmt.Sprintf("%d rows %d bytes", tc.rows, tc.memory), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tc.rows), 7))
+			var in [][]string
+			for i := range tc.rows {
+				// few distinct keys so that ties are common; awkward bytes included
+				k := fmt.Sprintf("web/packages/%c/%d", "a-/_.Z\xff,"[rng.IntN(8)], rng.IntN(50))
+				in = append(in, []string{k, fmt.Sprint(i), "x\n\"y\""})
+			}
+			before := runtime.NumGoroutine()
+			s := NewSorter(t.TempDir(), tc.memory, 3, func(r []string) string { return r[0] })
+			for _, r := range in {
+				if err := s.Add(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rr, err := s.Sort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [][]string
+			for {
+				row, err := rr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, slices.Clone(row))
+			}
+			if err := rr.Close(); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(in)
+			sort.SliceStable(want, func(i, j int) bool { return want[i][0] < want[j][0] })
+			if !slices.EqualFunc(got, want, slices.Equal) {
+				t.Fatalf("sorted output differs from a stable in-memory sort (%d runs)", len(s.runs))
+			}
+			if runtime.NumGoroutine() > before {
+				t.Errorf("goroutines leaked: %d before, %d after", before, runtime.NumGoroutine())
+			}
+			if tc.memory < 1<<20 && tc.rows > 0 && len(s.runs) < 2 {
+				t.Errorf("expected several runs with a small budget, got %d", len(s.runs))
+			}
+		})
+	}
+}
