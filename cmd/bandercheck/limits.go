@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// Limit is a count or a percentage ("10%") of some total.
+type Limit struct {
+	N       int64
+	Percent float64
+	IsPct   bool
+}
+
+// Decode implements kong.MapperValue.
+func (l *Limit) Decode(ctx *kong.DecodeContext) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("limit", &s); err != nil {
+		return err
+	}
+	v, err := ParseLimit(s)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// ParseLimit parses "1000" or "10%".
+func ParseLimit(s string) (Limit, error) {
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f < 0 || f > 100 {
+			return Limit{}, fmt.Errorf("%q is not a percentage from 0%% to 100%%", s)
+		}
+		return Limit{Percent: f, IsPct: true}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return Limit{}, fmt.Errorf("%q is not a count or a percentage", s)
+	}
+	return Limit{N: n}, nil
+}
+
+// Of returns the limit for a total.
+func (l Limit) Of(total int64) int64 {
+	if l.IsPct {
+		return int64(float64(total) * l.Percent / 100)
+	}
+	return l.N
+}
+
+// String implements fmt.Stringer.
+func (l Limit) String() string {
+	if l.IsPct {
+		return strconv.FormatFloat(l.Percent, 'f', -1, 64) + "%"
+	}
+	return strconv.FormatInt(l.N, 10)
+}
+
+// ByteSize is a size such as 256MiB, 1GiB or 500MB.
+type ByteSize int64
+
+// Decode implements kong.MapperValue.
+func (b *ByteSize) Decode(ctx *kong.DecodeContext) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("size", &s); err != nil {
+		return err
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize parses a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB).
+func ParseByteSize(s string) (ByteSize, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%q is not a size such as 256MiB", s)
+	}
+	return ByteSize(f * float64(mult)), nil
+}

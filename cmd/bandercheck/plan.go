@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// PlanCmd merge-joins storage against designated files into plans.
+type PlanCmd struct {
+	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"1h"`
+	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"1%"`
+	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"256MiB"`
+}
+
+// Run implements the command.
+func (c *PlanCmd) Run(ctx context.Context, g *Globals) error {
+	sum, err := c.plan(ctx, g)
+	if sum != nil {
+		if perr := sum.PrintTable(os.Stdout); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+// planInputs checks that the stages plan reads are done.
+func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err error) {
+	for _, need := range []struct{ manifest, cmd string }{{"storage", "scan storage"}, {"designated", "scan metadata"}} {
+		sf, err := pipeline.ReadStageFile(state, need.manifest)
+		if errors.Is(err, os.ErrNotExist) || err == nil && sf.State != pipeline.StateDone {
+			return nil, false, &pipeline.UsageError{Msg: fmt.Sprintf("plan needs a finished %s: run bandercheck %s first", need.manifest, need.cmd)}
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if need.manifest == "storage" {
+			storage = sf
+		}
+	}
+	if sf, err := pipeline.ReadStageFile(state, "upstream"); err == nil && sf.State == pipeline.StateDone {
+		upstream = true
+	}
+	return storage, upstream, nil
+}
+
+func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, error) {
+	run, err := pipeline.ReadRun(g.State)
+	if err != nil {
+		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("%v: run the scans first", err)}
+	}
+	storageStage, haveUpstream, err := planInputs(g.State)
+	if err != nil {
+		return nil, err
+	}
+	debug.SetMemoryLimit(int64(c.Memory))
+	tmp := filepath.Join(g.State, "tmp")
+	newDir := filepath.Join(tmp, "plan-new")
+	if err := os.RemoveAll(newDir); err != nil {
+		return nil, err
+	}
+	sum := &pipeline.PlanSummary{
+		PlanID: newID(), RunID: run.ID, Created: time.Now().UTC(), Upstream: haveUpstream,
+		StorageStarted: storageStage.Started, GraceCutoff: storageStage.Started.Add(-c.Grace).UTC(),
+	}
+	hashIndex := run.Option("metadata.hash-index") == "true"
+
+	removals := haveUpstream
+	if haveUpstream {
+		local, removed, err := countRemoved(g.State)
+		if err != nil {
+			return nil, err
+		}
+		sum.LocalProjects, sum.RemovedProjects = local, removed
+		sum.MaxRemoveProjects = c.MaxRemoveProjects.Of(local)
+		if removed > sum.MaxRemoveProjects {
+			removals, sum.RemovalsRefused = false, true
+		}
+	} else if sum.LocalProjects, err = countRows(g.State, "projects"); err != nil {
+		return nil, err
+	}
+	if sum.ProblemsWithoutFallback, err = countProblems(g.State); err != nil {
+		return nil, err
+	}
+
+	st, err := pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
+		pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects"))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	mem := int64(c.Memory)
+	opts := joinOptions{state: g.State, tmp: tmp, memory: mem, removals: removals, cutoff: sum.GraceCutoff}
+	sum.Join, err = runJoin(ctx, opts, st)
+	var oe *pipeline.OrderError
+	for tries := 0; errors.As(err, &oe) && tries < 2; tries++ {
+		// an input was not in the order its stage promises: sort it and start over
+		switch oe.Stream {
+		case "storage":
+			opts.sortStorage = true
+		case "designated (project order)":
+			opts.sortDesignated = true
+		default:
+			return nil, err
+		}
+		logf(g, "plan: %v; sorting %s instead", err, oe.Stream)
+		if st, err = pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
+			pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects")); err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		sum.Join, err = runJoin(ctx, opts, st)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	if removals {
+		if sum.RemoveProjectsRows, err = writeRemovals(g.State, st, hashIndex); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.Finish(); err != nil {
+		return nil, err
+	}
+	if err := pipeline.WritePlanSummary(filepath.Join(newDir, "plan"), sum); err != nil {
+		return nil, err
+	}
+	if err := swapPlan(g, newDir); err != nil {
+		return nil, err
+	}
+	if sum.RemovalsRefused {
+		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream, more than --max-remove-projects allows (%d); their removal was left out of the plan. If upstream really removed them, rerun plan with a higher --max-remove-projects",
+			sum.RemovedProjects, sum.LocalProjects, sum.MaxRemoveProjects)}
+	}
+	return sum, nil
+}
+
+// swapPlan puts the new plan in place of the old, and retires the old plan's
+// applied records, which describe another plan.
+func swapPlan(g *Globals, newDir string) error {
+	planDir := filepath.Join(g.State, "plan")
+	old := filepath.Join(g.State, "tmp", "plan-old")
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.Rename(planDir, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if err := os.Rename(filepath.Join(newDir, "plan"), planDir); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	applied := filepath.Join(g.State, "applied")
+	if _, err := os.Stat(applied); err == nil {
+		logf(g, "plan: a new plan replaces the old one; its applied records are discarded")
+	}
+	return errors.Join(os.RemoveAll(applied), os.RemoveAll(old), os.RemoveAll(newDir))
+}
+
+type joinOptions struct {
+	state, tmp     string
+	memory         int64
+	removals       bool
+	cutoff         time.Time
+	sortStorage    bool
+	sortDesignated bool
+}
+
+// runJoin sorts designated by path (tagging files of removed projects on the
+// way) and merge-joins it with storage into the plan stage.
+func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.JoinSummary, error) {
+	storage, err := openStorage(o)
+	if err != nil {
+		return nil, err
+	}
+	defer storage.Close()
+	designated, err := sortedDesignated(o)
+	if err != nil {
+		return nil, err
+	}
+	defer designated.Close()
+	return pipeline.Join(storage, designated, o.cutoff, &planWriter{ctx: ctx, st: st})
+}
+
+func openStorage(o joinOptions) (pipeline.RowReader, error) {
+	r, err := pipeline.OpenManifest(o.state, "storage")
+	if err != nil || !o.sortStorage {
+		return r, err
+	}
+	s := pipeline.NewSorter(o.tmp, o.memory/3, 4, func(row []string) string { return row[0] })
+	return drainInto(r, s)
+}
+
+// drainInto adds every row of r to s and returns the sorted rows.
+func drainInto(r pipeline.RowReader, s *pipeline.Sorter) (pipeline.RowReader, error) {
+	defer r.Close()
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return s.Sort()
+		}
+		if err == nil {
+			err = s.Add(row)
+		}
+		if err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+	}
+}
+
+func sortedDesignated(o joinOptions) (pipeline.RowReader, error) {
+	var d pipeline.RowReader
+	d, err := pipeline.OpenManifest(o.state, "designated")
+	if err != nil {
+		return nil, err
+	}
+	if o.sortDesignated {
+		ps := pipeline.NewSorter(o.tmp, o.memory/2, 6, func(row []string) string { return row[1] })
+		if d, err = drainInto(d, ps); err != nil {
+			return nil, err
+		}
+	}
+	defer d.Close()
+	removed := func() (string, error) { return "", io.EOF }
+	if o.removals {
+		it, err := openRemoved(o.state)
+		if err != nil {
+			return nil, err
+		}
+		defer it.Close()
+		removed = func() (string, error) {
+			row, err := it.Next()
+			if err != nil {
+				return "", err
+			}
+			return row[0], nil
+		}
+	}
+	s := pipeline.NewSorter(o.tmp, o.memory/2, pipeline.DColumns, func(row []string) string { return row[pipeline.DPath] })
+	if err := pipeline.TagRemoved(d, removed, s.Add); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s.Sort()
+}
+
+func openRemoved(state string) (*pipeline.RemovedIter, error) {
+	p, err := pipeline.OpenManifest(state, "projects")
+	if err != nil {
+		return nil, err
+	}
+	u, err := pipeline.OpenManifest(state, "upstream")
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return pipeline.NewRemovedIter(p, u), nil
+}
+
+func countRemoved(state string) (local, removed int64, err error) {
+	it, err := openRemoved(state)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer it.Close()
+	for {
+		if _, err := it.Next(); err == io.EOF {
+			return it.Local, removed, nil
+		} else if err != nil {
+			return 0, 0, err
+		}
+		removed++
+	}
+}
+
+func countRows(state, manifest string) (int64, error) {
+	sf, err := pipeline.ReadStageFile(state, manifest)
+	if err != nil {
+		return 0, err
+	}
+	return sf.Rows, nil
+}
+
+// countProblems counts metadata problems that no fallback resolved.
+func countProblems(state string) (int64, error) {
+	r, err := pipeline.OpenManifest(state, "problems/metadata")
+	if err != nil {
+		var ue *pipeline.UsageError
+		if errors.As(err, &ue) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer r.Close()
+	var n int64
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if row[3] == "" {
+			n++
+		}
+	}
+}
+
+// writeRemovals lists the metadata files and simple folders of removed projects.
+func writeRemovals(state string, st *pipeline.Stage, hashIndex bool) (int64, error) {
+	it, err := openRemoved(state)
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	var n int64
+	for {
+		p, err := it.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		norm, name := p[0], p[1]
+		paths := []string{"web/json/" + name, "web/pypi/" + name + "/", sources.SimplePath(norm, hashIndex)}
+		for _, path := range paths {
+			if err := st.Write(2, norm, path); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if err := st.EndUnit(norm); err != nil {
+			return n, err
+		}
+	}
+}
+
+// planWriter writes Join's decisions into the plan stage.
+type planWriter struct {
+	ctx context.Context
+	st  *pipeline.Stage
+	n   int
+}
+
+func (w *planWriter) Download(path, url, size, sha256, reason string) error {
+	if err := w.st.Write(0, path, url, size, sha256, reason); err != nil {
+		return err
+	}
+	return w.end(path)
+}
+
+func (w *planWriter) Delete(path, size, reason string) error {
+	if err := w.st.Write(1, path, size, reason); err != nil {
+		return err
+	}
+	return w.end(path)
+}
+
+func (w *planWriter) end(path string) error {
+	w.n++
+	if w.n%4096 == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return w.st.EndUnit(path)
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// ScanUpstreamCmd lists the projects upstream has.
+type ScanUpstreamCmd struct {
+	Upstream string        `help:"Base URL of the upstream index (the one serving /simple/); default: bandersnatch.conf [mirror] master." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"5m"`
+	Attempts int           `help:"Attempts before giving up." default:"4"`
+}
+
+// Run implements the command.
+func (c *ScanUpstreamCmd) Run(ctx context.Context, g *Globals) error {
+	base, err := c.base(g)
+	if err != nil {
+		return err
+	}
+	if _, _, err := g.openRun(); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: c.Timeout}
+	tmp := filepath.Join(g.State, "tmp")
+	var lastErr error
+	for attempt := 1; attempt <= max(c.Attempts, 1); attempt++ {
+		if attempt > 1 {
+			wait := time.Duration(1<<(attempt-2)) * time.Second
+			logf(g, "scan upstream: attempt %d failed (%v); retrying in %s", attempt-1, lastErr, wait)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		lastErr = c.fetch(ctx, g, client, base, tmp)
+		var re *sources.RetryableError
+		if lastErr == nil || !errors.As(lastErr, &re) {
+			return lastErr
+		}
+	}
+	return fmt.Errorf("scan upstream: gave up after %d attempts: %w", c.Attempts, lastErr)
+}
+
+func (c *ScanUpstreamCmd) base(g *Globals) (string, error) {
+	if c.Upstream != "" {
+		return c.Upstream, nil
+	}
+	conf, err := g.config()
+	if err != nil {
+		return "", err
+	}
+	if conf.Master == "" {
+		return "", &pipeline.UsageError{Msg: "scan upstream needs --upstream URL (or a --config whose [mirror] master names it)"}
+	}
+	return conf.Master, nil
+}
+
+// fetch makes one attempt: names are normalized, sorted and deduplicated
+// into the upstream manifest, which is written only when the index was whole.
+func (c *ScanUpstreamCmd) fetch(ctx context.Context, g *Globals, client *http.Client, base, tmp string) error {
+	sorter := pipeline.NewSorter(tmp, 64<<20, 1, func(r []string) string { return r[0] })
+	defer sorter.Close()
+	rep := g.reporter("scan upstream", "projects")
+	defer rep.Finish()
+	if _, err := sources.FetchIndex(ctx, client, base, func(name string) error {
+		rep.Add(1, 0)
+		return sorter.Add([]string{sources.Normalize(name)})
+	}); err != nil {
+		return err
+	}
+	sorted, err := sorter.Sort()
+	if err != nil {
+		return err
+	}
+	defer sorted.Close()
+	st, err := pipeline.OpenStage(g.State, "scan upstream", true, g.stageOptions(), pipeline.MustSpec("upstream"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	prev := ""
+	for {
+		row, err := sorted.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if row[0] == prev || row[0] == "" {
+			continue
+		}
+		prev = row[0]
+		if err := st.Write(0, row[0]); err != nil {
+			return err
+		}
+		if err := st.EndUnit(row[0]); err != nil {
+			return err
+		}
+	}
+	return st.Finish()
+}

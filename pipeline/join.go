@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Plan reasons.
+const (
+	ReasonMissing        = "missing"
+	ReasonSizeMismatch   = "size-mismatch"
+	ReasonHashMismatch   = "hash-mismatch"
+	ReasonUnowned        = "unowned"
+	ReasonProjectRemoved = "project-removed"
+)
+
+// Columns of the path-sorted designated stream that Join reads.
+const (
+	DPath = iota
+	DSize
+	DSHA256
+	DURL
+	DRemoved // "1" when every project naming the file was removed upstream
+	DColumns
+)
+
+// Planner receives Join's decisions in path order.
+type Planner interface {
+	Download(path, url, size, sha256, reason string) error
+	Delete(path, size, reason string) error
+}
+
+// Tally counts files and bytes.
+type Tally struct {
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+func (t *Tally) add(size string) {
+	t.Files++
+	if n, err := strconv.ParseInt(size, 10, 64); err == nil {
+		t.Bytes += n
+	}
+}
+
+// JoinSummary counts what Join decided, per action and reason.
+type JoinSummary struct {
+	Download   map[string]*Tally `json:"download"`
+	Delete     map[string]*Tally `json:"delete"`
+	HeldBack   map[string]*Tally `json:"held_back"`
+	Stored     Tally             `json:"stored"`
+	Designated Tally             `json:"designated"`
+	Duplicates int64             `json:"duplicate_designated_rows"`
+}
+
+func newJoinSummary() *JoinSummary {
+	return &JoinSummary{Download: map[string]*Tally{}, Delete: map[string]*Tally{}, HeldBack: map[string]*Tally{}}
+}
+
+func (s *JoinSummary) count(m map[string]*Tally, reason, size string) {
+	t := m[reason]
+	if t == nil {
+		t = &Tally{}
+		m[reason] = t
+	}
+	t.add(size)
+}
+
+// orderedStream checks that keys (column 0) strictly increase, or with
+// allowEqual never decrease.
+type orderedStream struct {
+	name       string
+	r          RowReader
+	row        []string
+	prev       string
+	n          int64
+	allowEqual bool
+	eof        bool
+}
+
+func (s *orderedStream) advance() error {
+	if s.eof {
+		return nil
+	}
+	row, err := s.r.Next()
+	if err == io.EOF {
+		s.eof, s.row = true, nil
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	s.n++
+	key := row[0]
+	if s.n > 1 && (key < s.prev || key == s.prev && !s.allowEqual) {
+		return &OrderError{Stream: s.name, Row: s.n, Prev: s.prev, Key: key}
+	}
+	s.prev = key
+	s.row = row
+	return nil
+}
+
+// designatedFile is one path after merging duplicate designated rows.
+type designatedFile struct {
+	path, size, sha256, url string
+	owned                   bool // some live project names it
+}
+
+// nextDesignated merges the rows of one path: owned wins, and the first live
+// row gives size, digest and URL.
+func nextDesignated(d *orderedStream, sum *JoinSummary) (designatedFile, bool, error) {
+	if d.eof {
+		return designatedFile{}, false, nil
+	}
+	r := d.row
+	f := designatedFile{path: r[DPath], size: r[DSize], sha256: r[DSHA256], url: r[DURL], owned: r[DRemoved] != "1"}
+	for {
+		if err := d.advance(); err != nil {
+			return f, false, err
+		}
+		if d.eof || d.row[DPath] != f.path {
+			return f, true, nil
+		}
+		sum.Duplicates++
+		if !f.owned && d.row[DRemoved] != "1" {
+			f = designatedFile{path: f.path, size: d.row[DSize], sha256: d.row[DSHA256], url: d.row[DURL], owned: true}
+		}
+	}
+}
+
+// Join merges path-sorted storage rows (path,size,modified,sha256) with
+// path-sorted designated rows (DPath…DRemoved) and tells p what to download
+// and delete. Files modified after cutoff are never deleted; they are counted
+// as held back. Both streams are checked for order; an *OrderError names the
+// stream and row.
+func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSummary, error) {
+	sum := newJoinSummary()
+	st := &orderedStream{name: "storage", r: storage}
+	ds := &orderedStream{name: "designated", r: designated, allowEqual: true}
+	if err := st.advance(); err != nil {
+		return sum, err
+	}
+	if err := ds.advance(); err != nil {
+		return sum, err
+	}
+	d, haveD, err := nextDesignated(ds, sum)
+	if err != nil {
+		return sum, err
+	}
+	for haveD || !st.eof {
+		switch {
+		case !st.eof && (!haveD || st.row[0] < d.path): // stored, not designated
+			if err := deleteFile(st.row, ReasonUnowned, cutoff, p, sum); err != nil {
+				return sum, err
+			}
+			sum.Stored.add(st.row[1])
+			if err := st.advance(); err != nil {
+				return sum, err
+			}
+			continue
+		case st.eof || d.path < st.row[0]: // designated, not stored
+			if d.owned {
+				sum.Designated.add(d.size)
+				sum.count(sum.Download, ReasonMissing, d.size)
+				if err := p.Download(d.path, d.url, d.size, d.sha256, ReasonMissing); err != nil {
+					return sum, err
+				}
+			}
+		default: // both
+			sum.Stored.add(st.row[1])
+			if !d.owned {
+				if err := deleteFile(st.row, ReasonProjectRemoved, cutoff, p, sum); err != nil {
+					return sum, err
+				}
+			} else {
+				sum.Designated.add(d.size)
+				reason := ""
+				switch {
+				case d.size != "" && d.size != st.row[1]:
+					reason = ReasonSizeMismatch
+				case d.sha256 != "" && st.row[3] != "" && d.sha256 != st.row[3]:
+					reason = ReasonHashMismatch
+				}
+				if reason != "" {
+					sum.count(sum.Download, reason, d.size)
+					if err := p.Download(d.path, d.url, d.size, d.sha256, reason); err != nil {
+						return sum, err
+					}
+				}
+			}
+			if err := st.advance(); err != nil {
+				return sum, err
+			}
+		}
+		if d, haveD, err = nextDesignated(ds, sum); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+func deleteFile(row []string, reason string, cutoff time.Time, p Planner, sum *JoinSummary) error {
+	mod, err := time.Parse(time.RFC3339, row[2])
+	if err != nil || mod.After(cutoff) {
+		sum.count(sum.HeldBack, "grace:"+reason, row[1])
+		return nil
+	}
+	sum.count(sum.Delete, reason, row[1])
+	return p.Delete(row[0], row[1], reason)
+}

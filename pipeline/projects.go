@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"errors"
+	"io"
+)
+
+// RemovedIter yields the local projects (rows of the projects manifest, in
+// normalized order) whose normalized name upstream (sorted) lacks.
+type RemovedIter struct {
+	projects *orderedStream
+	upstream *orderedStream
+	started  bool
+	Local    int64 // local projects seen so far
+}
+
+// NewRemovedIter merges projects against upstream.
+func NewRemovedIter(projects, upstream RowReader) *RemovedIter {
+	return &RemovedIter{
+		projects: &orderedStream{name: "projects", r: normalizedFirst{projects}, allowEqual: true},
+		upstream: &orderedStream{name: "upstream", r: upstream},
+	}
+}
+
+// normalizedFirst presents projects rows with the normalized name as key (column 0).
+type normalizedFirst struct{ r RowReader }
+
+func (n normalizedFirst) Next() ([]string, error) {
+	row, err := n.r.Next()
+	if err != nil {
+		return nil, err
+	}
+	return []string{row[1], row[0], row[2]}, nil
+}
+func (n normalizedFirst) Close() error { return n.r.Close() }
+
+// Next returns the next removed project as (normalized, project, metadata_path), or io.EOF.
+func (it *RemovedIter) Next() ([]string, error) {
+	if !it.started {
+		it.started = true
+		if err := it.projects.advance(); err != nil {
+			return nil, err
+		}
+		if err := it.upstream.advance(); err != nil {
+			return nil, err
+		}
+	}
+	for !it.projects.eof {
+		p := it.projects.row
+		for !it.upstream.eof && it.upstream.row[0] < p[0] {
+			if err := it.upstream.advance(); err != nil {
+				return nil, err
+			}
+		}
+		it.Local++
+		removed := it.upstream.eof || it.upstream.row[0] != p[0]
+		out := []string{p[0], p[1], p[2]}
+		if err := it.projects.advance(); err != nil {
+			return nil, err
+		}
+		if removed && p[0] != "" {
+			return out, nil
+		}
+	}
+	return nil, io.EOF
+}
+
+// Close closes both inputs.
+func (it *RemovedIter) Close() error {
+	return errors.Join(it.projects.r.Close(), it.upstream.r.Close())
+}
+
+// TagRemoved reads designated rows (path,project,size,sha256,url,upload_time)
+// in project order and a sorted list of removed normalized names, and calls
+// fn with each row in the DPath…DRemoved layout Join reads.
+func TagRemoved(designated RowReader, removed func() (string, error), fn func(row []string) error) error {
+	d := &orderedStream{name: "designated (project order)", r: &projectFirst{r: designated}, allowEqual: true}
+	next, err := removed()
+	if err == io.EOF {
+		next = ""
+	} else if err != nil {
+		return err
+	}
+	more := next != ""
+	out := make([]string, DColumns)
+	for {
+		if err := d.advance(); err != nil {
+			return err
+		}
+		if d.eof {
+			return nil
+		}
+		project := d.row[0]
+		for more && next < project {
+			if next, err = removed(); err == io.EOF {
+				more = false
+			} else if err != nil {
+				return err
+			}
+		}
+		r := d.row
+		out[DPath], out[DSize], out[DSHA256], out[DURL] = r[1], r[3], r[4], r[5]
+		out[DRemoved] = ""
+		if more && next == project {
+			out[DRemoved] = "1"
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+	}
+}
+
+// projectFirst presents designated rows with the project as key (column 0).
+type projectFirst struct {
+	r   RowReader
+	buf [7]string
+}
+
+func (p *projectFirst) Next() ([]string, error) {
+	row, err := p.r.Next()
+	if err != nil {
+		return nil, err
+	}
+	p.buf = [7]string{row[1], row[0], row[1], row[2], row[3], row[4], row[5]}
+	return p.buf[:], nil
+}
+func (p *projectFirst) Close() error { return p.r.Close() }

@@ -1,0 +1,166 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/net/html"
+)
+
+// SimpleJSONType is the PEP 691 media type of the JSON simple index.
+const SimpleJSONType = "application/vnd.pypi.simple.v1+json"
+
+// RetryableError is a failure that another attempt may not repeat
+// (a timeout, a 5xx, a body cut short).
+type RetryableError struct{ Err error }
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// FetchIndex GETs <base>/simple/ (PEP 691 JSON preferred, PEP 503 HTML
+// accepted) and calls fn with each project name as it streams in. An answer
+// that is cut short, empty or not an index is an error: it is never taken to
+// mean that upstream has no projects.
+func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(name string) error) (int64, error) {
+	url := strings.TrimSuffix(base, "/") + "/simple/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("upstream %s: %w", url, err)
+	}
+	req.Header.Set("Accept", SimpleJSONType+", text/html;q=0.1")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, &RetryableError{fmt.Errorf("upstream %s: %w", url, err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return 0, &RetryableError{fmt.Errorf("upstream %s: %s", url, resp.Status)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("upstream %s: %s", url, resp.Status)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	var n int64
+	count := func(name string) error { n++; return fn(name) }
+	if mt == SimpleJSONType || mt == "application/json" {
+		err = parseIndexJSON(resp.Body, count)
+	} else {
+		err = parseIndexHTML(resp.Body, count)
+	}
+	if err != nil {
+		return n, &RetryableError{fmt.Errorf("upstream %s: %w", url, err)}
+	}
+	if n == 0 {
+		return 0, &RetryableError{fmt.Errorf("upstream %s: the index lists no projects", url)}
+	}
+	return n, nil
+}
+
+func parseIndexJSON(r io.Reader, fn func(string) error) error {
+	dec := jsontext.NewDecoder(r)
+	if err := expect(dec, '{', "index"); err != nil {
+		return err
+	}
+	saw := false
+	for dec.PeekKind() != '}' {
+		key, err := readString(dec)
+		if err != nil {
+			return err
+		}
+		if key != "projects" {
+			if err := dec.SkipValue(); err != nil {
+				return syntaxErr(err)
+			}
+			continue
+		}
+		saw = true
+		if err := expect(dec, '[', "projects"); err != nil {
+			return err
+		}
+		for dec.PeekKind() != ']' {
+			if err := expect(dec, '{', "project"); err != nil {
+				return err
+			}
+			for dec.PeekKind() != '}' {
+				k, err := readString(dec)
+				if err != nil {
+					return err
+				}
+				if k == "name" {
+					name, err := readString(dec)
+					if err != nil {
+						return err
+					}
+					if err := fn(name); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := dec.SkipValue(); err != nil {
+					return syntaxErr(err)
+				}
+			}
+			if _, err := dec.ReadToken(); err != nil {
+				return syntaxErr(err)
+			}
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return syntaxErr(err)
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return syntaxErr(err)
+	}
+	if !saw {
+		return errors.New("index has no projects array")
+	}
+	return nil
+}
+
+func parseIndexHTML(r io.Reader, fn func(string) error) error {
+	z := html.NewTokenizer(r)
+	inA, closed := false, false
+	var text strings.Builder
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			if z.Err() == io.EOF {
+				if !closed {
+					return errors.New("index is truncated (no </html>)")
+				}
+				return nil
+			}
+			return z.Err()
+		case html.StartTagToken:
+			if name, _ := z.TagName(); string(name) == "a" {
+				inA = true
+				text.Reset()
+			}
+		case html.TextToken:
+			if inA {
+				text.Write(z.Text())
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			switch string(name) {
+			case "a":
+				if inA {
+					inA = false
+					if n := strings.TrimSpace(text.String()); n != "" {
+						if err := fn(n); err != nil {
+							return err
+						}
+					}
+				}
+			case "html":
+				closed = true
+			}
+		}
+	}
+}
