@@ -22,13 +22,14 @@ const (
 	DSize
 	DSHA256
 	DURL
-	DRemoved // "1" when every project naming the file was removed upstream
+	DRemoved    // "1" when every project naming the file was removed upstream
+	DUploadTime // RFC 3339, may be empty
 	DColumns
 )
 
 // Planner receives Join's decisions in path order.
 type Planner interface {
-	Download(path, url, size, sha256, reason string) error
+	Download(path, url, size, sha256, reason, uploadTime string) error
 	Delete(path, size, reason string) error
 }
 
@@ -104,8 +105,8 @@ func (s *orderedStream) advance() error {
 
 // designatedFile is one path after merging duplicate designated rows.
 type designatedFile struct {
-	path, size, sha256, url string
-	owned                   bool // some live project names it
+	path, size, sha256, url, uploaded string
+	owned                             bool // some live project names it
 }
 
 // nextDesignated merges the rows of one path: owned wins, and the first live
@@ -115,7 +116,7 @@ func nextDesignated(d *orderedStream, sum *JoinSummary) (designatedFile, bool, e
 		return designatedFile{}, false, nil
 	}
 	r := d.row
-	f := designatedFile{path: r[DPath], size: r[DSize], sha256: r[DSHA256], url: r[DURL], owned: r[DRemoved] != "1"}
+	f := designatedFile{path: r[DPath], size: r[DSize], sha256: r[DSHA256], url: r[DURL], uploaded: r[DUploadTime], owned: r[DRemoved] != "1"}
 	for {
 		if err := d.advance(); err != nil {
 			return f, false, err
@@ -125,7 +126,8 @@ func nextDesignated(d *orderedStream, sum *JoinSummary) (designatedFile, bool, e
 		}
 		sum.Duplicates++
 		if !f.owned && d.row[DRemoved] != "1" {
-			f = designatedFile{path: f.path, size: d.row[DSize], sha256: d.row[DSHA256], url: d.row[DURL], owned: true}
+			r := d.row
+			f = designatedFile{path: f.path, size: r[DSize], sha256: r[DSHA256], url: r[DURL], uploaded: r[DUploadTime], owned: true}
 		}
 	}
 }
@@ -164,7 +166,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 			if d.owned {
 				sum.Designated.add(d.size)
 				sum.count(sum.Download, ReasonMissing, d.size)
-				if err := p.Download(d.path, d.url, d.size, d.sha256, ReasonMissing); err != nil {
+				if err := p.Download(d.path, d.url, d.size, d.sha256, ReasonMissing, d.uploaded); err != nil {
 					return sum, err
 				}
 			}
@@ -185,7 +187,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 				}
 				if reason != "" {
 					sum.count(sum.Download, reason, d.size)
-					if err := p.Download(d.path, d.url, d.size, d.sha256, reason); err != nil {
+					if err := p.Download(d.path, d.url, d.size, d.sha256, reason, d.uploaded); err != nil {
 						return sum, err
 					}
 				}

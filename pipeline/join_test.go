@@ -28,7 +28,7 @@ func (s *sliceRows) Close() error { return nil }
 
 type recordPlan struct{ out []string }
 
-func (r *recordPlan) Download(path, url, size, sha, reason string) error {
+func (r *recordPlan) Download(path, url, size, sha, reason, uploaded string) error {
 	r.out = append(r.out, "download "+path+" "+reason)
 	return nil
 }
@@ -49,7 +49,7 @@ func ds(path, size, sha string, removed bool) []string {
 	if removed {
 		r = "1"
 	}
-	return []string{path, size, sha, "https://x.invalid/" + path, r}
+	return []string{path, size, sha, "https://x.invalid/" + path, r, ""}
 }
 
 func TestJoinTable(t *testing.T) {

@@ -99,7 +99,7 @@ func TagRemoved(designated RowReader, removed func() (string, error), fn func(ro
 			}
 		}
 		r := d.row
-		out[DPath], out[DSize], out[DSHA256], out[DURL] = r[1], r[3], r[4], r[5]
+		out[DPath], out[DSize], out[DSHA256], out[DURL], out[DUploadTime] = r[1], r[3], r[4], r[5], r[6]
 		out[DRemoved] = ""
 		if more && next == project {
 			out[DRemoved] = "1"

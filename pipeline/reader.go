@@ -131,3 +131,33 @@ func (r *ManifestReader) closeShard() error {
 
 // Close implements RowReader.
 func (r *ManifestReader) Close() error { return r.closeShard() }
+
+// Shards returns the committed shards the reader will read.
+func (r *ManifestReader) Shards() []ShardInfo { return r.shards }
+
+// ReadShard reads every row of shard i (0-based) into memory; a shard holds
+// at most ShardRows rows unless one unit was larger.
+func (r *ManifestReader) ReadShard(i int) ([][]string, error) {
+	if err := r.closeShard(); err != nil {
+		return nil, err
+	}
+	if err := r.openShard(r.shards[i]); err != nil {
+		return nil, err
+	}
+	r.next = i + 1
+	var rows [][]string
+	for {
+		row, err := r.cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, errors.Join(r.damaged(err), r.closeShard())
+		}
+		rows = append(rows, slices.Clone(row))
+	}
+	if len(rows) != r.shards[i].Rows {
+		return nil, errors.Join(r.damaged(fmt.Errorf("%d rows, _stage.json records %d", len(rows), r.shards[i].Rows)), r.closeShard())
+	}
+	return rows, r.closeShard()
+}

@@ -17,7 +17,7 @@ var Columns = map[string][]string{
 	"problems/storage":        {"path", "stage", "error", "fallback"},
 	"problems/metadata":       {"path", "stage", "error", "fallback"},
 	"upstream":                {"project"},
-	"plan/download":           {"path", "url", "size", "sha256", "reason"},
+	"plan/download":           {"path", "url", "size", "sha256", "reason", "upload_time"},
 	"plan/delete":             {"path", "size", "reason"},
 	"plan/remove-projects":    {"project", "path"},
 	"applied/download":        {"path", "action", "result", "error"},

@@ -17,20 +17,20 @@ import (
 )
 
 // result is one run of the built binary.
-type result struct {
+type cmdResult struct {
 	code           int
 	stdout, stderr string
 }
 
 // bc runs the built bandercheck with args and extra environment.
-func bc(t *testing.T, env []string, args ...string) result {
+func bc(t *testing.T, env []string, args ...string) cmdResult {
 	t.Helper()
 	cmd := exec.Command(testutil.Binary(t, "./cmd/bandercheck"), args...)
 	cmd.Env = append(cleanEnv(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
+	r := cmdResult{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()

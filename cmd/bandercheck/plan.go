@@ -138,6 +138,9 @@ func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, 
 	if err := swapPlan(g, newDir); err != nil {
 		return nil, err
 	}
+	if err := run.Reset("apply."); err != nil {
+		return nil, err
+	}
 	if sum.RemovalsRefused {
 		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream, more than --max-remove-projects allows (%d); their removal was left out of the plan. If upstream really removed them, rerun plan with a higher --max-remove-projects",
 			sum.RemovedProjects, sum.LocalProjects, sum.MaxRemoveProjects)}
@@ -352,8 +355,8 @@ type planWriter struct {
 	n   int
 }
 
-func (w *planWriter) Download(path, url, size, sha256, reason string) error {
-	if err := w.st.Write(0, path, url, size, sha256, reason); err != nil {
+func (w *planWriter) Download(path, url, size, sha256, reason, uploadTime string) error {
+	if err := w.st.Write(0, path, url, size, sha256, reason, uploadTime); err != nil {
 		return err
 	}
 	return w.end(path)

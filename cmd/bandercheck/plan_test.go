@@ -88,7 +88,7 @@ func TestPlanEndToEnd(t *testing.T) {
 			t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
 		}
 		dl := mustBC(t, nil, "--state", state, "cat", "plan/download")
-		wantDL := "path,url,size,sha256,reason\nweb/packages/cc/o-1.tar.gz,https://files.example.invalid/packages/cc/o-1.tar.gz,7,,size-mismatch\n"
+		wantDL := "path,url,size,sha256,reason,upload_time\nweb/packages/cc/o-1.tar.gz,https://files.example.invalid/packages/cc/o-1.tar.gz,7,,size-mismatch,2020-01-01T00:00:00Z\n"
 		if dl != wantDL {
 			t.Errorf("download plan (unsorted=%v)\n%s\nwant\n%s", unsorted, dl, wantDL)
 		}

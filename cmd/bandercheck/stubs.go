@@ -6,12 +6,6 @@ func notBuilt(cmd string) error {
 	return &pipeline.UsageError{Msg: cmd + " is not built yet in this version of bandercheck"}
 }
 
-// ApplyCmd carries out the plan.
-type ApplyCmd struct{}
-
-// Run implements the command.
-func (c *ApplyCmd) Run() error { return notBuilt("apply") }
-
 // RunCmd runs every stage.
 type RunCmd struct{}
 

@@ -1,0 +1,181 @@
+package sinks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// FetchError is a failure of one file (not found upstream, digest or size
+// mismatch, retries used up): apply records it as a failed row and goes on.
+type FetchError struct{ Err error }
+
+func (e *FetchError) Error() string { return e.Err.Error() }
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// retryable marks an attempt's failure that another attempt may not repeat.
+type retryable struct{ error }
+
+// Fetcher downloads release files into a Mirror.
+type Fetcher struct {
+	Client   *http.Client
+	Base     string        // replaces the scheme and host of file URLs when set
+	Attempts int           // attempts per file (4 when 0)
+	Backoff  time.Duration // first wait between attempts (500ms when 0)
+	Limiter  *rate.Limiter // requests per second, nil for no limit
+}
+
+// Want is one planned download.
+type Want struct {
+	Key      string
+	URL      string
+	Size     int64 // -1 when unknown
+	SHA256   string
+	Uploaded time.Time
+}
+
+// Fetch downloads w into m. The body streams through sha256 and a size
+// check into an Upload that is committed only when both match. It returns
+// a *FetchError for failures of the file; other errors are the mirror's.
+func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
+	src, err := f.source(w.URL)
+	if err != nil {
+		return 0, &FetchError{err}
+	}
+	attempts, wait := max(f.Attempts, 1), f.Backoff
+	if f.Attempts == 0 {
+		attempts = 4
+	}
+	if wait == 0 {
+		wait = 500 * time.Millisecond
+	}
+	var last error
+	for a := 0; a < attempts; a++ {
+		if a > 0 {
+			select {
+			case <-time.After(wait << (a - 1)):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		n, err := f.attempt(ctx, m, w, src)
+		var r retryable
+		if err == nil || !errors.As(err, &r) {
+			return n, err
+		}
+		last = r.error
+	}
+	return 0, &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, last)}
+}
+
+func (f *Fetcher) source(raw string) (string, error) {
+	if f.Base == "" {
+		return raw, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("url %q: %w", raw, err)
+	}
+	b, err := url.Parse(f.Base)
+	if err != nil {
+		return "", fmt.Errorf("download base %q: %w", f.Base, err)
+	}
+	u.Scheme, u.Host = b.Scheme, b.Host
+	return u.String(), nil
+}
+
+func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (int64, error) {
+	if f.Limiter != nil {
+		if err := f.Limiter.Wait(ctx); err != nil {
+			return 0, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return 0, &FetchError{err}
+	}
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, retryable{err}
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		return 0, retryable{fmt.Errorf("%s: %s", src, resp.Status)}
+	case resp.StatusCode != http.StatusOK:
+		return 0, &FetchError{fmt.Errorf("%s: %s", src, resp.Status)}
+	}
+	up, err := m.Create(ctx, w.Key, Meta{SHA256: w.SHA256, Uploaded: w.Uploaded})
+	if err != nil {
+		return 0, err
+	}
+	h := sha256.New()
+	body := io.Reader(resp.Body)
+	if w.Size >= 0 {
+		body = io.LimitReader(resp.Body, w.Size+1)
+	}
+	n, err := io.Copy(io.MultiWriter(mirrorWriter{up}, h), body)
+	if err != nil {
+		abortErr := up.Abort()
+		var werr *writeError
+		if errors.As(err, &werr) || abortErr != nil {
+			return 0, errors.Join(err, abortErr)
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, retryable{fmt.Errorf("%s: body: %w", src, err)}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case w.Size >= 0 && n != w.Size:
+		_ = up.Abort()
+		if n < w.Size {
+			return 0, retryable{fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
+		}
+		return 0, &FetchError{fmt.Errorf("%s: size mismatch: more than the %d bytes planned", src, w.Size)}
+	case w.SHA256 != "" && sum != w.SHA256:
+		_ = up.Abort()
+		return 0, &FetchError{fmt.Errorf("%s: sha256 mismatch: got %s, want %s", src, sum, w.SHA256)}
+	}
+	if err := up.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// writeError marks an error of the mirror while writing a download.
+type writeError struct{ error }
+
+func (e *writeError) Unwrap() error { return e.error }
+
+// mirrorWriter tells the mirror's write errors from the body's read errors.
+type mirrorWriter struct{ w io.Writer }
+
+func (m mirrorWriter) Write(p []byte) (int, error) {
+	n, err := m.w.Write(p)
+	if err != nil {
+		return n, &writeError{err}
+	}
+	return n, nil
+}
+
+// ParseSize parses a plan's size column ("" is unknown).
+func ParseSize(s string) (int64, error) {
+	if s == "" {
+		return -1, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}

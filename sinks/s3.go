@@ -1,0 +1,159 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// deleteBatch is the most keys one DeleteObjects call takes.
+const deleteBatch = 1000
+
+// S3Mirror writes a mirror under an S3 prefix.
+type S3Mirror struct {
+	store  *sources.S3Store
+	client *s3.Client
+	tmpDir string
+}
+
+var _ Mirror = (*S3Mirror)(nil)
+
+// NewS3Mirror writes through store's client; downloads are staged in tmpDir.
+func NewS3Mirror(store *sources.S3Store, tmpDir string) *S3Mirror {
+	return &S3Mirror{store: store, client: store.Client(), tmpDir: tmpDir}
+}
+
+type s3Upload struct {
+	m    *S3Mirror
+	f    *os.File
+	key  string
+	meta Meta
+}
+
+// Create implements Mirror: content is staged in a local file and sent by
+// one PutObject on Commit, with the sha256 and uploaded-at metadata that
+// bandersnatch's S3 backend writes.
+func (m *S3Mirror) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+	if err := os.MkdirAll(m.tmpDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(m.tmpDir, "upload-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", key, err)
+	}
+	return &s3Upload{m: m, f: f, key: key, meta: meta}, nil
+}
+
+func (u *s3Upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+func (u *s3Upload) Commit(ctx context.Context) error {
+	defer u.Abort()
+	size, err := u.f.Seek(0, 2)
+	if err == nil {
+		_, err = u.f.Seek(0, 0)
+	}
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{}
+	if u.meta.SHA256 != "" {
+		meta["sha256"] = u.meta.SHA256
+	}
+	if !u.meta.Uploaded.IsZero() {
+		meta["uploaded-at"] = strconv.FormatInt(u.meta.Uploaded.Unix(), 10)
+	}
+	_, err = u.m.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(u.m.store.Bucket()), Key: aws.String(u.m.store.FullKey(u.key)),
+		Body: u.f, ContentLength: aws.Int64(size), Metadata: meta,
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", u.key, err)
+	}
+	return nil
+}
+
+func (u *s3Upload) Abort() error {
+	_ = u.f.Close()
+	if err := os.Remove(u.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Remove implements Mirror with DeleteObjects batches of up to 1,000 keys,
+// checking the per-key errors of each answer.
+func (m *S3Mirror) Remove(ctx context.Context, keys []string) ([]error, error) {
+	errs := make([]error, len(keys))
+	for start := 0; start < len(keys); start += deleteBatch {
+		end := min(start+deleteBatch, len(keys))
+		objs := make([]types.ObjectIdentifier, 0, end-start)
+		index := map[string]int{}
+		for i := start; i < end; i++ {
+			full := m.store.FullKey(keys[i])
+			objs = append(objs, types.ObjectIdentifier{Key: aws.String(full)})
+			index[full] = i
+		}
+		out, err := m.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(m.store.Bucket()), Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return errs, fmt.Errorf("delete %d objects from s3://%s: %w", len(objs), m.store.Bucket(), err)
+		}
+		for _, e := range out.Errors {
+			i, ok := index[aws.ToString(e.Key)]
+			if !ok || aws.ToString(e.Code) == "NoSuchKey" {
+				continue
+			}
+			errs[i] = fmt.Errorf("%s: %s", aws.ToString(e.Code), aws.ToString(e.Message))
+		}
+	}
+	return errs, nil
+}
+
+// RemoveTree implements Mirror.
+func (m *S3Mirror) RemoveTree(ctx context.Context, prefix string) error {
+	var batch []string
+	flush := func() error {
+		errs, err := m.Remove(ctx, batch)
+		if err != nil {
+			return err
+		}
+		batch = batch[:0]
+		return errors.Join(errs...)
+	}
+	err := m.store.List(ctx, prefix, "", func(o sources.Object) error {
+		batch = append(batch, o.Key)
+		if len(batch) == deleteBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Lock implements Mirror: S3 has no flock, so apply refuses while the .lock
+// object that bandersnatch writes during a sync exists.
+func (m *S3Mirror) Lock(ctx context.Context) (func() error, error) {
+	_, err := m.store.Stat(ctx, ".lock")
+	if err == nil {
+		return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m.store)}
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("check the mirror lock: %w", err)
+	}
+	return func() error { return nil }, nil
+}
