@@ -15,7 +15,6 @@ type ManifestsCmd struct {
 	Rows  int    `help:"Designated rows (storage has about as many)." default:"1000000"`
 }
 
-
 func mix(i uint64) uint64 {
 	i ^= i >> 33
 	i *= 0xff51afd7ed558ccd
