@@ -12,10 +12,16 @@ import (
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// DirMirror writes a mirror in a POSIX folder.
+// DirMirror writes a mirror in a POSIX folder. Downloads are written in
+// <root>/.bandercheck-tmp/ (the mirror's own file system, so the final rename
+// is atomic, and outside web/ so no scan or client sees them) and renamed into
+// place when complete.
 type DirMirror struct {
 	root string
 }
+
+// TempDir is where DirMirror stages downloads, relative to the mirror root.
+const TempDir = ".bandercheck-tmp"
 
 var _ Mirror = (*DirMirror)(nil)
 
@@ -36,7 +42,11 @@ func (d *DirMirror) Create(ctx context.Context, key string, meta Meta) (Upload, 
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(target), ".bandercheck-*.tmp")
+	tmp := filepath.Join(d.root, TempDir)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", key, err)
+	}
+	f, err := os.CreateTemp(tmp, "download-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
@@ -139,6 +149,11 @@ func (d *DirMirror) Lock(ctx context.Context) (func() error, error) {
 			return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s is held, a bandersnatch sync is running): apply waits for it to finish; run apply again afterwards", path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// under the lock no other apply is running: what is staged is left from a kill
+	if err := os.RemoveAll(filepath.Join(d.root, TempDir)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("clear %s: %w", TempDir, err)
 	}
 	return func() error {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/testutil"
+	"github.com/bandercheck/bandercheck/sources"
 )
 
 // result is one run of the built binary.
@@ -100,3 +101,9 @@ func killUntilDone(t *testing.T, env []string, args ...string) int {
 		}
 	}
 }
+
+func execCommand(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}
+
+func normalizeForTest(name string) string { return sources.Normalize(name) }

@@ -31,13 +31,15 @@ const (
 // listProjects lists web/json, web/pypi and web/simple into a sorter keyed by
 // normal name, so that every project is seen once, in normalized order,
 // whichever of the three places it is in. Memory holds the sorter's budget.
-func listProjects(ctx context.Context, store sources.Store, tmp string, hashIndex bool) (*pipeline.Sorter, error) {
+func listProjects(ctx context.Context, store sources.Store, tmp string, hashIndex bool) (*pipeline.Sorter, map[string]int64, error) {
 	s := pipeline.NewSorter(tmp, 32<<20, 3, func(r []string) string { return r[0] })
+	counts := map[string]int64{}
 	add := func(source string) func(string, bool) error {
 		return func(name string, dir bool) error {
 			if source == fromJSON && dir || source != fromJSON && !dir {
 				return nil
 			}
+			counts[source]++
 			norm := sources.Normalize(name)
 			if !utf8.ValidString(name) {
 				norm = "\x00" + name // sorts first; reported as a problem
@@ -46,13 +48,13 @@ func listProjects(ctx context.Context, store sources.Store, tmp string, hashInde
 		}
 	}
 	if err := store.Names(ctx, "web/json/", add(fromJSON)); err != nil {
-		return s, err
+		return s, counts, err
 	}
 	if err := store.Names(ctx, "web/pypi/", add(fromPyPI)); err != nil {
-		return s, err
+		return s, counts, err
 	}
 	if !hashIndex {
-		return s, store.Names(ctx, "web/simple/", add(fromSimple))
+		return s, counts, store.Names(ctx, "web/simple/", add(fromSimple))
 	}
 	var shards []string
 	if err := store.Names(ctx, "web/simple/", func(n string, dir bool) error {
@@ -61,14 +63,14 @@ func listProjects(ctx context.Context, store sources.Store, tmp string, hashInde
 		}
 		return nil
 	}); err != nil {
-		return s, err
+		return s, counts, err
 	}
 	for _, c := range shards {
 		if err := store.Names(ctx, "web/simple/"+c+"/", add(fromSimple)); err != nil {
-			return s, err
+			return s, counts, err
 		}
 	}
-	return s, nil
+	return s, counts, nil
 }
 
 // groupRefs turns the sorted names into one projectRef per normal name,

@@ -59,7 +59,7 @@ func (c *ScanMetadataCmd) Run(ctx context.Context, g *Globals) error {
 		logf(g, "scan metadata: done already (%d projects, %d files); pass --fresh to scan again", st.Rows(mProjects), st.Rows(mDesignated))
 		return nil
 	}
-	names, err := listProjects(ctx, store, filepath.Join(g.State, "tmp"), hashIndex)
+	names, counts, err := listProjects(ctx, store, filepath.Join(g.State, "tmp"), hashIndex)
 	if err != nil {
 		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
 	}
@@ -72,7 +72,7 @@ func (c *ScanMetadataCmd) Run(ctx context.Context, g *Globals) error {
 
 	rep := g.reporter("scan metadata", "projects")
 	defer rep.Finish()
-	rep.SetTotal(names.Rows()) // names, not projects: a close upper bound
+	rep.SetTotal(max(counts[fromJSON], counts[fromSimple])) // the larger listing: about one name a project
 	rep.Add(st.Rows(mProjects), 0)
 
 	m := &metaScan{store: store, from: c.From, hashIndex: hashIndex}

@@ -7,8 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
+
+	"github.com/bandercheck/bandercheck/internal/upstream"
 )
 
 // ServeCmd serves an upstream tree on loopback.
@@ -29,29 +29,10 @@ func (c *ServeCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("http://%s\n", l.Addr())
 	os.Stdout.Sync()
-	srv := &http.Server{Handler: UpstreamHandler(c.Dir)}
+	srv := &http.Server{Handler: upstream.Handler(c.Dir)}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
-}
-
-// UpstreamHandler serves /simple/ (JSON when the client asks for PEP 691)
-// and /packages/ from dir.
-func UpstreamHandler(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/simple/" {
-			if strings.Contains(r.Header.Get("Accept"), "application/vnd.pypi.simple.v1+json") {
-				w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-				http.ServeFile(w, r, filepath.Join(dir, "simple", "index.v1_json"))
-				return
-			}
-			w.Header().Set("Content-Type", "text/html")
-			http.ServeFile(w, r, filepath.Join(dir, "simple", "index.html"))
-			return
-		}
-		files.ServeHTTP(w, r)
-	})
 }

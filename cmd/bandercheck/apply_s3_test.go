@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/bandercheck/bandercheck/internal/testutil"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// s3Digest maps each key under web/packages/ of the mirror to its sha256.
+func s3Digest(t *testing.T, st *sources.S3Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	ctx := context.Background()
+	err := st.List(ctx, "web/packages/", "", func(o sources.Object) error {
+		rc, err := st.Open(ctx, o.Key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, rc); err != nil {
+			return err
+		}
+		out[o.Key] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRunOnS3MatchesTruth(t *testing.T) {
+	m := generate(t, 300)
+	url := m.serve(t, nil)
+	srv := testutil.Versity(t)
+	env := srv.Env()
+	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
+	up.Env = append(cleanEnv(), env...)
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	state := t.TempDir() + "/st"
+	g := []string{"--mirror", "s3://pypi/mirror", "--state", state}
+	mustBC(t, env, append(g, "scan", "storage", "--hash")...)
+	mustBC(t, env, append(g, "scan", "metadata", "--jobs", "8")...)
+	mustBC(t, env, append(g, "scan", "upstream", "--upstream", url)...)
+	// S3 dates objects by their upload, just now: no grace, or nothing could be deleted
+	mustBC(t, env, append(g, "plan", "--grace", "0s", "--max-remove-projects", "10%")...)
+	mustBC(t, env, append(g, "apply", "--download-base", url)...)
+
+	st, err := sources.OpenS3(context.Background(), srv.Options("pypi", "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := s3Digest(t, st), m.expected(t)
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("s3: %s wrong or missing after apply", k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Fatalf("s3: %s should be gone", k)
+		}
+	}
+	// a downloaded object carries bandersnatch's metadata
+	key := m.truth["missing"][0]
+	head, err := st.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("pypi"), Key: aws.String("mirror/" + key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Metadata["sha256"] != want[key] || head.Metadata["uploaded-at"] == "" {
+		t.Errorf("downloaded object metadata %v, want sha256 %s and uploaded-at", head.Metadata, want[key])
+	}
+	for _, p := range m.truth["removed-project"] {
+		if _, err := st.Stat(context.Background(), "web/simple/"+p+"/index.html"); err == nil {
+			t.Errorf("removed project %s keeps its simple page", p)
+		}
+	}
+	idx, err := st.Open(context.Background(), "web/simple/index.v1_json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(idx)
+	idx.Close()
+	for _, p := range m.truth["removed-project"] {
+		if strings.Contains(strings.ToLower(string(body)), `"`+p+`"`) {
+			t.Errorf("root JSON index still lists %s", p)
+		}
+	}
+}

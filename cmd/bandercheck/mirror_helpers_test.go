@@ -1,0 +1,155 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/testutil"
+	"github.com/bandercheck/bandercheck/internal/upstream"
+)
+
+// genMirror is a generated mirror, its upstream and the truth of its defects.
+type genMirror struct {
+	root, upstream string
+	truth          map[string][]string // kind → paths
+}
+
+// generate writes a mirror of n projects with every kind of defect.
+func generate(t *testing.T, n int, extra ...string) *genMirror {
+	t.Helper()
+	dir := t.TempDir()
+	m := &genMirror{root: filepath.Join(dir, "mirror"), upstream: filepath.Join(dir, "upstream"), truth: map[string][]string{}}
+	args := append([]string{"mirror", "--out", m.root, "--upstream", m.upstream, "--truth", filepath.Join(dir, "truth.csv"),
+		"--projects", strconv.Itoa(n), "--missing", "0.03", "--orphans", "0.02", "--size-mismatch", "0.01", "--hash-mismatch", "0.01", "--removed", "0.02"}, extra...)
+	if names := filepath.Join(testutil.ModuleRoot(), "..", "shared", "data", "pypi-project-names.txt.zst"); fileExists(names) {
+		args = append(args, "--names", names) // real names; synthetic ones otherwise
+	}
+	out, err := exec.Command(testutil.Binary(t, "./cmd/genmirror"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("genmirror: %v\n%s", err, out)
+	}
+	f, err := os.Open(filepath.Join(dir, "truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		m.truth[r[0]] = append(m.truth[r[0]], r[1])
+	}
+	for _, kind := range []string{"missing", "orphan", "size-mismatch", "hash-mismatch", "removed-project"} {
+		if len(m.truth[kind]) == 0 {
+			t.Fatalf("generated mirror has no %s defect; use more projects", kind)
+		}
+	}
+	return m
+}
+
+// serve starts the upstream on loopback, optionally wrapped (fault injection).
+func (m *genMirror) serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
+	h := upstream.Handler(m.upstream)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// expected is what web/packages must hold after a complete run: every
+// upstream file except those of removed projects, with upstream's bytes.
+func (m *genMirror) expected(t *testing.T) map[string]string {
+	removed := map[string]bool{}
+	for _, p := range m.truth["removed-file"] {
+		removed[p] = true
+	}
+	want := map[string]string{}
+	for k, v := range treeDigest(t, m.upstream, "packages") {
+		key := "web/" + k
+		if !removed[key] && !removed[strings.TrimSuffix(key, ".metadata")] {
+			want[key] = v
+		}
+	}
+	return want
+}
+
+// verify checks the mirror against the truth, naming the first differences.
+func (m *genMirror) verify(t *testing.T, root string) {
+	t.Helper()
+	got := map[string]string{}
+	for k, v := range treeDigest(t, root, "web/packages") {
+		got["web/"+strings.TrimPrefix(k, "web/")] = v
+	}
+	want := m.expected(t)
+	var diffs []string
+	for k, v := range want {
+		if got[k] != v {
+			diffs = append(diffs, "wrong or missing: "+k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, "should be gone: "+k)
+		}
+	}
+	slices.Sort(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("%d differences from the truth, e.g. %q", len(diffs), diffs[:min(5, len(diffs))])
+	}
+	for _, p := range m.truth["removed-project"] {
+		for _, gone := range []string{"web/simple/" + p} {
+			if _, err := os.Stat(filepath.Join(root, gone)); err == nil {
+				t.Errorf("removed project %s still has %s", p, gone)
+			}
+		}
+		if idx, _ := os.ReadFile(filepath.Join(root, "web/simple/index.html")); strings.Contains(string(idx), `"`+p+`/"`) {
+			t.Errorf("root index still lists removed project %s", p)
+		}
+	}
+}
+
+// treeDigest maps each regular file under root/sub (relative to root) to its sha256.
+func treeDigest(t *testing.T, root, sub string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	base := filepath.Join(root, sub)
+	err := filepath.WalkDir(base, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		s := sha256.Sum256(data)
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(s[:])
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
