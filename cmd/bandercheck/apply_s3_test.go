@@ -51,13 +51,8 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 		t.Fatalf("upload: %v\n%s", err, out)
 	}
 	state := t.TempDir() + "/st"
-	g := []string{"--mirror", "s3://pypi/mirror", "--state", state}
-	mustBC(t, env, append(g, "scan", "storage", "--hash")...)
-	mustBC(t, env, append(g, "scan", "metadata", "--jobs", "8")...)
-	mustBC(t, env, append(g, "scan", "upstream", "--upstream", url)...)
 	// S3 dates objects by their upload, just now: no grace, or nothing could be deleted
-	mustBC(t, env, append(g, "plan", "--grace", "0s", "--max-remove-projects", "10%")...)
-	mustBC(t, env, append(g, "apply", "--download-base", url)...)
+	mustBC(t, env, runArgs("s3://pypi/mirror", state, url, "--grace", "0s")...)
 
 	st, err := sources.OpenS3(context.Background(), srv.Options("pypi", "mirror"))
 	if err != nil {
@@ -86,6 +81,12 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 	for _, p := range m.truth["removed-project"] {
 		if _, err := st.Stat(context.Background(), "web/simple/"+p+"/index.html"); err == nil {
 			t.Errorf("removed project %s keeps its simple page", p)
+		}
+	}
+	mustBC(t, env, runArgs("s3://pypi/mirror", state, url, "--grace", "0s", "--fresh", "--dry-run")...)
+	for _, plan := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
+		if got := mustBC(t, nil, "--state", state, "cat", plan); strings.Count(got, "\n") != 1 {
+			t.Errorf("second run on S3 plans work in %s:\n%s", plan, got)
 		}
 	}
 	idx, err := st.Open(context.Background(), "web/simple/index.v1_json")

@@ -4,6 +4,7 @@ package upstream
 
 import (
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -14,9 +15,10 @@ func Handler(dir string) http.Handler {
 	files := http.FileServer(http.Dir(dir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/simple/" {
-			if strings.Contains(r.Header.Get("Accept"), "application/vnd.pypi.simple.v1+json") {
+			jsonIndex := filepath.Join(dir, "simple", "index.v1_json")
+			if _, err := os.Stat(jsonIndex); err == nil && strings.Contains(r.Header.Get("Accept"), "application/vnd.pypi.simple.v1+json") {
 				w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-				http.ServeFile(w, r, filepath.Join(dir, "simple", "index.v1_json"))
+				http.ServeFile(w, r, jsonIndex)
 				return
 			}
 			w.Header().Set("Content-Type", "text/html")

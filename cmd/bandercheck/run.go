@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+// RunCmd runs every stage in order, resuming where STATE left off.
+type RunCmd struct {
+	Hash              HashMode      `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
+	From              string        `help:"Metadata source: json or simple." enum:"json,simple" default:"json"`
+	Upstream          string        `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	ListJobs          int           `help:"Folders listed at once by scan storage." default:"16"`
+	Jobs              int           `help:"Documents parsed, files hashed and downloads run at once." default:"8"`
+	Grace             time.Duration `help:"See plan --grace." default:"1h"`
+	MaxRemoveProjects Limit         `help:"See plan --max-remove-projects." default:"1%"`
+	Memory            ByteSize      `help:"See plan --memory." default:"256MiB"`
+	DownloadBase      string        `help:"See apply --download-base." env:"BANDERCHECK_DOWNLOAD_BASE" placeholder:"URL"`
+	Rate              float64       `help:"See apply --rate." default:"0"`
+	MaxDelete         Limit         `help:"See apply --max-delete." default:"10%"`
+	AllowProblems     bool          `help:"See apply --allow-problems."`
+	DryRun            bool          `help:"Stop after plan."`
+	Fresh             bool          `help:"Start over: discard everything in STATE."`
+}
+
+type stageTime struct {
+	name string
+	took time.Duration
+	skip bool
+}
+
+// Run implements the command.
+func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Fresh {
+		if err := discardState(g.State); err != nil {
+			return err
+		}
+	}
+	var times []stageTime
+	step := func(name string, skip bool, fn func() error) error {
+		if skip {
+			times = append(times, stageTime{name: name, skip: true})
+			return nil
+		}
+		start := time.Now()
+		err := fn()
+		times = append(times, stageTime{name: name, took: time.Since(start)})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+	upstream := c.Upstream
+	if upstream == "" {
+		if conf, err := g.config(); err == nil {
+			upstream = conf.Master
+		}
+	}
+	err := errors.Join(
+		step("scan storage", false, func() error {
+			return (&ScanStorageCmd{Jobs: c.ListJobs, Hash: c.Hash}).scan(ctx, g)
+		}),
+	)
+	if err == nil {
+		err = step("scan metadata", false, func() error { return (&ScanMetadataCmd{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
+	}
+	if err == nil {
+		err = step("scan upstream", upstream == "" || stageDone(g.State, "upstream"), func() error {
+			return (&ScanUpstreamCmd{Upstream: upstream, Timeout: 5 * time.Minute, Attempts: 4}).Run(ctx, g)
+		})
+	}
+	var planErr error
+	if err == nil {
+		err = step("plan", planCurrent(g.State), func() error {
+			_, perr := (&PlanCmd{Grace: c.Grace, MaxRemoveProjects: c.MaxRemoveProjects, Memory: c.Memory}).plan(ctx, g)
+			return perr
+		})
+		var re *pipeline.RefusedError
+		if errors.As(err, &re) {
+			planErr, err = err, nil
+			c.DryRun = true // the plan is incomplete: nothing is applied
+		}
+	}
+	if err == nil {
+		err = step("apply", c.DryRun, func() error {
+			return (&ApplyCmd{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Timeout: 10 * time.Minute,
+				MaxDelete: c.MaxDelete, AllowProblems: c.AllowProblems}).Run(ctx, g)
+		})
+	}
+	if rerr := c.report(os.Stdout, g, times); rerr != nil && err == nil {
+		err = rerr
+	}
+	return errors.Join(err, planErr)
+}
+
+// discardState removes a bandercheck state directory; a foreign one is refused.
+func discardState(state string) error {
+	if _, err := os.Stat(filepath.Join(state, pipeline.RunFileName)); errors.Is(err, os.ErrNotExist) {
+		if entries, _ := os.ReadDir(state); len(entries) > 0 {
+			return &pipeline.UsageError{Msg: fmt.Sprintf("--fresh: %s holds files but no %s: it is not bandercheck's and is left untouched", state, pipeline.RunFileName)}
+		}
+		return nil
+	}
+	return os.RemoveAll(state)
+}
+
+func stageDone(state, manifest string) bool {
+	sf, err := pipeline.ReadStageFile(state, manifest)
+	return err == nil && sf.State == pipeline.StateDone
+}
+
+// planCurrent tells whether a finished plan is newer than its inputs.
+func planCurrent(state string) bool {
+	sum, err := pipeline.ReadPlanSummary(state)
+	if err != nil || !stageDone(state, "plan/download") {
+		return false
+	}
+	for _, m := range []string{"storage", "designated", "upstream"} {
+		if sf, err := pipeline.ReadStageFile(state, m); err == nil && sf.Finished != nil && sf.Finished.After(sum.Created) {
+			return false
+		}
+	}
+	return true
+}
+
+// report prints the plan, what was applied, time per stage and peak memory.
+func (c *RunCmd) report(w io.Writer, g *Globals, times []stageTime) error {
+	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil {
+		fmt.Fprintln(w, "plan:")
+		if err := sum.PrintTable(w); err != nil {
+			return err
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	printed := false
+	for _, a := range []string{"download", "delete", "remove-projects"} {
+		counts, err := appliedCounts(g.State, a)
+		if err != nil {
+			continue
+		}
+		if !printed {
+			fmt.Fprintln(w, "applied:")
+			fmt.Fprintln(tw, "action\tok\tpresent\tfailed\t")
+			printed = true
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", a, counts["ok"], counts["present"], counts["failed"])
+	}
+	fmt.Fprintln(tw, "stage\tseconds\t\t\t")
+	for _, t := range times {
+		if t.skip {
+			fmt.Fprintf(tw, "%s\tskipped\t\t\t\n", t.name)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t\t\t\n", t.name, t.took.Seconds())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peakRSSMiB())
+	return nil
+}
+
+func appliedCounts(state, action string) (map[string]int64, error) {
+	r, err := pipeline.OpenManifest(state, "applied/"+action)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := map[string]int64{}
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[row[2]]++
+	}
+}
+
+// peakRSSMiB is this process's peak resident memory.
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
