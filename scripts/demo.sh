@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
-# The main job on a generated mirror. Needs nothing but Go.
+# The main job on a generated mirror: build, generate a mirror with defects and
+# its upstream, serve the upstream on 127.0.0.1, run bandercheck, then show that
+# a second run finds nothing left to do. Needs nothing but Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go build -o bin/bandercheck ./cmd/bandercheck
+projects=${DEMO_PROJECTS:-3000}
+
+echo "== building"
+go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mirror="$work/mirror"
-echo "generating a small mirror in $mirror"
-for i in $(seq 1 300); do
-  h=$(printf '%04x' "$i")
-  d="$mirror/web/packages/${h:0:2}/${h:2:2}/$h"
-  mkdir -p "$d"
-  echo "release $i" > "$d/project$i-1.0.tar.gz"
-done
-bin/bandercheck --mirror "$mirror" --state "$work/state" scan storage --hash
+server=
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+names=../shared/data/pypi-project-names.txt.zst
+[ -f "$names" ] && names_flag=(--names "$names") || names_flag=()
+echo "== generating a mirror of $projects projects in $work/mirror"
+bin/genmirror mirror --out "$work/mirror" --upstream "$work/upstream" --truth "$work/truth.csv" \
+  --projects "$projects" "${names_flag[@]}" --missing 0.01 --orphans 0.01 --size-mismatch 0.002 \
+  --hash-mismatch 0.002 --removed 0.003
+echo "defects planted:"
+tail -n +2 "$work/truth.csv" | cut -d, -f1 | sort | uniq -c
+
+bin/genmirror serve --dir "$work/upstream" > "$work/url" &
+server=$!
+for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
+url=$(cat "$work/url")
+echo "== upstream served at $url"
+
+bc() { bin/bandercheck --mirror "$work/mirror" --state "$work/state" --progress never "$@"; }
+echo "== bandercheck run"
+bc run --hash --upstream "$url" --download-base "$url"
+echo
+echo "== the first rows of the plan it carried out"
+bin/bandercheck --state "$work/state" cat plan/download | head -4 || true
+bin/bandercheck --state "$work/state" cat plan/delete | head -4 || true
+echo
+echo "== a second run, from scratch, finds nothing left to do"
+bc run --hash --upstream "$url" --download-base "$url" --fresh --dry-run
 bin/bandercheck --state "$work/state" status
-bin/bandercheck --state "$work/state" cat storage | head -5
