@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Benchmarks of every stage, each beside the reference its issue names, in one
+# table on stdout and in bench/results.md. Sections (default: all):
+#   manifest storage s3 metadata plan apply run
+# Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
+sections=${*:-manifest storage s3 metadata plan apply run}
+STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
+PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
+RUN_SIZES=${RUN_SIZES:-"10000 100000"}
+S3_OBJECTS=${S3_OBJECTS:-100000}
+REPEAT=${REPEAT:-3}
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/bandercheck-bench.XXXXXX)}
+mkdir -p bench "$work"
+go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
+bc=$PWD/bin/bandercheck gm=$PWD/bin/genmirror
+names=../shared/data/pypi-project-names.txt.zst
+[ -f "$names" ] && names_flag=(--names "$names") || names_flag=()
+results=bench/results.md
+{
+  echo "# bandercheck benchmarks, $(date -u +%Y-%m-%d) ($(nproc) cores, $(free -g | awk '/Mem/{print $2}') GB)"
+  echo
+  echo "| stage | size | tool | wall s | peak RSS MiB | rows/s | ratio (reference wall / ours) |"
+  echo "|---|---|---|---|---|---|---|"
+} > "$results"
+server=
+s3pid=
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; [ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null; true; }
+trap cleanup EXIT
+
+# timed CMD...: runs CMD, sets wall and rss (MiB)
+timed() {
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/out" 2> "$work/err" || { cat "$work/err" >&2; return 1; }
+  read -r wall rss < "$work/time"
+  rss=$((rss / 1024))
+}
+# median of the wall and max rss over REPEAT runs of CMD
+median_timed() {
+  local walls=() rsses=()
+  for _ in $(seq "$REPEAT"); do "$@"; walls+=("$wall"); rsses+=("$rss"); done
+  wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  rss=$(printf '%s\n' "${rsses[@]}" | sort -n | tail -1)
+}
+row() { # stage size tool wall rss rows ratio
+  local rate="-"
+  [ "$6" != "-" ] && rate=$(awk -v n="$6" -v w="$4" 'BEGIN{printf "%.0f", n/(w>0?w:0.001)}')
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$rate" "$7" | tee -a "$results"
+}
+ratio() { awk -v r="$1" -v o="$2" 'BEGIN{printf "%.2f", r/(o>0?o:0.001)}'; }
+
+bench_manifest() {
+  GOMAXPROCS=1 go test ./pipeline -run XXX -bench Manifest -benchtime 3x > "$work/gobench"
+  awk '/^BenchmarkManifest/ {
+    for (i=1;i<=NF;i++) { if ($(i+1)=="rows/s") r=$i; if ($(i+1)=="disk-bytes/row") b=$i; if ($(i+1)=="ns/op") ns=$i }
+    printf "| manifest %s (1 core) | 1000000 rows | go test -bench | %.2f | - | %.0f | %s bytes/row on disk |\n", ($1 ~ /Write/ ? "write" : "read"), ns/1e9, r, b
+  }' "$work/gobench" | tee -a "$results"
+}
+
+bench_storage() {
+  for n in $STORAGE_SIZES; do
+    local m="$work/files-$n"
+    [ -d "$m" ] || "$gm" files --out "$m" --n "$n"
+    find_sort() { timed sh -c "cd '$m' && find web/packages -type f -printf '%P\t%s\t%T@\n' | sort > '$work/find.txt'"; }
+    ours() { rm -rf "$work/st-storage"; timed "$bc" --progress never --mirror "$m" --state "$work/st-storage" scan storage; }
+    find_sort; ours # warm the cache for both
+    median_timed find_sort; local rw=$wall rr=$rss
+    median_timed ours
+    row "scan storage (POSIX)" "$n files" "find \| sort" "$rw" "$rr" "$n" "1.00"
+    row "scan storage (POSIX)" "$n files" "bandercheck" "$wall" "$rss" "$n" "$(ratio "$rw" "$wall")"
+  done
+}
+
+start_versity() {
+  command -v versitygw >/dev/null || go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+  mkdir -p "$work/s3data"
+  export ROOT_ACCESS_KEY=bench ROOT_SECRET_KEY=benchsecret AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1
+  export BANDERCHECK_S3_ENDPOINT=http://127.0.0.1:17070 BANDERCHECK_S3_PATH_STYLE=true
+  versitygw --port 127.0.0.1:17070 posix "$work/s3data" > "$work/versitygw.log" 2>&1 &
+  s3pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:17070 && break; sleep 0.1; done
+}
+
+bench_s3() {
+  start_versity
+  local src="$work/s3files"
+  [ -d "$src" ] || "$gm" files --out "$src" --n "$S3_OBJECTS"
+  "$gm" upload --from "$src" --bucket listbench
+  seq_list() { timed "$gm" s3bench --mode list --bucket listbench; }
+  ours() { rm -rf "$work/st-s3"; timed "$bc" --progress never --mirror s3://listbench --state "$work/st-s3" scan storage --jobs 16; }
+  median_timed seq_list; local rw=$wall rr=$rss
+  median_timed ours
+  row "scan storage (S3 list)" "$S3_OBJECTS objects" "one ListObjectsV2 loop" "$rw" "$rr" "$S3_OBJECTS" "1.00"
+  row "scan storage (S3 list)" "$S3_OBJECTS objects" "bandercheck, 16 partitions" "$wall" "$rss" "$S3_OBJECTS" "$(ratio "$rw" "$wall")"
+  "$gm" upload --from "$src" --bucket delsingle
+  "$gm" upload --from "$src" --bucket delbatch
+  timed "$gm" s3bench --mode delete-single --bucket delsingle; read -r _ sw < "$work/out"
+  timed "$gm" s3bench --mode delete-batch --bucket delbatch; read -r _ bw < "$work/out"
+  row "apply delete (S3)" "$S3_OBJECTS objects" "DeleteObject per key" "$sw" "-" "$S3_OBJECTS" "1.00"
+  row "apply delete (S3)" "$S3_OBJECTS objects" "bandercheck, DeleteObjects of 1,000" "$bw" "-" "$S3_OBJECTS" "$(ratio "$sw" "$bw")"
+  kill "$s3pid"; s3pid=
+}
+
+bench_metadata() {
+  local m="$work/meta-100k"
+  [ -d "$m" ] || "$gm" mirror --out "$m" --upstream "$work/meta-up" --projects 100000 "${names_flag[@]}" --no-files --big-docs 3 --big-doc-mb 60
+  local mb; mb=$(du -sm --apparent-size "$m/web/json" | cut -f1)
+  ours() { rm -rf "$work/st-meta"; timed "$bc" --progress never --mirror "$m" --state "$work/st-meta" scan metadata; }
+  ours
+  median_timed ours
+  row "scan metadata (JSON)" "100000 projects, $mb MB, 3 docs of 60 MB" "bandercheck" "$wall" "$rss" "100000" "$(awk -v m="$mb" -v w="$wall" 'BEGIN{printf "%.0f MB/s", m/w}')"
+}
+
+bench_plan() {
+  for n in $PLAN_SIZES; do
+    local s="$work/plan-$n"
+    [ -d "$s" ] || "$gm" manifests --state "$s" --rows "$n"
+    coreutils() {
+      timed sh -c "
+        zstdcat '$s'/designated/*.csv.zst | grep -v '^path,' | cut -d, -f1,3 | sort -S 256M -T '$work' -t, -k1,1 -u > '$work/d.txt'
+        zstdcat '$s'/storage/*.csv.zst | grep -v '^path,' | cut -d, -f1,2 | sort -S 256M -T '$work' -t, -k1,1 > '$work/s.txt'
+        join -t, -a1 -a2 -e NONE -o 0,1.2,2.2 '$work/d.txt' '$work/s.txt' |
+          awk -F, '\$3==\"NONE\"{m++} \$2==\"NONE\"{u++} \$2!=\"NONE\"&&\$3!=\"NONE\"&&\$2!=\$3{x++} END{print m, u, x}'"
+    }
+    ours() { timed "$bc" --progress never --state "$s" plan --memory 256MiB; }
+    coreutils; local rw=$wall rr=$rss
+    ours
+    row "plan" "$n designated + storage rows" "zstdcat \| sort -S 256M \| join" "$rw" "$rr" "$n" "1.00"
+    row "plan" "$n designated + storage rows" "bandercheck --memory 256MiB" "$wall" "$rss" "$n" "$(ratio "$rw" "$wall")"
+    rm -f "$work/d.txt" "$work/s.txt"
+  done
+}
+
+bench_apply() {
+  local m="$work/apply-mirror"
+  rm -rf "$m" "$work/apply-up" "$work/st-apply"
+  "$gm" mirror --out "$m" --upstream "$work/apply-up" --projects 1000 "${names_flag[@]}" --missing 1 --orphans 0 --size-mismatch 0 --hash-mismatch 0 --removed 0
+  "$gm" serve --dir "$work/apply-up" > "$work/url" &
+  server=$!
+  for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
+  local url; url=$(cat "$work/url")
+  local g=(--progress never --mirror "$m" --state "$work/st-apply")
+  mkdir -p "$m/web/packages"
+  "$bc" "${g[@]}" scan storage && "$bc" "${g[@]}" scan metadata && "$bc" "${g[@]}" plan >/dev/null
+  local n; n=$("$bc" --state "$work/st-apply" cat plan/download | tail -n +2 | wc -l)
+  timed "$bc" "${g[@]}" apply --download-base "$url" --only download
+  local mb; mb=$(du -sm --apparent-size "$m/web/packages" | cut -f1)
+  row "apply download (POSIX, loopback upstream)" "$n small files, $mb MB" "bandercheck --jobs 8" "$wall" "$rss" "$n" "-"
+  kill "$server"; server=
+}
+
+bench_run() {
+  for n in $RUN_SIZES; do
+    local m="$work/run-$n"
+    [ -d "$m" ] || "$gm" mirror --out "$m" --upstream "$work/run-up-$n" --projects "$n" "${names_flag[@]}"
+    "$gm" serve --dir "$work/run-up-$n" > "$work/url" &
+    server=$!
+    for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
+    local url; url=$(cat "$work/url")
+    local st="$work/st-run-$n" total=0 maxrss=0
+    rm -rf "$st"
+    local g=(--progress never --mirror "$m" --state "$st")
+    for stage in "scan storage --hash" "scan metadata" "scan upstream --upstream $url" "plan"; do
+      # shellcheck disable=SC2086
+      timed "$bc" "${g[@]}" $stage
+      local rows; rows=$(grep -h . "$work/err" | tail -1 | awk '{print $(NF>2?2:1)}' | tr -dc 0-9)
+      row "run --dry-run: ${stage%% --*}" "$n projects" "bandercheck" "$wall" "$rss" "${rows:--}" "-"
+      total=$(awk -v a="$total" -v b="$wall" 'BEGIN{print a+b}'); [ "$rss" -gt "$maxrss" ] && maxrss=$rss
+    done
+    row "run --dry-run: total" "$n projects, $(find "$m/web/packages" -type f | wc -l) files" "bandercheck" "$total" "$maxrss" "-" "-"
+    kill "$server"; server=
+  done
+}
+
+for s in $sections; do "bench_$s"; done
+echo
+echo "results in $results (work files in $work)"

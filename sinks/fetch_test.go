@@ -1,0 +1,75 @@
+package sinks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fullMirror is a Mirror whose disk is full.
+type fullMirror struct{ DirMirror }
+
+type fullUpload struct{ Upload }
+
+func (f fullUpload) Write(p []byte) (int, error) { return 0, syscall.ENOSPC }
+
+func (f *fullMirror) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+	up, err := f.DirMirror.Create(ctx, key, meta)
+	return fullUpload{up}, err
+}
+
+func TestFetchVerifiesAndSeparatesMirrorErrors(t *testing.T) {
+	body := "release file content"
+	sum := sha256.Sum256([]byte(body))
+	digest := hex.EncodeToString(sum[:])
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/packages/ok.whl":
+			w.Write([]byte(body))
+		case "/packages/long.whl":
+			w.Write([]byte(body + "more"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	root := t.TempDir()
+	f := &Fetcher{Client: srv.Client(), Base: srv.URL, Backoff: time.Millisecond}
+	want := func(name string) Want {
+		return Want{Key: "web/packages/" + name, URL: "https://files.example.invalid/packages/" + name, Size: int64(len(body)), SHA256: digest, Uploaded: time.Unix(1600000000, 0)}
+	}
+	ctx := context.Background()
+	if n, err := f.Fetch(ctx, NewDirMirror(root), want("ok.whl")); err != nil || n != int64(len(body)) {
+		t.Fatalf("fetch: %d, %v", n, err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "web/packages/ok.whl"))
+	if err != nil || !fi.ModTime().Equal(time.Unix(1600000000, 0)) {
+		t.Errorf("installed file: %v, mtime %v", err, fi.ModTime())
+	}
+	var fe *FetchError
+	for _, name := range []string{"long.whl", "gone.whl"} {
+		_, err := f.Fetch(ctx, NewDirMirror(root), want(name))
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: %v, want a FetchError", name, err)
+		}
+		if _, serr := os.Stat(filepath.Join(root, "web/packages", name)); serr == nil {
+			t.Errorf("%s was installed", name)
+		}
+	}
+	_, err = f.Fetch(ctx, &fullMirror{*NewDirMirror(root)}, want("ok.whl"))
+	if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("full disk: %v, want a mirror error (not a FetchError)", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, TempDir, "*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
