@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -19,156 +18,48 @@ import (
 func ParseJSON(r io.Reader, fn func(File) error) (Project, error) {
 	p := Project{Serial: -1}
 	dec := jsontext.NewDecoder(r)
-	if err := expect(dec, '{', "document"); err != nil {
-		return p, err
-	}
 	sawReleases := false
-	for dec.PeekKind() != '}' {
-		key, err := readString(dec)
-		if err != nil {
-			return p, err
-		}
+	err := members(dec, "document", func(key string) (err error) {
 		switch key {
 		case "info":
-			if p.Name, err = parseInfo(dec); err != nil {
-				return p, err
-			}
+			p.Name, err = parseInfo(dec)
 		case "last_serial":
-			if p.Serial, err = readInt(dec, "last_serial"); err != nil {
-				return p, err
-			}
+			p.Serial, err = readInt(dec, "last_serial")
 		case "releases":
 			sawReleases = true
-			if err := parseReleases(dec, fn); err != nil {
-				return p, err
-			}
+			err = parseReleases(dec, fn)
 		default:
-			if err := dec.SkipValue(); err != nil {
-				return p, syntaxErr(err)
-			}
+			err = skip(dec)
 		}
+		return err
+	})
+	if err == nil {
+		err = endOfDocument(dec, "document")
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return p, syntaxErr(err)
+	if err == nil && !sawReleases {
+		err = errors.New("document has no releases object")
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return p, fmt.Errorf("document: data after the end of the JSON object")
-	}
-	if !sawReleases {
-		return p, errors.New("document has no releases object")
-	}
-	return p, nil
-}
-
-func syntaxErr(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return errors.New("document is truncated")
-	}
-	return fmt.Errorf("document is not valid JSON: %w", err)
-}
-
-func expect(dec *jsontext.Decoder, kind jsontext.Kind, what string) error {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return syntaxErr(err)
-	}
-	if tok.Kind() != kind {
-		return fmt.Errorf("%s is %s, want %s", what, kindName(tok.Kind()), kindName(kind))
-	}
-	return nil
-}
-
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case '0':
-		return "a number"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "a boolean"
-	}
-	return "invalid"
-}
-
-func readString(dec *jsontext.Decoder) (string, error) {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return "", syntaxErr(err)
-	}
-	if tok.Kind() != '"' {
-		return "", fmt.Errorf("expected a string, found %s", kindName(tok.Kind()))
-	}
-	return tok.String(), nil
-}
-
-func readInt(dec *jsontext.Decoder, what string) (int64, error) {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return 0, syntaxErr(err)
-	}
-	if tok.Kind() != '0' {
-		return 0, fmt.Errorf("%s is %s, want a number", what, kindName(tok.Kind()))
-	}
-	n, err := strconv.ParseInt(tok.String(), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s is not a whole number", what, tok.String())
-	}
-	return n, nil
+	return p, err
 }
 
 func parseInfo(dec *jsontext.Decoder) (string, error) {
 	if dec.PeekKind() != '{' {
-		return "", dec.SkipValue()
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return "", syntaxErr(err)
+		return "", skip(dec)
 	}
 	name := ""
-	for dec.PeekKind() != '}' {
-		key, err := readString(dec)
-		if err != nil {
-			return "", err
-		}
+	err := members(dec, "info", func(key string) (err error) {
 		if key == "name" && dec.PeekKind() == '"' {
-			if name, err = readString(dec); err != nil {
-				return "", err
-			}
-			continue
+			name, err = readString(dec)
+			return err
 		}
-		if err := dec.SkipValue(); err != nil {
-			return "", syntaxErr(err)
-		}
-	}
-	_, err := dec.ReadToken()
-	return name, syntaxErrOrNil(err)
-}
-
-func syntaxErrOrNil(err error) error {
-	if err == nil {
-		return nil
-	}
-	return syntaxErr(err)
+		return skip(dec)
+	})
+	return name, err
 }
 
 func parseReleases(dec *jsontext.Decoder, fn func(File) error) error {
-	if err := expect(dec, '{', "releases"); err != nil {
-		return err
-	}
-	for dec.PeekKind() != '}' {
-		version, err := readString(dec)
-		if err != nil {
-			return err
-		}
-		if err := expect(dec, '[', fmt.Sprintf("releases[%q]", version)); err != nil {
-			return err
-		}
-		for i := 0; dec.PeekKind() != ']'; i++ {
+	return members(dec, "releases", func(version string) error {
+		return elements(dec, fmt.Sprintf("releases[%q]", version), func(i int) error {
 			f, err := parseFile(dec, fileKeysJSON)
 			if err == nil {
 				err = f.check()
@@ -176,16 +67,9 @@ func parseReleases(dec *jsontext.Decoder, fn func(File) error) error {
 			if err != nil {
 				return fmt.Errorf("releases[%q][%d]: %w", version, i, err)
 			}
-			if err := fn(f); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.ReadToken(); err != nil {
-			return syntaxErr(err)
-		}
-	}
-	_, err := dec.ReadToken()
-	return syntaxErrOrNil(err)
+			return fn(f)
+		})
+	})
 }
 
 // fileKeys names the fields of a file object in one API.
@@ -202,16 +86,8 @@ var (
 // parseFile reads one file object; the URL is resolved by the caller.
 func parseFile(dec *jsontext.Decoder, keys fileKeys) (File, error) {
 	f := File{Size: -1}
-	if err := expect(dec, '{', "file entry"); err != nil {
-		return f, err
-	}
-	sawSize := false
-	coreSeen := false
-	for dec.PeekKind() != '}' {
-		key, err := readString(dec)
-		if err != nil {
-			return f, err
-		}
+	sawSize, coreSeen := false, false
+	err := members(dec, "file entry", func(key string) (err error) {
 		switch key {
 		case "filename":
 			f.Filename, err = readString(dec)
@@ -227,10 +103,9 @@ func parseFile(dec *jsontext.Decoder, keys fileKeys) (File, error) {
 			f.SHA256, err = readDigests(dec, key)
 		case keys.uploadTime:
 			if dec.PeekKind() == 'n' {
-				err = dec.SkipValue()
-			} else {
-				f.UploadTime, err = readString(dec)
+				return skip(dec)
 			}
+			f.UploadTime, err = readString(dec)
 		case "core-metadata", "data-dist-info-metadata":
 			var sum string
 			sum, err = readMetadataDigest(dec, key)
@@ -239,56 +114,39 @@ func parseFile(dec *jsontext.Decoder, keys fileKeys) (File, error) {
 			}
 			coreSeen = coreSeen || key == "core-metadata"
 		default:
-			err = dec.SkipValue()
+			err = skip(dec)
 		}
-		if err != nil {
-			return f, err
-		}
+		return err
+	})
+	if err == nil && keys.sizeRequired && !sawSize {
+		err = errors.New("no size")
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return f, syntaxErr(err)
-	}
-	if keys.sizeRequired && !sawSize {
-		return f, errors.New("no size")
-	}
-	return f, nil
+	return f, err
 }
 
 // readDigests reads {"sha256": …, …} and returns the sha256.
 func readDigests(dec *jsontext.Decoder, what string) (string, error) {
-	if err := expect(dec, '{', what); err != nil {
-		return "", err
-	}
 	sum := ""
-	for dec.PeekKind() != '}' {
-		k, err := readString(dec)
-		if err != nil {
-			return "", err
-		}
+	err := members(dec, what, func(k string) (err error) {
 		if k == "sha256" {
-			if sum, err = readString(dec); err != nil {
-				return "", err
-			}
-			continue
+			sum, err = readString(dec)
+			return err
 		}
-		if err := dec.SkipValue(); err != nil {
-			return "", syntaxErr(err)
-		}
-	}
-	_, err := dec.ReadToken()
-	return sum, syntaxErrOrNil(err)
+		return skip(dec)
+	})
+	return sum, err
 }
 
 // readMetadataDigest reads core-metadata: a dict of digests, true or false.
 func readMetadataDigest(dec *jsontext.Decoder, what string) (string, error) {
-	if dec.PeekKind() == '{' {
-		sum, err := readDigests(dec, what)
-		if err == nil && sum != "" && !ValidSHA256(sum) {
-			err = fmt.Errorf("%s sha256 %q is not 64 hex digits", what, sum)
-		}
-		return sum, err
+	if dec.PeekKind() != '{' {
+		return "", skip(dec)
 	}
-	return "", dec.SkipValue()
+	sum, err := readDigests(dec, what)
+	if err == nil && sum != "" && !ValidSHA256(sum) {
+		err = fmt.Errorf("%s sha256 %q is not 64 hex digits", what, sum)
+	}
+	return sum, err
 }
 
 // check validates a file entry of the JSON API and fills its mirror path.

@@ -16,84 +16,43 @@ import (
 func ParseSimpleJSON(r io.Reader, normalized string, fn func(File) error) (Project, error) {
 	p := Project{Serial: -1}
 	dec := jsontext.NewDecoder(r)
-	if err := expect(dec, '{', "page"); err != nil {
-		return p, err
-	}
 	sawFiles := false
-	for dec.PeekKind() != '}' {
-		key, err := readString(dec)
-		if err != nil {
-			return p, err
-		}
+	err := members(dec, "page", func(key string) (err error) {
 		switch key {
 		case "name":
 			p.Name, err = readString(dec)
 		case "meta":
-			p.Serial, err = parseSimpleMeta(dec)
+			err = members(dec, "meta", func(k string) (err error) {
+				if k == "_last-serial" && dec.PeekKind() == '0' {
+					p.Serial, err = readInt(dec, k)
+					return err
+				}
+				return skip(dec)
+			})
 		case "files":
 			sawFiles = true
-			err = parseSimpleFiles(dec, normalized, fn)
+			err = elements(dec, "files", func(i int) error {
+				f, err := parseFile(dec, fileKeysSimple)
+				if err == nil {
+					err = f.resolve(normalized)
+				}
+				if err != nil {
+					return fmt.Errorf("files[%d]: %w", i, err)
+				}
+				return fn(f)
+			})
 		default:
-			err = dec.SkipValue()
+			err = skip(dec)
 		}
-		if err != nil {
-			return p, err
-		}
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return p, syntaxErr(err)
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return p, errors.New("page: data after the end of the JSON object")
-	}
-	if !sawFiles {
-		return p, errors.New("page has no files array")
-	}
-	return p, nil
-}
-
-func parseSimpleMeta(dec *jsontext.Decoder) (int64, error) {
-	serial := int64(-1)
-	if err := expect(dec, '{', "meta"); err != nil {
-		return serial, err
-	}
-	for dec.PeekKind() != '}' {
-		key, err := readString(dec)
-		if err != nil {
-			return serial, err
-		}
-		if key == "_last-serial" && dec.PeekKind() == '0' {
-			if serial, err = readInt(dec, key); err != nil {
-				return serial, err
-			}
-			continue
-		}
-		if err := dec.SkipValue(); err != nil {
-			return serial, syntaxErr(err)
-		}
-	}
-	_, err := dec.ReadToken()
-	return serial, syntaxErrOrNil(err)
-}
-
-func parseSimpleFiles(dec *jsontext.Decoder, normalized string, fn func(File) error) error {
-	if err := expect(dec, '[', "files"); err != nil {
 		return err
+	})
+	if err == nil {
+		err = endOfDocument(dec, "page")
 	}
-	for i := 0; dec.PeekKind() != ']'; i++ {
-		f, err := parseFile(dec, fileKeysSimple)
-		if err == nil {
-			err = f.resolve(normalized)
-		}
-		if err != nil {
-			return fmt.Errorf("files[%d]: %w", i, err)
-		}
-		if err := fn(f); err != nil {
-			return err
-		}
+	if err == nil && !sawFiles {
+		err = errors.New("page has no files array")
 	}
-	_, err := dec.ReadToken()
-	return syntaxErrOrNil(err)
+	return p, err
 }
 
 // resolve checks a simple-page file and resolves its href.

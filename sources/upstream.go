@@ -64,63 +64,29 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 
 func parseIndexJSON(r io.Reader, fn func(string) error) error {
 	dec := jsontext.NewDecoder(r)
-	if err := expect(dec, '{', "index"); err != nil {
-		return err
-	}
 	saw := false
-	for dec.PeekKind() != '}' {
-		key, err := readString(dec)
-		if err != nil {
-			return err
-		}
+	err := members(dec, "index", func(key string) error {
 		if key != "projects" {
-			if err := dec.SkipValue(); err != nil {
-				return syntaxErr(err)
-			}
-			continue
+			return skip(dec)
 		}
 		saw = true
-		if err := expect(dec, '[', "projects"); err != nil {
-			return err
-		}
-		for dec.PeekKind() != ']' {
-			if err := expect(dec, '{', "project"); err != nil {
-				return err
-			}
-			for dec.PeekKind() != '}' {
-				k, err := readString(dec)
+		return elements(dec, "projects", func(int) error {
+			return members(dec, "project", func(k string) error {
+				if k != "name" {
+					return skip(dec)
+				}
+				name, err := readString(dec)
 				if err != nil {
 					return err
 				}
-				if k == "name" {
-					name, err := readString(dec)
-					if err != nil {
-						return err
-					}
-					if err := fn(name); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := dec.SkipValue(); err != nil {
-					return syntaxErr(err)
-				}
-			}
-			if _, err := dec.ReadToken(); err != nil {
-				return syntaxErr(err)
-			}
-		}
-		if _, err := dec.ReadToken(); err != nil {
-			return syntaxErr(err)
-		}
+				return fn(name)
+			})
+		})
+	})
+	if err == nil && !saw {
+		err = errors.New("index has no projects array")
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return syntaxErr(err)
-	}
-	if !saw {
-		return errors.New("index has no projects array")
-	}
-	return nil
+	return err
 }
 
 func parseIndexHTML(r io.Reader, fn func(string) error) error {
