@@ -16,35 +16,57 @@ import (
 )
 
 // Sorter sorts rows by a key in bounded memory: rows collect in an arena
-// until it holds memory bytes, then are sorted and written as a run file;
-// Sort merges the runs with a heap. Rows with equal keys keep their input
-// order. Run files live in a folder of their own under dir and are removed
-// by Close.
+// until it is full, then the arena is sorted and written as a run file by a
+// goroutine while a second arena fills; Sort merges the runs with a heap.
+// Rows with equal keys keep their input order. Run files live in a folder of
+// their own under dir and are removed by Close.
 type Sorter struct {
-	dir     string
-	runDir  string
-	limit   int
-	ncols   int
-	key     func(row []string) string
-	arena   []byte
-	idx     []sortEntry
-	runs    []string
-	scratch []byte
-	rows    int64
+	dir      string
+	runDir   string
+	limit    int // bytes of one arena and its index
+	ncols    int
+	key      func(row []string) string
+	cur      *sortBuf
+	spare    *sortBuf
+	inflight *sortBuf
+	busy     chan error // the run being written, nil when none
+	runs     []string
+	rows     int64
+}
+
+// sortBuf is one arena of encoded records and their index.
+type sortBuf struct {
+	arena []byte
+	idx   []sortEntry
 }
 
 // sortEntry locates one record in the arena: key bytes then encoded fields.
+// pfx holds the key's first 8 bytes, so most comparisons are one integer compare.
 type sortEntry struct {
+	pfx  uint64
 	off  int
 	klen int32
 	rlen int32
 }
 
+// keyPrefix packs the first 8 bytes of a key, big-endian, zero-padded.
+func keyPrefix(k string) uint64 {
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
 // NewSorter makes a sorter of rows with ncols fields, ordered by key(row),
-// using about memory bytes and run files under dir.
+// using about memory bytes (two arenas of half each) and run files under dir.
 func NewSorter(dir string, memory int64, ncols int, key func(row []string) string) *Sorter {
-	limit := max(int(memory), 1<<16)
+	limit := max(int(memory)/2, 1<<16)
 	return &Sorter{dir: dir, limit: limit, ncols: ncols, key: key}
+}
+
+func (s *Sorter) newBuf() *sortBuf {
+	// one allocation for the whole arena: pages are touched only as rows
+	// arrive, and the arena never grows by copying
+	return &sortBuf{arena: make([]byte, 0, s.limit*7/8), idx: make([]sortEntry, 0, s.limit/8/32)}
 }
 
 // Add copies a row into the sorter.
@@ -53,21 +75,24 @@ func (s *Sorter) Add(row []string) error {
 		return fmt.Errorf("sort: row has %d fields, want %d", len(row), s.ncols)
 	}
 	k := s.key(row)
-	rec := appendRecord(s.scratch[:0], row)
-	s.scratch = rec
-	need := len(k) + len(rec)
-	if s.arena == nil {
-		s.arena = make([]byte, 0, min(s.limit, 1<<20))
+	need := len(k)
+	for _, f := range row {
+		need += len(f) + binary.MaxVarintLen32
 	}
-	if len(s.arena)+need+24*(len(s.idx)+1) > s.limit && len(s.idx) > 0 {
+	if s.cur == nil {
+		s.cur = s.newBuf()
+	}
+	b := s.cur
+	if len(b.idx) > 0 && (len(b.arena)+need > cap(b.arena) || len(b.idx) == cap(b.idx)) {
 		if err := s.spill(); err != nil {
 			return err
 		}
+		b = s.cur
 	}
-	off := len(s.arena)
-	s.arena = append(s.arena, k...)
-	s.arena = append(s.arena, rec...)
-	s.idx = append(s.idx, sortEntry{off: off, klen: int32(len(k)), rlen: int32(len(rec))})
+	off := len(b.arena)
+	b.arena = append(b.arena, k...)
+	b.arena = appendRecord(b.arena, row)
+	b.idx = append(b.idx, sortEntry{pfx: keyPrefix(k), off: off, klen: int32(len(k)), rlen: int32(len(b.arena) - off - len(k))})
 	s.rows++
 	return nil
 }
@@ -75,20 +100,29 @@ func (s *Sorter) Add(row []string) error {
 // Rows is the number of rows added.
 func (s *Sorter) Rows() int64 { return s.rows }
 
-func (s *Sorter) keyOf(e sortEntry) []byte { return s.arena[e.off : e.off+int(e.klen)] }
+func (b *sortBuf) keyOf(e sortEntry) []byte { return b.arena[e.off : e.off+int(e.klen)] }
 
-func (s *Sorter) sortMemory() {
-	slices.SortFunc(s.idx, func(a, b sortEntry) int {
-		if c := bytes.Compare(s.keyOf(a), s.keyOf(b)); c != 0 {
+func (b *sortBuf) sort() {
+	slices.SortFunc(b.idx, func(x, y sortEntry) int {
+		if x.pfx != y.pfx {
+			if x.pfx < y.pfx {
+				return -1
+			}
+			return 1
+		}
+		if c := bytes.Compare(b.keyOf(x), b.keyOf(y)); c != 0 {
 			return c
 		}
-		return a.off - b.off
+		return x.off - y.off
 	})
 }
 
-// spill sorts the arena and writes it as a run.
+// spill hands the full arena to a goroutine that sorts it and writes a run,
+// and continues in the other arena.
 func (s *Sorter) spill() error {
-	s.sortMemory()
+	if err := s.wait(); err != nil {
+		return err
+	}
 	if s.runDir == "" {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return fmt.Errorf("sort: %w", err)
@@ -100,27 +134,57 @@ func (s *Sorter) spill() error {
 		s.runDir = d
 	}
 	path := filepath.Join(s.runDir, fmt.Sprintf("run-%05d.zst", len(s.runs)+1))
+	s.runs = append(s.runs, path)
+	buf, done := s.cur, make(chan error, 1)
+	s.inflight, s.busy = buf, done
+	go func() { buf.sort(); done <- buf.writeRun(path) }()
+	if s.spare == nil {
+		s.spare = s.newBuf()
+	}
+	s.cur, s.spare = s.spare, nil
+	return nil
+}
+
+// wait waits for the run being written and takes its arena back.
+func (s *Sorter) wait() error {
+	if s.busy == nil {
+		return nil
+	}
+	err := <-s.busy
+	s.busy = nil
+	s.inflight.arena, s.inflight.idx = s.inflight.arena[:0], s.inflight.idx[:0]
+	s.spare, s.inflight = s.inflight, nil
+	return err
+}
+
+// writeRun writes the sorted records as a zstd stream of
+// uvarint(key length) uvarint(record length) key record.
+func (b *sortBuf) writeRun(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("sort: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	zw := getEncoder(bw)
-	var hdr [2 * binary.MaxVarintLen64]byte
-	for _, e := range s.idx {
-		n := binary.PutUvarint(hdr[:], uint64(e.klen))
-		n += binary.PutUvarint(hdr[n:], uint64(e.rlen))
-		if _, err = zw.Write(hdr[:n]); err != nil {
-			break
+	zw := getRunEncoder(bw)
+	out := make([]byte, 0, 256<<10)
+	for _, e := range b.idx {
+		out = binary.AppendUvarint(out, uint64(e.klen))
+		out = binary.AppendUvarint(out, uint64(e.rlen))
+		out = append(out, b.arena[e.off:e.off+int(e.klen)+int(e.rlen)]...)
+		if len(out) >= 240<<10 {
+			if _, err = zw.Write(out); err != nil {
+				break
+			}
+			out = out[:0]
 		}
-		if _, err = zw.Write(s.arena[e.off : e.off+int(e.klen)+int(e.rlen)]); err != nil {
-			break
-		}
+	}
+	if err == nil {
+		_, err = zw.Write(out)
 	}
 	if err == nil {
 		err = zw.Close()
 	}
-	putEncoder(zw)
+	putRunEncoder(zw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -130,24 +194,28 @@ func (s *Sorter) spill() error {
 	if err != nil {
 		return fmt.Errorf("sort: write run %s: %w", path, err)
 	}
-	s.runs = append(s.runs, path)
-	s.arena, s.idx = s.arena[:0], s.idx[:0]
 	return nil
 }
 
 // Sort returns the rows in key order. The Sorter must not be used after,
 // except for Close.
 func (s *Sorter) Sort() (RowReader, error) {
-	if len(s.runs) == 0 {
-		s.sortMemory()
-		return &memoryRows{s: s, row: make([]string, s.ncols)}, nil
+	if s.cur == nil {
+		s.cur = &sortBuf{}
 	}
-	if len(s.idx) > 0 {
+	if len(s.runs) == 0 {
+		s.cur.sort()
+		return &memoryRows{s: s, b: s.cur, row: make([]string, s.ncols)}, nil
+	}
+	if len(s.cur.idx) > 0 {
 		if err := s.spill(); err != nil {
 			return nil, err
 		}
 	}
-	s.arena, s.idx = nil, nil
+	if err := s.wait(); err != nil {
+		return nil, err
+	}
+	s.cur, s.spare = nil, nil
 	m := &mergeRows{sorter: s}
 	for _, path := range s.runs {
 		r, err := openRun(path, s.ncols)
@@ -168,11 +236,12 @@ func (s *Sorter) Sort() (RowReader, error) {
 
 // Close removes the run files.
 func (s *Sorter) Close() error {
-	s.arena, s.idx = nil, nil
+	err := s.wait()
+	s.cur, s.spare = nil, nil
 	if s.runDir == "" {
-		return nil
+		return err
 	}
-	err := os.RemoveAll(s.runDir)
+	err = errors.Join(err, os.RemoveAll(s.runDir))
 	s.runDir = ""
 	return err
 }
@@ -201,17 +270,18 @@ func decodeRecord(rec []byte, row []string) error {
 
 type memoryRows struct {
 	s   *Sorter
+	b   *sortBuf
 	i   int
 	row []string
 }
 
 func (m *memoryRows) Next() ([]string, error) {
-	if m.i >= len(m.s.idx) {
+	if m.i >= len(m.b.idx) {
 		return nil, io.EOF
 	}
-	e := m.s.idx[m.i]
+	e := m.b.idx[m.i]
 	m.i++
-	rec := m.s.arena[e.off+int(e.klen) : e.off+int(e.klen)+int(e.rlen)]
+	rec := m.b.arena[e.off+int(e.klen) : e.off+int(e.klen)+int(e.rlen)]
 	return m.row, decodeRecord(rec, m.row)
 }
 

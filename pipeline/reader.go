@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +29,7 @@ type ManifestReader struct {
 	next    int
 	f       *os.File
 	zr      *zstd.Decoder
-	cr      *csv.Reader
+	cr      *csvReader
 	shard   string
 	rows    int
 }
@@ -102,9 +101,7 @@ func (r *ManifestReader) openShard(sh ShardInfo) error {
 		return r.damaged(err)
 	}
 	r.f, r.zr, r.rows = f, zr, 0
-	r.cr = csv.NewReader(zr)
-	r.cr.ReuseRecord = true
-	r.cr.FieldsPerRecord = len(r.columns)
+	r.cr = newCSVReader(zr, len(r.columns))
 	header, err := r.cr.Read()
 	if err != nil {
 		return r.damaged(fmt.Errorf("header: %w", err))

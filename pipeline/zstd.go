@@ -10,17 +10,9 @@ import (
 // Encoders and decoders hold goroutines and buffers; they are pooled and always
 // returned (closed state is never handed out).
 var (
-	encoderPool = sync.Pool{New: func() any {
-		e, err := zstd.NewWriter(nil,
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithWindowSize(1<<20),
-			zstd.WithEncoderCRC(true))
-		if err != nil {
-			panic(err) // only on invalid options
-		}
-		return e
-	}}
+	encoderPool    = sync.Pool{New: func() any { return newEncoder(true) }}
+	runEncoderPool = sync.Pool{New: func() any { return newEncoder(false) }} // sort runs live minutes: no checksum
+
 	decoderPool = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(1),
@@ -33,6 +25,18 @@ var (
 	}}
 )
 
+func newEncoder(crc bool) *zstd.Encoder {
+	e, err := zstd.NewWriter(nil,
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(1<<20),
+		zstd.WithEncoderCRC(crc))
+	if err != nil {
+		panic(err) // only on invalid options
+	}
+	return e
+}
+
 func getEncoder(w io.Writer) *zstd.Encoder {
 	e := encoderPool.Get().(*zstd.Encoder)
 	e.Reset(w)
@@ -42,6 +46,17 @@ func getEncoder(w io.Writer) *zstd.Encoder {
 func putEncoder(e *zstd.Encoder) {
 	e.Reset(nil)
 	encoderPool.Put(e)
+}
+
+func getRunEncoder(w io.Writer) *zstd.Encoder {
+	e := runEncoderPool.Get().(*zstd.Encoder)
+	e.Reset(w)
+	return e
+}
+
+func putRunEncoder(e *zstd.Encoder) {
+	e.Reset(nil)
+	runEncoderPool.Put(e)
 }
 
 func getDecoder(r io.Reader) (*zstd.Decoder, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -44,6 +45,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
+	if path := os.Getenv("BANDERCHECK_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("bandercheck"),

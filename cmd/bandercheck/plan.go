@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -63,7 +64,12 @@ func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, 
 	if err != nil {
 		return nil, err
 	}
-	debug.SetMemoryLimit(int64(c.Memory))
+	// a soft cap: the sorters keep to their share of --memory, this keeps the
+	// garbage of decoding in check without making the collector run nonstop
+	debug.SetMemoryLimit(int64(c.Memory) * 5 / 4)
+	// the sort arena is large, pointer-free and live: a lower GOGC keeps the
+	// heap goal (and so the peak) close to it
+	defer debug.SetGCPercent(debug.SetGCPercent(40))
 	tmp := filepath.Join(g.State, "tmp")
 	newDir := filepath.Join(tmp, "plan-new")
 	if err := os.RemoveAll(newDir); err != nil {
@@ -195,11 +201,15 @@ func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.
 }
 
 func openStorage(o joinOptions) (pipeline.RowReader, error) {
-	r, err := pipeline.OpenManifest(o.state, "storage")
-	if err != nil || !o.sortStorage {
-		return r, err
+	m, err := pipeline.OpenManifest(o.state, "storage")
+	if err != nil {
+		return nil, err
 	}
-	s := pipeline.NewSorter(o.tmp, o.memory/3, 4, func(row []string) string { return row[0] })
+	r := pipeline.Prefetch(m)
+	if !o.sortStorage {
+		return r, nil
+	}
+	s := pipeline.NewSorter(o.tmp, o.memory/3, 4, func(row []string) string { return pathKey(row[0]) })
 	return drainInto(r, s)
 }
 
@@ -221,11 +231,11 @@ func drainInto(r pipeline.RowReader, s *pipeline.Sorter) (pipeline.RowReader, er
 }
 
 func sortedDesignated(o joinOptions) (pipeline.RowReader, error) {
-	var d pipeline.RowReader
-	d, err := pipeline.OpenManifest(o.state, "designated")
+	m, err := pipeline.OpenManifest(o.state, "designated")
 	if err != nil {
 		return nil, err
 	}
+	d := pipeline.Prefetch(m)
 	if o.sortDesignated {
 		ps := pipeline.NewSorter(o.tmp, o.memory/2, 6, func(row []string) string { return row[1] })
 		if d, err = drainInto(d, ps); err != nil {
@@ -248,12 +258,17 @@ func sortedDesignated(o joinOptions) (pipeline.RowReader, error) {
 			return row[0], nil
 		}
 	}
-	s := pipeline.NewSorter(o.tmp, o.memory/2, pipeline.DColumns, func(row []string) string { return row[pipeline.DPath] })
+	s := pipeline.NewSorter(o.tmp, o.memory/2, pipeline.DColumns, func(row []string) string { return pathKey(row[pipeline.DPath]) })
 	if err := pipeline.TagRemoved(d, removed, s.Add); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s.Sort()
 }
+
+// pathKey orders paths: every planned path starts with web/packages/, so the
+// sort key drops it and the sorter's 8-byte prefixes see the hash folders.
+// (Join checks the order of the full paths anyway.)
+func pathKey(p string) string { return strings.TrimPrefix(p, "web/packages/") }
 
 func openRemoved(state string) (*pipeline.RemovedIter, error) {
 	p, err := pipeline.OpenManifest(state, "projects")
