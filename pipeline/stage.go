@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,8 +66,7 @@ type part struct {
 	file     StageFile
 	header   []byte
 	cur      *shardWriter
-	unit     bytes.Buffer
-	unitCSV  *csv.Writer
+	unit     []byte // CSV of the rows of the current unit
 	unitRows int
 	direct   bool // the open shard holds only the current (large) unit
 }
@@ -131,8 +128,7 @@ func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spe
 				name, p.dir, sf.Columns, spec.Columns)}
 		}
 		p.file = *sf
-		p.header = encodeCSV(spec.Columns)
-		p.unitCSV = csv.NewWriter(&p.unit)
+		p.header = appendCSVRecord(nil, spec.Columns)
 		s.parts = append(s.parts, p)
 	}
 	if err := s.reconcile(); err != nil {
@@ -229,15 +225,10 @@ func (s *Stage) Write(i int, row ...string) error {
 	if len(row) != len(p.spec.Columns) {
 		return fmt.Errorf("stage %s: %s row has %d fields, want %d", s.name, p.spec.Name, len(row), len(p.spec.Columns))
 	}
-	if err := p.unitCSV.Write(row); err != nil {
-		return fmt.Errorf("stage %s: encode %s row: %w", s.name, p.spec.Name, err)
-	}
+	p.unit = appendCSVRecord(p.unit, row)
 	p.unitRows++
-	if p.unitRows%256 == 0 {
-		p.unitCSV.Flush()
-		if p.unit.Len() > unitSpill {
-			return s.spillUnit(p)
-		}
+	if len(p.unit) > unitSpill {
+		return s.spillUnit(p)
 	}
 	return nil
 }
@@ -260,10 +251,10 @@ func (s *Stage) spillUnit(p *part) error {
 		}
 		p.cur, p.direct = w, true
 	}
-	if err := p.cur.write(p.unit.Bytes(), p.unitRows); err != nil {
+	if err := p.cur.write(p.unit, p.unitRows); err != nil {
 		return fmt.Errorf("stage %s: %w", s.name, err)
 	}
-	p.unit.Reset()
+	p.unit = p.unit[:0]
 	p.unitRows = 0
 	return nil
 }
@@ -272,8 +263,7 @@ func (s *Stage) spillUnit(p *part) error {
 func (s *Stage) DiscardUnit() error {
 	var errs []error
 	for _, p := range s.parts {
-		p.unitCSV.Flush()
-		p.unit.Reset()
+		p.unit = p.unit[:0]
 		p.unitRows = 0
 		if p.direct {
 			errs = append(errs, p.cur.abort())
@@ -288,7 +278,6 @@ func (s *Stage) DiscardUnit() error {
 func (s *Stage) EndUnit(cursor string) error {
 	full := false
 	for _, p := range s.parts {
-		p.unitCSV.Flush()
 		if p.cur != nil && !p.direct && p.cur.rows+p.unitRows > s.shardRows {
 			full = true
 		}
@@ -309,10 +298,10 @@ func (s *Stage) EndUnit(cursor string) error {
 			}
 			p.cur = w
 		}
-		if err := p.cur.write(p.unit.Bytes(), p.unitRows); err != nil {
+		if err := p.cur.write(p.unit, p.unitRows); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
-		p.unit.Reset()
+		p.unit = p.unit[:0]
 		p.unitRows = 0
 	}
 	s.cursor = cursor
@@ -384,12 +373,4 @@ func (s *Stage) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func encodeCSV(row []string) []byte {
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	_ = w.Write(row) // writing to a bytes.Buffer cannot fail
-	w.Flush()
-	return b.Bytes()
 }

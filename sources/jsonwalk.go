@@ -9,6 +9,12 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
+// newDecoder reads a metadata document: strings cut to maxString, and no
+// bookkeeping of member names (a duplicate name is not a defect we act on).
+func newDecoder(r io.Reader) *jsontext.Decoder {
+	return jsontext.NewDecoder(newShortStrings(r, maxString), jsontext.AllowDuplicateNames(true))
+}
+
 // The helpers below walk a JSON stream token by token, so that memory holds
 // one token at a time. Callbacks must consume the value they are handed.
 

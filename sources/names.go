@@ -57,18 +57,43 @@ func SimpleFileKey(normalized, href string) (string, error) {
 	return packagesKey(base.ResolveReference(&url.URL{Path: ref.Path}).Path, href)
 }
 
+// hexDigit classifies bytes: 1 lower-case hex digit or decimal, 2 upper-case hex.
+var hexDigit = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 1
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = 1
+	}
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = 2
+	}
+	return t
+}()
+
+// checkSHA256 tells whether s is 64 hex digits, and returns it lower-cased.
+func checkSHA256(s string) (string, bool) {
+	if len(s) != 64 {
+		return s, false
+	}
+	var seen uint8
+	for i := 0; i < 64; i++ {
+		k := hexDigit[s[i]]
+		if k == 0 {
+			return s, false
+		}
+		seen |= k
+	}
+	if seen&2 != 0 {
+		return strings.ToLower(s), true
+	}
+	return s, true
+}
+
 // ValidSHA256 tells whether s is 64 lower- or upper-case hex digits.
 func ValidSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
+	_, ok := checkSHA256(s)
+	return ok
 }
 
 // SimplePath is the folder of a project's simple page.

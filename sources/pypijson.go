@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -17,7 +16,7 @@ import (
 // a project's files are only trusted when its whole document is.
 func ParseJSON(r io.Reader, fn func(File) error) (Project, error) {
 	p := Project{Serial: -1}
-	dec := jsontext.NewDecoder(r)
+	dec := newDecoder(r)
 	sawReleases := false
 	err := members(dec, "document", func(key string) (err error) {
 		switch key {
@@ -157,15 +156,16 @@ func (f *File) check() error {
 	if f.URL == "" {
 		return fmt.Errorf("%s: no url", f.Filename)
 	}
-	if !ValidSHA256(f.SHA256) {
+	sum, ok := checkSHA256(f.SHA256)
+	if !ok {
 		return fmt.Errorf("%s: sha256 %q is not 64 hex digits", f.Filename, f.SHA256)
 	}
+	f.SHA256 = sum
 	p, err := MirrorPath(f.URL)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Filename, err)
 	}
 	f.Path = p
-	f.SHA256 = strings.ToLower(f.SHA256)
-	f.MetadataSHA256 = strings.ToLower(f.MetadataSHA256)
+	f.MetadataSHA256, _ = checkSHA256(f.MetadataSHA256) // checked when read
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/net/html"
 )
 
@@ -15,7 +14,7 @@ import (
 // normalized and calls fn for each file, with hrefs resolved to mirror keys.
 func ParseSimpleJSON(r io.Reader, normalized string, fn func(File) error) (Project, error) {
 	p := Project{Serial: -1}
-	dec := jsontext.NewDecoder(r)
+	dec := newDecoder(r)
 	sawFiles := false
 	err := members(dec, "page", func(key string) (err error) {
 		switch key {
@@ -77,8 +76,8 @@ func (f *File) resolve(normalized string) error {
 		return fmt.Errorf("%s: %w", f.Filename, err)
 	}
 	f.Path, f.URL = key, href
-	f.SHA256 = strings.ToLower(f.SHA256)
-	f.MetadataSHA256 = strings.ToLower(f.MetadataSHA256)
+	f.SHA256, _ = checkSHA256(f.SHA256)
+	f.MetadataSHA256, _ = checkSHA256(f.MetadataSHA256)
 	return nil
 }
 

@@ -63,7 +63,7 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 }
 
 func parseIndexJSON(r io.Reader, fn func(string) error) error {
-	dec := jsontext.NewDecoder(r)
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true))
 	saw := false
 	err := members(dec, "index", func(key string) error {
 		if key != "projects" {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -41,7 +42,10 @@ type projectOutcome struct {
 var errTooLarge = errors.New("document too large to buffer")
 
 // inlineLimit is the largest document a worker buffers.
-const inlineLimit = 4 << 20
+const inlineLimit = 1 << 20
+
+// docBuffers hold documents read whole by the workers.
+var docBuffers = sync.Pool{New: func() any { b := make([]byte, inlineLimit+1); return &b }}
 
 // metaScan reads one project's metadata from its preferred source, falling
 // back to the other.
@@ -211,14 +215,17 @@ func (m *metaScan) read(ctx context.Context, src source, normalized string, sink
 	defer rc.Close()
 	var r io.Reader = rc
 	if budget > 0 {
-		buf, err := io.ReadAll(io.LimitReader(rc, budget+1))
-		if err != nil {
+		bp := docBuffers.Get().(*[]byte)
+		defer docBuffers.Put(bp)
+		buf := (*bp)[:min(int64(cap(*bp)), budget+1)]
+		n, err := io.ReadFull(rc, buf)
+		switch {
+		case err == nil:
+			return 0, p, 0, nil, errTooLarge
+		case err != io.EOF && err != io.ErrUnexpectedEOF:
 			return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		if int64(len(buf)) > budget {
-			return 0, p, 0, nil, errTooLarge
-		}
-		r = bytes.NewReader(buf)
+		r = bytes.NewReader(buf[:n])
 	}
 	cr := &countingReader{r: r}
 	p, perr = src.parse(cr, func(f sources.File) error {
