@@ -65,11 +65,9 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 			upstream = conf.Master
 		}
 	}
-	err := errors.Join(
-		step("scan storage", false, func() error {
-			return (&ScanStorageCmd{Jobs: c.ListJobs, Hash: c.Hash}).scan(ctx, g)
-		}),
-	)
+	err := step("scan storage", false, func() error {
+		return (&ScanStorageCmd{Jobs: c.ListJobs, Hash: c.Hash}).Run(ctx, g)
+	})
 	if err == nil {
 		err = step("scan metadata", false, func() error { return (&ScanMetadataCmd{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
 	}

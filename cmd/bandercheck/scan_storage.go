@@ -29,10 +29,6 @@ const packagesPrefix = "web/packages/"
 
 // Run implements the command.
 func (c *ScanStorageCmd) Run(ctx context.Context, g *Globals) error {
-	return c.scan(ctx, g)
-}
-
-func (c *ScanStorageCmd) scan(ctx context.Context, g *Globals) error {
 	store, loc, err := g.openStore(ctx)
 	if err != nil {
 		return err
