@@ -165,7 +165,7 @@ func (b *sortBuf) writeRun(path string) error {
 		return fmt.Errorf("sort: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	zw := getRunEncoder(bw)
+	zw := getEncoder(&runEncoderPool, bw)
 	out := make([]byte, 0, 256<<10)
 	for _, e := range b.idx {
 		out = binary.AppendUvarint(out, uint64(e.klen))
@@ -184,7 +184,7 @@ func (b *sortBuf) writeRun(path string) error {
 	if err == nil {
 		err = zw.Close()
 	}
-	putRunEncoder(zw)
+	putEncoder(&runEncoderPool, zw)
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -29,7 +29,7 @@ func createShard(dir string, n int, header []byte) (*shardWriter, error) {
 		return nil, fmt.Errorf("create shard: %w", err)
 	}
 	w := &shardWriter{final: final, f: f, bw: bufio.NewWriterSize(f, 256<<10)}
-	w.zw = getEncoder(w.bw)
+	w.zw = getEncoder(&encoderPool, w.bw)
 	if _, err := w.zw.Write(header); err != nil {
 		return nil, errors.Join(fmt.Errorf("write shard %s: %w", final, err), w.abort())
 	}
@@ -49,7 +49,7 @@ func (w *shardWriter) write(p []byte, rows int) error {
 // It returns the shard's size in bytes.
 func (w *shardWriter) commit() (int64, error) {
 	err := w.zw.Close()
-	putEncoder(w.zw)
+	putEncoder(&encoderPool, w.zw)
 	w.zw = nil
 	if err == nil {
 		err = w.bw.Flush()
@@ -81,7 +81,7 @@ func (w *shardWriter) commit() (int64, error) {
 func (w *shardWriter) abort() error {
 	if w.zw != nil {
 		_ = w.zw.Close()
-		putEncoder(w.zw)
+		putEncoder(&encoderPool, w.zw)
 		w.zw = nil
 	}
 	err := w.f.Close()

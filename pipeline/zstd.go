@@ -37,26 +37,17 @@ func newEncoder(crc bool) *zstd.Encoder {
 	return e
 }
 
-func getEncoder(w io.Writer) *zstd.Encoder {
-	e := encoderPool.Get().(*zstd.Encoder)
+// getEncoder takes an encoder from pool (encoderPool or runEncoderPool) writing to w.
+func getEncoder(pool *sync.Pool, w io.Writer) *zstd.Encoder {
+	e := pool.Get().(*zstd.Encoder)
 	e.Reset(w)
 	return e
 }
 
-func putEncoder(e *zstd.Encoder) {
+// putEncoder returns an encoder, closed or not, to its pool.
+func putEncoder(pool *sync.Pool, e *zstd.Encoder) {
 	e.Reset(nil)
-	encoderPool.Put(e)
-}
-
-func getRunEncoder(w io.Writer) *zstd.Encoder {
-	e := runEncoderPool.Get().(*zstd.Encoder)
-	e.Reset(w)
-	return e
-}
-
-func putRunEncoder(e *zstd.Encoder) {
-	e.Reset(nil)
-	runEncoderPool.Put(e)
+	pool.Put(e)
 }
 
 func getDecoder(r io.Reader) (*zstd.Decoder, error) {
