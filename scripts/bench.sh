@@ -46,7 +46,8 @@ median_timed() {
 row() { # stage size tool wall rss rows ratio
   local rate="-"
   [ "$6" != "-" ] && rate=$(awk -v n="$6" -v w="$4" 'BEGIN{printf "%.0f", n/(w>0?w:0.001)}')
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$rate" "$7" | tee -a "$results"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$rate" "$7" >> "$results"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$rate" "$7"
 }
 ratio() { awk -v r="$1" -v o="$2" 'BEGIN{printf "%.2f", r/(o>0?o:0.001)}'; }
 
@@ -164,7 +165,7 @@ bench_run() {
     for stage in "scan storage --hash" "scan metadata" "scan upstream --upstream $url" "plan"; do
       # shellcheck disable=SC2086
       timed "$bc" "${g[@]}" $stage
-      local rows; rows=$(grep -h . "$work/err" | tail -1 | awk '{print $(NF>2?2:1)}' | tr -dc 0-9)
+      local rows; rows=$({ grep -h . "$work/err" || true; } | tail -1 | awk '{print $(NF>2?2:1)}' | tr -dc 0-9)
       row "run --dry-run: ${stage%% --*}" "$n projects" "bandercheck" "$wall" "$rss" "${rows:--}" "-"
       total=$(awk -v a="$total" -v b="$wall" 'BEGIN{print a+b}'); [ "$rss" -gt "$maxrss" ] && maxrss=$rss
     done
