@@ -55,7 +55,7 @@ func TestRunSurvivesKillAnywhere(t *testing.T) {
 	took := time.Since(start)
 
 	state := t.TempDir() + "/st"
-	kills := killUntilDoneWithin(t, env, took/100, runArgs(m.root, state, url, "--jobs", "2")...)
+	kills := killUntilDoneWithin(t, env, took/130, runArgs(m.root, state, url, "--jobs", "2")...)
 	t.Logf("%d kills", kills)
 	if kills < 20 {
 		t.Errorf("only %d kills landed; the test wants at least 20", kills)
