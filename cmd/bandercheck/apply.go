@@ -77,7 +77,7 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 
-	refusals := c.deleteRefusals(g, sum)
+	refusals := c.deleteRefusals(sum)
 	var failures []string
 	for _, a := range c.actions(g.State, store, mirror) {
 		if c.Only != "" && a.name != c.Only {
@@ -104,7 +104,10 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // deleteRefusals returns why deletes must not run, each naming its override.
-func (c *ApplyCmd) deleteRefusals(g *Globals, sum *pipeline.PlanSummary) []string {
+func (c *ApplyCmd) deleteRefusals(sum *pipeline.PlanSummary) []string {
+	if c.Only == "download" {
+		return nil // nothing is deleted
+	}
 	var out []string
 	if sum.ProblemsWithoutFallback > 0 && !c.AllowProblems {
 		out = append(out, fmt.Sprintf("%d projects' metadata could not be read by any source, so their files cannot be told from orphans (see bandercheck cat problems/metadata; --allow-problems overrides)", sum.ProblemsWithoutFallback))
@@ -113,7 +116,7 @@ func (c *ApplyCmd) deleteRefusals(g *Globals, sum *pipeline.PlanSummary) []strin
 	for _, t := range sum.Join.Delete {
 		deletes += t.Files
 	}
-	if limit := c.MaxDelete.Of(sum.Join.Stored.Files); deletes > limit && (c.Only == "" || c.Only == "delete") {
+	if limit := c.MaxDelete.Of(sum.Join.Stored.Files); deletes > limit && c.Only != "remove-projects" {
 		out = append(out, fmt.Sprintf("the plan deletes %d of %d stored files, more than --max-delete %s (%d) allows", deletes, sum.Join.Stored.Files, c.MaxDelete, limit))
 	}
 	return out
@@ -220,7 +223,7 @@ func (c *ApplyCmd) dryRun(g *Globals, sum *pipeline.PlanSummary) error {
 	for _, t := range sum.Join.Delete {
 		del.Files, del.Bytes = del.Files+t.Files, del.Bytes+t.Bytes
 	}
-	refusals := c.deleteRefusals(g, sum)
+	refusals := c.deleteRefusals(sum)
 	if c.Only == "" || c.Only == "download" {
 		fmt.Fprintf(tw, "download\t%d\t%d\t\n", dl.Files, dl.Bytes)
 	}

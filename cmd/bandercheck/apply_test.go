@@ -218,6 +218,7 @@ func TestApplyGuards(t *testing.T) {
 		}
 		state := t.TempDir() + "/st"
 		scanAndPlan(t, nil, root, state, url)
+		mustBC(t, nil, "--mirror", root, "--state", state, "apply", "--download-base", url, "--only", "download") // deletes not asked for: no refusal
 		r := bc(t, nil, "--mirror", root, "--state", state, "apply", "--download-base", url)
 		if r.code != 3 || !strings.Contains(r.stderr, "--allow-problems") {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
