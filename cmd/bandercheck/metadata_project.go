@@ -128,7 +128,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 			}
 		}
 		for i := range failures {
-			out.problems[i][3] = fallbackName(used, m.from)
+			out.problems[i][3] = fallbackName(used)
 		}
 	}
 	serialText := ""
@@ -148,7 +148,7 @@ func (m *metaScan) expectedPath(ref projectRef, name string) string {
 }
 
 // fallbackName is the fallback column: the source that was used instead, or "" when none worked.
-func fallbackName(used, from string) string {
+func fallbackName(used string) string {
 	switch {
 	case used == "":
 		return ""
