@@ -296,7 +296,6 @@ type runReader struct {
 	key  []byte
 	rec  []byte
 	row  []string
-	seq  int
 }
 
 func openRun(path string, ncols int) (*runReader, error) {

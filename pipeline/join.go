@@ -39,6 +39,16 @@ type Tally struct {
 	Bytes int64 `json:"bytes"`
 }
 
+// Total adds up the tallies of every reason.
+func Total(m map[string]*Tally) Tally {
+	var sum Tally
+	for _, t := range m {
+		sum.Files += t.Files
+		sum.Bytes += t.Bytes
+	}
+	return sum
+}
+
 func (t *Tally) add(size string) {
 	t.Files++
 	if n, err := strconv.ParseInt(size, 10, 64); err == nil {

@@ -42,7 +42,7 @@ func OpenRun(stateDir, mirror string) (*Run, error) {
 		if err := os.MkdirAll(stateDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
-		r := &Run{ID: newRunID(), Mirror: mirror, Created: time.Now().UTC(), Options: map[string]string{}, dir: stateDir}
+		r := &Run{ID: NewID(), Mirror: mirror, Created: time.Now().UTC(), Options: map[string]string{}, dir: stateDir}
 		return r, r.save()
 	}
 	if err != nil {
@@ -106,7 +106,9 @@ func (r *Run) save() error {
 	return writeJSONAtomic(filepath.Join(r.dir, RunFileName), r)
 }
 
-func newRunID() string {
+// NewID makes an identifier that sorts by creation time: a UTC timestamp and
+// 16 random hex digits. Runs and plans are named with it.
+func NewID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])

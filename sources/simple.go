@@ -6,8 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
-	"golang.org/x/net/html"
 )
 
 // ParseSimpleJSON streams a PEP 691 project page (index.v1_json) of project
@@ -85,71 +83,32 @@ func (f *File) resolve(normalized string) error {
 // for each anchor. A page that does not reach </html> is truncated.
 func ParseSimpleHTML(r io.Reader, normalized string, fn func(File) error) (Project, error) {
 	p := Project{Serial: -1}
-	z := html.NewTokenizer(r)
-	var cur *File
-	var text strings.Builder
-	closed := false
-	for {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			if z.Err() == io.EOF {
-				if !closed {
-					return p, errors.New("page is truncated (no </html>)")
-				}
-				return p, nil
-			}
-			return p, fmt.Errorf("read page: %w", z.Err())
-		case html.CommentToken:
-			if s, ok := strings.CutPrefix(strings.TrimSpace(string(z.Text())), "SERIAL "); ok {
-				if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
-					p.Serial = n
-				}
-			}
-		case html.StartTagToken:
-			name, hasAttr := z.TagName()
-			if string(name) != "a" {
-				continue
-			}
-			cur = &File{Size: -1}
-			text.Reset()
-			for hasAttr {
-				var k, v []byte
-				k, v, hasAttr = z.TagAttr()
-				switch string(k) {
-				case "href":
-					cur.URL = string(v)
-				case "data-core-metadata", "data-dist-info-metadata":
-					if s, ok := strings.CutPrefix(string(v), "sha256="); ok && (string(k) == "data-core-metadata" || cur.MetadataSHA256 == "") {
-						if !ValidSHA256(s) {
-							return p, fmt.Errorf("anchor %q: %s %q is not a sha256", cur.URL, k, v)
-						}
-						cur.MetadataSHA256 = s
-					}
-				}
-			}
-		case html.TextToken:
-			if cur != nil {
-				text.Write(z.Text())
-			}
-		case html.EndTagToken:
-			name, _ := z.TagName()
-			switch string(name) {
-			case "a":
-				if cur == nil {
-					continue
-				}
-				cur.Filename = strings.TrimSpace(text.String())
-				if err := cur.resolve(normalized); err != nil {
-					return p, fmt.Errorf("anchor: %w", err)
-				}
-				if err := fn(*cur); err != nil {
-					return p, err
-				}
-				cur = nil
-			case "html":
-				closed = true
+	serial := func(c string) {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(c), "SERIAL "); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+				p.Serial = n
 			}
 		}
 	}
+	err := walkAnchors(r, "page", serial, func(attrs []attr, text string) error {
+		f := File{Size: -1, Filename: text}
+		for _, a := range attrs {
+			switch a.key {
+			case "href":
+				f.URL = a.val
+			case "data-core-metadata", "data-dist-info-metadata":
+				if s, ok := strings.CutPrefix(a.val, "sha256="); ok && (a.key == "data-core-metadata" || f.MetadataSHA256 == "") {
+					if !ValidSHA256(s) {
+						return fmt.Errorf("anchor %q: %s %q is not a sha256", f.URL, a.key, a.val)
+					}
+					f.MetadataSHA256 = s
+				}
+			}
+		}
+		if err := f.resolve(normalized); err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+		return fn(f)
+	})
+	return p, err
 }

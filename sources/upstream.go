@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"golang.org/x/net/html"
 )
 
 // SimpleJSONType is the PEP 691 media type of the JSON simple index.
@@ -90,43 +89,10 @@ func parseIndexJSON(r io.Reader, fn func(string) error) error {
 }
 
 func parseIndexHTML(r io.Reader, fn func(string) error) error {
-	z := html.NewTokenizer(r)
-	inA, closed := false, false
-	var text strings.Builder
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			if z.Err() == io.EOF {
-				if !closed {
-					return errors.New("index is truncated (no </html>)")
-				}
-				return nil
-			}
-			return z.Err()
-		case html.StartTagToken:
-			if name, _ := z.TagName(); string(name) == "a" {
-				inA = true
-				text.Reset()
-			}
-		case html.TextToken:
-			if inA {
-				text.Write(z.Text())
-			}
-		case html.EndTagToken:
-			name, _ := z.TagName()
-			switch string(name) {
-			case "a":
-				if inA {
-					inA = false
-					if n := strings.TrimSpace(text.String()); n != "" {
-						if err := fn(n); err != nil {
-							return err
-						}
-					}
-				}
-			case "html":
-				closed = true
-			}
+	return walkAnchors(r, "index", nil, func(_ []attr, name string) error {
+		if name == "" {
+			return nil
 		}
-	}
+		return fn(name)
+	})
 }

@@ -56,7 +56,7 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("the plan in %s was made for run %s, not this state's run %s: run bandercheck plan again", g.State, sum.RunID, run.ID)}
 	}
 	if c.DryRun {
-		return c.dryRun(g, sum)
+		return c.dryRun(sum)
 	}
 	store, loc, err := g.openStore(ctx)
 	if err != nil {
@@ -112,10 +112,7 @@ func (c *ApplyCmd) deleteRefusals(sum *pipeline.PlanSummary) []string {
 	if sum.ProblemsWithoutFallback > 0 && !c.AllowProblems {
 		out = append(out, fmt.Sprintf("%d projects' metadata could not be read by any source, so their files cannot be told from orphans (see bandercheck cat problems/metadata; --allow-problems overrides)", sum.ProblemsWithoutFallback))
 	}
-	var deletes int64
-	for _, t := range sum.Join.Delete {
-		deletes += t.Files
-	}
+	deletes := pipeline.Total(sum.Join.Delete).Files
 	if limit := c.MaxDelete.Of(sum.Join.Stored.Files); deletes > limit && c.Only != "remove-projects" {
 		out = append(out, fmt.Sprintf("the plan deletes %d of %d stored files, more than --max-delete %s (%d) allows", deletes, sum.Join.Stored.Files, c.MaxDelete, limit))
 	}
@@ -213,16 +210,10 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) (failed
 }
 
 // dryRun prints what apply would do.
-func (c *ApplyCmd) dryRun(g *Globals, sum *pipeline.PlanSummary) error {
+func (c *ApplyCmd) dryRun(sum *pipeline.PlanSummary) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "would\tfiles\tbytes\t")
-	var dl, del pipeline.Tally
-	for _, t := range sum.Join.Download {
-		dl.Files, dl.Bytes = dl.Files+t.Files, dl.Bytes+t.Bytes
-	}
-	for _, t := range sum.Join.Delete {
-		del.Files, del.Bytes = del.Files+t.Files, del.Bytes+t.Bytes
-	}
+	dl, del := pipeline.Total(sum.Join.Download), pipeline.Total(sum.Join.Delete)
 	refusals := c.deleteRefusals(sum)
 	if c.Only == "" || c.Only == "download" {
 		fmt.Fprintf(tw, "download\t%d\t%d\t\n", dl.Files, dl.Bytes)

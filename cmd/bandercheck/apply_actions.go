@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -107,16 +105,8 @@ func (d *downloader) present(ctx context.Context, path string, size int64, sum s
 	if stored, err := d.store.StoredSHA256(ctx, path); err == nil && stored != "" {
 		return stored == sum, nil
 	}
-	rc, err := d.store.Open(ctx, path)
-	if err != nil {
-		return false, nil
-	}
-	defer rc.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
-		return false, nil
-	}
-	return hex.EncodeToString(h.Sum(nil)) == sum, nil
+	got, err := sources.HashContent(ctx, d.store, path)
+	return err == nil && got == sum, nil // unreadable: fetch it again
 }
 
 // deleteShard removes the files of rows of plan/delete (path,size,reason).

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +73,7 @@ func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, 
 		return nil, err
 	}
 	sum := &pipeline.PlanSummary{
-		PlanID: newID(), RunID: run.ID, Created: time.Now().UTC(), Upstream: haveUpstream,
+		PlanID: pipeline.NewID(), RunID: run.ID, Created: time.Now().UTC(), Upstream: haveUpstream,
 		StorageStarted: storageStage.Started, GraceCutoff: storageStage.Started.Add(-c.Grace).UTC(),
 	}
 	hashIndex := run.Option("metadata.hash-index") == "true"
@@ -298,10 +296,4 @@ func (w *planWriter) end(path string) error {
 		}
 	}
 	return w.st.EndUnit(path)
-}
-
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

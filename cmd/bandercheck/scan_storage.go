@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"slices"
@@ -126,19 +123,14 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 		r.sha256 = sum
 		return r, err
 	}
-	f, err := store.Open(ctx, o.Key)
+	sum, err := sources.HashContent(ctx, store, o.Key)
 	if errors.Is(err, os.ErrNotExist) {
 		return storageResult{obj: o, problem: "removed while scanning"}, nil
 	}
 	if err != nil {
 		return r, fmt.Errorf("hash %s: %w", o.Key, err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return r, fmt.Errorf("hash %s: %w", o.Key, err)
-	}
-	r.sha256 = hex.EncodeToString(h.Sum(nil))
+	r.sha256 = sum
 	return r, nil
 }
 

@@ -1,0 +1,24 @@
+package sources
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+)
+
+// HashContent reads an object and returns its sha256 in hex. A missing
+// object gives an error wrapping os.ErrNotExist.
+func HashContent(ctx context.Context, st Store, key string) (string, error) {
+	rc, err := st.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", fmt.Errorf("hash %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
