@@ -356,3 +356,42 @@ func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
 		t.Errorf("large unit not in a shard of its own: %+v", last)
 	}
 }
+
+func TestLargeUnitInTwoManifests(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 100}, testSpecs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeUnits(t, st, 5)
+	for i := range 20000 { // both manifests outgrow the unit buffer, one after the other
+		st.Write(0, fmt.Sprintf("web/packages/big/%06d", i), "big", "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "")
+	}
+	for i := range 30000 {
+		st.Write(1, fmt.Sprintf("web/json/big%06d", i), "metadata", strings.Repeat("e", 150), "")
+	}
+	if err := st.EndUnit("u000005-big"); err != nil {
+		t.Fatal(err)
+	}
+	writeUnits(t, st, 9)
+	// a kill now: the reopened stage must hold whole units only
+	st = openTestStage(t, dir)
+	if st.Cursor() != "u000005-big" && st.Cursor() != "u000004" {
+		t.Fatalf("resume cursor %q", st.Cursor())
+	}
+	d, p := readAll(t, dir, "designated"), readAll(t, dir, "problems/metadata")
+	big, bigProblems := 0, 0
+	for _, r := range d {
+		if r[1] == "big" {
+			big++
+		}
+	}
+	for _, r := range p {
+		if strings.HasPrefix(r[0], "web/json/big") {
+			bigProblems++
+		}
+	}
+	if want := map[bool]int{true: 20000, false: 0}[st.Cursor() == "u000005-big"]; big != want || bigProblems != want*3/2 {
+		t.Fatalf("cursor %s: %d big designated and %d big problem rows committed, want %d and %d", st.Cursor(), big, bigProblems, want, want*3/2)
+	}
+}
