@@ -86,11 +86,15 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 		if a.name != "download" && len(refusals) > 0 {
 			continue
 		}
-		failed, err := c.apply(ctx, g, a)
+		if err := c.apply(ctx, g, a); err != nil {
+			return err
+		}
+		// counted over the whole manifest: shards applied before a kill count too
+		counts, err := appliedCounts(g.State, a.name)
 		if err != nil {
 			return err
 		}
-		if failed > 0 {
+		if failed := counts["failed"]; failed > 0 {
 			failures = append(failures, fmt.Sprintf("%d %s rows failed (bandercheck cat applied/%s | grep ,failed,)", failed, a.name, a.name))
 		}
 	}
@@ -145,25 +149,25 @@ func (c *ApplyCmd) actions(state string, store sources.Store, mirror sinks.Mirro
 // apply carries out one action shard by shard; each plan shard's results
 // become one unit of applied/<action>, so a rerun skips recorded shards and
 // redoes the current one.
-func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) (failed int64, err error) {
+func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 	planName, appliedName := "plan/"+a.name, "applied/"+a.name
 	plan, err := pipeline.OpenManifest(g.State, planName)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer plan.Close()
 	st, err := pipeline.OpenStage(g.State, "apply "+a.name, c.Fresh, g.stageOptions(), pipeline.MustSpec(appliedName))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer st.Close()
 	if st.Done() {
-		return 0, nil
+		return nil
 	}
 	start := 0
 	if cur := st.Cursor(); cur != "" {
 		if start, err = strconv.Atoi(cur); err != nil {
-			return 0, fmt.Errorf("apply %s: cursor %q: %w (start over with --fresh)", a.name, cur, err)
+			return fmt.Errorf("apply %s: cursor %q: %w (start over with --fresh)", a.name, cur, err)
 		}
 	}
 	shards := plan.Shards()
@@ -180,33 +184,32 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) (failed
 	for i := start; i < len(shards); i++ {
 		rows, err := plan.ReadShard(i)
 		if err != nil {
-			return failed, err
+			return err
 		}
 		results, err := a.do(ctx, rows)
 		if err != nil {
-			return failed, fmt.Errorf("apply %s: %w", a.name, err)
+			return fmt.Errorf("apply %s: %w", a.name, err)
 		}
 		for _, r := range results {
 			if r[2] == "failed" {
-				failed++
 				rep.Fail()
 			}
 			if err := st.Write(0, r[:4]...); err != nil {
-				return failed, err
+				return err
 			}
 			size, _ := strconv.ParseInt(r[4], 10, 64)
 			rep.Add(1, size)
 		}
 		if err := st.EndUnit(strconv.Itoa(i + 1)); err != nil {
-			return failed, err
+			return err
 		}
 	}
 	if a.finish != nil {
 		if err := a.finish(ctx); err != nil {
-			return failed, fmt.Errorf("apply %s: %w", a.name, err)
+			return fmt.Errorf("apply %s: %w", a.name, err)
 		}
 	}
-	return failed, st.Finish()
+	return st.Finish()
 }
 
 // dryRun prints what apply would do.
