@@ -116,10 +116,12 @@ func stageDone(state, manifest string) bool {
 	return err == nil && sf.State == pipeline.StateDone
 }
 
-// planCurrent tells whether a finished plan is newer than its inputs.
+// planCurrent tells whether a finished plan is newer than its inputs. A plan
+// whose removals a guard refused is never current: a rerun of run must meet
+// the same refusal, not apply the incomplete plan.
 func planCurrent(state string) bool {
 	sum, err := pipeline.ReadPlanSummary(state)
-	if err != nil || !stageDone(state, "plan/download") {
+	if err != nil || sum.RemovalsRefused || !stageDone(state, "plan/download") {
 		return false
 	}
 	for _, m := range []string{"storage", "designated", "upstream"} {

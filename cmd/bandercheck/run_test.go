@@ -164,3 +164,18 @@ func packagesOf(t *testing.T, m *genMirror, doc string) []string {
 	}
 	return keys
 }
+
+func TestRunRefusedPlanIsNotAppliedOnRerun(t *testing.T) {
+	m := generate(t, 300)
+	url := m.serve(t, nil)
+	state := t.TempDir() + "/st"
+	args := []string{"--mirror", m.root, "--state", state, "run", "--upstream", url, "--download-base", url, "--max-remove-projects", "0"}
+	for attempt := range 2 {
+		if r := bc(t, nil, args...); r.code != 3 || !strings.Contains(r.stderr, "--max-remove-projects") {
+			t.Fatalf("run %d: exit %d: %s", attempt+1, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "applied")); err == nil {
+		t.Errorf("a plan refused by a guard was applied on the rerun")
+	}
+}
