@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bandercheck/bandercheck/sources"
 	"golang.org/x/time/rate"
 )
 
@@ -21,9 +22,6 @@ type FetchError struct{ Err error }
 
 func (e *FetchError) Error() string { return e.Err.Error() }
 func (e *FetchError) Unwrap() error { return e.Err }
-
-// retryable marks an attempt's failure that another attempt may not repeat.
-type retryable struct{ error }
 
 // Fetcher downloads release files into a Mirror.
 type Fetcher struct {
@@ -51,30 +49,23 @@ func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
 	if err != nil {
 		return 0, &FetchError{err}
 	}
-	attempts, wait := max(f.Attempts, 1), f.Backoff
-	if f.Attempts == 0 {
+	attempts, wait := f.Attempts, f.Backoff
+	if attempts <= 0 {
 		attempts = 4
 	}
 	if wait == 0 {
 		wait = 500 * time.Millisecond
 	}
-	var last error
-	for a := 0; a < attempts; a++ {
-		if a > 0 {
-			select {
-			case <-time.After(wait << (a - 1)):
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			}
-		}
-		n, err := f.attempt(ctx, m, w, src)
-		var r retryable
-		if err == nil || !errors.As(err, &r) {
-			return n, err
-		}
-		last = r.error
+	var n int64
+	err = sources.Retry(ctx, attempts, wait, nil, func() (err error) {
+		n, err = f.attempt(ctx, m, w, src)
+		return err
+	})
+	var re *sources.RetryableError
+	if errors.As(err, &re) {
+		return 0, &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, err)}
 	}
-	return 0, &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, last)}
+	return n, err
 }
 
 func (f *Fetcher) source(raw string) (string, error) {
@@ -108,12 +99,12 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, retryable{err}
+		return 0, &sources.RetryableError{Err: err}
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return 0, retryable{fmt.Errorf("%s: %s", src, resp.Status)}
+		return 0, &sources.RetryableError{Err: fmt.Errorf("%s: %s", src, resp.Status)}
 	case resp.StatusCode != http.StatusOK:
 		return 0, &FetchError{fmt.Errorf("%s: %s", src, resp.Status)}
 	}
@@ -136,14 +127,14 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, retryable{fmt.Errorf("%s: body: %w", src, err)}
+		return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body: %w", src, err)}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
 	case w.Size >= 0 && n != w.Size:
 		_ = up.Abort()
 		if n < w.Size {
-			return 0, retryable{fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
+			return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
 		}
 		return 0, &FetchError{fmt.Errorf("%s: size mismatch: more than the %d bytes planned", src, w.Size)}
 	case w.SHA256 != "" && sum != w.SHA256:

@@ -15,13 +15,6 @@ import (
 // SimpleJSONType is the PEP 691 media type of the JSON simple index.
 const SimpleJSONType = "application/vnd.pypi.simple.v1+json"
 
-// RetryableError is a failure that another attempt may not repeat
-// (a timeout, a 5xx, a body cut short).
-type RetryableError struct{ Err error }
-
-func (e *RetryableError) Error() string { return e.Err.Error() }
-func (e *RetryableError) Unwrap() error { return e.Err }
-
 // FetchIndex GETs <base>/simple/ (PEP 691 JSON preferred, PEP 503 HTML
 // accepted) and calls fn with each project name as it streams in. An answer
 // that is cut short, empty or not an index is an error: it is never taken to

@@ -31,24 +31,16 @@ func (c *ScanUpstreamCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	client := &http.Client{Timeout: c.Timeout}
 	tmp := filepath.Join(g.State, "tmp")
-	var lastErr error
-	for attempt := 1; attempt <= max(c.Attempts, 1); attempt++ {
-		if attempt > 1 {
-			wait := time.Duration(1<<(attempt-2)) * time.Second
-			logf(g, "scan upstream: attempt %d failed (%v); retrying in %s", attempt-1, lastErr, wait)
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		lastErr = c.fetch(ctx, g, client, base, tmp)
-		var re *sources.RetryableError
-		if lastErr == nil || !errors.As(lastErr, &re) {
-			return lastErr
-		}
+	err = sources.Retry(ctx, c.Attempts, time.Second,
+		func(err error, wait time.Duration) {
+			logf(g, "scan upstream: attempt failed (%v); retrying in %s", err, wait)
+		},
+		func() error { return c.fetch(ctx, g, client, base, tmp) })
+	var re *sources.RetryableError
+	if errors.As(err, &re) {
+		return fmt.Errorf("scan upstream: gave up after %d attempts: %w", max(c.Attempts, 1), err)
 	}
-	return fmt.Errorf("scan upstream: gave up after %d attempts: %w", c.Attempts, lastErr)
+	return err
 }
 
 func (c *ScanUpstreamCmd) base(g *Globals) (string, error) {
