@@ -3,9 +3,11 @@ package sources_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -128,6 +130,16 @@ func TestMirrorPathAndNormalize(t *testing.T) {
 	for in, want := range map[string]string{"Foo.Bar__baz": "foo-bar-baz", "a-_.-b": "a-b", "ZOPE": "zope"} {
 		if got := sources.Normalize(in); got != want {
 			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNormalizeMatchesPEP503Regexp(t *testing.T) {
+	re := regexp.MustCompile(`[-_.]+`)
+	for _, name := range []string{"", "-", "a--b", "_a_", "Foo.Bar__baz", "ZOPE", "a.-_b", "Ünï_Côde", "x-", ".x", "a\xffb"} {
+		want := strings.ToLower(re.ReplaceAllString(name, "-"))
+		if got := sources.Normalize(name); got != want && utf8.ValidString(name) {
+			t.Errorf("Normalize(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

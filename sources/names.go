@@ -3,16 +3,32 @@ package sources
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-var separators = regexp.MustCompile(`[-_.]+`)
-
-// Normalize returns a project name in PEP 503 normal form.
+// Normalize returns a project name in PEP 503 normal form: lower case, each
+// run of "-", "_" and "." one "-".
 func Normalize(name string) string {
-	return strings.ToLower(separators.ReplaceAllString(name, "-"))
+	var b strings.Builder
+	b.Grow(len(name))
+	sep := false
+	for _, r := range name {
+		if r == '-' || r == '_' || r == '.' {
+			sep = true
+			continue
+		}
+		if sep {
+			b.WriteByte('-')
+			sep = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	if sep {
+		b.WriteByte('-')
+	}
+	return b.String()
 }
 
 // MirrorPath turns a release file URL into its key in the mirror: "web" plus
