@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -93,7 +94,7 @@ func (r *ManifestReader) openShard(sh ShardInfo) error {
 	r.shard = filepath.Join(r.dir, sh.File)
 	f, err := os.Open(r.shard)
 	if err != nil {
-		return fmt.Errorf("manifest %s: %w (the state is damaged: run the stage again with --fresh)", r.name, err)
+		return fmt.Errorf("manifest %s: %w (the state is damaged: %s)", r.name, err, RerunAdvice(r.name))
 	}
 	zr, err := getDecoder(bufio.NewReaderSize(f, 128<<10))
 	if err != nil {
@@ -113,7 +114,24 @@ func (r *ManifestReader) openShard(sh ShardInfo) error {
 }
 
 func (r *ManifestReader) damaged(err error) error {
-	return fmt.Errorf("manifest %s: shard %s is damaged: %w; run the stage that writes it again with --fresh", r.name, r.shard, err)
+	return fmt.Errorf("manifest %s: shard %s is damaged: %w; %s", r.name, r.shard, err, RerunAdvice(r.name))
+}
+
+// RerunAdvice says which command writes manifest name anew.
+func RerunAdvice(name string) string {
+	switch {
+	case strings.HasPrefix(name, "plan/"):
+		return "run bandercheck plan again"
+	case strings.HasPrefix(name, "applied/"):
+		return "run bandercheck apply --fresh"
+	case name == "storage" || name == "problems/storage":
+		return "run bandercheck scan storage --fresh"
+	case name == "projects" || name == "designated" || name == "problems/metadata":
+		return "run bandercheck scan metadata --fresh"
+	case name == "upstream":
+		return "run bandercheck scan upstream again"
+	}
+	return "start over with bandercheck run --fresh"
 }
 
 func (r *ManifestReader) closeShard() error {

@@ -32,11 +32,11 @@ func OpenRun(stateDir, mirror string) (*Run, error) {
 	path := filepath.Join(stateDir, RunFileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		entries, derr := os.ReadDir(stateDir)
-		if derr == nil && len(entries) > 0 {
-			return nil, &UsageError{Msg: fmt.Sprintf("state directory %s holds files but no %s: it is not bandercheck's and is left untouched; choose an empty or new --state", stateDir, RunFileName)}
-		}
-		if derr != nil && !errors.Is(derr, os.ErrNotExist) {
+		if _, derr := os.Stat(stateDir); derr == nil {
+			if err := checkOwnState(stateDir); err != nil {
+				return nil, err
+			}
+		} else if !errors.Is(derr, os.ErrNotExist) {
 			return nil, fmt.Errorf("state directory %s: %w", stateDir, derr)
 		}
 		if err := os.MkdirAll(stateDir, 0o755); err != nil {

@@ -54,7 +54,7 @@ func ReadStageFile(stateDir, manifest string) (*StageFile, error) {
 	}
 	var sf StageFile
 	if err := json.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("read %s: %w (the state file is damaged: run the stage again with --fresh)", path, err)
+		return nil, fmt.Errorf("read %s: %w (the state file is damaged: %s)", path, err, RerunAdvice(manifest))
 	}
 	return &sf, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bandercheck/bandercheck/sources"
@@ -25,11 +26,24 @@ func (e *FetchError) Unwrap() error { return e.Err }
 
 // Fetcher downloads release files into a Mirror.
 type Fetcher struct {
-	Client   *http.Client
-	Base     string        // replaces the scheme and host of file URLs when set
+	Client   *http.Client  // NewHTTPClient's: it never decompresses what it did not ask for
+	Base     string        // --download-base: prefixed to every file URL's path when set
+	Upstream string        // prefixed to file URLs that are paths only (from simple pages)
 	Attempts int           // attempts per file (4 when 0)
 	Backoff  time.Duration // first wait between attempts (500ms when 0)
 	Limiter  *rate.Limiter // requests per second, nil for no limit
+}
+
+// MaxUnknownSize is the most a file of unknown size (core metadata, a few
+// KiB in practice) may hold: an endless or inflated body fails at this size.
+const MaxUnknownSize = 16 << 20
+
+// NewHTTPClient is the client downloads use: a timeout per attempt, and no
+// transparent decompression, so a body is counted and hashed as sent.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableCompression = true
+	return &http.Client{Timeout: timeout, Transport: t}
 }
 
 // Want is one planned download.
@@ -68,20 +82,29 @@ func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
 	return n, err
 }
 
+// source is where a file URL is fetched from: --download-base (keeping any
+// path of its own) before the URL's path when set, else the URL itself, or
+// the upstream before a URL that is a path only.
 func (f *Fetcher) source(raw string) (string, error) {
-	if f.Base == "" {
-		return raw, nil
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("url %q: %w", raw, err)
 	}
-	b, err := url.Parse(f.Base)
-	if err != nil {
-		return "", fmt.Errorf("download base %q: %w", f.Base, err)
+	base := f.Base
+	if base == "" {
+		if u.IsAbs() {
+			return raw, nil
+		}
+		base = f.Upstream
 	}
-	u.Scheme, u.Host = b.Scheme, b.Host
-	return u.String(), nil
+	if base == "" {
+		return "", fmt.Errorf("url %q is a path only (from a simple page): pass --download-base or --upstream (or [mirror] master in the config) to download it", raw)
+	}
+	out := strings.TrimRight(base, "/") + u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out, nil
 }
 
 func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (int64, error) {
@@ -113,10 +136,11 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		return 0, err
 	}
 	h := sha256.New()
-	body := io.Reader(resp.Body)
+	limit := int64(MaxUnknownSize)
 	if w.Size >= 0 {
-		body = io.LimitReader(resp.Body, w.Size+1)
+		limit = w.Size
 	}
+	body := io.LimitReader(resp.Body, limit+1)
 	n, err := io.Copy(io.MultiWriter(mirrorWriter{up}, h), body)
 	if err != nil {
 		abortErr := up.Abort()
@@ -137,6 +161,9 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 			return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
 		}
 		return 0, &FetchError{fmt.Errorf("%s: size mismatch: more than the %d bytes planned", src, w.Size)}
+	case w.Size < 0 && n > MaxUnknownSize:
+		_ = up.Abort()
+		return 0, &FetchError{fmt.Errorf("%s: more than %d bytes, the most a file of unknown size may hold", src, MaxUnknownSize)}
 	case w.SHA256 != "" && sum != w.SHA256:
 		_ = up.Abort()
 		return 0, &FetchError{fmt.Errorf("%s: sha256 mismatch: got %s, want %s", src, sum, w.SHA256)}

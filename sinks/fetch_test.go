@@ -43,12 +43,16 @@ func TestFetchVerifiesAndSeparatesMirrorErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "web/packages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mirror := openMirror(t, root)
 	f := &Fetcher{Client: srv.Client(), Base: srv.URL, Backoff: time.Millisecond}
 	want := func(name string) Want {
 		return Want{Key: "web/packages/" + name, URL: "https://files.example.invalid/packages/" + name, Size: int64(len(body)), SHA256: digest, Uploaded: time.Unix(1600000000, 0)}
 	}
 	ctx := context.Background()
-	if n, err := f.Fetch(ctx, NewDirMirror(root), want("ok.whl")); err != nil || n != int64(len(body)) {
+	if n, err := f.Fetch(ctx, mirror, want("ok.whl")); err != nil || n != int64(len(body)) {
 		t.Fatalf("fetch: %d, %v", n, err)
 	}
 	fi, err := os.Stat(filepath.Join(root, "web/packages/ok.whl"))
@@ -57,7 +61,7 @@ func TestFetchVerifiesAndSeparatesMirrorErrors(t *testing.T) {
 	}
 	var fe *FetchError
 	for _, name := range []string{"long.whl", "gone.whl"} {
-		_, err := f.Fetch(ctx, NewDirMirror(root), want(name))
+		_, err := f.Fetch(ctx, mirror, want(name))
 		if !errors.As(err, &fe) {
 			t.Errorf("%s: %v, want a FetchError", name, err)
 		}
@@ -65,11 +69,22 @@ func TestFetchVerifiesAndSeparatesMirrorErrors(t *testing.T) {
 			t.Errorf("%s was installed", name)
 		}
 	}
-	_, err = f.Fetch(ctx, &fullMirror{*NewDirMirror(root)}, want("ok.whl"))
+	_, err = f.Fetch(ctx, &fullMirror{*mirror}, want("ok.whl"))
 	if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "no space left") {
 		t.Errorf("full disk: %v, want a mirror error (not a FetchError)", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(root, TempDir, "*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(root, "web/packages", TempDir, "*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
+}
+
+// openMirror opens root as a DirMirror for the test.
+func openMirror(t *testing.T, root string) *DirMirror {
+	t.Helper()
+	m, err := OpenDirMirror(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

@@ -2,24 +2,23 @@ package sinks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/net/html"
 
 	"github.com/bandercheck/bandercheck/sources"
 )
 
 // RootIndexes are the root simple index files bandersnatch writes.
 var RootIndexes = []string{"web/simple/index.html", "web/simple/index.v1_html", "web/simple/index.v1_json"}
-
-var anchor = regexp.MustCompile(`<a [^>]*>([^<]*)</a>`)
 
 // RewriteRootIndex rewrites the root simple indexes without the removed
 // projects (normalized names), so the mirror stops advertising them. Each
@@ -57,23 +56,93 @@ func RewriteRootIndex(ctx context.Context, store sources.Store, m Mirror, remove
 	return nil
 }
 
-// filterHTML drops the lines whose anchor names a removed project.
+// filterHTML copies a root index token by token (the HTML tokenizer, not
+// lines: an index may hold all its anchors on one line), leaving out each
+// anchor that names a removed project with the <br/> right after it and the
+// line break and indentation around it, so the rest stays byte for byte.
 func filterHTML(r io.Reader, w io.Writer, removed map[string]bool) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	z := html.NewTokenizer(r)
+	z.SetMaxBuf(maxIndexToken)
 	bw := bufio.NewWriter(w)
-	for sc.Scan() {
-		line := sc.Text()
-		if m := anchor.FindStringSubmatch(line); m != nil && removed[sources.Normalize(strings.TrimSpace(m[1]))] {
+	var pending []byte // whitespace text held until we know whether an anchor after it goes
+	var anchor []byte  // raw bytes of the open anchor
+	var text strings.Builder
+	inA, dropped := false, false
+	var raw []byte
+	flushPending := func() {
+		bw.Write(pending)
+		pending = pending[:0]
+	}
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			if z.Err() != io.EOF {
+				return fmt.Errorf("read the index: %w", z.Err())
+			}
+			if inA {
+				bw.Write(anchor)
+			}
+			flushPending()
+			return bw.Flush()
+		}
+		raw = append(raw[:0], z.Raw()...) // TagName lower-cases the buffer in place
+		tag := ""
+		if tt == html.StartTagToken || tt == html.EndTagToken || tt == html.SelfClosingTagToken {
+			n, _ := z.TagName()
+			tag = string(n)
+		}
+		if inA {
+			anchor = append(anchor, raw...)
+			switch {
+			case tt == html.TextToken:
+				if text.Len() < maxIndexToken {
+					text.Write(raw)
+				}
+			case tt == html.EndTagToken && tag == "a":
+				inA = false
+				name := html.UnescapeString(strings.TrimSpace(text.String()))
+				if removed[sources.Normalize(name)] {
+					// drop the indentation before the anchor; the line break after it goes below
+					pending = bytes.TrimRight(pending, " \t")
+					dropped = true
+					continue
+				}
+				flushPending()
+				bw.Write(anchor)
+			}
 			continue
 		}
-		bw.WriteString(line)
-		bw.WriteByte('\n')
+		switch {
+		case tt == html.StartTagToken && tag == "a":
+			inA, dropped = true, false
+			anchor = append(anchor[:0], raw...)
+			text.Reset()
+			continue
+		case dropped && (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && tag == "br":
+			continue // the <br/> of a dropped anchor
+		case tt == html.TextToken && isSpace(raw):
+			if dropped {
+				// the line break that ended the dropped anchor's line
+				if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+					raw = raw[i+1:]
+				}
+				dropped = false
+			}
+			flushPending()
+			pending = append(pending, raw...)
+			continue
+		}
+		dropped = false
+		flushPending()
+		bw.Write(raw)
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return bw.Flush()
+}
+
+// maxIndexToken bounds one token of a root index (an anchor's text, a tag).
+const maxIndexToken = 1 << 20
+
+func isSpace(b []byte) bool {
+	return len(bytes.TrimLeft(b, " \t\r\n")) == 0
 }
 
 // filterJSON copies a PEP 691 index, leaving removed projects out of "projects".

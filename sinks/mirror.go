@@ -30,6 +30,10 @@ type Mirror interface {
 	Remove(ctx context.Context, keys []string) ([]error, error)
 	// RemoveTree deletes everything under a folder key ending in '/'.
 	RemoveTree(ctx context.Context, prefix string) error
+	// Present tells whether key already holds a regular file of size (-1:
+	// any) whose sha256 is sum ("": any), so a rerun need not fetch it again.
+	// Anything unreadable, or not a regular file, is not present.
+	Present(ctx context.Context, key string, size int64, sum string) (bool, error)
 	// Lock takes the mirror's lock for the whole apply, or refuses with a
 	// *pipeline.RefusedError while a sync holds it.
 	Lock(ctx context.Context) (unlock func() error, err error)

@@ -2,163 +2,259 @@ package sinks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// DirMirror writes a mirror in a POSIX folder. Downloads are written in
-// <root>/.bandercheck-tmp/ (the mirror's own file system, so the final rename
-// is atomic, and outside web/ so no scan or client sees them) and renamed into
-// place when complete.
+// DirMirror writes a mirror in a POSIX folder. Every path is walked from
+// descriptors held open since Open, one component at a time, never following
+// a link: a link met anywhere below web/packages (or below the root for the
+// root indexes and removals) is a per-file failure naming it. The root itself
+// and web/packages may be links (a separate volume): they are resolved once,
+// when the mirror is opened.
+//
+// Downloads are written in web/packages/.bandercheck-tmp/ (the file system of
+// their targets, so the final rename is atomic; scan storage skips it), and
+// renamed into place when complete, making their folders only then.
 type DirMirror struct {
-	root string
+	root     string
+	rootDir  *safefs.Dir
+	packages *safefs.Dir
 }
 
-// TempDir is where DirMirror stages downloads, relative to the mirror root.
+// TempDir is where DirMirror stages downloads, relative to web/packages.
 const TempDir = ".bandercheck-tmp"
+
+// packagesKey is the prefix of the keys that live below web/packages.
+const packagesKey = "web/packages/"
 
 var _ Mirror = (*DirMirror)(nil)
 
-// NewDirMirror writes under root.
-func NewDirMirror(root string) *DirMirror { return &DirMirror{root: root} }
+// OpenDirMirror opens the mirror rooted at root for writing.
+func OpenDirMirror(root string) (*DirMirror, error) {
+	rd, err := safefs.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open mirror %s: %w", root, err)
+	}
+	pd, err := safefs.OpenRoot(filepath.Join(root, "web", "packages"))
+	if err != nil {
+		rd.Close()
+		return nil, fmt.Errorf("open mirror %s: %w", root, err)
+	}
+	return &DirMirror{root: root, rootDir: rd, packages: pd}, nil
+}
 
-func (d *DirMirror) path(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
+// Close releases the mirror's descriptors.
+func (d *DirMirror) Close() error { return errors.Join(d.packages.Close(), d.rootDir.Close()) }
+
+// locate picks the held folder a key lives below, and the key relative to it.
+func (d *DirMirror) locate(key string) (*safefs.Dir, string, error) {
+	if err := safefs.CheckRel(key); err != nil {
+		return nil, "", &PathError{Key: key, Err: err}
+	}
+	if rest, ok := strings.CutPrefix(key, packagesKey); ok {
+		if rest == TempDir || strings.HasPrefix(rest, TempDir+"/") {
+			return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
+		}
+		return d.packages, rest, nil
+	}
+	return d.rootDir, key, nil
+}
 
 type dirUpload struct {
+	d      *DirMirror
+	dir    *safefs.Dir // where the temporary file is
 	f      *os.File
-	target string
+	name   string
+	key    string
+	target *safefs.Dir
+	rel    string
 	meta   Meta
 }
 
-// Create implements Mirror: a temporary file beside the target, renamed on Commit.
+// Create implements Mirror. A download below web/packages is staged in the
+// staging folder; any other file (a root index) beside its target, under a
+// name beginning with '.', which no scan takes for a project.
 func (d *DirMirror) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
-	target := d.path(key)
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
-	}
-	tmp := filepath.Join(d.root, TempDir)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
-	}
-	f, err := os.CreateTemp(tmp, "download-*.tmp")
+	target, rel, err := d.locate(key)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
+		return nil, err
 	}
-	return &dirUpload{f: f, target: target, meta: meta}, nil
+	var dir *safefs.Dir
+	if target == d.packages {
+		dir, err = d.packages.MkdirAll(TempDir)
+	} else {
+		parent, _ := splitKey(rel)
+		dir, err = d.rootDir.OpenDir(parent)
+	}
+	if err != nil {
+		return nil, classify(key, err)
+	}
+	f, name, err := dir.CreateTemp(".bandercheck-", ".tmp")
+	if err != nil {
+		dir.Close()
+		return nil, classify(key, err)
+	}
+	return &dirUpload{d: d, dir: dir, f: f, name: name, key: key, target: target, rel: rel, meta: meta}, nil
+}
+
+func splitKey(key string) (string, string) {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		return key[:i], key[i+1:]
+	}
+	return "", key
 }
 
 func (u *dirUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
 
 func (u *dirUpload) Commit(ctx context.Context) error {
-	err := u.f.Sync()
+	err := u.f.Chmod(0o644)
+	if err == nil {
+		err = u.f.Sync()
+	}
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chmod(u.f.Name(), 0o644)
-	}
 	if err == nil && !u.meta.Uploaded.IsZero() {
-		err = os.Chtimes(u.f.Name(), u.meta.Uploaded, u.meta.Uploaded)
+		ts := unix.NsecToTimespec(u.meta.Uploaded.UnixNano())
+		err = u.dir.Chtimes(u.name, [2]unix.Timespec{ts, ts})
 	}
 	if err == nil {
-		err = os.Rename(u.f.Name(), u.target)
+		err = u.target.Install(u.dir, u.name, u.rel)
 	}
 	if err != nil {
-		_ = os.Remove(u.f.Name())
-		return fmt.Errorf("store %s: %w", u.target, err)
+		_ = unix.Unlinkat(u.dir.Fd(), u.name, 0)
+		u.dir.Close()
+		return classify(u.key, err)
 	}
-	return nil
+	return u.dir.Close()
 }
 
 func (u *dirUpload) Abort() error {
 	_ = u.f.Close()
-	if err := os.Remove(u.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	err := unix.Unlinkat(u.dir.Fd(), u.name, 0)
+	u.dir.Close()
+	if err != nil && err != unix.ENOENT {
+		return fmt.Errorf("discard the download of %s: %w", u.key, err)
 	}
 	return nil
 }
 
-// Remove implements Mirror: unlink, then remove folders left empty up to web/packages.
+// Remove implements Mirror: unlink, then remove folders left empty up to
+// web/packages, also when the file was already gone (a kill between the two).
 func (d *DirMirror) Remove(ctx context.Context, keys []string) ([]error, error) {
 	errs := make([]error, len(keys))
 	for i, key := range keys {
 		if err := ctx.Err(); err != nil {
 			return errs, err
 		}
-		p := d.path(key)
-		fi, err := os.Lstat(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err == nil && !fi.Mode().IsRegular() {
-			errs[i] = fmt.Errorf("%s is not a regular file: left alone", key)
-			continue
-		}
+		dir, rel, err := d.locate(key)
 		if err == nil {
-			err = os.Remove(p)
+			err = dir.Unlink(rel)
 		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err != nil {
 			if isSinkFailure(err) {
 				return errs, fmt.Errorf("delete %s: %w", key, err)
 			}
-			errs[i] = err
+			errs[i] = classify(key, err)
 			continue
 		}
-		d.pruneEmpty(filepath.Dir(p))
+		crashpoint.Hit("unlink")
+		if dir == d.packages {
+			if parent, _ := splitKey(rel); parent != "" {
+				dir.Prune(parent)
+			}
+		}
 	}
 	return errs, nil
 }
 
-// pruneEmpty removes empty folders from dir up to web/packages (exclusive).
-func (d *DirMirror) pruneEmpty(dir string) {
-	stop := d.path("web/packages")
-	for strings.HasPrefix(dir, stop+string(filepath.Separator)) {
-		if err := os.Remove(dir); err != nil {
-			return // not empty, or gone
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
 // RemoveTree implements Mirror.
 func (d *DirMirror) RemoveTree(ctx context.Context, prefix string) error {
-	p := d.path(strings.TrimSuffix(prefix, "/"))
-	if err := os.RemoveAll(p); err != nil {
-		return fmt.Errorf("remove %s: %w", prefix, err)
+	dir, rel, err := d.locate(strings.TrimSuffix(prefix, "/"))
+	if err == nil {
+		err = dir.RemoveAll(rel)
+	}
+	if err != nil {
+		if isSinkFailure(err) {
+			return fmt.Errorf("remove %s: %w", prefix, err)
+		}
+		return classify(prefix, err)
 	}
 	return nil
 }
 
 // Lock implements Mirror: a non-blocking exclusive flock on <root>/.lock,
-// the lock bandersnatch takes while it syncs.
+// the lock bandersnatch takes while it syncs. Under it no other apply runs,
+// so what is staged is left from a kill and is cleared; unlocking clears the
+// staging folder again.
 func (d *DirMirror) Lock(ctx context.Context) (func() error, error) {
 	path := filepath.Join(d.root, ".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := d.rootDir.OpenLockFile(".lock")
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s is held, a bandersnatch sync is running): apply waits for it to finish; run apply again afterwards", path)}
+			return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	// under the lock no other apply is running: what is staged is left from a kill
-	if err := os.RemoveAll(filepath.Join(d.root, TempDir)); err != nil {
+	if err := d.packages.RemoveAll(TempDir); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("clear %s: %w", TempDir, err)
+		return nil, fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
 	}
 	return func() error {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		return errors.Join(err, f.Close())
+		err := d.packages.RemoveAll(TempDir)
+		if err != nil {
+			err = fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
+		}
+		return errors.Join(err, syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close(), d.Close())
 	}, nil
+}
+
+// PathError is a failure of one key (a link on its path, a file where a
+// folder belongs, a name the system refuses): apply records a failed row and
+// goes on.
+type PathError struct {
+	Key string
+	Err error
+}
+
+func (e *PathError) Error() string { return fmt.Sprintf("%s: %v", e.Key, e.Err) }
+func (e *PathError) Unwrap() error { return e.Err }
+
+// classify wraps errors of one path in *PathError; errors of the mirror
+// itself (full, read-only, denied, I/O) are returned as they are.
+func classify(key string, err error) error {
+	if err == nil || isSinkFailure(err) {
+		return err
+	}
+	var pe *PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	var nf *safefs.NotFollowedError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EISDIR) ||
+		errors.Is(err, unix.ENAMETOOLONG) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EEXIST) ||
+		errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EILSEQ) {
+		return &PathError{Key: key, Err: err}
+	}
+	return err
 }
 
 // isSinkFailure tells errors of the mirror itself (full, read-only, denied),
@@ -166,4 +262,32 @@ func (d *DirMirror) Lock(ctx context.Context) (func() error, error) {
 func isSinkFailure(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EDQUOT) ||
 		errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EIO)
+}
+
+// Present implements Mirror, never through a link.
+func (d *DirMirror) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	dir, rel, err := d.locate(key)
+	if err != nil {
+		return false, nil
+	}
+	f, err := dir.OpenFile(rel)
+	if err != nil {
+		if isSinkFailure(err) && !errors.Is(err, os.ErrPermission) {
+			return false, fmt.Errorf("read %s: %w", key, err)
+		}
+		return false, nil // missing, a link, not a regular file: fetch (and refuse to install) it
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || size >= 0 && fi.Size() != size {
+		return false, nil
+	}
+	if sum == "" {
+		return true, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, nil
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum, nil
 }

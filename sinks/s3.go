@@ -157,3 +157,26 @@ func (m *S3Mirror) Lock(ctx context.Context) (func() error, error) {
 	}
 	return func() error { return nil }, nil
 }
+
+// Present implements Mirror: the listing's size, then bandersnatch's sha256
+// metadata, else the content.
+func (m *S3Mirror) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	o, err := m.store.Stat(ctx, key)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if size >= 0 && o.Size != size {
+		return false, nil
+	}
+	if sum == "" {
+		return true, nil
+	}
+	if stored, err := m.store.StoredSHA256(ctx, key); err == nil && stored != "" {
+		return stored == sum, nil
+	}
+	got, err := sources.HashContent(ctx, m.store, key)
+	return err == nil && got == sum, nil // unreadable: fetch it again
+}

@@ -31,6 +31,13 @@ func Normalize(name string) string {
 	return b.String()
 }
 
+// Limits of names every POSIX file system takes: a path segment of at most
+// 255 bytes, a whole path of at most 4,000 (PATH_MAX is 4,096 with the root).
+const (
+	MaxNameBytes = 255
+	MaxPathBytes = 4000
+)
+
 // MirrorPath turns a release file URL into its key in the mirror: "web" plus
 // the percent-decoded URL path, whatever the host. The path must lie under
 // /packages/ and hold no empty, "." or ".." segment.
@@ -46,9 +53,18 @@ func packagesKey(p, rawURL string) (string, error) {
 	if !strings.HasPrefix(p, "/packages/") {
 		return "", fmt.Errorf("url %q: path is not under /packages/", rawURL)
 	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("url %q: path holds a NUL byte", rawURL)
+	}
+	if len(p) > MaxPathBytes {
+		return "", fmt.Errorf("url %q: path is longer than %d bytes", rawURL, MaxPathBytes)
+	}
 	for _, seg := range strings.Split(p[1:], "/") {
 		if seg == "" || seg == "." || seg == ".." {
 			return "", fmt.Errorf("url %q: path has an empty, . or .. segment", rawURL)
+		}
+		if len(seg) > MaxNameBytes {
+			return "", fmt.Errorf("url %q: path has a name longer than %d bytes", rawURL, MaxNameBytes)
 		}
 	}
 	if !utf8.ValidString(p) {

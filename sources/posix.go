@@ -10,6 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DirStore is a mirror in a folder on a POSIX disk.
@@ -23,13 +27,13 @@ var _ Store = (*DirStore)(nil)
 func OpenDir(root string) (*DirStore, error) {
 	fi, err := os.Stat(root)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("mirror %s does not exist: check --mirror", root)
+		return nil, fmt.Errorf("mirror %s does not exist: check --mirror (or [mirror] directory in the config)", root)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", root, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("mirror %s is not a folder", root)
+		return nil, fmt.Errorf("mirror %s is a file, not a folder: check --mirror (or [mirror] directory in the config)", root)
 	}
 	return &DirStore{root: root}, nil
 }
@@ -150,9 +154,27 @@ func (d *DirStore) Children(ctx context.Context, prefix string) ([]string, []Obj
 	return dirs, objs, nil
 }
 
-// Open implements Store.
+// ErrNotRegular says an object to read is a FIFO, a device, a socket or a
+// folder: it is never opened for reading (a FIFO would block for ever).
+var ErrNotRegular = errors.New("not a regular file")
+
+// Open implements Store. Only regular files are read: the file is opened
+// without blocking and checked before any read.
 func (d *DirStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	return os.Open(d.Path(key))
+	f, err := os.OpenFile(d.Path(key), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", d.Path(key), ErrNotRegular)
+	}
+	return f, nil
 }
 
 // Stat implements Store; it does not follow symbolic links.
@@ -191,6 +213,49 @@ func (d *DirStore) Names(ctx context.Context, prefix string, fn func(name string
 		des, err := f.ReadDir(1024)
 		for _, de := range des {
 			if err := fn(de.Name(), de.IsDir()); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+		}
+	}
+}
+
+// Modified implements Store: folders are read in batches, each entry stated
+// without following it; links and other non-regular entries are passed over.
+func (d *DirStore) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
+	f, err := os.Open(d.Path(prefix))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+	}
+	defer f.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		des, err := f.ReadDir(1024)
+		for _, de := range des {
+			if de.IsDir() {
+				if err := d.Modified(ctx, prefix+de.Name()+"/", fn); err != nil {
+					return err
+				}
+				continue
+			}
+			if !de.Type().IsRegular() {
+				continue
+			}
+			var st unix.Stat_t
+			if serr := unix.Fstatat(int(f.Fd()), de.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); serr != nil {
+				continue // gone since the folder was read
+			}
+			if err := fn(prefix+de.Name(), time.Unix(st.Mtim.Unix())); err != nil {
 				return err
 			}
 		}

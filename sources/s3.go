@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -252,4 +253,9 @@ func (s *S3Store) Names(ctx context.Context, prefix string, fn func(name string,
 		}
 	}
 	return nil
+}
+
+// Modified implements Store with one flat listing.
+func (s *S3Store) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
+	return s.List(ctx, prefix, "", func(o Object) error { return fn(o.Key, o.Modified) })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -73,7 +74,7 @@ func (f *File) resolve(normalized string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Filename, err)
 	}
-	f.Path, f.URL = key, href
+	f.Path, f.URL = key, absoluteHref(href, key)
 	f.SHA256, _ = checkSHA256(f.SHA256)
 	f.MetadataSHA256, _ = checkSHA256(f.MetadataSHA256)
 	return nil
@@ -111,4 +112,15 @@ func ParseSimpleHTML(r io.Reader, normalized string, fn func(File) error) (Proje
 		return fn(f)
 	})
 	return p, err
+}
+
+// absoluteHref is the URL a simple page's file is downloaded from: an absolute
+// href as it is, a relative one (bandersnatch writes ../../packages/…) as the
+// absolute path /packages/… that it resolves to, which apply prefixes with the
+// upstream or --download-base.
+func absoluteHref(href, key string) string {
+	if u, err := url.Parse(href); err == nil && u.IsAbs() {
+		return href
+	}
+	return (&url.URL{Path: strings.TrimPrefix(key, "web")}).EscapedPath()
 }

@@ -36,6 +36,10 @@ type Store interface {
 	// '/'), in no particular order, without holding the whole folder in memory.
 	// A missing folder lists nothing.
 	Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error
+	// Modified calls fn with the key and modification time of every file
+	// below the folder prefix (ending in '/'), at any depth, in no particular
+	// order, without holding a folder in memory. A missing folder lists nothing.
+	Modified(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error
 	// Open reads an object; a missing one gives an error wrapping os.ErrNotExist.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat describes an object; a missing one gives an error wrapping os.ErrNotExist.

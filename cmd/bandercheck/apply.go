@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,20 +24,51 @@ import (
 type ApplyCmd struct {
 	Jobs          int           `help:"Downloads at once." default:"8"`
 	Rate          float64       `help:"Download requests per second at most (0: no limit)." default:"0"`
-	DownloadBase  string        `help:"Replace the scheme and host of file URLs (a closer mirror, a test server)." placeholder:"URL" env:"BANDERCHECK_DOWNLOAD_BASE"`
+	DownloadBase  string        `help:"Download every file from this base URL instead, before the file URL's path (a closer mirror, a test server)." placeholder:"URL" env:"BANDERCHECK_DOWNLOAD_BASE"`
+	Upstream      string        `help:"Base URL for files that simple pages link by path only (default: the config's [mirror] master)." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	Timeout       time.Duration `help:"Time limit of one download attempt." default:"10m"`
 	MaxDelete     Limit         `help:"Refuse deletes when the plan has more than this: a count, or a percentage of the stored files." default:"10%"`
+	MaxPlanAge    time.Duration `help:"Refuse a plan older than this: the mirror has changed since." default:"24h"`
 	AllowProblems bool          `help:"Delete even though some project's metadata could not be read by any source."`
 	DryRun        bool          `help:"Print what would be done and change nothing."`
 	Only          string        `help:"Carry out one action only." enum:",download,delete,remove-projects" default:""`
 	Fresh         bool          `help:"Forget what earlier runs of apply recorded and carry out the whole plan again."`
 }
 
-// applyAction is one kind of planned work.
-type applyAction struct {
-	name   string // download, delete, remove-projects
-	do     func(ctx context.Context, rows [][]string) ([][]string, error)
-	finish func(ctx context.Context) error // after the last shard, before the stage is done
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ApplyCmd) Validate() error {
+	return validateApply(c.Jobs, c.Rate, c.Timeout, c.MaxPlanAge, c.DownloadBase, c.Upstream)
+}
+
+func validateApply(jobs int, rateLimit float64, timeout, maxPlanAge time.Duration, urls ...string) error {
+	switch {
+	case jobs < 1:
+		return fmt.Errorf("--jobs %d: give at least 1", jobs)
+	case math.IsNaN(rateLimit) || math.IsInf(rateLimit, 0) || rateLimit < 0:
+		return fmt.Errorf("--rate %v: give a number of requests per second, 0 for no limit", rateLimit)
+	case timeout <= 0:
+		return fmt.Errorf("--timeout %v: give a positive duration such as 10m", timeout)
+	case maxPlanAge <= 0:
+		return fmt.Errorf("--max-plan-age %v: give a positive duration such as 24h", maxPlanAge)
+	}
+	for _, u := range urls {
+		if err := checkHTTPURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHTTPURL accepts "" or an absolute http(s) URL with a host.
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL with a host", s)
+	}
+	return nil
 }
 
 // Run implements the command.
@@ -55,6 +87,9 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 	if sum.RunID != run.ID {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("the plan in %s was made for run %s, not this state's run %s: run bandercheck plan again", g.State, sum.RunID, run.ID)}
 	}
+	if age := time.Since(sum.Created); age > c.MaxPlanAge {
+		return &pipeline.RefusedError{Msg: fmt.Sprintf("the plan is %s old, older than --max-plan-age %s: the mirror has changed since; scan again (bandercheck run --fresh) or raise --max-plan-age", age.Round(time.Minute), c.MaxPlanAge)}
+	}
 	if c.DryRun {
 		return c.dryRun(sum)
 	}
@@ -66,40 +101,60 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 	if loc.IsS3() {
 		mirror = sinks.NewS3Mirror(store.(*sources.S3Store), filepath.Join(g.State, "tmp", "uploads"))
 	} else {
-		mirror = sinks.NewDirMirror(loc.Path)
+		dm, err := sinks.OpenDirMirror(loc.Path)
+		if err != nil {
+			return err
+		}
+		mirror = dm
 	}
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	err = c.applyLocked(ctx, g, run, sum, store, mirror)
+	return errors.Join(err, unlock())
+}
+
+func (c *ApplyCmd) applyLocked(ctx context.Context, g *Globals, run *pipeline.Run, sum *pipeline.PlanSummary, store sources.Store, mirror sinks.Mirror) error {
 	if err := run.Require("apply.plan-id", sum.PlanID, c.Fresh); err != nil {
 		return err
 	}
-
 	refusals := c.deleteRefusals(sum)
 	var failures []string
-	for _, a := range c.actions(g.State, store, mirror) {
+	downloadsRan := false
+	rc := &recheck{g: g, store: store}
+	for _, a := range c.actions(ctx, g, store, mirror, rc) {
 		if c.Only != "" && a.name != c.Only {
 			continue
 		}
 		if a.name != "download" && len(refusals) > 0 {
 			continue
 		}
+		if a.name != "download" {
+			// under the lock, before anything is deleted: what a sync made owned since the scan stays
+			if err := rc.load(ctx); err != nil {
+				return err
+			}
+		}
 		if err := c.apply(ctx, g, a); err != nil {
 			return err
 		}
+		downloadsRan = downloadsRan || a.name == "download"
 		// counted over the whole manifest: shards applied before a kill count too
 		counts, err := appliedCounts(g.State, a.name)
 		if err != nil {
 			return err
 		}
 		if failed := counts["failed"]; failed > 0 {
-			failures = append(failures, fmt.Sprintf("%d %s rows failed (bandercheck cat applied/%s | grep ,failed,)", failed, a.name, a.name))
+			failures = append(failures, fmt.Sprintf("%d %s rows failed (bandercheck cat applied/%s | grep ,failed,; a rerun of apply retries them)", failed, a.name, a.name))
 		}
 	}
 	if len(refusals) > 0 {
-		return &pipeline.RefusedError{Msg: "apply refused deletes and project removals (downloads ran): " + strings.Join(refusals, "; ")}
+		what := "apply refused deletes and project removals"
+		if downloadsRan {
+			what += " (downloads ran)"
+		}
+		return &pipeline.RefusedError{Msg: what + ": " + strings.Join(refusals, "; ")}
 	}
 	if len(failures) > 0 {
 		return fmt.Errorf("apply finished with failures: %s", strings.Join(failures, "; "))
@@ -123,21 +178,29 @@ func (c *ApplyCmd) deleteRefusals(sum *pipeline.PlanSummary) []string {
 	return out
 }
 
-func (c *ApplyCmd) actions(state string, store sources.Store, mirror sinks.Mirror) []applyAction {
-	f := &sinks.Fetcher{Client: &http.Client{Timeout: c.Timeout}, Base: c.DownloadBase}
+func (c *ApplyCmd) actions(ctx context.Context, g *Globals, store sources.Store, mirror sinks.Mirror, rc *recheck) []applyAction {
+	upstream := c.Upstream
+	if upstream == "" {
+		if conf, err := g.config(); err == nil {
+			upstream = conf.Master
+		}
+	}
+	f := &sinks.Fetcher{Client: sinks.NewHTTPClient(c.Timeout), Base: c.DownloadBase, Upstream: upstream}
 	if c.Rate > 0 {
 		f.Limiter = rate.NewLimiter(rate.Limit(c.Rate), 1)
 	}
-	d := &downloader{store: store, mirror: mirror, fetch: f, jobs: c.Jobs}
+	d := &downloader{mirror: mirror, fetch: f, jobs: c.Jobs}
 	return []applyAction{
-		{name: "download", do: d.shard},
-		{name: "delete", do: func(ctx context.Context, rows [][]string) ([][]string, error) { return deleteShard(ctx, mirror, rows) }},
-		{name: "remove-projects",
-			do: func(ctx context.Context, rows [][]string) ([][]string, error) {
-				return removeProjectsShard(ctx, mirror, rows)
+		{name: "download", check: checkDownloadRow, do: d.shard},
+		{name: "delete", check: checkDeleteRow, do: func(ctx context.Context, rows [][]string) ([]appliedRow, error) {
+			return deleteShard(ctx, mirror, rc, rows)
+		}},
+		{name: "remove-projects", check: checkRemovalRow,
+			do: func(ctx context.Context, rows [][]string) ([]appliedRow, error) {
+				return removeProjectsShard(ctx, mirror, rc, rows)
 			},
 			finish: func(ctx context.Context) error {
-				removed, err := removedProjects(state)
+				removed, err := removedProjects(g.State, rc)
 				if err != nil {
 					return err
 				}
@@ -148,7 +211,8 @@ func (c *ApplyCmd) actions(state string, store sources.Store, mirror sinks.Mirro
 
 // apply carries out one action shard by shard; each plan shard's results
 // become one unit of applied/<action>, so a rerun skips recorded shards and
-// redoes the current one.
+// redoes the current one. Every row is checked before it is acted on. A rerun
+// of a finished action that has failed rows retries those rows only.
 func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 	planName, appliedName := "plan/"+a.name, "applied/"+a.name
 	plan, err := pipeline.OpenManifest(g.State, planName)
@@ -156,18 +220,40 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 		return err
 	}
 	defer plan.Close()
+	retryState := filepath.Join(g.State, "tmp", "retry")
+	if c.Fresh {
+		if err := os.RemoveAll(filepath.Join(retryState, filepath.FromSlash(appliedName))); err != nil {
+			return err
+		}
+	}
 	st, err := pipeline.OpenStage(g.State, "apply "+a.name, c.Fresh, g.stageOptions(), pipeline.MustSpec(appliedName))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if st.Done() {
-		return nil
+		counts, err := appliedCounts(g.State, a.name)
+		if err != nil || counts["failed"] == 0 {
+			return err
+		}
+		// keep the finished results aside and apply again, retrying only the failed rows
+		st.Close()
+		if st, err = c.retryStage(g, appliedName, retryState); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	prev, err := openPrevious(retryState, appliedName)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
+		defer prev.Close()
 	}
 	start := 0
 	if cur := st.Cursor(); cur != "" {
-		if start, err = strconv.Atoi(cur); err != nil {
-			return fmt.Errorf("apply %s: cursor %q: %w (start over with --fresh)", a.name, cur, err)
+		if start, err = strconv.Atoi(cur); err != nil || start < 0 || start > len(plan.Shards()) {
+			return fmt.Errorf("apply %s: the cursor %q in %s is not a plan shard number: start over with bandercheck apply --fresh", a.name, cur, filepath.Join(g.State, appliedName, pipeline.StageFileName))
 		}
 	}
 	shards := plan.Shards()
@@ -180,25 +266,35 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 	rep.SetTotal(total)
 	for _, sh := range shards[:start] {
 		rep.Add(int64(sh.Rows), 0)
+		if prev != nil {
+			if _, err := prev.take(sh.Rows); err != nil {
+				return err
+			}
+		}
 	}
 	for i := start; i < len(shards); i++ {
 		rows, err := plan.ReadShard(i)
 		if err != nil {
 			return err
 		}
-		results, err := a.do(ctx, rows)
+		var before []appliedRow
+		if prev != nil {
+			if before, err = prev.take(len(rows)); err != nil {
+				return err
+			}
+		}
+		results, err := a.run(ctx, rows, before)
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", a.name, err)
 		}
 		for _, r := range results {
-			if r[2] == "failed" {
+			if r.Result == resultFailed {
 				rep.Fail()
 			}
-			if err := st.Write(0, r[:4]...); err != nil {
+			if err := st.Write(0, r.Path, a.verb(), r.Result, r.Err); err != nil {
 				return err
 			}
-			size, _ := strconv.ParseInt(r[4], 10, 64)
-			rep.Add(1, size)
+			rep.Add(1, r.Bytes)
 		}
 		if err := st.EndUnit(strconv.Itoa(i + 1)); err != nil {
 			return err
@@ -209,7 +305,26 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 			return fmt.Errorf("apply %s: %w", a.name, err)
 		}
 	}
-	return st.Finish()
+	if err := st.Finish(); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(retryState, filepath.FromSlash(appliedName)))
+}
+
+// retryStage moves a finished applied manifest aside (as the previous
+// results to carry over) and opens the action's stage anew.
+func (c *ApplyCmd) retryStage(g *Globals, appliedName, retryState string) (*pipeline.Stage, error) {
+	aside := filepath.Join(retryState, filepath.FromSlash(appliedName))
+	if err := os.RemoveAll(aside); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(aside), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(g.State, filepath.FromSlash(appliedName)), aside); err != nil {
+		return nil, fmt.Errorf("keep the results of %s aside for a retry: %w", appliedName, err)
+	}
+	return pipeline.OpenStage(g.State, "apply "+strings.TrimPrefix(appliedName, "applied/"), false, g.stageOptions(), pipeline.MustSpec(appliedName))
 }
 
 // dryRun prints what apply would do.

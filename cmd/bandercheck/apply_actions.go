@@ -5,38 +5,136 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks"
-	"github.com/bandercheck/bandercheck/sources"
 )
 
-// Results are applied rows (path, action, result, error) plus the bytes moved.
-func result(path, action, res string, err error, bytes int64) []string {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
+// Results of applied rows.
+const (
+	resultOK      = "ok"
+	resultPresent = "present"
+	resultFailed  = "failed"
+	resultSkipped = "skipped"
+)
+
+// appliedRow is one row of applied/<action>, plus the bytes it moved.
+type appliedRow struct {
+	Path   string
+	Result string
+	Err    string
+	Bytes  int64
+}
+
+func failedRow(path string, err error) appliedRow {
+	return appliedRow{Path: path, Result: resultFailed, Err: err.Error()}
+}
+
+// applyAction is one kind of planned work.
+type applyAction struct {
+	name   string                                                           // download, delete, remove-projects
+	check  func(row []string) (path string, err error)                      // a plan row is input: is it safe to act on?
+	do     func(ctx context.Context, rows [][]string) ([]appliedRow, error) // rows that passed check
+	finish func(ctx context.Context) error                                  // after the last shard, before the stage is done
+}
+
+// verb is the action column of applied rows.
+func (a applyAction) verb() string {
+	if a.name == "remove-projects" {
+		return "remove"
 	}
-	return []string{path, action, res, msg, strconv.FormatInt(bytes, 10)}
+	return a.name
+}
+
+// run applies one plan shard: rows whose earlier result (before, on a retry)
+// was not a failure are carried over, rows that fail the check become failed
+// rows, and the rest are acted on. Results are in plan order.
+func (a applyAction) run(ctx context.Context, rows [][]string, before []appliedRow) ([]appliedRow, error) {
+	out := make([]appliedRow, len(rows))
+	var todo [][]string
+	var at []int
+	for i, row := range rows {
+		path, err := a.check(row)
+		if before != nil {
+			if before[i].Path != path {
+				return nil, fmt.Errorf("the earlier results do not match the plan at %q: start over with bandercheck apply --fresh", path)
+			}
+			if before[i].Result != resultFailed {
+				out[i] = before[i]
+				continue
+			}
+		}
+		if err != nil {
+			out[i] = failedRow(path, err)
+			continue
+		}
+		todo, at = append(todo, row), append(at, i)
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	done, err := a.do(ctx, todo)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		out[i] = done[j]
+	}
+	return out, nil
+}
+
+// checkDownloadRow checks a row of plan/download (path,url,size,sha256,reason,upload_time).
+func checkDownloadRow(row []string) (string, error) {
+	if len(row) < 6 {
+		return firstCell(row), fmt.Errorf("refused: a plan/download row has %d columns, not 6", len(row))
+	}
+	if err := sinks.CheckPackageKey(row[0]); err != nil {
+		return row[0], err
+	}
+	if _, err := sinks.ParseSize(row[2]); err != nil {
+		return row[0], fmt.Errorf("refused: size %q is not a number", row[2])
+	}
+	return row[0], nil
+}
+
+// checkDeleteRow checks a row of plan/delete (path,size,reason).
+func checkDeleteRow(row []string) (string, error) {
+	if len(row) < 3 {
+		return firstCell(row), fmt.Errorf("refused: a plan/delete row has %d columns, not 3", len(row))
+	}
+	return row[0], sinks.CheckPackageKey(row[0])
+}
+
+// checkRemovalRow checks a row of plan/remove-projects (project,path).
+func checkRemovalRow(row []string) (string, error) {
+	if len(row) < 2 {
+		return firstCell(row), fmt.Errorf("refused: a plan/remove-projects row has %d columns, not 2", len(row))
+	}
+	return row[1], sinks.CheckRemoval(row[0], row[1])
+}
+
+func firstCell(row []string) string {
+	if len(row) == 0 {
+		return ""
+	}
+	return row[0]
 }
 
 // downloader fetches one plan shard's files concurrently.
 type downloader struct {
-	store  sources.Store
 	mirror sinks.Mirror
 	fetch  *sinks.Fetcher
 	jobs   int
 }
 
-// shard downloads rows of plan/download (path,url,size,sha256,reason,upload_time).
-func (d *downloader) shard(ctx context.Context, rows [][]string) ([][]string, error) {
-	out := make([][]string, len(rows))
+// shard downloads checked rows of plan/download.
+func (d *downloader) shard(ctx context.Context, rows [][]string) ([]appliedRow, error) {
+	out := make([]appliedRow, len(rows))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(d.jobs, 1))
 	for i, row := range rows {
@@ -58,115 +156,96 @@ func (d *downloader) shard(ctx context.Context, rows [][]string) ([][]string, er
 	return out, nil
 }
 
-func (d *downloader) one(ctx context.Context, row []string) ([]string, error) {
+func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) {
 	path := row[0]
-	size, err := sinks.ParseSize(row[2])
-	if err != nil {
-		return result(path, "download", "failed", fmt.Errorf("size %q: %w", row[2], err), 0), nil
-	}
-	if ok, err := d.present(ctx, path, size, row[3]); err != nil {
-		return nil, err
+	size, _ := sinks.ParseSize(row[2]) // checked
+	if ok, err := d.mirror.Present(ctx, path, size, row[3]); err != nil {
+		return appliedRow{}, err
 	} else if ok {
-		return result(path, "download", "present", nil, 0), nil
+		return appliedRow{Path: path, Result: resultPresent}, nil
 	}
 	w := sinks.Want{Key: path, URL: row[1], Size: size, SHA256: row[3]}
-	if len(row) > 5 && row[5] != "" {
-		if t, err := time.Parse(time.RFC3339, row[5]); err == nil {
-			w.Uploaded = t
-		}
+	if t, err := time.Parse(time.RFC3339, row[5]); err == nil {
+		w.Uploaded = t
 	}
 	n, err := d.fetch.Fetch(ctx, d.mirror, w)
 	var fe *sinks.FetchError
-	if errors.As(err, &fe) {
-		return result(path, "download", "failed", err, 0), nil
+	var pe *sinks.PathError
+	if errors.As(err, &fe) || errors.As(err, &pe) {
+		return failedRow(path, err), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", path, err)
+		return appliedRow{}, fmt.Errorf("download %s: %w", path, err)
 	}
-	return result(path, "download", "ok", nil, n), nil
+	crashpoint.Hit("download")
+	return appliedRow{Path: path, Result: resultOK, Bytes: n}, nil
 }
 
-// present tells whether the mirror already holds the file with the planned
-// size and digest (a rerun of an interrupted shard).
-func (d *downloader) present(ctx context.Context, path string, size int64, sum string) (bool, error) {
-	o, err := d.store.Stat(ctx, path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if o.Kind != sources.Regular || size >= 0 && o.Size != size {
-		return false, nil
-	}
-	if sum == "" {
-		return true, nil
-	}
-	if stored, err := d.store.StoredSHA256(ctx, path); err == nil && stored != "" {
-		return stored == sum, nil
-	}
-	got, err := sources.HashContent(ctx, d.store, path)
-	return err == nil && got == sum, nil // unreadable: fetch it again
-}
-
-// deleteShard removes the files of rows of plan/delete (path,size,reason).
-func deleteShard(ctx context.Context, m sinks.Mirror, rows [][]string) ([][]string, error) {
-	keys := make([]string, len(rows))
+// deleteShard removes the files of checked rows of plan/delete, except those
+// a project owns since the plan (rc).
+func deleteShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]string) ([]appliedRow, error) {
+	out := make([]appliedRow, len(rows))
+	var keys []string
+	var at []int
 	for i, r := range rows {
-		keys[i] = r[0]
+		if owner := rc.owner(r[0]); owner != "" {
+			out[i] = appliedRow{Path: r[0], Result: resultSkipped, Err: "project " + owner + " names this file since the plan was made (its metadata changed): kept"}
+			continue
+		}
+		keys, at = append(keys, r[0]), append(at, i)
 	}
 	errs, err := m.Remove(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]string, len(rows))
-	for i, r := range rows {
-		res := "ok"
-		if errs[i] != nil {
-			res = "failed"
+	for j, i := range at {
+		size, _ := strconv.ParseInt(rows[i][1], 10, 64)
+		out[i] = appliedRow{Path: rows[i][0], Result: resultOK, Bytes: size}
+		if errs[j] != nil {
+			out[i] = failedRow(rows[i][0], errs[j])
 		}
-		size, _ := strconv.ParseInt(r[1], 10, 64)
-		out[i] = result(r[0], "delete", res, errs[i], size)
 	}
 	return out, nil
 }
 
 // removeProjectsShard removes metadata files and simple folders of removed
-// projects (rows of plan/remove-projects: project,path).
-func removeProjectsShard(ctx context.Context, m sinks.Mirror, rows [][]string) ([][]string, error) {
-	out := make([][]string, len(rows))
-	var files []string
-	var fileRows []int
+// projects (checked rows of plan/remove-projects: project,path), except those
+// of projects whose metadata changed since the plan (rc).
+func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]string) ([]appliedRow, error) {
+	out := make([]appliedRow, len(rows))
 	for i, r := range rows {
-		path := r[1]
-		if strings.HasSuffix(path, "/") {
-			err := m.RemoveTree(ctx, path)
-			res := "ok"
-			if err != nil {
-				res = "failed"
-			}
-			out[i] = result(path, "remove", res, err, 0)
+		project, path := r[0], r[1]
+		if rc.changed(project) {
+			out[i] = appliedRow{Path: path, Result: resultSkipped, Err: "project " + project + "'s metadata changed since the plan was made: kept"}
 			continue
 		}
-		files = append(files, path)
-		fileRows = append(fileRows, i)
-	}
-	errs, err := m.Remove(ctx, files)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range fileRows {
-		res := "ok"
-		if errs[j] != nil {
-			res = "failed"
+		var err error
+		if path[len(path)-1] == '/' {
+			err = m.RemoveTree(ctx, path)
+		} else {
+			var errs []error
+			errs, err = m.Remove(ctx, []string{path})
+			if err == nil {
+				err = errs[0]
+			}
 		}
-		out[i] = result(rows[i][1], "remove", res, errs[j], 0)
+		var pe *sinks.PathError
+		switch {
+		case err == nil:
+			crashpoint.Hit("remove")
+			out[i] = appliedRow{Path: path, Result: resultOK}
+		case errors.As(err, &pe):
+			out[i] = failedRow(path, err)
+		default:
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-// removedProjects reads the set of projects plan/remove-projects removes.
-func removedProjects(state string) (map[string]bool, error) {
+// removedProjects reads the set of projects plan/remove-projects removes,
+// less those whose metadata changed since (rc): the root index keeps them.
+func removedProjects(state string, rc *recheck) (map[string]bool, error) {
 	r, err := pipeline.OpenManifest(state, "plan/remove-projects")
 	if err != nil {
 		return nil, err
@@ -181,6 +260,41 @@ func removedProjects(state string) (map[string]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		set[row[0]] = true
+		if _, cerr := checkRemovalRow(row); cerr == nil && !rc.changed(row[0]) {
+			set[row[0]] = true
+		}
 	}
 }
+
+// previous reads the results of a finished apply kept aside for a retry.
+type previous struct{ r *pipeline.ManifestReader }
+
+// openPrevious opens the results kept aside in retryState, or returns nil.
+func openPrevious(retryState, name string) (*previous, error) {
+	if _, err := pipeline.ReadStageFile(retryState, name); err != nil {
+		return nil, nil
+	}
+	r, err := pipeline.OpenManifest(retryState, name)
+	if err != nil {
+		return nil, err
+	}
+	return &previous{r: r}, nil
+}
+
+// take reads the next n results.
+func (p *previous) take(n int) ([]appliedRow, error) {
+	out := make([]appliedRow, n)
+	for i := range out {
+		row, err := p.r.Next()
+		if err == io.EOF {
+			return nil, errors.New("the earlier results are shorter than the plan: start over with bandercheck apply --fresh")
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = appliedRow{Path: row[0], Result: row[2], Err: row[3]}
+	}
+	return out, nil
+}
+
+func (p *previous) Close() error { return p.r.Close() }

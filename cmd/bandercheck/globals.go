@@ -130,7 +130,7 @@ func (g *Globals) openStore(ctx context.Context) (sources.Store, Location, error
 	if !loc.IsS3() {
 		st, err := sources.OpenDir(loc.Path)
 		if err != nil {
-			return nil, loc, err
+			return nil, loc, &pipeline.UsageError{Msg: err.Error()}
 		}
 		return st, loc, nil
 	}

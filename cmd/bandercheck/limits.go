@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ func (l *Limit) Decode(ctx *kong.DecodeContext) error {
 func ParseLimit(s string) (Limit, error) {
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || f < 0 || f > 100 {
+		if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
 			return Limit{}, fmt.Errorf("%q is not a percentage from 0%% to 100%%", s)
 		}
 		return Limit{Percent: f, IsPct: true}, nil
@@ -93,7 +94,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f <= 0 {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
 		return 0, fmt.Errorf("%q is not a size such as 256MiB", s)
 	}
 	return ByteSize(f * float64(mult)), nil

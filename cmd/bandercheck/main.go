@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
+
+	"github.com/bandercheck/bandercheck/pipeline"
 
 	"github.com/alecthomas/kong"
 )
@@ -85,7 +88,20 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 		fmt.Fprintln(os.Stderr, "bandercheck:", err)
 		return 2
 	}
+	if cmd := kctx.Command(); cmd != "status" && !strings.HasPrefix(cmd, "cat") {
+		// one process at a time writes a state directory
+		unlock, err := pipeline.LockState(cli.State)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bandercheck:", err)
+			return exitCode(err)
+		}
+		defer unlock()
+	}
 	if err := kctx.Run(&cli.Globals); err != nil {
+		if interrupted(err) {
+			fmt.Fprintln(os.Stderr, "bandercheck: stopped by a signal; what was committed is kept, the shard in progress was discarded: run the same command again to continue")
+			return 1
+		}
 		fmt.Fprintln(os.Stderr, "bandercheck:", err)
 		return exitCode(err)
 	}
@@ -99,4 +115,9 @@ func exitCode(err error) int {
 		return ec.ExitCode()
 	}
 	return 1
+}
+
+// interrupted tells whether err is the context's cancellation by SIGINT or SIGTERM.
+func interrupted(err error) bool {
+	return errors.Is(err, context.Canceled)
 }

@@ -209,6 +209,9 @@ func (m *metaScan) read(ctx context.Context, src source, normalized string, sink
 		}
 		return 0, p, 0, errors.New(what), nil
 	}
+	if errors.Is(err, sources.ErrNotRegular) {
+		return 0, p, 0, errors.New(path + " is not a regular file (a FIFO, device or folder): never read"), nil
+	}
 	if err != nil {
 		return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 	}

@@ -21,6 +21,14 @@ type PlanCmd struct {
 	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"256MiB"`
 }
 
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *PlanCmd) Validate() error {
+	if c.Grace < 0 {
+		return fmt.Errorf("--grace %v: give a duration of 0s or more", c.Grace)
+	}
+	return nil
+}
+
 // Run implements the command.
 func (c *PlanCmd) Run(ctx context.Context, g *Globals) error {
 	sum, err := c.plan(ctx, g)
@@ -169,7 +177,7 @@ func swapPlan(g *Globals, newDir string) error {
 	if _, err := os.Stat(applied); err == nil {
 		logf(g, "plan: a new plan replaces the old one; its applied records are discarded")
 	}
-	return errors.Join(os.RemoveAll(applied), os.RemoveAll(old), os.RemoveAll(newDir))
+	return errors.Join(os.RemoveAll(applied), os.RemoveAll(filepath.Join(g.State, "tmp", "retry")), os.RemoveAll(old), os.RemoveAll(newDir))
 }
 
 type joinOptions struct {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -27,6 +26,7 @@ type RunCmd struct {
 	DownloadBase      string        `help:"See apply --download-base." env:"BANDERCHECK_DOWNLOAD_BASE" placeholder:"URL"`
 	Rate              float64       `help:"See apply --rate." default:"0"`
 	MaxDelete         Limit         `help:"See apply --max-delete." default:"10%"`
+	MaxPlanAge        time.Duration `help:"See apply --max-plan-age." default:"24h"`
 	AllowProblems     bool          `help:"See apply --allow-problems."`
 	DryRun            bool          `help:"Stop after plan."`
 	Fresh             bool          `help:"Start over: discard everything in STATE."`
@@ -38,10 +38,21 @@ type stageTime struct {
 	skip bool
 }
 
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *RunCmd) Validate() error {
+	if c.ListJobs < 1 {
+		return fmt.Errorf("--list-jobs %d: give at least 1", c.ListJobs)
+	}
+	if c.Grace < 0 {
+		return fmt.Errorf("--grace %v: give a duration of 0s or more", c.Grace)
+	}
+	return validateApply(c.Jobs, c.Rate, time.Minute, c.MaxPlanAge, c.DownloadBase, c.Upstream)
+}
+
 // Run implements the command.
 func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Fresh {
-		if err := discardState(g.State); err != nil {
+		if err := pipeline.DiscardState(g.State); err != nil {
 			return err
 		}
 	}
@@ -90,25 +101,14 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if err == nil {
 		err = step("apply", c.DryRun, func() error {
-			return (&ApplyCmd{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Timeout: 10 * time.Minute,
-				MaxDelete: c.MaxDelete, AllowProblems: c.AllowProblems}).Run(ctx, g)
+			return (&ApplyCmd{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Upstream: upstream, Timeout: 10 * time.Minute,
+				MaxDelete: c.MaxDelete, MaxPlanAge: c.MaxPlanAge, AllowProblems: c.AllowProblems}).Run(ctx, g)
 		})
 	}
 	if rerr := c.report(os.Stdout, g, times); rerr != nil && err == nil {
 		err = rerr
 	}
 	return errors.Join(err, planErr)
-}
-
-// discardState removes a bandercheck state directory; a foreign one is refused.
-func discardState(state string) error {
-	if _, err := os.Stat(filepath.Join(state, pipeline.RunFileName)); errors.Is(err, os.ErrNotExist) {
-		if entries, _ := os.ReadDir(state); len(entries) > 0 {
-			return &pipeline.UsageError{Msg: fmt.Sprintf("--fresh: %s holds files but no %s: it is not bandercheck's and is left untouched", state, pipeline.RunFileName)}
-		}
-		return nil
-	}
-	return os.RemoveAll(state)
 }
 
 func stageDone(state, manifest string) bool {

@@ -25,6 +25,14 @@ const (
 	mProblems
 )
 
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ScanMetadataCmd) Validate() error {
+	if c.Jobs < 1 {
+		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
+	}
+	return nil
+}
+
 // Run implements the command.
 func (c *ScanMetadataCmd) Run(ctx context.Context, g *Globals) error {
 	store, _, err := g.openStore(ctx)

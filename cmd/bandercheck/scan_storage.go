@@ -8,10 +8,12 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/progress"
+	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -23,6 +25,17 @@ type ScanStorageCmd struct {
 }
 
 const packagesPrefix = "web/packages/"
+
+// stagingPrefix is where apply stages downloads on POSIX: never listed.
+const stagingPrefix = packagesPrefix + sinks.TempDir + "/"
+
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ScanStorageCmd) Validate() error {
+	if c.Jobs < 1 {
+		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
+	}
+	return nil
+}
 
 // Run implements the command.
 func (c *ScanStorageCmd) Run(ctx context.Context, g *Globals) error {
@@ -72,8 +85,8 @@ func (c *ScanStorageCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	list := func(ctx context.Context, emit func(sources.Object) error) error {
 		return sources.ListSorted(ctx, store, packagesPrefix, st.Cursor(), c.Jobs, func(o sources.Object) error {
-			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" {
-				return nil
+			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
+				return nil // bandersnatch's markers, apply's staging folder
 			}
 			return emit(o)
 		})
@@ -136,12 +149,19 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 
 // requirePackages fails clearly when the mirror has no web/packages.
 func requirePackages(ctx context.Context, store sources.Store) error {
+	if ds, ok := store.(*sources.DirStore); ok {
+		// web/packages may be a link to another volume; nothing below it may
+		if fi, err := os.Stat(ds.Path("web/packages")); err == nil && fi.IsDir() {
+			return nil
+		}
+		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/ folder: is --mirror the bandersnatch directory (the one holding web/)?", store)}
+	}
 	dirs, _, err := store.Children(ctx, "web/")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if !slices.Contains(dirs, packagesPrefix) {
-		return fmt.Errorf("mirror %s has no web/packages/: is --mirror the bandersnatch directory (the one holding web/)?", store)
+		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/: is --mirror the bandersnatch directory (the one holding web/)?", store)}
 	}
 	return nil
 }

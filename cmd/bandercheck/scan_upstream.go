@@ -20,6 +20,17 @@ type ScanUpstreamCmd struct {
 	Attempts int           `help:"Attempts before giving up." default:"4"`
 }
 
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ScanUpstreamCmd) Validate() error {
+	switch {
+	case c.Timeout <= 0:
+		return fmt.Errorf("--timeout %v: give a positive duration such as 5m", c.Timeout)
+	case c.Attempts < 1:
+		return fmt.Errorf("--attempts %d: give at least 1", c.Attempts)
+	}
+	return checkHTTPURL(c.Upstream)
+}
+
 // Run implements the command.
 func (c *ScanUpstreamCmd) Run(ctx context.Context, g *Globals) error {
 	base, err := c.base(g)

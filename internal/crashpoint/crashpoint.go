@@ -1,0 +1,54 @@
+// Package crashpoint lets tests crash the process at an exact point instead
+// of at a random time: with BANDERCHECK_CRASH_AT=NAME:N in the environment,
+// the Nth time the point NAME is reached the process sends itself SIGKILL,
+// with no cleanup, as the kernel's OOM killer or a power cut would. Points:
+// "shard" (a shard recorded in _stage.json), "download" (a file installed in
+// the mirror), "unlink" (a file unlinked, before its folders are pruned),
+// "remove" (a project path removed). Unset, Hit costs one atomic load.
+package crashpoint
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Env is the environment variable that arms a crash point.
+const Env = "BANDERCHECK_CRASH_AT"
+
+var (
+	once  sync.Once
+	armed atomic.Bool
+	point string
+	at    int64
+	count atomic.Int64
+)
+
+func arm() {
+	name, n, ok := strings.Cut(os.Getenv(Env), ":")
+	if !ok {
+		return
+	}
+	v, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || v < 1 {
+		return
+	}
+	point, at = name, v
+	armed.Store(true)
+}
+
+// Hit marks that point name was reached, and kills the process when it is
+// the armed point's Nth time.
+func Hit(name string) {
+	once.Do(arm)
+	if !armed.Load() || name != point {
+		return
+	}
+	if count.Add(1) == at {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
+}

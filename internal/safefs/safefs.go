@@ -1,0 +1,425 @@
+// Package safefs acts on files below a folder held open by descriptor. Every
+// path is walked one component at a time with O_NOFOLLOW, so no symbolic link
+// below the folder is ever followed, and no path, whatever it holds, can reach
+// outside the folder. Create, rename, unlink, prune and recursive removal all
+// go through it; a symbolic link met on the way is a *NotFollowedError naming it.
+package safefs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dir is a folder held open by descriptor.
+type Dir struct {
+	fd   int
+	name string // for messages
+}
+
+// NotFollowedError says a path component is a symbolic link or not a folder
+// where one is needed, or the target is not a regular file: it was left alone.
+type NotFollowedError struct {
+	Path string
+	What string // "is a symbolic link", "is not a folder", "is not a regular file"
+}
+
+func (e *NotFollowedError) Error() string {
+	return fmt.Sprintf("%s %s: never followed, replaced or removed", e.Path, e.What)
+}
+
+// OpenRoot opens the folder at path. Symbolic links in path itself are
+// followed: where the operator points bandercheck is the operator's choice.
+func OpenRoot(path string) (*Dir, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &Dir{fd: fd, name: path}, nil
+}
+
+// Name is the folder's path, for messages.
+func (d *Dir) Name() string { return d.name }
+
+// Close releases the descriptor.
+func (d *Dir) Close() error { return unix.Close(d.fd) }
+
+// CheckRel tells whether rel is a clean relative path: '/' separated, not
+// empty, no empty, "." or ".." segment, no NUL byte.
+func CheckRel(rel string) error {
+	if rel == "" {
+		return errors.New("empty path")
+	}
+	if strings.IndexByte(rel, 0) >= 0 {
+		return fmt.Errorf("path %q holds a NUL byte", rel)
+	}
+	for _, seg := range strings.Split(rel, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("path %q is not clean: it has an empty, . or .. segment, or starts with /", rel)
+		}
+	}
+	return nil
+}
+
+func split(rel string) (dir, base string) {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i], rel[i+1:]
+	}
+	return "", rel
+}
+
+// walk opens each component of rel in turn, never following a link. With
+// create, missing folders are made. It returns the chain of folders opened,
+// d itself first (not to be closed), then one per component.
+func (d *Dir) walk(rel string, create bool) ([]*Dir, error) {
+	chain := []*Dir{d}
+	if rel == "" {
+		return chain, nil
+	}
+	if err := CheckRel(rel); err != nil {
+		return nil, err
+	}
+	cur := d
+	done := ""
+	for _, seg := range strings.Split(rel, "/") {
+		if done == "" {
+			done = seg
+		} else {
+			done += "/" + seg
+		}
+		fd, err := openDirAt(cur.fd, seg)
+		if err == unix.ENOENT && create {
+			if merr := unix.Mkdirat(cur.fd, seg, 0o755); merr != nil && merr != unix.EEXIST {
+				closeChain(chain)
+				return nil, d.pathErr("mkdir", done, merr)
+			}
+			fd, err = openDirAt(cur.fd, seg)
+		}
+		if err != nil {
+			closeChain(chain)
+			return nil, d.pathErr("open", done, err)
+		}
+		cur = &Dir{fd: fd, name: d.name + "/" + done}
+		chain = append(chain, cur)
+	}
+	return chain, nil
+}
+
+func closeChain(chain []*Dir) {
+	for _, c := range chain[1:] {
+		c.Close()
+	}
+}
+
+func openDirAt(dirfd int, name string) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// pathErr turns an errno met at rel into an error naming the path; a link or
+// a file met where a folder belongs becomes a *NotFollowedError.
+func (d *Dir) pathErr(op, rel string, err error) error {
+	switch err {
+	case unix.ELOOP:
+		return &NotFollowedError{Path: rel, What: "is a symbolic link"}
+	case unix.ENOTDIR:
+		return &NotFollowedError{Path: rel, What: "is not a folder"}
+	}
+	return &os.PathError{Op: op, Path: rel, Err: err}
+}
+
+// OpenDir opens the folder rel below d ("" is d itself, opened again).
+func (d *Dir) OpenDir(rel string) (*Dir, error) { return d.open(rel, false) }
+
+// MkdirAll opens the folder rel below d, making what is missing.
+func (d *Dir) MkdirAll(rel string) (*Dir, error) { return d.open(rel, true) }
+
+func (d *Dir) open(rel string, create bool) (*Dir, error) {
+	chain, err := d.walk(rel, create)
+	if err != nil {
+		return nil, err
+	}
+	if len(chain) == 1 {
+		fd, err := unix.Dup(d.fd)
+		if err != nil {
+			return nil, err
+		}
+		return &Dir{fd: fd, name: d.name}, nil
+	}
+	for _, c := range chain[1 : len(chain)-1] {
+		c.Close()
+	}
+	return chain[len(chain)-1], nil
+}
+
+// Lstat describes name, an entry directly in d, without following it.
+func (d *Dir) Lstat(name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	return st, err
+}
+
+// kindOf names what a mode is, when it is not a regular file.
+func kindOf(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return ""
+	case unix.S_IFLNK:
+		return "is a symbolic link"
+	case unix.S_IFDIR:
+		return "is a folder"
+	}
+	return "is not a regular file"
+}
+
+// OpenFile opens the regular file rel for reading. A link, a FIFO, a device
+// or a folder is refused without blocking.
+func (d *Dir) OpenFile(rel string) (*os.File, error) {
+	dir, base := split(rel)
+	parent, err := d.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(parent.fd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ELOOP {
+			return nil, &NotFollowedError{Path: rel, What: "is a symbolic link"}
+		}
+		return nil, &os.PathError{Op: "open", Path: rel, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: rel, Err: err}
+	}
+	if what := kindOf(st.Mode); what != "" {
+		unix.Close(fd)
+		return nil, &NotFollowedError{Path: rel, What: what}
+	}
+	return os.NewFile(uintptr(fd), d.name+"/"+rel), nil
+}
+
+// CreateTemp creates a new file in d with a random name ending in suffix,
+// readable by its owner only until the caller changes that.
+func (d *Dir) CreateTemp(prefix, suffix string) (*os.File, string, error) {
+	for range 10 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := prefix + hex.EncodeToString(b[:]) + suffix
+		fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return nil, "", &os.PathError{Op: "create", Path: d.name + "/" + name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), d.name+"/"+name), name, nil
+	}
+	return nil, "", fmt.Errorf("create a temporary file in %s: no free name", d.name)
+}
+
+// Fd is the folder's descriptor, for *at calls on entries directly in it.
+func (d *Dir) Fd() int { return d.fd }
+
+// Install renames from (an entry of src) to rel below d, making rel's
+// folders. The target may be missing or a regular file, which is replaced;
+// anything else there (a link, a folder) is left alone with a
+// *NotFollowedError.
+func (d *Dir) Install(src *Dir, from, rel string) error {
+	dir, base := split(rel)
+	parent, err := d.MkdirAll(dir)
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	for {
+		st, err := parent.Lstat(base)
+		if err == unix.ENOENT {
+			err = unix.Renameat2(src.fd, from, parent.fd, base, unix.RENAME_NOREPLACE)
+			if err == unix.EEXIST {
+				continue // something appeared: look at it again
+			}
+			if err == unix.EINVAL || err == unix.ENOSYS {
+				err = unix.Renameat(src.fd, from, parent.fd, base) // no RENAME_NOREPLACE here
+			}
+			return d.renameErr(rel, err)
+		}
+		if err != nil {
+			return &os.PathError{Op: "stat", Path: rel, Err: err}
+		}
+		if what := kindOf(st.Mode); what != "" {
+			return &NotFollowedError{Path: rel, What: what}
+		}
+		return d.renameErr(rel, unix.Renameat(src.fd, from, parent.fd, base))
+	}
+}
+
+func (d *Dir) renameErr(rel string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.PathError{Op: "rename", Path: rel, Err: err}
+}
+
+// Unlink removes the regular file rel. A file already gone is no error; a
+// link or anything but a regular file is left alone with a *NotFollowedError.
+// A missing folder on the way counts as gone.
+func (d *Dir) Unlink(rel string) error {
+	dir, base := split(rel)
+	parent, err := d.OpenDir(dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
+			return nil
+		}
+		return err
+	}
+	defer parent.Close()
+	st, err := parent.Lstat(base)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "stat", Path: rel, Err: err}
+	}
+	if what := kindOf(st.Mode); what != "" {
+		return &NotFollowedError{Path: rel, What: what}
+	}
+	if err := unix.Unlinkat(parent.fd, base, 0); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "unlink", Path: rel, Err: err}
+	}
+	return nil
+}
+
+// Prune removes the folder rel and then each parent of it up to d
+// (exclusive) while they are empty. It stops quietly at the first folder that
+// is not empty, missing or not a folder.
+func (d *Dir) Prune(rel string) {
+	if rel == "" {
+		return
+	}
+	chain, err := d.walk(rel, false)
+	if err != nil {
+		// a folder on the way is missing: prune what exists above it
+		if dir, _ := split(rel); dir != "" && dir != rel {
+			d.Prune(dir)
+		}
+		return
+	}
+	defer closeChain(chain)
+	segs := strings.Split(rel, "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if err := unix.Unlinkat(chain[i].fd, segs[i], unix.AT_REMOVEDIR); err != nil {
+			return
+		}
+	}
+}
+
+// RemoveAll removes rel and everything below it. Entries inside are removed
+// without being followed (a link inside is unlinked, never its target). When
+// rel itself, or a folder on the way to it, is a link, nothing is removed and
+// the error is a *NotFollowedError. A missing rel is no error.
+func (d *Dir) RemoveAll(rel string) error {
+	dir, base := split(rel)
+	parent, err := d.OpenDir(dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
+			return nil
+		}
+		return err
+	}
+	defer parent.Close()
+	st, err := parent.Lstat(base)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "stat", Path: rel, Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return removeTree(parent.fd, base, rel)
+	case unix.S_IFREG:
+		if err := unix.Unlinkat(parent.fd, base, 0); err != nil && err != unix.ENOENT {
+			return &os.PathError{Op: "unlink", Path: rel, Err: err}
+		}
+		return nil
+	}
+	return &NotFollowedError{Path: rel, What: kindOf(st.Mode)}
+}
+
+// removeTree empties the folder name in parentfd, then removes it.
+func removeTree(parentfd int, name, rel string) error {
+	fd, err := openDirAt(parentfd, name)
+	if err != nil {
+		if err == unix.ENOENT {
+			return nil
+		}
+		if err == unix.ELOOP || err == unix.ENOTDIR {
+			return &NotFollowedError{Path: rel, What: "is no longer a folder"}
+		}
+		return &os.PathError{Op: "open", Path: rel, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	for {
+		entries, rerr := f.ReadDir(256)
+		for _, e := range entries {
+			child := rel + "/" + e.Name()
+			if e.IsDir() {
+				if err := removeTree(fd, e.Name(), child); err != nil {
+					return err
+				}
+				continue
+			}
+			err := unix.Unlinkat(fd, e.Name(), 0)
+			if err == unix.EISDIR {
+				err = removeTree(fd, e.Name(), child) // became a folder meanwhile
+			}
+			if err != nil && err != unix.ENOENT {
+				return &os.PathError{Op: "unlink", Path: child, Err: err}
+			}
+		}
+		if rerr == io.EOF || len(entries) == 0 {
+			break
+		}
+		if rerr != nil {
+			return &os.PathError{Op: "read", Path: rel, Err: rerr}
+		}
+	}
+	if err := unix.Unlinkat(parentfd, name, unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "rmdir", Path: rel, Err: err}
+	}
+	return nil
+}
+
+// Chtimes sets the access and modification times of name, an entry of d,
+// without following it.
+func (d *Dir) Chtimes(name string, ts [2]unix.Timespec) error {
+	return unix.UtimesNanoAt(d.fd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// OpenLockFile opens (creating) the regular file name directly in d for
+// writing, never through a link.
+func (d *Dir) OpenLockFile(name string) (*os.File, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		if err == unix.ELOOP {
+			return nil, &NotFollowedError{Path: d.name + "/" + name, What: "is a symbolic link"}
+		}
+		return nil, &os.PathError{Op: "open", Path: d.name + "/" + name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), d.name+"/"+name), nil
+}

@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// StateLockName is the file in a state directory that one bandercheck
+// process at a time holds an flock on.
+const StateLockName = ".lock"
+
+// LockState takes an exclusive flock on STATE/.lock, creating the directory
+// when it is new, so two processes never work on one state directory. A state
+// path that is a file, or a directory that holds files but no run.json (not
+// bandercheck's), is a *UsageError and is left untouched; a lock another
+// process holds is a *RefusedError.
+func LockState(stateDir string) (unlock func() error, err error) {
+	fi, err := os.Stat(stateDir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return nil, &UsageError{Msg: fmt.Sprintf("state path %s is a file, not a folder: choose a folder for --state", stateDir)}
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("create state directory %s: %v", stateDir, err)}
+		}
+	case err != nil:
+		return nil, fmt.Errorf("state directory %s: %w", stateDir, err)
+	}
+	if err := checkOwnState(stateDir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(stateDir, StateLockName)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock the state directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &RefusedError{Msg: fmt.Sprintf("another bandercheck is working on state directory %s (%s is held): wait for it to finish, or use another --state", stateDir, path)}
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() error { return errors.Join(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close()) }, nil
+}
+
+// checkOwnState refuses a directory that holds files but no run.json.
+func checkOwnState(stateDir string) error {
+	if _, err := os.Stat(filepath.Join(stateDir, RunFileName)); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(stateDir)
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", stateDir, err)
+	}
+	for _, e := range entries {
+		if e.Name() != StateLockName {
+			return &UsageError{Msg: fmt.Sprintf("state directory %s holds files but no %s: it is not bandercheck's and is left untouched; choose an empty or new --state", stateDir, RunFileName)}
+		}
+	}
+	return nil
+}
+
+// DiscardState removes everything in a bandercheck state directory except
+// the lock its caller holds; a directory that is not bandercheck's is refused.
+func DiscardState(stateDir string) error {
+	if err := checkOwnState(stateDir); err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return &UsageError{Msg: "--fresh: " + ue.Msg}
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	entries, err := os.ReadDir(stateDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == StateLockName {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(stateDir, e.Name())); err != nil {
+			return fmt.Errorf("--fresh: %w", err)
+		}
+	}
+	return nil
+}
