@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
 )
 
 // Stage states recorded in _stage.json.
@@ -332,6 +334,7 @@ func (s *Stage) commitShards(cursor string) error {
 			if err := syncDir(p.dir); err != nil {
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			}
+			crashpoint.Hit("renamed") // a shard in place that _stage.json does not record yet
 		}
 	}
 	for _, p := range s.parts {
@@ -339,6 +342,7 @@ func (s *Stage) commitShards(cursor string) error {
 		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
+		crashpoint.Hit("shard") // between manifests of a stage: one a commit ahead
 	}
 	return nil
 }

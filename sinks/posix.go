@@ -45,11 +45,11 @@ var _ Mirror = (*DirMirror)(nil)
 
 // OpenDirMirror opens the mirror rooted at root for writing.
 func OpenDirMirror(root string) (*DirMirror, error) {
-	rd, err := safefs.OpenRoot(root)
+	rd, err := safefs.OpenRoot(root, "")
 	if err != nil {
 		return nil, fmt.Errorf("open mirror %s: %w", root, err)
 	}
-	pd, err := safefs.OpenRoot(filepath.Join(root, "web", "packages"))
+	pd, err := safefs.OpenRoot(filepath.Join(root, "web", "packages"), "web/packages")
 	if err != nil {
 		rd.Close()
 		return nil, fmt.Errorf("open mirror %s: %w", root, err)

@@ -9,6 +9,9 @@ import (
 	"golang.org/x/net/html"
 )
 
+// maxHTMLToken is the most one token of a page may buffer.
+const maxHTMLToken = 1 << 20
+
 // attr is one attribute of an anchor.
 type attr struct{ key, val string }
 
@@ -17,12 +20,16 @@ type attr struct{ key, val string }
 // before </html> is truncated, which what says in the error.
 func walkAnchors(r io.Reader, what string, comment func(string), fn func(attrs []attr, text string) error) error {
 	z := html.NewTokenizer(r)
+	z.SetMaxBuf(maxHTMLToken) // an endless tag, comment or text is an error, not a heap
 	var attrs []attr
 	var text strings.Builder
 	inA, closed := false, false
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
+			if errors.Is(z.Err(), html.ErrBufferExceeded) {
+				return fmt.Errorf("read %s: a tag, comment or text longer than %d bytes: not a simple page", what, maxHTMLToken)
+			}
 			if z.Err() != io.EOF {
 				return fmt.Errorf("read %s: %w", what, z.Err())
 			}
@@ -48,6 +55,9 @@ func walkAnchors(r io.Reader, what string, comment func(string), fn func(attrs [
 			}
 		case html.TextToken:
 			if inA {
+				if text.Len() > maxString {
+					return fmt.Errorf("read %s: an anchor's text is longer than %d bytes: not a simple page", what, maxString)
+				}
 				text.Write(z.Text())
 			}
 		case html.EndTagToken:

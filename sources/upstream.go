@@ -8,8 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // SimpleJSONType is the PEP 691 media type of the JSON simple index.
@@ -54,8 +52,12 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 	return n, nil
 }
 
+// maxIndexName is the longest project name an index may list (a file name
+// on a mirror holds 255 bytes; anything far longer is an attack or a fault).
+const maxIndexName = 4096
+
 func parseIndexJSON(r io.Reader, fn func(string) error) error {
-	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true))
+	dec := newDecoder(r) // strings cut to maxString: an endless name is an error, not a heap
 	saw := false
 	err := members(dec, "index", func(key string) error {
 		if key != "projects" {
@@ -71,6 +73,9 @@ func parseIndexJSON(r io.Reader, fn func(string) error) error {
 				if err != nil {
 					return err
 				}
+				if len(name) > maxIndexName {
+					return fmt.Errorf("a project name of more than %d bytes: not an index", maxIndexName)
+				}
 				return fn(name)
 			})
 		})
@@ -85,6 +90,9 @@ func parseIndexHTML(r io.Reader, fn func(string) error) error {
 	return walkAnchors(r, "index", nil, func(_ []attr, name string) error {
 		if name == "" {
 			return nil
+		}
+		if len(name) > maxIndexName {
+			return fmt.Errorf("a project name of more than %d bytes: not an index", maxIndexName)
 		}
 		return fn(name)
 	})

@@ -122,7 +122,7 @@ func (c *ApplyCmd) applyLocked(ctx context.Context, g *Globals, run *pipeline.Ru
 	refusals := c.deleteRefusals(sum)
 	var failures []string
 	downloadsRan := false
-	rc := &recheck{g: g, store: store}
+	rc := &recheck{g: g, store: store, allowProblems: c.AllowProblems}
 	for _, a := range c.actions(ctx, g, store, mirror, rc) {
 		if c.Only != "" && a.name != c.Only {
 			continue

@@ -23,11 +23,12 @@ const (
 // that ran between plan and apply may own files the plan deletes. Deletes of
 // what they now name, and removals of those projects, are skipped.
 type recheck struct {
-	g      *Globals
-	store  sources.Store
-	loaded bool
-	names  map[string]bool   // normalized names of changed projects
-	owned  map[string]string // path → normalized project, for changed projects
+	g             *Globals
+	store         sources.Store
+	allowProblems bool // an unreadable changed project does not stop deletes
+	loaded        bool
+	names         map[string]bool   // normalized names of changed projects
+	owned         map[string]string // path → normalized project, for changed projects
 }
 
 // owner is the changed project that now names path, or "".
@@ -111,8 +112,8 @@ func (r *recheck) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("apply: read %s again: %w", n, err)
 		}
-		if out.project[2] == "" {
-			return &pipeline.RefusedError{Msg: fmt.Sprintf("project %s's metadata changed since the scan and cannot be read now (%s): its files cannot be told from orphans, so nothing is deleted; scan again (bandercheck run --fresh)", n, problemText(out.problems))}
+		if out.project[2] == "" && !r.allowProblems {
+			return &pipeline.RefusedError{Msg: fmt.Sprintf("project %s's metadata changed since the scan and cannot be read now (%s): its files cannot be told from orphans, so nothing is deleted; scan again (bandercheck run --fresh), or pass --allow-problems", n, problemText(out.problems))}
 		}
 		r.names[n] = true
 		for _, row := range rows.rows {

@@ -2,7 +2,8 @@
 // of at a random time: with BANDERCHECK_CRASH_AT=NAME:N in the environment,
 // the Nth time the point NAME is reached the process sends itself SIGKILL,
 // with no cleanup, as the kernel's OOM killer or a power cut would. Points:
-// "shard" (a shard recorded in _stage.json), "download" (a file installed in
+// "renamed" (a shard renamed into place, not yet recorded), "shard" (one
+// manifest's _stage.json recorded, the stage's others maybe not yet), "download" (a file installed in
 // the mirror), "unlink" (a file unlinked, before its folders are pruned),
 // "remove" (a project path removed). Unset, Hit costs one atomic load.
 package crashpoint

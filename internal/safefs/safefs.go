@@ -19,8 +19,9 @@ import (
 
 // Dir is a folder held open by descriptor.
 type Dir struct {
-	fd   int
-	name string // for messages
+	fd    int
+	name  string // for messages
+	label string // what paths below it are named from in errors ("" for none)
 }
 
 // NotFollowedError says a path component is a symbolic link or not a folder
@@ -36,12 +37,22 @@ func (e *NotFollowedError) Error() string {
 
 // OpenRoot opens the folder at path. Symbolic links in path itself are
 // followed: where the operator points bandercheck is the operator's choice.
-func OpenRoot(path string) (*Dir, error) {
+// Errors about paths below it name them after label ("web/packages/…"), or
+// as they are when label is "".
+func OpenRoot(path, label string) (*Dir, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &Dir{fd: fd, name: path}, nil
+	return &Dir{fd: fd, name: path, label: label}, nil
+}
+
+// show names rel for messages.
+func (d *Dir) show(rel string) string {
+	if d.label == "" {
+		return rel
+	}
+	return d.label + "/" + rel
 }
 
 // Name is the folder's path, for messages.
@@ -102,10 +113,16 @@ func (d *Dir) walk(rel string, create bool) ([]*Dir, error) {
 			fd, err = openDirAt(cur.fd, seg)
 		}
 		if err != nil {
+			if err == unix.ENOTDIR || err == unix.ELOOP {
+				// O_DIRECTORY answers ENOTDIR for a link too: look at what it is
+				if st, serr := cur.Lstat(seg); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					err = unix.ELOOP
+				}
+			}
 			closeChain(chain)
 			return nil, d.pathErr("open", done, err)
 		}
-		cur = &Dir{fd: fd, name: d.name + "/" + done}
+		cur = &Dir{fd: fd, name: d.name + "/" + done, label: d.label}
 		chain = append(chain, cur)
 	}
 	return chain, nil
@@ -131,11 +148,11 @@ func openDirAt(dirfd int, name string) (int, error) {
 func (d *Dir) pathErr(op, rel string, err error) error {
 	switch err {
 	case unix.ELOOP:
-		return &NotFollowedError{Path: rel, What: "is a symbolic link"}
+		return &NotFollowedError{Path: d.show(rel), What: "is a symbolic link"}
 	case unix.ENOTDIR:
-		return &NotFollowedError{Path: rel, What: "is not a folder"}
+		return &NotFollowedError{Path: d.show(rel), What: "is not a folder"}
 	}
-	return &os.PathError{Op: op, Path: rel, Err: err}
+	return &os.PathError{Op: op, Path: d.show(rel), Err: err}
 }
 
 // OpenDir opens the folder rel below d ("" is d itself, opened again).
@@ -150,11 +167,11 @@ func (d *Dir) open(rel string, create bool) (*Dir, error) {
 		return nil, err
 	}
 	if len(chain) == 1 {
-		fd, err := unix.Dup(d.fd)
+		fd, err := unix.FcntlInt(uintptr(d.fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
 			return nil, err
 		}
-		return &Dir{fd: fd, name: d.name}, nil
+		return &Dir{fd: fd, name: d.name, label: d.label}, nil
 	}
 	for _, c := range chain[1 : len(chain)-1] {
 		c.Close()
@@ -194,18 +211,18 @@ func (d *Dir) OpenFile(rel string) (*os.File, error) {
 	fd, err := unix.Openat(parent.fd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if err == unix.ELOOP {
-			return nil, &NotFollowedError{Path: rel, What: "is a symbolic link"}
+			return nil, &NotFollowedError{Path: d.show(rel), What: "is a symbolic link"}
 		}
-		return nil, &os.PathError{Op: "open", Path: rel, Err: err}
+		return nil, &os.PathError{Op: "open", Path: d.show(rel), Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, &os.PathError{Op: "stat", Path: rel, Err: err}
+		return nil, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	if what := kindOf(st.Mode); what != "" {
 		unix.Close(fd)
-		return nil, &NotFollowedError{Path: rel, What: what}
+		return nil, &NotFollowedError{Path: d.show(rel), What: what}
 	}
 	return os.NewFile(uintptr(fd), d.name+"/"+rel), nil
 }
@@ -256,10 +273,10 @@ func (d *Dir) Install(src *Dir, from, rel string) error {
 			return d.renameErr(rel, err)
 		}
 		if err != nil {
-			return &os.PathError{Op: "stat", Path: rel, Err: err}
+			return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 		}
 		if what := kindOf(st.Mode); what != "" {
-			return &NotFollowedError{Path: rel, What: what}
+			return &NotFollowedError{Path: d.show(rel), What: what}
 		}
 		return d.renameErr(rel, unix.Renameat(src.fd, from, parent.fd, base))
 	}
@@ -269,7 +286,7 @@ func (d *Dir) renameErr(rel string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &os.PathError{Op: "rename", Path: rel, Err: err}
+	return &os.PathError{Op: "rename", Path: d.show(rel), Err: err}
 }
 
 // Unlink removes the regular file rel. A file already gone is no error; a
@@ -291,13 +308,13 @@ func (d *Dir) Unlink(rel string) error {
 		return nil
 	}
 	if err != nil {
-		return &os.PathError{Op: "stat", Path: rel, Err: err}
+		return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	if what := kindOf(st.Mode); what != "" {
-		return &NotFollowedError{Path: rel, What: what}
+		return &NotFollowedError{Path: d.show(rel), What: what}
 	}
 	if err := unix.Unlinkat(parent.fd, base, 0); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "unlink", Path: rel, Err: err}
+		return &os.PathError{Op: "unlink", Path: d.show(rel), Err: err}
 	}
 	return nil
 }
@@ -346,18 +363,18 @@ func (d *Dir) RemoveAll(rel string) error {
 		return nil
 	}
 	if err != nil {
-		return &os.PathError{Op: "stat", Path: rel, Err: err}
+		return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		return removeTree(parent.fd, base, rel)
+		return removeTree(parent.fd, base, d.show(rel))
 	case unix.S_IFREG:
 		if err := unix.Unlinkat(parent.fd, base, 0); err != nil && err != unix.ENOENT {
-			return &os.PathError{Op: "unlink", Path: rel, Err: err}
+			return &os.PathError{Op: "unlink", Path: d.show(rel), Err: err}
 		}
 		return nil
 	}
-	return &NotFollowedError{Path: rel, What: kindOf(st.Mode)}
+	return &NotFollowedError{Path: d.show(rel), What: kindOf(st.Mode)}
 }
 
 // removeTree empties the folder name in parentfd, then removes it.
