@@ -89,6 +89,7 @@ type Stage struct {
 	commit    int
 	done      bool
 	now       func() time.Time
+	resumable bool // opened to resume: crash points count (a stage opened fresh starts over anyway)
 }
 
 // StageOptions tune a Stage; the zero value is the default.
@@ -102,7 +103,7 @@ type StageOptions struct {
 // manifests that committed further than the others are cut back so that all
 // resume from the same cursor. With fresh, all previous output is removed.
 func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spec) (*Stage, error) {
-	s := &Stage{name: name, shardRows: opt.ShardRows, now: opt.Now}
+	s := &Stage{name: name, shardRows: opt.ShardRows, now: opt.Now, resumable: !fresh}
 	if s.shardRows <= 0 {
 		s.shardRows = ShardRows
 	}
@@ -319,8 +320,10 @@ func (s *Stage) EndUnit(cursor string) error {
 func (s *Stage) commitShards(cursor string) error {
 	s.commit++
 	now := s.now().UTC()
-	for _, p := range s.parts {
+	fresh := make([]bool, len(s.parts)) // parts that got a new shard
+	for i, p := range s.parts {
 		if p.cur != nil {
+			fresh[i] = true
 			size, err := p.cur.commit()
 			if err != nil {
 				p.cur = nil
@@ -334,15 +337,22 @@ func (s *Stage) commitShards(cursor string) error {
 			if err := syncDir(p.dir); err != nil {
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			}
-			crashpoint.Hit("renamed") // a shard in place that _stage.json does not record yet
+			if s.resumable {
+				crashpoint.Hit("renamed") // a shard in place that _stage.json does not record yet
+			}
 		}
 	}
-	for _, p := range s.parts {
+	for i, p := range s.parts {
 		p.file.Commit, p.file.Cursor, p.file.Updated = s.commit, cursor, now
 		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
-		crashpoint.Hit("shard") // between manifests of a stage: one a commit ahead
+		if s.resumable && i == 0 && len(s.parts) > 1 && slices.Contains(fresh, true) {
+			crashpoint.Hit("partial") // one manifest a commit ahead of the others
+		}
+	}
+	if s.resumable && slices.Contains(fresh, true) {
+		crashpoint.Hit("shard")
 	}
 	return nil
 }

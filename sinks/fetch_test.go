@@ -1,6 +1,8 @@
 package sinks
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -87,4 +89,80 @@ func openMirror(t *testing.T, root string) *DirMirror {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+func TestFetchBoundsUnknownSizesAndNeverDecompresses(t *testing.T) {
+	var sawEncoding []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawEncoding = append(sawEncoding, r.Header.Get("Accept-Encoding"))
+		switch r.URL.Path {
+		case "/packages/endless.metadata":
+			chunk := []byte(strings.Repeat("x", 64<<10))
+			for i := 0; i < (MaxUnknownSize>>16)+64; i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		case "/packages/bomb.metadata":
+			// a small gzip body that inflates to 64 MiB
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(make([]byte, 64<<20))
+			zw.Close()
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(buf.Bytes())
+		}
+	}))
+	defer srv.Close()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "web/packages"), 0o755)
+	mirror := openMirror(t, root)
+	f := &Fetcher{Client: NewHTTPClient(time.Minute), Base: srv.URL, Attempts: 1}
+	for _, name := range []string{"endless.metadata", "bomb.metadata"} {
+		// the digest upstream names is that of the inflated content
+		_, err := f.Fetch(context.Background(), mirror, Want{Key: "web/packages/" + name, URL: "/packages/" + name, Size: -1, SHA256: zeros64MiB})
+		var fe *FetchError
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: %v, want a FetchError", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "web/packages", name)); err == nil {
+			t.Errorf("%s was installed", name)
+		}
+	}
+	for _, enc := range sawEncoding {
+		if enc != "" {
+			t.Errorf("the client asked for a compressed body: Accept-Encoding %q", enc)
+		}
+	}
+}
+
+// zeros64MiB is the sha256 of 64 MiB of zero bytes.
+var zeros64MiB = func() string {
+	s := sha256.Sum256(make([]byte, 64<<20))
+	return hex.EncodeToString(s[:])
+}()
+
+func TestFetchSource(t *testing.T) {
+	cases := []struct {
+		base, upstream, url, want string
+	}{
+		{"", "", "https://files.example.invalid/packages/ab/x.whl", "https://files.example.invalid/packages/ab/x.whl"},
+		{"https://m.example/pypi", "", "https://files.example.invalid/packages/ab/x%2Bcpu.whl", "https://m.example/pypi/packages/ab/x%2Bcpu.whl"},
+		{"https://m.example/pypi/", "", "https://files.example.invalid/packages/ab/x.whl", "https://m.example/pypi/packages/ab/x.whl"},
+		{"", "http://127.0.0.1:9/up", "/packages/ab/x.whl", "http://127.0.0.1:9/up/packages/ab/x.whl"},
+		{"http://b.example", "http://127.0.0.1:9", "/packages/ab/x.whl.metadata", "http://b.example/packages/ab/x.whl.metadata"},
+		{"", "", "/packages/ab/x.whl", ""},
+	}
+	for _, c := range cases {
+		got, err := (&Fetcher{Base: c.base, Upstream: c.upstream}).source(c.url)
+		if c.want == "" {
+			if err == nil || !strings.Contains(err.Error(), "--download-base") {
+				t.Errorf("%q with no base: %q, %v; want an error naming --download-base", c.url, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("source(%q) with base %q, upstream %q = %q, %v; want %q", c.url, c.base, c.upstream, got, err, c.want)
+		}
+	}
 }

@@ -162,8 +162,9 @@ func (d *DirMirror) Remove(ctx context.Context, keys []string) ([]error, error) 
 			return errs, err
 		}
 		dir, rel, err := d.locate(key)
+		removed := false
 		if err == nil {
-			err = dir.Unlink(rel)
+			removed, err = dir.Unlink(rel)
 		}
 		if err != nil {
 			if isSinkFailure(err) {
@@ -172,7 +173,9 @@ func (d *DirMirror) Remove(ctx context.Context, keys []string) ([]error, error) 
 			errs[i] = classify(key, err)
 			continue
 		}
-		crashpoint.Hit("unlink")
+		if removed {
+			crashpoint.Hit("unlink")
+		}
 		if dir == d.packages {
 			if parent, _ := splitKey(rel); parent != "" {
 				dir.Prune(parent)
@@ -185,14 +188,18 @@ func (d *DirMirror) Remove(ctx context.Context, keys []string) ([]error, error) 
 // RemoveTree implements Mirror.
 func (d *DirMirror) RemoveTree(ctx context.Context, prefix string) error {
 	dir, rel, err := d.locate(strings.TrimSuffix(prefix, "/"))
+	removed := false
 	if err == nil {
-		err = dir.RemoveAll(rel)
+		removed, err = dir.RemoveAll(rel)
 	}
 	if err != nil {
 		if isSinkFailure(err) {
 			return fmt.Errorf("remove %s: %w", prefix, err)
 		}
 		return classify(prefix, err)
+	}
+	if removed {
+		crashpoint.Hit("remove")
 	}
 	return nil
 }
@@ -214,12 +221,12 @@ func (d *DirMirror) Lock(ctx context.Context) (func() error, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := d.packages.RemoveAll(TempDir); err != nil {
+	if _, err := d.packages.RemoveAll(TempDir); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
 	}
 	return func() error {
-		err := d.packages.RemoveAll(TempDir)
+		_, err := d.packages.RemoveAll(TempDir)
 		if err != nil {
 			err = fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
 		}

@@ -232,7 +232,6 @@ func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows 
 		var pe *sinks.PathError
 		switch {
 		case err == nil:
-			crashpoint.Hit("remove")
 			out[i] = appliedRow{Path: path, Result: resultOK}
 		case errors.As(err, &pe):
 			out[i] = failedRow(path, err)

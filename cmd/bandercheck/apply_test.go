@@ -1,9 +1,11 @@
 package main
 
 import (
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,8 +101,8 @@ func TestApplyWithUpstreamFaultsThenComplete(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.root, miss[2])); err == nil {
 		t.Errorf("a file whose digest did not match was installed")
 	}
-	if tmps, _ := filepath.Glob(filepath.Join(m.root, ".bandercheck-tmp/*")); len(tmps) > 0 {
-		t.Errorf("temporary files left in the mirror: %v", tmps)
+	if _, err := os.Stat(filepath.Join(m.root, "web/packages/.bandercheck-tmp")); err == nil {
+		t.Errorf("the staging folder is left in the mirror")
 	}
 	// upstream heals; a fresh run completes the mirror
 	clean := m.serve(t, nil)
@@ -172,21 +174,65 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	}
 }
 
+// TestApplySurvivesKill crashes apply right after every download installed,
+// every file unlinked (before its folders are pruned), every project path
+// removed and every shard of results recorded; each walk must end in the
+// mirror and the applied rows of an uninterrupted apply.
 func TestApplySurvivesKill(t *testing.T) {
 	m := generate(t, 300)
 	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
 	env := []string{"BANDERCHECK_SHARD_ROWS=7"}
-	scanAndPlan(t, env, m.root, state, url)
-	kills := killUntilDone(t, env, "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--jobs", "2")
-	m.verify(t, m.root)
-	for _, a := range []string{"download", "delete", "remove-projects"} {
-		plan := strings.Count(mustBC(t, nil, "--state", state, "cat", "plan/"+a), "\n")
-		applied := mustBC(t, nil, "--state", state, "cat", "applied/"+a)
-		if n := strings.Count(applied, "\n"); n != plan {
-			t.Errorf("after %d kills applied/%s has %d rows, the plan %d", kills, a, n-1, plan-1)
-		}
+	for _, point := range []string{"download", "unlink", "remove", "shard"} {
+		t.Run(point, func(t *testing.T) {
+			root := copyTree(t, m.root)
+			state := t.TempDir() + "/st"
+			scanAndPlan(t, env, root, state, url)
+			kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "apply", "--download-base", url, "--jobs", "2")
+			m.verify(t, root)
+			if left, _ := filepath.Glob(filepath.Join(root, "web/packages/*/*")); len(left) == 0 {
+				t.Fatal("the mirror is empty")
+			}
+			for _, a := range []string{"download", "delete", "remove-projects"} {
+				plan := firstColumn(mustBC(t, nil, "--state", state, "cat", "plan/"+a))
+				if a == "remove-projects" {
+					plan = secondColumn(mustBC(t, nil, "--state", state, "cat", "plan/"+a))
+				}
+				applied := mustBC(t, nil, "--state", state, "cat", "applied/"+a)
+				if got := firstColumn(applied); !slices.Equal(got, plan) {
+					t.Errorf("after %d crashes at %s applied/%s has %d rows, the plan %d", kills, point, a, len(got), len(plan))
+				}
+				if strings.Contains(applied, ",failed,") {
+					t.Errorf("after %d crashes at %s applied/%s has failed rows:\n%s", kills, point, a, applied)
+				}
+			}
+			assertNoEmptyFolders(t, filepath.Join(root, "web/packages"))
+		})
 	}
+}
+
+func secondColumn(csv string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
+		_, rest, _ := strings.Cut(l, ",")
+		p, _, _ := strings.Cut(rest, ",")
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// assertNoEmptyFolders fails on any empty folder below dir (dir itself aside).
+func assertNoEmptyFolders(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || p == dir {
+			return nil
+		}
+		if entries, _ := os.ReadDir(p); len(entries) == 0 {
+			t.Errorf("empty folder left in the mirror: %s", p)
+		}
+		return nil
+	})
 }
 
 func TestApplyGuards(t *testing.T) {

@@ -5,14 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/internal/testutil"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -67,47 +68,58 @@ func cleanEnv() []string {
 	return append(env, "BANDERCHECK_PROGRESS=never")
 }
 
-// killUntilDone runs bandercheck with args, SIGKILLs it after a random short
-// time, and runs it again until it finishes by itself. It returns the number
-// of kills.
-func killUntilDone(t *testing.T, env []string, args ...string) int {
+// crashAtEveryPoint runs bandercheck with args again and again, each run
+// crashing (SIGKILL to itself, see internal/crashpoint) the first time it
+// reaches the point named, until a run finishes by itself. So every crash
+// point of that kind is visited once, in order, whatever the machine's speed.
+// Points whose crash undoes the commit ("renamed", "partial") crash at their
+// second reach, so each run gets one commit further. It returns the number of
+// crashes, and fails the test when there were none.
+func crashAtEveryPoint(t *testing.T, env []string, point string, args ...string) int {
 	t.Helper()
-	return killUntilDoneWithin(t, env, 60*time.Millisecond, args...)
+	at := point + ":1"
+	if point == "renamed" || point == "partial" {
+		at = point + ":2"
+	}
+	return crashUntilDone(t, env, func(int) string { return at }, args...)
 }
 
-// killUntilDoneWithin is killUntilDone with kills at random times up to most after each start.
-func killUntilDoneWithin(t *testing.T, env []string, most time.Duration, args ...string) int {
+// crashAtRandomPoints is crashAtEveryPoint with each run crashing at the Nth
+// reach of point, N drawn from 1 to most by a seeded generator: random
+// places, a bounded number of runs, and every crash lands.
+func crashAtRandomPoints(t *testing.T, env []string, point string, most int, args ...string) int {
 	t.Helper()
-	most = max(most, 20*time.Millisecond)
-	bin := testutil.Binary(t, "./cmd/bandercheck")
 	rng := rand.New(rand.NewPCG(uint64(len(args)), 99))
-	kills := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 500 {
+	return crashUntilDone(t, env, func(int) string { return fmt.Sprintf("%s:%d", point, 1+rng.IntN(most)) }, args...)
+}
+
+func crashUntilDone(t *testing.T, env []string, at func(run int) string, args ...string) int {
+	t.Helper()
+	bin := testutil.Binary(t, "./cmd/bandercheck")
+	crashes := 0
+	for run := 0; ; run++ {
+		if run > 2000 {
 			t.Fatal("never finished")
 		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(cleanEnv(), env...)
+		cmd.Env = append(append(cleanEnv(), env...), crashpoint.Env+"="+at(run))
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("bandercheck %s failed after %d kills: %v\n%s", strings.Join(args, " "), kills, err, errb.String())
+		err := cmd.Run()
+		if err == nil {
+			if crashes == 0 {
+				t.Fatalf("bandercheck %s never reached a crash point", strings.Join(args, " "))
 			}
-			return kills
-		// mostly short, sometimes up to 8 times longer: stages that cannot
-		// checkpoint (plan, scan upstream) must be able to finish sometimes
-		case <-time.After(8*time.Millisecond + time.Duration(rng.Int64N(int64(most)))<<rng.IntN(4)):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
+			return crashes
 		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				crashes++
+				continue
+			}
+		}
+		t.Fatalf("bandercheck %s failed after %d crashes: %v\n%s", strings.Join(args, " "), crashes, err, errb.String())
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/bandercheck/bandercheck/internal/testutil"
 )
@@ -43,35 +42,41 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 	}
 }
 
-// TestRunSurvivesKillAnywhere kills run at random moments in every stage and
-// checks that the manifests, the plan and the mirror equal an uninterrupted run's.
+// TestRunSurvivesKillAnywhere crashes run at every shard commit of every
+// stage, then at random downloads, and checks that the manifests, the plan
+// and the mirror equal an uninterrupted run's.
 func TestRunSurvivesKillAnywhere(t *testing.T) {
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	env := []string{"BANDERCHECK_SHARD_ROWS=40"}
 	refRoot, refState := copyTree(t, m.root), t.TempDir()+"/ref"
-	start := time.Now()
 	mustBC(t, env, runArgs(refRoot, refState, url, "--jobs", "2")...)
-	took := time.Since(start)
 
-	state := t.TempDir() + "/st"
-	kills := killUntilDoneWithin(t, env, took/130, runArgs(m.root, state, url, "--jobs", "2")...)
-	t.Logf("%d kills", kills)
-	if kills < 20 {
-		t.Errorf("only %d kills landed; the test wants at least 20", kills)
-	}
-	m.verify(t, m.root)
-	for _, name := range []string{"storage", "projects", "designated", "problems/metadata", "upstream", "plan/download", "plan/delete", "plan/remove-projects"} {
-		want := mustBC(t, nil, "--state", refState, "cat", name)
-		if got := mustBC(t, nil, "--state", state, "cat", name); got != want {
-			t.Errorf("%s after %d kills differs from an uninterrupted run (%d vs %d lines)", name, kills, strings.Count(got, "\n"), strings.Count(want, "\n"))
-		}
-	}
-	for _, a := range []string{"applied/download", "applied/delete", "applied/remove-projects"} {
-		want := firstColumn(mustBC(t, nil, "--state", refState, "cat", a))
-		if got := firstColumn(mustBC(t, nil, "--state", state, "cat", a)); !slices.Equal(got, want) {
-			t.Errorf("%s after kills: %d rows, uninterrupted %d", a, len(got), len(want))
-		}
+	for _, walk := range []struct {
+		name  string
+		crash func(t *testing.T, args ...string) int
+	}{
+		{"every shard", func(t *testing.T, args ...string) int { return crashAtEveryPoint(t, env, "shard", args...) }},
+		{"random downloads", func(t *testing.T, args ...string) int { return crashAtRandomPoints(t, env, "download", 5, args...) }},
+	} {
+		t.Run(walk.name, func(t *testing.T) {
+			root, state := copyTree(t, m.root), t.TempDir()+"/st"
+			kills := walk.crash(t, runArgs(root, state, url, "--jobs", "2")...)
+			t.Logf("%d crashes", kills)
+			m.verify(t, root)
+			for _, name := range []string{"storage", "projects", "designated", "problems/metadata", "upstream", "plan/download", "plan/delete", "plan/remove-projects"} {
+				want := mustBC(t, nil, "--state", refState, "cat", name)
+				if got := mustBC(t, nil, "--state", state, "cat", name); got != want {
+					t.Errorf("%s after %d crashes differs from an uninterrupted run (%d vs %d lines)", name, kills, strings.Count(got, "\n"), strings.Count(want, "\n"))
+				}
+			}
+			for _, a := range []string{"applied/download", "applied/delete", "applied/remove-projects"} {
+				want := firstColumn(mustBC(t, nil, "--state", refState, "cat", a))
+				if got := firstColumn(mustBC(t, nil, "--state", state, "cat", a)); !slices.Equal(got, want) {
+					t.Errorf("%s after crashes: %d rows, uninterrupted %d", a, len(got), len(want))
+				}
+			}
+		})
 	}
 }
 

@@ -176,12 +176,25 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
 	ref := t.TempDir() + "/ref"
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "metadata")
-	state := t.TempDir() + "/st"
-	kills := killUntilDone(t, env, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-	for _, m := range []string{"designated", "projects", "problems/metadata"} {
-		want := mustBC(t, nil, "--state", ref, "cat", m)
-		if got := mustBC(t, nil, "--state", state, "cat", m); got != want {
-			t.Errorf("%s after %d kills differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
+	// every commit, every commit left half done (one manifest a commit ahead), then random ones
+	for _, walk := range []func(state string) int{
+		func(state string) int {
+			return crashAtEveryPoint(t, env, "shard", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+		},
+		func(state string) int {
+			return crashAtEveryPoint(t, env, "partial", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+		},
+		func(state string) int {
+			return crashAtRandomPoints(t, env, "shard", 7, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+		},
+	} {
+		state := t.TempDir() + "/st"
+		kills := walk(state)
+		for _, m := range []string{"designated", "projects", "problems/metadata"} {
+			want := mustBC(t, nil, "--state", ref, "cat", m)
+			if got := mustBC(t, nil, "--state", state, "cat", m); got != want {
+				t.Errorf("%s after %d crashes differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
+			}
 		}
 	}
 }

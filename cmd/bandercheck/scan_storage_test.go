@@ -101,8 +101,9 @@ func TestScanStorageBadInput(t *testing.T) {
 	})
 }
 
-// TestScanStorageSurvivesKill kills the scan at random moments and checks that
-// the resumed manifest equals an uninterrupted one.
+// TestScanStorageSurvivesKill crashes the scan at every shard commit, and at
+// every shard renamed but not yet recorded, and checks that the resumed
+// manifest equals an uninterrupted one.
 func TestScanStorageSurvivesKill(t *testing.T) {
 	files := storageFiles(6000)
 	root := t.TempDir()
@@ -112,11 +113,15 @@ func TestScanStorageSurvivesKill(t *testing.T) {
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "storage", "--hash")
 	want := mustBC(t, nil, "--state", ref, "cat", "storage")
 
-	state := t.TempDir() + "/st"
-	kills := killUntilDone(t, env, "--mirror", root, "--state", state, "scan", "storage", "--hash", "--jobs", "2")
-	got := mustBC(t, nil, "--state", state, "cat", "storage")
-	if got != want {
-		t.Fatalf("after %d kills the manifest differs from an uninterrupted scan (%d vs %d bytes)", kills, len(got), len(want))
+	for _, point := range []string{"shard", "renamed"} {
+		state := t.TempDir() + "/st"
+		kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "storage", "--hash", "--jobs", "2")
+		if kills < 25 {
+			t.Errorf("%s: %d crashes; 6,000 files in shards of 200 have 30 commits", point, kills)
+		}
+		if got := mustBC(t, nil, "--state", state, "cat", "storage"); got != want {
+			t.Fatalf("after %d crashes at %s the manifest differs from an uninterrupted scan (%d vs %d bytes)", kills, point, len(got), len(want))
+		}
 	}
 }
 

@@ -2,10 +2,14 @@
 // of at a random time: with BANDERCHECK_CRASH_AT=NAME:N in the environment,
 // the Nth time the point NAME is reached the process sends itself SIGKILL,
 // with no cleanup, as the kernel's OOM killer or a power cut would. Points:
-// "renamed" (a shard renamed into place, not yet recorded), "shard" (one
-// manifest's _stage.json recorded, the stage's others maybe not yet), "download" (a file installed in
+// "renamed" (a shard renamed into place, not yet recorded), "partial" (one
+// manifest of a stage recorded a commit, the others not yet), "shard" (a
+// commit of new shards recorded in every manifest of a stage), "download" (a file installed in
 // the mirror), "unlink" (a file unlinked, before its folders are pruned),
-// "remove" (a project path removed). Unset, Hit costs one atomic load.
+// "remove" (a project path removed). Only stages that resume count: one
+// opened to start over would meet the same point again. A crash at "renamed"
+// or "partial" undoes that commit, so walks over them crash at the second
+// reach. Unset, Hit costs one atomic load.
 package crashpoint
 
 import (

@@ -289,34 +289,37 @@ func (d *Dir) renameErr(rel string, err error) error {
 	return &os.PathError{Op: "rename", Path: d.show(rel), Err: err}
 }
 
-// Unlink removes the regular file rel. A file already gone is no error; a
-// link or anything but a regular file is left alone with a *NotFollowedError.
-// A missing folder on the way counts as gone.
-func (d *Dir) Unlink(rel string) error {
+// Unlink removes the regular file rel and tells whether it was there. A file
+// already gone is no error; a link or anything but a regular file is left
+// alone with a *NotFollowedError. A missing folder on the way counts as gone.
+func (d *Dir) Unlink(rel string) (bool, error) {
 	dir, base := split(rel)
 	parent, err := d.OpenDir(dir)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	defer parent.Close()
 	st, err := parent.Lstat(base)
 	if err == unix.ENOENT {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
+		return false, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	if what := kindOf(st.Mode); what != "" {
-		return &NotFollowedError{Path: d.show(rel), What: what}
+		return false, &NotFollowedError{Path: d.show(rel), What: what}
 	}
-	if err := unix.Unlinkat(parent.fd, base, 0); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "unlink", Path: d.show(rel), Err: err}
+	if err := unix.Unlinkat(parent.fd, base, 0); err != nil {
+		if err == unix.ENOENT {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "unlink", Path: d.show(rel), Err: err}
 	}
-	return nil
+	return true, nil
 }
 
 // Prune removes the folder rel and then each parent of it up to d
@@ -343,38 +346,39 @@ func (d *Dir) Prune(rel string) {
 	}
 }
 
-// RemoveAll removes rel and everything below it. Entries inside are removed
-// without being followed (a link inside is unlinked, never its target). When
-// rel itself, or a folder on the way to it, is a link, nothing is removed and
-// the error is a *NotFollowedError. A missing rel is no error.
-func (d *Dir) RemoveAll(rel string) error {
+// RemoveAll removes rel and everything below it, and tells whether there was
+// anything. Entries inside are removed without being followed (a link inside
+// is unlinked, never its target). When rel itself, or a folder on the way to
+// it, is a link, nothing is removed and the error is a *NotFollowedError. A
+// missing rel is no error.
+func (d *Dir) RemoveAll(rel string) (bool, error) {
 	dir, base := split(rel)
 	parent, err := d.OpenDir(dir)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	defer parent.Close()
 	st, err := parent.Lstat(base)
 	if err == unix.ENOENT {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
+		return false, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		return removeTree(parent.fd, base, d.show(rel))
+		return true, removeTree(parent.fd, base, d.show(rel))
 	case unix.S_IFREG:
 		if err := unix.Unlinkat(parent.fd, base, 0); err != nil && err != unix.ENOENT {
-			return &os.PathError{Op: "unlink", Path: d.show(rel), Err: err}
+			return false, &os.PathError{Op: "unlink", Path: d.show(rel), Err: err}
 		}
-		return nil
+		return true, nil
 	}
-	return &NotFollowedError{Path: d.show(rel), What: kindOf(st.Mode)}
+	return false, &NotFollowedError{Path: d.show(rel), What: kindOf(st.Mode)}
 }
 
 // removeTree empties the folder name in parentfd, then removes it.
