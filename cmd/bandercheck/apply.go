@@ -190,6 +190,7 @@ func (c *ApplyCmd) actions(ctx context.Context, g *Globals, store sources.Store,
 		f.Limiter = rate.NewLimiter(rate.Limit(c.Rate), 1)
 	}
 	d := &downloader{mirror: mirror, fetch: f, jobs: c.Jobs}
+	var sp *spellings // listed before the first removal
 	return []applyAction{
 		{name: "download", check: checkDownloadRow, do: d.shard},
 		{name: "delete", check: checkDeleteRow, do: func(ctx context.Context, rows [][]string) ([]appliedRow, error) {
@@ -197,7 +198,13 @@ func (c *ApplyCmd) actions(ctx context.Context, g *Globals, store sources.Store,
 		}},
 		{name: "remove-projects", check: checkRemovalRow,
 			do: func(ctx context.Context, rows [][]string) ([]appliedRow, error) {
-				return removeProjectsShard(ctx, mirror, rc, rows)
+				if sp == nil {
+					var err error
+					if sp, err = listSpellings(ctx, store, g.State); err != nil {
+						return nil, err
+					}
+				}
+				return removeProjectsShard(ctx, mirror, rc, sp, rows)
 			},
 			finish: func(ctx context.Context) error {
 				removed, err := removedProjects(g.State, rc)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -13,6 +14,7 @@ import (
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks"
+	"github.com/bandercheck/bandercheck/sources"
 )
 
 // Results of applied rows.
@@ -210,8 +212,10 @@ func deleteShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]stri
 
 // removeProjectsShard removes metadata files and simple folders of removed
 // projects (checked rows of plan/remove-projects: project,path), except those
-// of projects whose metadata changed since the plan (rc).
-func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]string) ([]appliedRow, error) {
+// of projects whose metadata changed since the plan (rc). A row of
+// web/json/<name> or web/pypi/<name>/ removes every spelling of the project
+// there (web/json/Gone_Pkg and web/json/gone-pkg).
+func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, sp *spellings, rows [][]string) ([]appliedRow, error) {
 	out := make([]appliedRow, len(rows))
 	for i, r := range rows {
 		project, path := r[0], r[1]
@@ -219,16 +223,19 @@ func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows 
 			out[i] = appliedRow{Path: path, Result: resultSkipped, Err: "project " + project + "'s metadata changed since the plan was made: kept"}
 			continue
 		}
-		var err error
-		if path[len(path)-1] == '/' {
-			err = m.RemoveTree(ctx, path)
-		} else {
-			var errs []error
-			errs, err = m.Remove(ctx, []string{path})
-			if err == nil {
-				err = errs[0]
+		var errs []error
+		for _, p := range sp.of(project, path) {
+			if strings.HasSuffix(p, "/") {
+				errs = append(errs, m.RemoveTree(ctx, p))
+				continue
 			}
+			res, err := m.Remove(ctx, []string{p})
+			if err == nil {
+				err = res[0]
+			}
+			errs = append(errs, err)
 		}
+		err := errors.Join(errs...)
 		var pe *sinks.PathError
 		switch {
 		case err == nil:
@@ -240,6 +247,62 @@ func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows 
 		}
 	}
 	return out, nil
+}
+
+// spellings are the names under web/json and web/pypi of removed projects
+// besides the one the plan names, found by one listing of each folder.
+type spellings struct {
+	keys map[string][]string // planned path → every path of the same project there
+}
+
+// listSpellings lists web/json and web/pypi once, keeping the names of the
+// projects plan/remove-projects removes (a bounded set: --max-remove-projects).
+func listSpellings(ctx context.Context, store sources.Store, state string) (*spellings, error) {
+	removed, err := removedProjects(state, &recheck{loaded: true})
+	if err != nil || len(removed) == 0 {
+		return &spellings{}, err
+	}
+	sp := &spellings{keys: map[string][]string{}}
+	for _, folder := range []struct {
+		prefix string
+		dir    bool
+	}{{"web/json/", false}, {"web/pypi/", true}} {
+		err := store.Names(ctx, folder.prefix, func(name string, dir bool) error {
+			norm := sources.Normalize(name)
+			if dir != folder.dir || !removed[norm] || strings.HasPrefix(name, ".") {
+				return nil
+			}
+			key := folder.prefix + name
+			if dir {
+				key += "/"
+			}
+			group := folder.prefix + norm
+			sp.keys[group] = append(sp.keys[group], key)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s for other spellings of removed projects: %w", folder.prefix, err)
+		}
+	}
+	return sp, nil
+}
+
+// of lists the paths a checked removal row stands for.
+func (sp *spellings) of(project, path string) []string {
+	out := []string{path}
+	group := ""
+	switch {
+	case strings.HasPrefix(path, "web/json/"):
+		group = "web/json/" + project
+	case strings.HasPrefix(path, "web/pypi/"):
+		group = "web/pypi/" + project
+	}
+	for _, k := range sp.keys[group] {
+		if k != path && sinks.CheckRemoval(project, k) == nil {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // removedProjects reads the set of projects plan/remove-projects removes,

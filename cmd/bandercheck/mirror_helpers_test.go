@@ -127,6 +127,9 @@ func treeDigest(t *testing.T, root, sub string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	base := filepath.Join(root, sub)
+	if real, err := filepath.EvalSymlinks(base); err == nil {
+		base = real // web/packages may be a link to another volume
+	}
 	err := filepath.WalkDir(base, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -138,7 +141,8 @@ func treeDigest(t *testing.T, root, sub string) map[string]string {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, path)
+		rel, _ := filepath.Rel(base, path)
+		rel = filepath.Join(sub, rel)
 		s := sha256.Sum256(data)
 		out[filepath.ToSlash(rel)] = hex.EncodeToString(s[:])
 		return nil
