@@ -13,4 +13,14 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
-go test -count=1 -timeout 20m "$@" ./...
+# Test mirrors are thousands of small files, and each test makes its own; on a
+# virtual disk every mkdir and open costs about a millisecond, so the tests
+# write in a tmpfs when the machine has one (4x faster here). Nothing in them
+# depends on the disk's kind: the full and read-only disk tests mount their own.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  TMPDIR=$(mktemp -d /dev/shm/bandercheck-test.XXXXXX)
+  export TMPDIR
+  trap 'rm -rf "$TMPDIR"' EXIT
+fi
+# the end-to-end tests wait mostly on processes and files: four at a time on two cores
+go test -count=1 -timeout 20m -parallel 4 "$@" ./...

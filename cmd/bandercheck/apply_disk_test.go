@@ -41,6 +41,7 @@ func usedKiB(t *testing.T, dir string) int64 {
 // TestApplyOnFullAndReadOnlyDisk: the error is clear, nothing half-written is
 // visible, and once there is room the rerun finishes the mirror.
 func TestApplyOnFullAndReadOnlyDisk(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 120, "--missing", "0.3")
 	fs := tmpfs(t, "64m")
 	root := filepath.Join(fs, "mirror")

@@ -50,8 +50,9 @@ func (r *recheck) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// file dates may be coarse (whole seconds): take a little more than changed
-	since := sf.Started.Add(-2 * time.Second)
+	// file dates may be whole seconds: what was written in the second the scan
+	// began counts as changed (re-reading a project too many is harmless)
+	since := sf.Started.Truncate(time.Second).Add(-time.Nanosecond)
 	hashIndex := run.Option("metadata.hash-index") == "true"
 	from := run.Option("metadata.from")
 	refs := map[string]*projectRef{}

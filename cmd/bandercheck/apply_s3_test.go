@@ -41,6 +41,7 @@ func s3Digest(t *testing.T, st *sources.S3Store) map[string]string {
 }
 
 func TestRunOnS3MatchesTruth(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	srv := testutil.Versity(t)

@@ -78,6 +78,7 @@ func (c *captured) Write(p []byte) (int, error) { return c.body.Write(p) }
 func (c *captured) WriteHeader(code int)        { c.code = code }
 
 func TestApplyWithUpstreamFaultsThenComplete(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	miss := m.truth["missing"]
 	f := &faults{calls: map[string]int{}, notFound: miss[0], unavailableOnce: miss[1], wrongBody: miss[2], cutOnce: miss[3]}
@@ -125,6 +126,7 @@ func lineOf(csv, path string) string {
 }
 
 func TestApplyRefusesWhileSyncHoldsLock(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -151,6 +153,7 @@ func TestApplyRefusesWhileSyncHoldsLock(t *testing.T) {
 }
 
 func TestApplyDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -179,6 +182,7 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 // removed and every shard of results recorded; each walk must end in the
 // mirror and the applied rows of an uninterrupted apply.
 func TestApplySurvivesKill(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	env := []string{"BANDERCHECK_SHARD_ROWS=7"}
@@ -236,6 +240,7 @@ func assertNoEmptyFolders(t *testing.T, dir string) {
 }
 
 func TestApplyGuards(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	t.Run("max-delete", func(t *testing.T) {
@@ -280,6 +285,7 @@ func TestApplyGuards(t *testing.T) {
 }
 
 func TestApplyBadInput(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"

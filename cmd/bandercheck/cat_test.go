@@ -41,6 +41,7 @@ func zstdRows(t *testing.T, dir string) [][]string {
 }
 
 func TestCatEqualsConcatenatedShards(t *testing.T) {
+	t.Parallel()
 	state := t.TempDir() + "/st"
 	pipeline.OpenRun(state, "/m")
 	st, err := pipeline.OpenStage(state, "test", false, pipeline.StageOptions{ShardRows: 4}, pipeline.MustSpec("designated"))
@@ -72,6 +73,7 @@ func TestCatEqualsConcatenatedShards(t *testing.T) {
 }
 
 func TestScanMetadataEmptyWebJSON(t *testing.T) {
+	t.Parallel()
 	files, _ := metadataMirror(t, false)
 	for k := range files {
 		if strings.HasPrefix(k, "web/json/") {

@@ -39,6 +39,7 @@ func bcWithin(t *testing.T, d time.Duration, args ...string) cmdResult {
 }
 
 func TestScanMetadataSkipsAFIFO(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	if err := syscall.Mkfifo(filepath.Join(m.root, "web/json/fifo-project"), 0o644); err != nil {
 		t.Fatal(err)
@@ -54,6 +55,7 @@ func TestScanMetadataSkipsAFIFO(t *testing.T) {
 }
 
 func TestSIGTERMStopsApplyWithinSeconds(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	miss := m.truth["missing"][0]
 	arrived := make(chan struct{}, 1)
@@ -109,6 +111,7 @@ func TestSIGTERMStopsApplyWithinSeconds(t *testing.T) {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	testutil.WriteFiles(t, dir, map[string]string{
 		"file":         "not a folder",
@@ -149,6 +152,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestBadAppliedCursorIsAnErrorNotAPanic(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -170,6 +174,7 @@ func TestBadAppliedCursorIsAnErrorNotAPanic(t *testing.T) {
 }
 
 func TestMessagesSayWhatIsTrue(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -197,6 +202,7 @@ func TestMessagesSayWhatIsTrue(t *testing.T) {
 }
 
 func TestWebPackagesMayBeALinkToAnotherVolume(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	volume := filepath.Join(t.TempDir(), "volume")
@@ -215,6 +221,7 @@ func TestWebPackagesMayBeALinkToAnotherVolume(t *testing.T) {
 }
 
 func TestSimplePageFilesAreDownloadedFromTheUpstream(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -232,6 +239,7 @@ func TestSimplePageFilesAreDownloadedFromTheUpstream(t *testing.T) {
 }
 
 func TestRemovedProjectGoesUnderEverySpelling(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	gone := m.truth["removed-project"][0]
@@ -254,6 +262,11 @@ func TestRemovedProjectGoesUnderEverySpelling(t *testing.T) {
 	}
 	data, _ := os.ReadFile(filepath.Join(m.root, "web/json", listed))
 	testutil.WriteFiles(t, m.root, map[string]string{"web/json/" + other: string(data), "web/pypi/" + other + "/json": string(data)})
+	// synced long ago, as the rest of the mirror: not a change apply must respect
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{"web/json/" + other, "web/pypi/" + other + "/json"} {
+		os.Chtimes(filepath.Join(m.root, p), old, old)
+	}
 	state := t.TempDir() + "/st"
 	mustBC(t, nil, runArgs(m.root, state, url)...)
 	for _, p := range []string{"web/json/" + listed, "web/json/" + other, "web/pypi/" + other, "web/pypi/" + listed} {

@@ -66,6 +66,7 @@ func planState(t *testing.T, storage [][]string, upstream []string) string {
 }
 
 func TestPlanEndToEnd(t *testing.T) {
+	t.Parallel()
 	storage := [][]string{
 		{"web/packages/aa/a-1.tar.gz", "5", "", ""},
 		{"web/packages/aa/orphan.zip", "1", "", ""},
@@ -122,6 +123,7 @@ func TestPlanEndToEnd(t *testing.T) {
 }
 
 func TestPlanRefusesMassRemoval(t *testing.T) {
+	t.Parallel()
 	state := planState(t, [][]string{{"web/packages/aa/a-1.tar.gz", "5", "", ""}}, []string{"alive"})
 	r := bc(t, nil, "--state", state, "plan")
 	if r.code != 3 || !strings.Contains(r.stderr, "--max-remove-projects") || !strings.Contains(r.stderr, "2 of 3") {
@@ -136,6 +138,7 @@ func TestPlanRefusesMassRemoval(t *testing.T) {
 }
 
 func TestPlanWithoutUpstreamNeverRemovesProjects(t *testing.T) {
+	t.Parallel()
 	state := planState(t, [][]string{{"web/packages/bb/g-1.tar.gz", "4", "", ""}}, nil)
 	mustBC(t, nil, "--state", state, "plan")
 	if del := mustBC(t, nil, "--state", state, "cat", "plan/delete"); del != "path,size,reason\n" {
@@ -144,6 +147,7 @@ func TestPlanWithoutUpstreamNeverRemovesProjects(t *testing.T) {
 }
 
 func TestPlanNeedsScans(t *testing.T) {
+	t.Parallel()
 	state := t.TempDir() + "/st"
 	pipeline.OpenRun(state, "/m")
 	r := bc(t, nil, "--state", state, "plan")

@@ -18,6 +18,7 @@ func runArgs(mirror, state, url string, extra ...string) []string {
 }
 
 func TestRunEndToEndPOSIX(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300, "--hash-index")
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -46,6 +47,7 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 // stage, then at random downloads, and checks that the manifests, the plan
 // and the mirror equal an uninterrupted run's.
 func TestRunSurvivesKillAnywhere(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	env := []string{"BANDERCHECK_SHARD_ROWS=40"}
@@ -93,6 +95,7 @@ func firstColumn(csv string) []string {
 // TestRunSyncDuringVerify adds a project between the storage and metadata
 // scans, as a sync would: its files are neither deleted nor fetched again.
 func TestRunSyncDuringVerify(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	// the newcomer is generated apart, then half copied in: its files and JSON arrive after scan storage
 	late := generate(t, 310)
@@ -171,6 +174,7 @@ func packagesOf(t *testing.T, m *genMirror, doc string) []string {
 }
 
 func TestRunRefusedPlanIsNotAppliedOnRerun(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"

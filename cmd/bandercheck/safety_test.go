@@ -65,6 +65,7 @@ func planned(t *testing.T, state, name string, keep func(row []string) bool) []s
 }
 
 func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -100,6 +101,7 @@ func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 }
 
 func TestApplyNeverFollowsLinks(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -155,6 +157,7 @@ func TestApplyNeverFollowsLinks(t *testing.T) {
 }
 
 func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -196,6 +199,7 @@ func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
 }
 
 func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -239,6 +243,7 @@ func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
 }
 
 func TestApplyRefusesAnOldPlan(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
@@ -254,6 +259,7 @@ func TestApplyRefusesAnOldPlan(t *testing.T) {
 }
 
 func TestApplyRetriesFailedRowsOnRerun(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	miss := m.truth["missing"]
 	var mu syncMap
@@ -288,6 +294,7 @@ func TestApplyRetriesFailedRowsOnRerun(t *testing.T) {
 }
 
 func TestTwoProcessesOnOneStateDirectory(t *testing.T) {
+	t.Parallel()
 	m := generate(t, 200)
 	state := t.TempDir() + "/st"
 	mustBC(t, nil, "--mirror", m.root, "--state", state, "scan", "storage")

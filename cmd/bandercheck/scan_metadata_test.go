@@ -105,6 +105,7 @@ func expectedDesignated() []string {
 }
 
 func TestScanMetadataDesignatesExactly(t *testing.T) {
+	t.Parallel()
 	for _, hashIndex := range []bool{false, true} {
 		for _, from := range []string{"json", "simple"} {
 			t.Run(from+map[bool]string{true: " hash-index", false: ""}[hashIndex], func(t *testing.T) {
@@ -145,6 +146,7 @@ func TestScanMetadataDesignatesExactly(t *testing.T) {
 }
 
 func TestScanMetadataOnS3MatchesPOSIX(t *testing.T) {
+	t.Parallel()
 	files, _ := metadataMirror(t, false)
 	files["web/pypi/Good_Project/json"] = files["web/json/Good_Project"] // S3 holds copies, not links
 	root := writeMirror(t, files, nil)
@@ -167,6 +169,7 @@ func TestScanMetadataOnS3MatchesPOSIX(t *testing.T) {
 }
 
 func TestScanMetadataSurvivesKill(t *testing.T) {
+	t.Parallel()
 	files := map[string]string{"web/packages/x": "x"}
 	good := readFixture(t, "json/good.json")
 	for i := range 400 {

@@ -22,6 +22,7 @@ func storageFiles(n int) map[string]string {
 }
 
 func TestScanStoragePOSIXAndS3Agree(t *testing.T) {
+	t.Parallel()
 	files := storageFiles(500)
 	root := t.TempDir()
 	testutil.WriteFiles(t, root, files)
@@ -64,14 +65,15 @@ func TestScanStoragePOSIXAndS3Agree(t *testing.T) {
 }
 
 func TestScanStorageBadInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for name, tc := range map[string]struct {
 		args []string
 		code int
 		msg  string
 	}{
-		"missing mirror":   {[]string{"--mirror", dir + "/nope", "scan", "storage"}, 1, "does not exist"},
-		"no web/packages":  {[]string{"--mirror", dir, "scan", "storage"}, 1, "has no web/packages/"},
+		"missing mirror":   {[]string{"--mirror", dir + "/nope", "scan", "storage"}, 2, "does not exist"},
+		"no web/packages":  {[]string{"--mirror", dir, "scan", "storage"}, 2, "has no web/packages/"},
 		"no mirror at all": {[]string{"scan", "storage"}, 2, "no mirror given"},
 		"bad hash value":   {[]string{"--mirror", dir, "scan", "storage", "--hash=md5"}, 2, "want content or metadata"},
 	} {
@@ -105,6 +107,7 @@ func TestScanStorageBadInput(t *testing.T) {
 // every shard renamed but not yet recorded, and checks that the resumed
 // manifest equals an uninterrupted one.
 func TestScanStorageSurvivesKill(t *testing.T) {
+	t.Parallel()
 	files := storageFiles(6000)
 	root := t.TempDir()
 	testutil.WriteFiles(t, root, files)

@@ -14,6 +14,7 @@ const indexJSON = `{"meta":{"api-version":"1.1","_last-serial":9},"projects":[{"
 const indexHTML = "<!DOCTYPE html>\n<html><body>\n<a href=\"/simple/zope/\">Zope</a>\n<a href=\"/simple/a-b-c/\">a_b.C</a>\n<a href=\"/simple/requests/\">requests</a>\n</body></html>\n"
 
 func TestScanUpstream(t *testing.T) {
+	t.Parallel()
 	want := "project\na-b-c\nrequests\nzope\n"
 	var calls atomic.Int32
 	handlers := map[string]http.HandlerFunc{
