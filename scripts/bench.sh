@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
 # table on stdout and in bench/results.md. Sections (default: all):
-#   manifest storage s3 metadata plan apply run
+#   manifest storage s3 metadata plan apply delete run
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
-sections=${*:-manifest storage s3 metadata plan apply run}
+sections=${*:-manifest storage s3 metadata plan apply delete run}
 STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
 PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
 RUN_SIZES=${RUN_SIZES:-"10000 100000"}
@@ -15,7 +15,7 @@ REPEAT=${REPEAT:-3}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/bandercheck-bench.XXXXXX)}
 mkdir -p bench "$work"
 go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
-bc=$PWD/bin/bandercheck gm=$PWD/bin/genmirror
+bc=${BC:-$PWD/bin/bandercheck} gm=$PWD/bin/genmirror # BC: another build, to compare versions
 names=../shared/data/pypi-project-names.txt.zst
 [ -f "$names" ] && names_flag=(--names "$names") || names_flag=()
 results=bench/results.md
@@ -149,6 +149,33 @@ bench_apply() {
   local mb; mb=$(du -sm --apparent-size "$m/web/packages" | cut -f1)
   row "apply download (POSIX, loopback upstream)" "$n small files, $mb MB" "bandercheck --jobs 8" "$wall" "$rss" "$n" "-"
   kill "$server"; server=
+}
+
+# apply's deletes on POSIX (every path walked from held descriptors, never
+# following a link) beside rm through xargs and a find that prunes empty folders
+bench_delete() {
+  local n=${DELETE_FILES:-100000} m="$work/delete-mirror"
+  prep() {
+    rm -rf "$m" "$work/st-delete"
+    "$gm" files --out "$m" --n "$n" >/dev/null
+    mkdir -p "$m/web/json"
+    "$bc" --progress never --mirror "$m" --state "$work/st-delete" scan storage
+    "$bc" --progress never --mirror "$m" --state "$work/st-delete" scan metadata
+    "$bc" --progress never --mirror "$m" --state "$work/st-delete" plan --grace 0s >/dev/null
+    sync
+  }
+  reference() { timed sh -c "cd '$m' && find web/packages -type f -print0 | xargs -0 rm -f && find web/packages -mindepth 1 -type d -empty -delete"; }
+  ours() { timed "$bc" --progress never --mirror "$m" --state "$work/st-delete" apply --only delete --max-delete 100%; }
+  local rws=() ows=() rr=0 orr=0
+  for _ in $(seq "$REPEAT"); do
+    prep; reference; rws+=("$wall"); rr=$rss
+    prep; ours; ows+=("$wall"); orr=$rss
+  done
+  local rw ow
+  rw=$(printf '%s\n' "${rws[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  ow=$(printf '%s\n' "${ows[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  row "apply delete (POSIX)" "$n files" "find \| xargs rm; find -empty -delete" "$rw" "$rr" "$n" "1.00"
+  row "apply delete (POSIX)" "$n files" "bandercheck (no link followed)" "$ow" "$orr" "$n" "$(ratio "$rw" "$ow")"
 }
 
 bench_run() {

@@ -198,36 +198,30 @@ func (d *DirStore) StoredSHA256(ctx context.Context, key string) (string, error)
 
 // Names implements Store.
 func (d *DirStore) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
-	f, err := os.Open(d.Path(prefix))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
-	}
-	defer f.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		des, err := f.ReadDir(1024)
-		for _, de := range des {
-			if err := fn(de.Name(), de.IsDir()); err != nil {
-				return err
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
-		}
-	}
+	return d.entries(ctx, prefix, func(_ *os.File, de fs.DirEntry) error { return fn(de.Name(), de.IsDir()) })
 }
 
 // Modified implements Store: folders are read in batches, each entry stated
 // without following it; links and other non-regular entries are passed over.
 func (d *DirStore) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
+	return d.entries(ctx, prefix, func(f *os.File, de fs.DirEntry) error {
+		if de.IsDir() {
+			return d.Modified(ctx, prefix+de.Name()+"/", fn)
+		}
+		if !de.Type().IsRegular() {
+			return nil
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(int(f.Fd()), de.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return nil // gone since the folder was read
+		}
+		return fn(prefix+de.Name(), time.Unix(st.Mtim.Unix()))
+	})
+}
+
+// entries calls fn for each entry of the folder prefix, read in batches so
+// that a folder of any size is never held in memory. A missing folder has none.
+func (d *DirStore) entries(ctx context.Context, prefix string, fn func(*os.File, fs.DirEntry) error) error {
 	f, err := os.Open(d.Path(prefix))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -242,20 +236,7 @@ func (d *DirStore) Modified(ctx context.Context, prefix string, fn func(string, 
 		}
 		des, err := f.ReadDir(1024)
 		for _, de := range des {
-			if de.IsDir() {
-				if err := d.Modified(ctx, prefix+de.Name()+"/", fn); err != nil {
-					return err
-				}
-				continue
-			}
-			if !de.Type().IsRegular() {
-				continue
-			}
-			var st unix.Stat_t
-			if serr := unix.Fstatat(int(f.Fd()), de.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); serr != nil {
-				continue // gone since the folder was read
-			}
-			if err := fn(prefix+de.Name(), time.Unix(st.Mtim.Unix())); err != nil {
+			if err := fn(f, de); err != nil {
 				return err
 			}
 		}

@@ -23,6 +23,17 @@ func scanAndPlan(t *testing.T, env []string, mirror, state, url string, planArgs
 	mustBC(t, env, append(append(g, "plan", "--max-remove-projects", "10%"), planArgs...)...)
 }
 
+// plannedMirror generates a mirror of n projects, serves its upstream and
+// scans and plans it: the start of every apply test.
+func plannedMirror(t *testing.T, n int) (m *genMirror, url, state string) {
+	t.Helper()
+	m = generate(t, n)
+	url = m.serve(t, nil)
+	state = t.TempDir() + "/st"
+	scanAndPlan(t, nil, m.root, state, url)
+	return m, url, state
+}
+
 // faults injects upstream failures for chosen files.
 type faults struct {
 	mu                                            sync.Mutex
@@ -127,10 +138,7 @@ func lineOf(csv, path string) string {
 
 func TestApplyRefusesWhileSyncHoldsLock(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	lock, err := os.OpenFile(filepath.Join(m.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -154,10 +162,7 @@ func TestApplyRefusesWhileSyncHoldsLock(t *testing.T) {
 
 func TestApplyDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, _, state := plannedMirror(t, 200)
 	before := treeDigest(t, m.root, "web")
 	out := mustBC(t, nil, "--mirror", m.root, "--state", state, "apply", "--dry-run")
 	if !strings.Contains(out, "download") || !strings.Contains(out, "delete") {

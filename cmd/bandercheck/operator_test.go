@@ -153,10 +153,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 
 func TestBadAppliedCursorIsAnErrorNotAPanic(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	mustBC(t, nil, "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--only", "download")
 	stageFile := filepath.Join(state, "applied/download", pipeline.StageFileName)
 	data, _ := os.ReadFile(stageFile)
@@ -175,10 +172,7 @@ func TestBadAppliedCursorIsAnErrorNotAPanic(t *testing.T) {
 
 func TestMessagesSayWhatIsTrue(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	// --only delete under a refusal: no downloads ran, and it does not say they did
 	r := bc(t, nil, "--mirror", m.root, "--state", state, "apply", "--only", "delete", "--max-delete", "0")
 	if r.code != 3 || strings.Contains(r.stderr, "downloads ran") {

@@ -66,10 +66,7 @@ func planned(t *testing.T, state, name string, keep func(row []string) bool) []s
 
 func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	beside := filepath.Dir(m.root)
 	check := canaries(t, beside)
 	dl := planned(t, state, "plan/download", func([]string) bool { return true })
@@ -102,10 +99,7 @@ func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 
 func TestApplyNeverFollowsLinks(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	beside := filepath.Dir(m.root)
 	check := canaries(t, beside)
 
@@ -158,10 +152,7 @@ func TestApplyNeverFollowsLinks(t *testing.T) {
 
 func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	dl := planned(t, state, "plan/download", func(r []string) bool { return r[2] != "" })
 	del := planned(t, state, "plan/delete", func([]string) bool { return true })
 	// a file where a folder belongs, a folder where a file belongs
@@ -200,10 +191,7 @@ func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
 
 func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	orphan := planned(t, state, "plan/delete", func(r []string) bool { return r[2] == "unowned" })
 	removed := planned(t, state, "plan/remove-projects", func(r []string) bool { return strings.HasPrefix(r[1], "web/json/") })
 	// the sync: a live project now names the orphan; the removed project is back
@@ -244,10 +232,7 @@ func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
 
 func TestApplyRefusesAnOldPlan(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
-	url := m.serve(t, nil)
-	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, m.root, state, url)
+	m, url, state := plannedMirror(t, 200)
 	before := treeDigest(t, m.root, "web")
 	r := bc(t, nil, "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--max-plan-age", "1ns")
 	if r.code != 3 || !strings.Contains(r.stderr, "--max-plan-age") {

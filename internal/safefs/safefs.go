@@ -289,26 +289,39 @@ func (d *Dir) renameErr(rel string, err error) error {
 	return &os.PathError{Op: "rename", Path: d.show(rel), Err: err}
 }
 
+// lookup opens the folder of rel and describes rel's last entry without
+// following it. found is false, with no error, when rel or a folder on the
+// way is missing. The caller closes parent when it is not nil.
+func (d *Dir) lookup(rel string) (parent *Dir, base string, st unix.Stat_t, found bool, err error) {
+	dir, base := split(rel)
+	parent, err = d.OpenDir(dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
+			return nil, base, st, false, nil
+		}
+		return nil, base, st, false, err
+	}
+	st, err = parent.Lstat(base)
+	switch {
+	case err == unix.ENOENT:
+		return parent, base, st, false, nil
+	case err != nil:
+		return parent, base, st, false, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
+	}
+	return parent, base, st, true, nil
+}
+
 // Unlink removes the regular file rel and tells whether it was there. A file
 // already gone is no error; a link or anything but a regular file is left
 // alone with a *NotFollowedError. A missing folder on the way counts as gone.
 func (d *Dir) Unlink(rel string) (bool, error) {
-	dir, base := split(rel)
-	parent, err := d.OpenDir(dir)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
-			return false, nil
-		}
+	parent, base, st, found, err := d.lookup(rel)
+	if parent != nil {
+		defer parent.Close()
+	}
+	if !found || err != nil {
 		return false, err
-	}
-	defer parent.Close()
-	st, err := parent.Lstat(base)
-	if err == unix.ENOENT {
-		return false, nil
-	}
-	if err != nil {
-		return false, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	if what := kindOf(st.Mode); what != "" {
 		return false, &NotFollowedError{Path: d.show(rel), What: what}
@@ -352,22 +365,12 @@ func (d *Dir) Prune(rel string) {
 // it, is a link, nothing is removed and the error is a *NotFollowedError. A
 // missing rel is no error.
 func (d *Dir) RemoveAll(rel string) (bool, error) {
-	dir, base := split(rel)
-	parent, err := d.OpenDir(dir)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) && pe.Err == unix.ENOENT {
-			return false, nil
-		}
+	parent, base, st, found, err := d.lookup(rel)
+	if parent != nil {
+		defer parent.Close()
+	}
+	if !found || err != nil {
 		return false, err
-	}
-	defer parent.Close()
-	st, err := parent.Lstat(base)
-	if err == unix.ENOENT {
-		return false, nil
-	}
-	if err != nil {
-		return false, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
