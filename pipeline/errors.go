@@ -2,9 +2,8 @@ package pipeline
 
 import "fmt"
 
-// Exit codes of DESIGN.md.
+// Exit codes of DESIGN.md (1, any other failure, is the default).
 const (
-	ExitFailure = 1
 	ExitUsage   = 2
 	ExitRefused = 3
 )

@@ -31,7 +31,6 @@ type Sorter struct {
 	inflight *sortBuf
 	busy     chan error // the run being written, nil when none
 	runs     []string
-	rows     int64
 }
 
 // sortBuf is one arena of encoded records and their index.
@@ -93,12 +92,8 @@ func (s *Sorter) Add(row []string) error {
 	b.arena = append(b.arena, k...)
 	b.arena = appendRecord(b.arena, row)
 	b.idx = append(b.idx, sortEntry{pfx: keyPrefix(k), off: off, klen: int32(len(k)), rlen: int32(len(b.arena) - off - len(k))})
-	s.rows++
 	return nil
 }
-
-// Rows is the number of rows added.
-func (s *Sorter) Rows() int64 { return s.rows }
 
 func (b *sortBuf) keyOf(e sortEntry) []byte { return b.arena[e.off : e.off+int(e.klen)] }
 

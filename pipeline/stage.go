@@ -219,9 +219,6 @@ func (s *Stage) Done() bool { return s.done }
 // Rows is the number of committed rows in manifest i.
 func (s *Stage) Rows(i int) int64 { return s.parts[i].file.Rows }
 
-// Started is when the stage first started (kept across resumes).
-func (s *Stage) Started() time.Time { return s.parts[0].file.Started }
-
 // Write adds a row to manifest i (the index in OpenStage's specs) within the current unit.
 func (s *Stage) Write(i int, row ...string) error {
 	p := s.parts[i]

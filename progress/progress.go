@@ -35,21 +35,6 @@ type Options struct {
 	Out      io.Writer     // stderr
 }
 
-// Nop reports nothing.
-type Nop struct{}
-
-// Add implements Reporter.
-func (Nop) Add(int64, int64) {}
-
-// SetTotal implements Reporter.
-func (Nop) SetTotal(int64) {}
-
-// Fail implements Reporter.
-func (Nop) Fail() {}
-
-// Finish implements Reporter.
-func (Nop) Finish() {}
-
 // New starts a Reporter.
 func New(o Options) Reporter {
 	if o.Interval == 0 {

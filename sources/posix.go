@@ -38,9 +38,6 @@ func OpenDir(root string) (*DirStore, error) {
 	return &DirStore{root: root}, nil
 }
 
-// Root is the mirror's folder.
-func (d *DirStore) Root() string { return d.root }
-
 // String implements Store.
 func (d *DirStore) String() string { return d.root }
 

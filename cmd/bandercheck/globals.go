@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -24,6 +25,7 @@ type Globals struct {
 	ShardRows   int      `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
 
 	conf *sources.Config
+	log  *slog.Logger
 }
 
 // Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.

@@ -71,7 +71,7 @@ func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, 
 	}
 	// a soft cap: the sorters keep to their share of --memory, this keeps the
 	// garbage of decoding in check without making the collector run nonstop
-	debug.SetMemoryLimit(int64(c.Memory) * 5 / 4)
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(c.Memory) * 5 / 4)) // restored for run's apply
 	// the sort arena is large, pointer-free and live: a lower GOGC keeps the
 	// heap goal (and so the peak) close to it
 	defer debug.SetGCPercent(debug.SetGCPercent(40))

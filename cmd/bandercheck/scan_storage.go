@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path"
 	"slices"
@@ -173,10 +175,16 @@ func (g *Globals) reporter(stage, unit string) progress.Reporter {
 
 // logf writes one log line to stderr.
 func logf(g *Globals, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if g.LogFormat == "json" {
-		fmt.Fprintf(os.Stderr, "{\"time\":%q,\"msg\":%q}\n", time.Now().UTC().Format(time.RFC3339), msg)
-		return
+	if g.log == nil {
+		g.log = newLogger(os.Stderr, g.LogFormat)
 	}
-	fmt.Fprintln(os.Stderr, msg)
+	g.log.Info(fmt.Sprintf(format, args...))
+}
+
+// newLogger logs to w through slog's text or JSON handler.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
