@@ -15,6 +15,10 @@ type RemovedIter struct {
 }
 
 // NewRemovedIter merges projects against upstream.
+// DesignatedStream names the designated manifest in an *OrderError when it is
+// out of project order (a plan that meets it sorts designated first).
+const DesignatedStream = "designated (project order)"
+
 func NewRemovedIter(projects, upstream RowReader) *RemovedIter {
 	return &RemovedIter{
 		projects: &orderedStream{name: "projects", r: normalizedFirst{projects}, allowEqual: true},
@@ -74,7 +78,7 @@ func (it *RemovedIter) Close() error {
 // in project order and a sorted list of removed normalized names, and calls
 // fn with each row in the DPath…DRemoved layout Join reads.
 func TagRemoved(designated RowReader, removed func() (string, error), fn func(row []string) error) error {
-	d := &orderedStream{name: "designated (project order)", r: &projectFirst{r: designated}, allowEqual: true}
+	d := &orderedStream{name: DesignatedStream, r: &projectFirst{r: designated}, allowEqual: true}
 	next, err := removed()
 	if err == io.EOF {
 		next = ""

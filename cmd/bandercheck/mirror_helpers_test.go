@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
 	"github.com/bandercheck/bandercheck/internal/testutil"
-	"github.com/bandercheck/bandercheck/internal/upstream"
 )
 
 // genMirror is a generated mirror, its upstream and the truth of its defects.
@@ -61,7 +61,7 @@ func generate(t *testing.T, n int, extra ...string) *genMirror {
 
 // serve starts the upstream on loopback, optionally wrapped (fault injection).
 func (m *genMirror) serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	h := upstream.Handler(m.upstream)
+	h := fakepypi.Handler(m.upstream)
 	if wrap != nil {
 		h = wrap(h)
 	}

@@ -119,7 +119,7 @@ func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, 
 		switch oe.Stream {
 		case "storage":
 			opts.sortStorage = true
-		case "designated (project order)":
+		case pipeline.DesignatedStream:
 			opts.sortDesignated = true
 		default:
 			return nil, err

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/bandercheck/bandercheck/internal/upstream"
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
 )
 
 // ServeCmd serves an upstream tree on loopback.
@@ -29,7 +29,7 @@ func (c *ServeCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("http://%s\n", l.Addr())
 	os.Stdout.Sync()
-	srv := &http.Server{Handler: upstream.Handler(c.Dir)}
+	srv := &http.Server{Handler: fakepypi.Handler(c.Dir)}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -1,6 +1,7 @@
-// Package upstream serves a generated upstream tree over HTTP, as PyPI
-// serves its simple index and files, for tests, the demo and benchmarks.
-package upstream
+// Package fakepypi is a fake PyPI: it serves a generated upstream tree over
+// HTTP, as PyPI serves its simple index and files, for tests, the demo and
+// the benchmarks.
+package fakepypi
 
 import (
 	"net/http"
