@@ -149,18 +149,18 @@ func (c *RunCmd) report(w io.Writer, g *Globals, times []stageTime) error {
 		}
 		if !printed {
 			fmt.Fprintln(w, "applied:")
-			fmt.Fprintln(tw, "action\tok\tpresent\tfailed\t")
+			fmt.Fprintln(tw, "action\tok\tpresent\tskipped\tfailed\t")
 			printed = true
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", a, counts["ok"], counts["present"], counts["failed"])
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", a, counts[resultOK], counts[resultPresent], counts[resultSkipped], counts[resultFailed])
 	}
-	fmt.Fprintln(tw, "stage\tseconds\t\t\t")
+	fmt.Fprintln(tw, "stage\tseconds\t\t\t\t")
 	for _, t := range times {
 		if t.skip {
-			fmt.Fprintf(tw, "%s\tskipped\t\t\t\n", t.name)
+			fmt.Fprintf(tw, "%s\tskipped\t\t\t\t\n", t.name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t\t\t\n", t.name, t.took.Seconds())
+		fmt.Fprintf(tw, "%s\t%.1f\t\t\t\t\n", t.name, t.took.Seconds())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
