@@ -145,7 +145,7 @@ func (c *ApplyCmd) applyLocked(ctx context.Context, g *Globals, run *pipeline.Ru
 		if err != nil {
 			return err
 		}
-		if failed := counts["failed"]; failed > 0 {
+		if failed := counts[resultFailed]; failed > 0 {
 			failures = append(failures, fmt.Sprintf("%d %s rows failed (bandercheck cat applied/%s | grep ,failed,; a rerun of apply retries them)", failed, a.name, a.name))
 		}
 	}
@@ -240,7 +240,7 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 	defer st.Close()
 	if st.Done() {
 		counts, err := appliedCounts(g.State, a.name)
-		if err != nil || counts["failed"] == 0 {
+		if err != nil || counts[resultFailed] == 0 {
 			return err
 		}
 		// keep the finished results aside and apply again, retrying only the failed rows
