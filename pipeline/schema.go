@@ -57,3 +57,17 @@ func MustSpec(name string) Spec {
 	}
 	return s
 }
+
+// Column indexes of the manifests that apply acts on, by name; a test checks
+// them against Columns.
+const (
+	DownloadPath, DownloadURL, DownloadSize, DownloadSHA256, DownloadReason, DownloadUploadTime = 0, 1, 2, 3, 4, 5
+
+	DeletePath, DeleteSize, DeleteReason = 0, 1, 2
+
+	RemoveProject, RemovePath = 0, 1
+
+	AppliedPath, AppliedAction, AppliedResult, AppliedError = 0, 1, 2, 3
+
+	ProblemPath, ProblemStage, ProblemError, ProblemFallback = 0, 1, 2, 3
+)

@@ -95,13 +95,13 @@ func checkDownloadRow(row []string) (string, error) {
 	if len(row) < 6 {
 		return firstCell(row), fmt.Errorf("refused: a plan/download row has %d columns, not 6", len(row))
 	}
-	if err := sinks.CheckPackageKey(row[0]); err != nil {
-		return row[0], err
+	if err := sinks.CheckPackageKey(row[pipeline.DownloadPath]); err != nil {
+		return row[pipeline.DownloadPath], err
 	}
-	if _, err := sinks.ParseSize(row[2]); err != nil {
-		return row[0], fmt.Errorf("refused: size %q is not a number", row[2])
+	if _, err := sinks.ParseSize(row[pipeline.DownloadSize]); err != nil {
+		return row[pipeline.DownloadPath], fmt.Errorf("refused: size %q is not a number", row[pipeline.DownloadSize])
 	}
-	return row[0], nil
+	return row[pipeline.DownloadPath], nil
 }
 
 // checkDeleteRow checks a row of plan/delete (path,size,reason).
@@ -109,7 +109,7 @@ func checkDeleteRow(row []string) (string, error) {
 	if len(row) < 3 {
 		return firstCell(row), fmt.Errorf("refused: a plan/delete row has %d columns, not 3", len(row))
 	}
-	return row[0], sinks.CheckPackageKey(row[0])
+	return row[pipeline.DeletePath], sinks.CheckPackageKey(row[pipeline.DeletePath])
 }
 
 // checkRemovalRow checks a row of plan/remove-projects (project,path).
@@ -117,7 +117,7 @@ func checkRemovalRow(row []string) (string, error) {
 	if len(row) < 2 {
 		return firstCell(row), fmt.Errorf("refused: a plan/remove-projects row has %d columns, not 2", len(row))
 	}
-	return row[1], sinks.CheckRemoval(row[0], row[1])
+	return row[pipeline.RemovePath], sinks.CheckRemoval(row[pipeline.RemoveProject], row[pipeline.RemovePath])
 }
 
 func firstCell(row []string) string {
@@ -159,15 +159,15 @@ func (d *downloader) shard(ctx context.Context, rows [][]string) ([]appliedRow, 
 }
 
 func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) {
-	path := row[0]
-	size, _ := sinks.ParseSize(row[2]) // checked
-	if ok, err := d.mirror.Present(ctx, path, size, row[3]); err != nil {
+	path, sum := row[pipeline.DownloadPath], row[pipeline.DownloadSHA256]
+	size, _ := sinks.ParseSize(row[pipeline.DownloadSize]) // checked
+	if ok, err := d.mirror.Present(ctx, path, size, sum); err != nil {
 		return appliedRow{}, err
 	} else if ok {
 		return appliedRow{Path: path, Result: resultPresent}, nil
 	}
-	w := sinks.Want{Key: path, URL: row[1], Size: size, SHA256: row[3]}
-	if t, err := time.Parse(time.RFC3339, row[5]); err == nil {
+	w := sinks.Want{Key: path, URL: row[pipeline.DownloadURL], Size: size, SHA256: sum}
+	if t, err := time.Parse(time.RFC3339, row[pipeline.DownloadUploadTime]); err == nil {
 		w.Uploaded = t
 	}
 	n, err := d.fetch.Fetch(ctx, d.mirror, w)
@@ -190,21 +190,23 @@ func deleteShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]stri
 	var keys []string
 	var at []int
 	for i, r := range rows {
-		if owner := rc.owner(r[0]); owner != "" {
-			out[i] = appliedRow{Path: r[0], Result: resultSkipped, Err: "project " + owner + " names this file since the plan was made (its metadata changed): kept"}
+		path := r[pipeline.DeletePath]
+		if owner := rc.owner(path); owner != "" {
+			out[i] = appliedRow{Path: path, Result: resultSkipped, Err: "project " + owner + " names this file since the plan was made (its metadata changed): kept"}
 			continue
 		}
-		keys, at = append(keys, r[0]), append(at, i)
+		keys, at = append(keys, path), append(at, i)
 	}
 	errs, err := m.Remove(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	for j, i := range at {
-		size, _ := strconv.ParseInt(rows[i][1], 10, 64)
-		out[i] = appliedRow{Path: rows[i][0], Result: resultOK, Bytes: size}
+		path := rows[i][pipeline.DeletePath]
+		size, _ := strconv.ParseInt(rows[i][pipeline.DeleteSize], 10, 64)
+		out[i] = appliedRow{Path: path, Result: resultOK, Bytes: size}
 		if errs[j] != nil {
-			out[i] = failedRow(rows[i][0], errs[j])
+			out[i] = failedRow(path, errs[j])
 		}
 	}
 	return out, nil
@@ -218,7 +220,7 @@ func deleteShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]stri
 func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, sp *spellings, rows [][]string) ([]appliedRow, error) {
 	out := make([]appliedRow, len(rows))
 	for i, r := range rows {
-		project, path := r[0], r[1]
+		project, path := r[pipeline.RemoveProject], r[pipeline.RemovePath]
 		if rc.changed(project) {
 			out[i] = appliedRow{Path: path, Result: resultSkipped, Err: "project " + project + "'s metadata changed since the plan was made: kept"}
 			continue
@@ -322,8 +324,8 @@ func removedProjects(state string, rc *recheck) (map[string]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, cerr := checkRemovalRow(row); cerr == nil && !rc.changed(row[0]) {
-			set[row[0]] = true
+		if _, cerr := checkRemovalRow(row); cerr == nil && !rc.changed(row[pipeline.RemoveProject]) {
+			set[row[pipeline.RemoveProject]] = true
 		}
 	}
 }
@@ -354,7 +356,7 @@ func (p *previous) take(n int) ([]appliedRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = appliedRow{Path: row[0], Result: row[2], Err: row[3]}
+		out[i] = appliedRow{Path: row[pipeline.AppliedPath], Result: row[pipeline.AppliedResult], Err: row[pipeline.AppliedError]}
 	}
 	return out, nil
 }

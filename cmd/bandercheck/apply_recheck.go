@@ -149,7 +149,7 @@ func cutLast(s string) (string, string, bool) {
 func problemText(problems [][]string) string {
 	var parts []string
 	for _, p := range problems {
-		parts = append(parts, p[0]+": "+p[2])
+		parts = append(parts, p[pipeline.ProblemPath]+": "+p[pipeline.ProblemError])
 	}
 	return strings.Join(parts, "; ")
 }

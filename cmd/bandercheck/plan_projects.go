@@ -66,7 +66,7 @@ func countProblems(state string) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if row[3] == "" {
+		if row[pipeline.ProblemFallback] == "" {
 			n++
 		}
 	}

@@ -184,7 +184,7 @@ func appliedCounts(state, action string) (map[string]int64, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[row[2]]++
+		out[row[pipeline.AppliedResult]]++
 	}
 }
 
