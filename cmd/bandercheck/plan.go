@@ -192,12 +192,12 @@ type joinOptions struct {
 // runJoin sorts designated by path (tagging files of removed projects on the
 // way) and merge-joins it with storage into the plan stage.
 func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.JoinSummary, error) {
-	storage, err := openStorage(o)
+	storage, err := openStorage(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer storage.Close()
-	designated, err := sortedDesignated(o)
+	designated, err := sortedDesignated(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.
 	return pipeline.Join(storage, designated, o.cutoff, &planWriter{ctx: ctx, st: st})
 }
 
-func openStorage(o joinOptions) (pipeline.RowReader, error) {
+func openStorage(ctx context.Context, o joinOptions) (pipeline.RowReader, error) {
 	m, err := pipeline.OpenManifest(o.state, "storage")
 	if err != nil {
 		return nil, err
@@ -215,19 +215,34 @@ func openStorage(o joinOptions) (pipeline.RowReader, error) {
 		return r, nil
 	}
 	s := pipeline.NewSorter(o.tmp, o.memory/3, 4, func(row []string) string { return pathKey(row[0]) })
-	return drainInto(r, s)
+	return drainInto(ctx, r, s)
+}
+
+// cancellable wraps add so that it returns ctx's error once ctx is done
+// (checked every 4,096 rows): a signal stops a long sort within moments.
+func cancellable(ctx context.Context, add func([]string) error) func([]string) error {
+	n := 0
+	return func(row []string) error {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return add(row)
+	}
 }
 
 // drainInto adds every row of r to s and returns the sorted rows.
-func drainInto(r pipeline.RowReader, s *pipeline.Sorter) (pipeline.RowReader, error) {
+func drainInto(ctx context.Context, r pipeline.RowReader, s *pipeline.Sorter) (pipeline.RowReader, error) {
 	defer r.Close()
+	add := cancellable(ctx, s.Add)
 	for {
 		row, err := r.Next()
 		if err == io.EOF {
 			return s.Sort()
 		}
 		if err == nil {
-			err = s.Add(row)
+			err = add(row)
 		}
 		if err != nil {
 			return nil, errors.Join(err, s.Close())
@@ -235,7 +250,7 @@ func drainInto(r pipeline.RowReader, s *pipeline.Sorter) (pipeline.RowReader, er
 	}
 }
 
-func sortedDesignated(o joinOptions) (pipeline.RowReader, error) {
+func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, error) {
 	m, err := pipeline.OpenManifest(o.state, "designated")
 	if err != nil {
 		return nil, err
@@ -243,7 +258,7 @@ func sortedDesignated(o joinOptions) (pipeline.RowReader, error) {
 	d := pipeline.Prefetch(m)
 	if o.sortDesignated {
 		ps := pipeline.NewSorter(o.tmp, o.memory/2, 6, func(row []string) string { return row[1] })
-		if d, err = drainInto(d, ps); err != nil {
+		if d, err = drainInto(ctx, d, ps); err != nil {
 			return nil, err
 		}
 	}
@@ -264,7 +279,7 @@ func sortedDesignated(o joinOptions) (pipeline.RowReader, error) {
 		}
 	}
 	s := pipeline.NewSorter(o.tmp, o.memory/2, pipeline.DColumns, func(row []string) string { return pathKey(row[pipeline.DPath]) })
-	if err := pipeline.TagRemoved(d, removed, s.Add); err != nil {
+	if err := pipeline.TagRemoved(d, removed, cancellable(ctx, s.Add)); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s.Sort()
