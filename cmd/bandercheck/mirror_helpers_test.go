@@ -23,6 +23,7 @@ import (
 type genMirror struct {
 	root, upstream string
 	truth          map[string][]string // kind → paths
+	canaries       func()              // checks the files beside the mirror that nothing may touch
 }
 
 // generate writes a mirror of n projects with every kind of defect.
@@ -51,6 +52,9 @@ func generate(t *testing.T, n int, extra ...string) *genMirror {
 	for _, r := range rows[1:] {
 		m.truth[r[0]] = append(m.truth[r[0]], r[1])
 	}
+	// files beside the mirror that no stage may touch, whatever the test does
+	m.canaries = canaries(t, dir)
+	t.Cleanup(m.canaries)
 	for _, kind := range []string{"missing", "orphan", "size-mismatch", "hash-mismatch", "removed-project"} {
 		if len(m.truth[kind]) == 0 {
 			t.Fatalf("generated mirror has no %s defect; use more projects", kind)

@@ -67,8 +67,6 @@ func planned(t *testing.T, state, name string, keep func(row []string) bool) []s
 func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 	t.Parallel()
 	m, url, state := plannedMirror(t, 200)
-	beside := filepath.Dir(m.root)
-	check := canaries(t, beside)
 	dl := planned(t, state, "plan/download", func([]string) bool { return true })
 	writeManifest(t, state, "plan/download", [][]string{[]string{"../dl-outside.txt", dl[1], dl[2], dl[3], "missing", dl[5]}, dl})
 	writeManifest(t, state, "plan/delete", [][]string{[]string{"../outside.txt", "8", "unowned"},
@@ -83,7 +81,7 @@ func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("apply of a hostile plan: exit %d, want 1\n%s", r.code, r.stderr)
 	}
-	check()
+	m.canaries()
 	for _, name := range []string{"applied/download", "applied/delete", "applied/remove-projects"} {
 		out := mustBC(t, nil, "--state", state, "cat", name)
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
@@ -101,7 +99,6 @@ func TestApplyNeverFollowsLinks(t *testing.T) {
 	t.Parallel()
 	m, url, state := plannedMirror(t, 200)
 	beside := filepath.Dir(m.root)
-	check := canaries(t, beside)
 
 	// (a) a download below a link to a folder outside
 	dl := planned(t, state, "plan/download", func(r []string) bool { return r[2] != "" })
@@ -136,7 +133,7 @@ func TestApplyNeverFollowsLinks(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("apply through links: exit %d, want 1\n%s", r.code, r.stderr)
 	}
-	check()
+	m.canaries()
 	for _, link := range []string{"web/packages/sd", "web/packages/zz", "web/pypi", dl2[0]} {
 		if fi, err := os.Lstat(filepath.Join(m.root, link)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 			t.Errorf("link %s was removed or replaced: %v", link, err)
