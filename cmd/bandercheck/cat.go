@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/stages"
 	"io"
 	"os"
 	"syscall"
@@ -18,7 +19,7 @@ type CatCmd struct {
 }
 
 // Run implements the command.
-func (c *CatCmd) Run(g *Globals) error {
+func (c *CatCmd) Run(g *stages.Env) error {
 	r, err := pipeline.OpenManifest(g.State, c.Manifest)
 	if err != nil {
 		return err

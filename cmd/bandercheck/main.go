@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/bandercheck/bandercheck/internal/stages"
 	"github.com/bandercheck/bandercheck/pipeline"
 
 	"github.com/alecthomas/kong"
@@ -20,21 +21,21 @@ import (
 
 // CLI is the command line.
 type CLI struct {
-	Globals
+	stages.Env
 
-	Scan   ScanCmd   `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
-	Plan   PlanCmd   `cmd:"" help:"Merge-join storage against designated files into plans."`
-	Apply  ApplyCmd  `cmd:"" help:"Carry out the plan."`
-	Run    RunCmd    `cmd:"" help:"Every stage in order, resuming where STATE left off."`
-	Status StatusCmd `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
-	Cat    CatCmd    `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
+	Scan   ScanCmd       `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
+	Plan   stages.Plan   `cmd:"" help:"Merge-join storage against designated files into plans."`
+	Apply  stages.Apply  `cmd:"" help:"Carry out the plan."`
+	Run    stages.RunAll `cmd:"" help:"Every stage in order, resuming where STATE left off."`
+	Status StatusCmd     `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
+	Cat    CatCmd        `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
 }
 
 // ScanCmd groups the scanning stages.
 type ScanCmd struct {
-	Storage  ScanStorageCmd  `cmd:"" help:"List what the mirror holds under web/packages."`
-	Metadata ScanMetadataCmd `cmd:"" help:"Read every project's metadata into designated files."`
-	Upstream ScanUpstreamCmd `cmd:"" help:"List the projects that exist upstream."`
+	Storage  stages.ScanStorage  `cmd:"" help:"List what the mirror holds under web/packages."`
+	Metadata stages.ScanMetadata `cmd:"" help:"Read every project's metadata into designated files."`
+	Upstream stages.ScanUpstream `cmd:"" help:"List the projects that exist upstream."`
 }
 
 const exitHelp = `Exit codes: 0 done (also when differences were found and planned); 1 failure;
@@ -97,7 +98,7 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 		}
 		defer unlock()
 	}
-	if err := kctx.Run(&cli.Globals); err != nil {
+	if err := kctx.Run(&cli.Env); err != nil {
 		if interrupted(err) {
 			fmt.Fprintln(os.Stderr, "bandercheck: stopped by a signal; what was committed is kept, the shard in progress was discarded: run the same command again to continue")
 			return 1

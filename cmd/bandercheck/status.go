@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/stages"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -29,7 +30,7 @@ type StatusRow struct {
 }
 
 // Run implements the command.
-func (c *StatusCmd) Run(g *Globals) error {
+func (c *StatusCmd) Run(g *stages.Env) error {
 	if _, err := os.Stat(g.State); err != nil {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("state directory %s: %v: run a stage first, or pass --state", g.State, err)}
 	}

@@ -1,4 +1,4 @@
-package main
+package stages
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// RunCmd runs every stage in order, resuming where STATE left off.
-type RunCmd struct {
+// RunAll runs every stage in order, resuming where STATE left off.
+type RunAll struct {
 	Hash              HashMode      `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
 	From              string        `help:"Metadata source: json or simple." enum:"json,simple" default:"json"`
 	Upstream          string        `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
@@ -39,7 +39,7 @@ type stageTime struct {
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.
-func (c *RunCmd) Validate() error {
+func (c *RunAll) Validate() error {
 	if c.ListJobs < 1 {
 		return fmt.Errorf("--list-jobs %d: give at least 1", c.ListJobs)
 	}
@@ -50,7 +50,7 @@ func (c *RunCmd) Validate() error {
 }
 
 // Run implements the command.
-func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
+func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	if c.Fresh {
 		if err := pipeline.DiscardState(g.State); err != nil {
 			return err
@@ -77,20 +77,20 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 	err := step("scan storage", false, func() error {
-		return (&ScanStorageCmd{Jobs: c.ListJobs, Hash: c.Hash}).Run(ctx, g)
+		return (&ScanStorage{Jobs: c.ListJobs, Hash: c.Hash}).Run(ctx, g)
 	})
 	if err == nil {
-		err = step("scan metadata", false, func() error { return (&ScanMetadataCmd{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
+		err = step("scan metadata", false, func() error { return (&ScanMetadata{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
 	}
 	if err == nil {
 		err = step("scan upstream", upstream == "" || stageDone(g.State, "upstream"), func() error {
-			return (&ScanUpstreamCmd{Upstream: upstream, Timeout: 5 * time.Minute, Attempts: 4}).Run(ctx, g)
+			return (&ScanUpstream{Upstream: upstream, Timeout: 5 * time.Minute, Attempts: 4}).Run(ctx, g)
 		})
 	}
 	var planErr error
 	if err == nil {
 		err = step("plan", planCurrent(g.State), func() error {
-			_, perr := (&PlanCmd{Grace: c.Grace, MaxRemoveProjects: c.MaxRemoveProjects, Memory: c.Memory}).plan(ctx, g)
+			_, perr := (&Plan{Grace: c.Grace, MaxRemoveProjects: c.MaxRemoveProjects, Memory: c.Memory}).plan(ctx, g)
 			return perr
 		})
 		var re *pipeline.RefusedError
@@ -101,7 +101,7 @@ func (c *RunCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if err == nil {
 		err = step("apply", c.DryRun, func() error {
-			return (&ApplyCmd{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Upstream: upstream, Timeout: 10 * time.Minute,
+			return (&Apply{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Upstream: upstream, Timeout: 10 * time.Minute,
 				MaxDelete: c.MaxDelete, MaxPlanAge: c.MaxPlanAge, AllowProblems: c.AllowProblems}).Run(ctx, g)
 		})
 	}
@@ -133,7 +133,7 @@ func planCurrent(state string) bool {
 }
 
 // report prints the plan, what was applied, time per stage and peak memory.
-func (c *RunCmd) report(w io.Writer, g *Globals, times []stageTime) error {
+func (c *RunAll) report(w io.Writer, g *Env, times []stageTime) error {
 	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil {
 		fmt.Fprintln(w, "plan:")
 		if err := sum.PrintTable(w); err != nil {

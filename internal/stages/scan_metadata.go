@@ -1,4 +1,4 @@
-package main
+package stages
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/bandercheck/bandercheck/sources"
 )
 
-// ScanMetadataCmd reads every project's metadata into projects, designated and problems/metadata.
-type ScanMetadataCmd struct {
+// ScanMetadata reads every project's metadata into projects, designated and problems/metadata.
+type ScanMetadata struct {
 	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html)." enum:"json,simple" default:"json"`
 	Jobs  int    `help:"Documents read and parsed at once." default:"8"`
 	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
@@ -26,7 +26,7 @@ const (
 )
 
 // Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanMetadataCmd) Validate() error {
+func (c *ScanMetadata) Validate() error {
 	if c.Jobs < 1 {
 		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
 	}
@@ -34,7 +34,7 @@ func (c *ScanMetadataCmd) Validate() error {
 }
 
 // Run implements the command.
-func (c *ScanMetadataCmd) Run(ctx context.Context, g *Globals) error {
+func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 	store, _, err := g.openStore(ctx)
 	if err != nil {
 		return err

@@ -1,19 +1,23 @@
-package main
+package stages
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/progress"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
-// Globals are the flags every command takes.
-type Globals struct {
+// Env is what every stage works with: the mirror, the state directory, the
+// config and where to log. The command line fills it from the global flags
+// (its kong tags are those flags).
+type Env struct {
 	Mirror      Location `help:"The mirror root: a path or s3://bucket/prefix." env:"BANDERCHECK_MIRROR" placeholder:"PATH|s3://bucket/prefix"`
 	Config      string   `help:"A bandersnatch.conf to read the mirror, S3 and upstream settings from." env:"BANDERCHECK_CONFIG" type:"existingfile" placeholder:"FILE"`
 	State       string   `help:"State directory for manifests and checkpoints." env:"BANDERCHECK_STATE" default:"./bandercheck-state" placeholder:"DIR"`
@@ -82,7 +86,7 @@ func (l Location) String() string {
 }
 
 // config reads --config once.
-func (g *Globals) config() (*sources.Config, error) {
+func (g *Env) config() (*sources.Config, error) {
 	if g.conf != nil {
 		return g.conf, nil
 	}
@@ -99,7 +103,7 @@ func (g *Globals) config() (*sources.Config, error) {
 }
 
 // mirror returns the mirror location from the flag or the config file.
-func (g *Globals) mirror() (Location, error) {
+func (g *Env) mirror() (Location, error) {
 	if !g.Mirror.IsZero() {
 		return g.Mirror, nil
 	}
@@ -124,7 +128,7 @@ func (g *Globals) mirror() (Location, error) {
 }
 
 // openStore opens the mirror for reading.
-func (g *Globals) openStore(ctx context.Context) (sources.Store, Location, error) {
+func (g *Env) openStore(ctx context.Context) (sources.Store, Location, error) {
 	loc, err := g.mirror()
 	if err != nil {
 		return nil, loc, err
@@ -153,7 +157,7 @@ func (g *Globals) openStore(ctx context.Context) (sources.Store, Location, error
 }
 
 // openRun opens STATE/run.json for the mirror.
-func (g *Globals) openRun() (*pipeline.Run, Location, error) {
+func (g *Env) openRun() (*pipeline.Run, Location, error) {
 	loc, err := g.mirror()
 	if err != nil {
 		return nil, loc, err
@@ -172,7 +176,7 @@ func firstOf(vals ...string) string {
 }
 
 // stderrIsTerminal tells whether progress may draw on stderr.
-func (g *Globals) liveProgress() bool {
+func (g *Env) liveProgress() bool {
 	switch g.Progress {
 	case "always":
 		return true
@@ -184,6 +188,27 @@ func (g *Globals) liveProgress() bool {
 }
 
 // stageOptions are the options every stage opens with.
-func (g *Globals) stageOptions() pipeline.StageOptions {
+func (g *Env) stageOptions() pipeline.StageOptions {
 	return pipeline.StageOptions{ShardRows: g.ShardRows}
+}
+
+// reporter starts progress reporting as the global flags ask.
+func (g *Env) reporter(stage, unit string) progress.Reporter {
+	return progress.New(progress.Options{Stage: stage, Unit: unit, Live: g.liveProgress(), JSON: g.LogFormat == "json", Out: os.Stderr})
+}
+
+// logf writes one log line to stderr.
+func logf(g *Env, format string, args ...any) {
+	if g.log == nil {
+		g.log = newLogger(os.Stderr, g.LogFormat)
+	}
+	g.log.Info(fmt.Sprintf(format, args...))
+}
+
+// newLogger logs to w through slog's text or JSON handler.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }

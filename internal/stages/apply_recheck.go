@@ -1,4 +1,4 @@
-package main
+package stages
 
 import (
 	"context"
@@ -23,7 +23,7 @@ const (
 // that ran between plan and apply may own files the plan deletes. Deletes of
 // what they now name, and removals of those projects, are skipped.
 type recheck struct {
-	g             *Globals
+	g             *Env
 	store         sources.Store
 	allowProblems bool // an unreadable changed project does not stop deletes
 	loaded        bool

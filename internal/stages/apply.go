@@ -1,4 +1,4 @@
-package main
+package stages
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 	"github.com/bandercheck/bandercheck/sources"
 )
 
-// ApplyCmd carries out the plan.
-type ApplyCmd struct {
+// Apply carries out the plan.
+type Apply struct {
 	Jobs          int           `help:"Downloads at once." default:"8"`
 	Rate          float64       `help:"Download requests per second at most (0: no limit)." default:"0"`
 	DownloadBase  string        `help:"Download every file from this base URL instead, before the file URL's path (a closer mirror, a test server)." placeholder:"URL" env:"BANDERCHECK_DOWNLOAD_BASE"`
@@ -36,7 +36,7 @@ type ApplyCmd struct {
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ApplyCmd) Validate() error {
+func (c *Apply) Validate() error {
 	return validateApply(c.Jobs, c.Rate, c.Timeout, c.MaxPlanAge, c.DownloadBase, c.Upstream)
 }
 
@@ -72,7 +72,7 @@ func checkHTTPURL(s string) error {
 }
 
 // Run implements the command.
-func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
+func (c *Apply) Run(ctx context.Context, g *Env) error {
 	run, _, err := g.openRun()
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 	return errors.Join(err, unlock())
 }
 
-func (c *ApplyCmd) applyLocked(ctx context.Context, g *Globals, run *pipeline.Run, sum *pipeline.PlanSummary, store sources.Store, mirror sinks.Mirror) error {
+func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum *pipeline.PlanSummary, store sources.Store, mirror sinks.Mirror) error {
 	if err := run.Require("apply.plan-id", sum.PlanID, c.Fresh); err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (c *ApplyCmd) applyLocked(ctx context.Context, g *Globals, run *pipeline.Ru
 }
 
 // deleteRefusals returns why deletes must not run, each naming its override.
-func (c *ApplyCmd) deleteRefusals(sum *pipeline.PlanSummary) []string {
+func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) []string {
 	if c.Only == "download" {
 		return nil // nothing is deleted
 	}
@@ -178,7 +178,7 @@ func (c *ApplyCmd) deleteRefusals(sum *pipeline.PlanSummary) []string {
 	return out
 }
 
-func (c *ApplyCmd) actions(ctx context.Context, g *Globals, store sources.Store, mirror sinks.Mirror, rc *recheck) []applyAction {
+func (c *Apply) actions(ctx context.Context, g *Env, store sources.Store, mirror sinks.Mirror, rc *recheck) []applyAction {
 	upstream := c.Upstream
 	if upstream == "" {
 		if conf, err := g.config(); err == nil {
@@ -220,7 +220,7 @@ func (c *ApplyCmd) actions(ctx context.Context, g *Globals, store sources.Store,
 // become one unit of applied/<action>, so a rerun skips recorded shards and
 // redoes the current one. Every row is checked before it is acted on. A rerun
 // of a finished action that has failed rows retries those rows only.
-func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
+func (c *Apply) apply(ctx context.Context, g *Env, a applyAction) error {
 	planName, appliedName := "plan/"+a.name, "applied/"+a.name
 	plan, err := pipeline.OpenManifest(g.State, planName)
 	if err != nil {
@@ -320,7 +320,7 @@ func (c *ApplyCmd) apply(ctx context.Context, g *Globals, a applyAction) error {
 
 // retryStage moves a finished applied manifest aside (as the previous
 // results to carry over) and opens the action's stage anew.
-func (c *ApplyCmd) retryStage(g *Globals, appliedName, retryState string) (*pipeline.Stage, error) {
+func (c *Apply) retryStage(g *Env, appliedName, retryState string) (*pipeline.Stage, error) {
 	aside := filepath.Join(retryState, filepath.FromSlash(appliedName))
 	if err := os.RemoveAll(aside); err != nil {
 		return nil, err
@@ -335,7 +335,7 @@ func (c *ApplyCmd) retryStage(g *Globals, appliedName, retryState string) (*pipe
 }
 
 // dryRun prints what apply would do.
-func (c *ApplyCmd) dryRun(sum *pipeline.PlanSummary) error {
+func (c *Apply) dryRun(sum *pipeline.PlanSummary) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "would\tfiles\tbytes\t")
 	dl, del := pipeline.Total(sum.Join.Download), pipeline.Total(sum.Join.Delete)

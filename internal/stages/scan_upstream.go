@@ -1,4 +1,4 @@
-package main
+package stages
 
 import (
 	"context"
@@ -13,15 +13,15 @@ import (
 	"github.com/bandercheck/bandercheck/sources"
 )
 
-// ScanUpstreamCmd lists the projects upstream has.
-type ScanUpstreamCmd struct {
+// ScanUpstream lists the projects upstream has.
+type ScanUpstream struct {
 	Upstream string        `help:"Base URL of the upstream index (the one serving /simple/); default: bandersnatch.conf [mirror] master." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"5m"`
 	Attempts int           `help:"Attempts before giving up." default:"4"`
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanUpstreamCmd) Validate() error {
+func (c *ScanUpstream) Validate() error {
 	switch {
 	case c.Timeout <= 0:
 		return fmt.Errorf("--timeout %v: give a positive duration such as 5m", c.Timeout)
@@ -32,7 +32,7 @@ func (c *ScanUpstreamCmd) Validate() error {
 }
 
 // Run implements the command.
-func (c *ScanUpstreamCmd) Run(ctx context.Context, g *Globals) error {
+func (c *ScanUpstream) Run(ctx context.Context, g *Env) error {
 	base, err := c.base(g)
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func (c *ScanUpstreamCmd) Run(ctx context.Context, g *Globals) error {
 	return err
 }
 
-func (c *ScanUpstreamCmd) base(g *Globals) (string, error) {
+func (c *ScanUpstream) base(g *Env) (string, error) {
 	if c.Upstream != "" {
 		return c.Upstream, nil
 	}
@@ -70,7 +70,7 @@ func (c *ScanUpstreamCmd) base(g *Globals) (string, error) {
 
 // fetch makes one attempt: names are normalized, sorted and deduplicated
 // into the upstream manifest, which is written only when the index was whole.
-func (c *ScanUpstreamCmd) fetch(ctx context.Context, g *Globals, client *http.Client, base, tmp string) error {
+func (c *ScanUpstream) fetch(ctx context.Context, g *Env, client *http.Client, base, tmp string) error {
 	sorter := pipeline.NewSorter(tmp, 64<<20, 1, func(r []string) string { return r[0] })
 	defer sorter.Close()
 	rep := g.reporter("scan upstream", "projects")

@@ -1,4 +1,4 @@
-package main
+package stages
 
 import (
 	"context"
@@ -14,15 +14,15 @@ import (
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// PlanCmd merge-joins storage against designated files into plans.
-type PlanCmd struct {
+// Plan merge-joins storage against designated files into plans.
+type Plan struct {
 	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"1h"`
 	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"1%"`
 	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"256MiB"`
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.
-func (c *PlanCmd) Validate() error {
+func (c *Plan) Validate() error {
 	if c.Grace < 0 {
 		return fmt.Errorf("--grace %v: give a duration of 0s or more", c.Grace)
 	}
@@ -30,7 +30,7 @@ func (c *PlanCmd) Validate() error {
 }
 
 // Run implements the command.
-func (c *PlanCmd) Run(ctx context.Context, g *Globals) error {
+func (c *Plan) Run(ctx context.Context, g *Env) error {
 	sum, err := c.plan(ctx, g)
 	if sum != nil {
 		if perr := sum.PrintTable(os.Stdout); perr != nil {
@@ -60,7 +60,7 @@ func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err e
 	return storage, upstream, nil
 }
 
-func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, error) {
+func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) {
 	run, err := pipeline.ReadRun(g.State)
 	if err != nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("%v: run the scans first", err)}
@@ -161,7 +161,7 @@ func (c *PlanCmd) plan(ctx context.Context, g *Globals) (*pipeline.PlanSummary, 
 
 // swapPlan puts the new plan in place of the old, and retires the old plan's
 // applied records, which describe another plan.
-func swapPlan(g *Globals, newDir string) error {
+func swapPlan(g *Env, newDir string) error {
 	planDir := filepath.Join(g.State, "plan")
 	old := filepath.Join(g.State, "tmp", "plan-old")
 	if err := os.RemoveAll(old); err != nil {

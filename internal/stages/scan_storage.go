@@ -1,11 +1,9 @@
-package main
+package stages
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path"
 	"slices"
@@ -14,13 +12,12 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/progress"
 	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
-// ScanStorageCmd lists web/packages into the storage manifest.
-type ScanStorageCmd struct {
+// ScanStorage lists web/packages into the storage manifest.
+type ScanStorage struct {
 	Jobs  int      `help:"Folders listed (and files hashed) at once." default:"16"`
 	Hash  HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too." placeholder:"content|metadata"`
 	Fresh bool     `help:"Discard this stage's earlier output and scan from the start."`
@@ -32,7 +29,7 @@ const packagesPrefix = "web/packages/"
 const stagingPrefix = packagesPrefix + sinks.TempDir + "/"
 
 // Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanStorageCmd) Validate() error {
+func (c *ScanStorage) Validate() error {
 	if c.Jobs < 1 {
 		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
 	}
@@ -40,7 +37,7 @@ func (c *ScanStorageCmd) Validate() error {
 }
 
 // Run implements the command.
-func (c *ScanStorageCmd) Run(ctx context.Context, g *Globals) error {
+func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 	store, loc, err := g.openStore(ctx)
 	if err != nil {
 		return err
@@ -166,25 +163,4 @@ func requirePackages(ctx context.Context, store sources.Store) error {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/: is --mirror the bandersnatch directory (the one holding web/)?", store)}
 	}
 	return nil
-}
-
-// reporter starts progress reporting as the global flags ask.
-func (g *Globals) reporter(stage, unit string) progress.Reporter {
-	return progress.New(progress.Options{Stage: stage, Unit: unit, Live: g.liveProgress(), JSON: g.LogFormat == "json", Out: os.Stderr})
-}
-
-// logf writes one log line to stderr.
-func logf(g *Globals, format string, args ...any) {
-	if g.log == nil {
-		g.log = newLogger(os.Stderr, g.LogFormat)
-	}
-	g.log.Info(fmt.Sprintf(format, args...))
-}
-
-// newLogger logs to w through slog's text or JSON handler.
-func newLogger(w io.Writer, format string) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
 }
