@@ -21,7 +21,7 @@ import (
 
 // CLI is the command line.
 type CLI struct {
-	stages.Env
+	Globals
 
 	Scan   ScanCmd       `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
 	Plan   stages.Plan   `cmd:"" help:"Merge-join storage against designated files into plans."`
@@ -98,7 +98,7 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 		}
 		defer unlock()
 	}
-	if err := kctx.Run(&cli.Env); err != nil {
+	if err := kctx.Run(cli.Globals.env()); err != nil {
 		if interrupted(err) {
 			fmt.Fprintln(os.Stderr, "bandercheck: stopped by a signal; what was committed is kept, the shard in progress was discarded: run the same command again to continue")
 			return 1

@@ -15,18 +15,17 @@ import (
 )
 
 // Env is what every stage works with: the mirror, the state directory, the
-// config and where to log. The command line fills it from the global flags
-// (its kong tags are those flags).
+// config and where to log. cmd/bandercheck fills it from the global flags.
 type Env struct {
-	Mirror      Location `help:"The mirror root: a path or s3://bucket/prefix." env:"BANDERCHECK_MIRROR" placeholder:"PATH|s3://bucket/prefix"`
-	Config      string   `help:"A bandersnatch.conf to read the mirror, S3 and upstream settings from." env:"BANDERCHECK_CONFIG" type:"existingfile" placeholder:"FILE"`
-	State       string   `help:"State directory for manifests and checkpoints." env:"BANDERCHECK_STATE" default:"./bandercheck-state" placeholder:"DIR"`
-	S3Endpoint  string   `name:"s3-endpoint" help:"S3 endpoint URL." env:"BANDERCHECK_S3_ENDPOINT" placeholder:"URL"`
-	S3Region    string   `name:"s3-region" help:"S3 region." env:"BANDERCHECK_S3_REGION"`
-	S3PathStyle bool     `name:"s3-path-style" help:"Use path-style S3 addressing." env:"BANDERCHECK_S3_PATH_STYLE"`
-	LogFormat   string   `help:"Log format on stderr." enum:"text,json" default:"text" env:"BANDERCHECK_LOG_FORMAT"`
-	Progress    string   `help:"Live progress on stderr." enum:"auto,always,never" default:"auto" env:"BANDERCHECK_PROGRESS"`
-	ShardRows   int      `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
+	Mirror      Location // a path or s3://bucket/prefix; the config's [mirror] directory when zero
+	Config      string   // a bandersnatch.conf, or ""
+	State       string   // the state directory
+	S3Endpoint  string
+	S3Region    string
+	S3PathStyle bool
+	LogFormat   string // text or json
+	Progress    string // auto, always or never
+	ShardRows   int    // rows per shard; pipeline.ShardRows when 0
 
 	conf *sources.Config
 	log  *slog.Logger

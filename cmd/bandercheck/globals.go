@@ -1,0 +1,25 @@
+package main
+
+import "github.com/bandercheck/bandercheck/internal/stages"
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Mirror      stages.Location `help:"The mirror root: a path or s3://bucket/prefix." env:"BANDERCHECK_MIRROR" placeholder:"PATH|s3://bucket/prefix"`
+	Config      string          `help:"A bandersnatch.conf to read the mirror, S3 and upstream settings from." env:"BANDERCHECK_CONFIG" type:"existingfile" placeholder:"FILE"`
+	State       string          `help:"State directory for manifests and checkpoints." env:"BANDERCHECK_STATE" default:"./bandercheck-state" placeholder:"DIR"`
+	S3Endpoint  string          `name:"s3-endpoint" help:"S3 endpoint URL." env:"BANDERCHECK_S3_ENDPOINT" placeholder:"URL"`
+	S3Region    string          `name:"s3-region" help:"S3 region." env:"BANDERCHECK_S3_REGION"`
+	S3PathStyle bool            `name:"s3-path-style" help:"Use path-style S3 addressing." env:"BANDERCHECK_S3_PATH_STYLE"`
+	LogFormat   string          `help:"Log format on stderr." enum:"text,json" default:"text" env:"BANDERCHECK_LOG_FORMAT"`
+	Progress    string          `help:"Live progress on stderr." enum:"auto,always,never" default:"auto" env:"BANDERCHECK_PROGRESS"`
+	ShardRows   int             `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
+}
+
+// env is the stages' Env for these flags.
+func (g *Globals) env() *stages.Env {
+	return &stages.Env{
+		Mirror: g.Mirror, Config: g.Config, State: g.State,
+		S3Endpoint: g.S3Endpoint, S3Region: g.S3Region, S3PathStyle: g.S3PathStyle,
+		LogFormat: g.LogFormat, Progress: g.Progress, ShardRows: g.ShardRows,
+	}
+}
