@@ -131,7 +131,7 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 	case resp.StatusCode != http.StatusOK:
 		return 0, &FetchError{fmt.Errorf("%s: %s", src, resp.Status)}
 	}
-	up, err := m.Create(ctx, w.Key, Meta{SHA256: w.SHA256, Uploaded: w.Uploaded})
+	up, err := m.Create(ctx, w.Key, sources.Meta{SHA256: w.SHA256, Uploaded: w.Uploaded})
 	if err != nil {
 		return 0, err
 	}

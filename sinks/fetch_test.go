@@ -15,17 +15,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bandercheck/bandercheck/sources"
 )
 
 // fullMirror is a Mirror whose disk is full.
-type fullMirror struct{ DirMirror }
+type fullMirror struct{ *sources.DirStore }
 
-type fullUpload struct{ Upload }
+type fullUpload struct{ sources.Upload }
 
 func (f fullUpload) Write(p []byte) (int, error) { return 0, syscall.ENOSPC }
 
-func (f *fullMirror) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
-	up, err := f.DirMirror.Create(ctx, key, meta)
+func (f *fullMirror) Create(ctx context.Context, key string, meta sources.Meta) (sources.Upload, error) {
+	up, err := f.DirStore.Create(ctx, key, meta)
 	return fullUpload{up}, err
 }
 
@@ -71,19 +73,19 @@ func TestFetchVerifiesAndSeparatesMirrorErrors(t *testing.T) {
 			t.Errorf("%s was installed", name)
 		}
 	}
-	_, err = f.Fetch(ctx, &fullMirror{*mirror}, want("ok.whl"))
+	_, err = f.Fetch(ctx, &fullMirror{mirror}, want("ok.whl"))
 	if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "no space left") {
 		t.Errorf("full disk: %v, want a mirror error (not a FetchError)", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(root, "web/packages", TempDir, "*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(root, "web/packages", sources.TempDir, "*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
 
-// openMirror opens root as a DirMirror for the test.
-func openMirror(t *testing.T, root string) *DirMirror {
+// openMirror opens root as a DirStore for the test.
+func openMirror(t *testing.T, root string) *sources.DirStore {
 	t.Helper()
-	m, err := OpenDirMirror(root)
+	m, err := sources.OpenDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func RewriteRootIndex(ctx context.Context, store sources.Store, m Mirror, remove
 		if err != nil {
 			return fmt.Errorf("rewrite %s: %w", key, err)
 		}
-		up, err := m.Create(ctx, key, Meta{})
+		up, err := m.Create(ctx, key, sources.Meta{})
 		if err != nil {
 			rc.Close()
 			return fmt.Errorf("rewrite %s: %w", key, err)

@@ -15,14 +15,14 @@ import (
 // valid UTF-8, no segment over 255 bytes), not in bandercheck's staging
 // folder. A plan is input: apply checks every row with this before acting.
 func CheckPackageKey(key string) error {
-	rest, ok := strings.CutPrefix(key, packagesKey)
+	rest, ok := strings.CutPrefix(key, "web/packages/")
 	if !ok || rest == "" {
 		return fmt.Errorf("refused: %q is not a path under web/packages/", key)
 	}
 	if err := checkClean(key); err != nil {
 		return err
 	}
-	if rest == TempDir || strings.HasPrefix(rest, TempDir+"/") {
+	if rest == sources.TempDir || strings.HasPrefix(rest, sources.TempDir+"/") {
 		return fmt.Errorf("refused: %q is in bandercheck's staging folder", key)
 	}
 	return nil

@@ -2,29 +2,15 @@ package sinks
 
 import (
 	"context"
-	"io"
-	"time"
+
+	"github.com/bandercheck/bandercheck/sources"
 )
 
-// Meta describes a file being stored.
-type Meta struct {
-	SHA256   string
-	Uploaded time.Time // zero when unknown
-}
-
-// Upload is a file being written; it becomes visible only on Commit.
-type Upload interface {
-	io.Writer
-	// Commit makes the file visible at its key, complete.
-	Commit(ctx context.Context) error
-	// Abort discards what was written.
-	Abort() error
-}
-
-// Mirror is what apply changes.
+// Mirror is the write side of a store that apply changes; sources.DirStore
+// and sources.S3Store are both.
 type Mirror interface {
 	// Create starts writing key; nothing is visible until Commit.
-	Create(ctx context.Context, key string, meta Meta) (Upload, error)
+	Create(ctx context.Context, key string, meta sources.Meta) (sources.Upload, error)
 	// Remove deletes files; a key that is already gone is a success. The
 	// result has one error (or nil) per key.
 	Remove(ctx context.Context, keys []string) ([]error, error)
@@ -38,3 +24,9 @@ type Mirror interface {
 	// *pipeline.RefusedError while a sync holds it.
 	Lock(ctx context.Context) (unlock func() error, err error)
 }
+
+// Both stores are mirrors apply can change.
+var (
+	_ Mirror = (*sources.DirStore)(nil)
+	_ Mirror = (*sources.S3Store)(nil)
+)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 // DirStore is a mirror in a folder on a POSIX disk.
 type DirStore struct {
 	root string
+	wmu  sync.Mutex
+	w    *dirWriter // the write side, opened by the first write
 }
 
 var _ Store = (*DirStore)(nil)

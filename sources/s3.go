@@ -32,9 +32,10 @@ type S3Options struct {
 
 // S3Store is a mirror under an S3 prefix.
 type S3Store struct {
-	client *s3.Client
-	bucket string
-	prefix string // "" or "prefix/"
+	client   *s3.Client
+	bucket   string
+	prefix   string // "" or "prefix/"
+	stageDir string // where Create stages files (os.TempDir() when "")
 }
 
 var _ Store = (*S3Store)(nil)

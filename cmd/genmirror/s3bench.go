@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -48,7 +47,7 @@ func (c *S3BenchCmd) Run(ctx context.Context) error {
 		return nil
 	case "delete-batch":
 		start = time.Now()
-		errs, err := sinks.NewS3Mirror(st, "").Remove(ctx, keys)
+		errs, err := st.Remove(ctx, keys)
 		if err != nil {
 			return err
 		}

@@ -93,20 +93,11 @@ func (c *Apply) Run(ctx context.Context, g *Env) error {
 	if c.DryRun {
 		return c.dryRun(sum)
 	}
-	store, loc, err := g.openStore(ctx)
+	store, _, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	var mirror sinks.Mirror
-	if loc.IsS3() {
-		mirror = sinks.NewS3Mirror(store.(*sources.S3Store), filepath.Join(g.State, "tmp", "uploads"))
-	} else {
-		dm, err := sinks.OpenDirMirror(loc.Path)
-		if err != nil {
-			return err
-		}
-		mirror = dm
-	}
+	mirror := sinks.Mirror(store)
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {
 		return err

@@ -172,7 +172,7 @@ func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) 
 	}
 	n, err := d.fetch.Fetch(ctx, d.mirror, w)
 	var fe *sinks.FetchError
-	var pe *sinks.PathError
+	var pe *sources.PathError
 	if errors.As(err, &fe) || errors.As(err, &pe) {
 		return failedRow(path, err), nil
 	}
@@ -238,7 +238,7 @@ func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, sp *s
 			errs = append(errs, err)
 		}
 		err := errors.Join(errs...)
-		var pe *sinks.PathError
+		var pe *sources.PathError
 		switch {
 		case err == nil:
 			out[i] = appliedRow{Path: path, Result: resultOK}

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/progress"
+	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -127,7 +129,7 @@ func (g *Env) mirror() (Location, error) {
 }
 
 // openStore opens the mirror for reading.
-func (g *Env) openStore(ctx context.Context) (sources.Store, Location, error) {
+func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
 	loc, err := g.mirror()
 	if err != nil {
 		return nil, loc, err
@@ -152,7 +154,14 @@ func (g *Env) openStore(ctx context.Context) (sources.Store, Location, error) {
 	if err != nil {
 		return nil, loc, err
 	}
+	st.StageUploadsIn(filepath.Join(g.State, "tmp", "uploads"))
 	return st, loc, nil
+}
+
+// Backend is a mirror's store: what the scans read and what apply changes.
+type Backend interface {
+	sources.Store
+	sinks.Mirror
 }
 
 // openRun opens STATE/run.json for the mirror.

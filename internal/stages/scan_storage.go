@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -26,7 +25,7 @@ type ScanStorage struct {
 const packagesPrefix = "web/packages/"
 
 // stagingPrefix is where apply stages downloads on POSIX: never listed.
-const stagingPrefix = packagesPrefix + sinks.TempDir + "/"
+const stagingPrefix = packagesPrefix + sources.TempDir + "/"
 
 // Validate implements kong's hook: bad values are refused before anything runs.
 func (c *ScanStorage) Validate() error {

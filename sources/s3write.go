@@ -1,4 +1,4 @@
-package sinks
+package sources
 
 import (
 	"context"
@@ -11,28 +11,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/sources"
 )
 
 // deleteBatch is the most keys one DeleteObjects call takes.
 const deleteBatch = 1000
 
-// S3Mirror writes a mirror under an S3 prefix.
-type S3Mirror struct {
-	store  *sources.S3Store
-	client *s3.Client
-	tmpDir string
-}
-
-var _ Mirror = (*S3Mirror)(nil)
-
-// NewS3Mirror writes through store's client; downloads are staged in tmpDir.
-func NewS3Mirror(store *sources.S3Store, tmpDir string) *S3Mirror {
-	return &S3Mirror{store: store, client: store.Client(), tmpDir: tmpDir}
-}
+// StageUploadsIn sets the local folder where Create stages a file before
+// sending it (apply uses STATE/tmp/uploads).
+func (s *S3Store) StageUploadsIn(dir string) { s.stageDir = dir }
 
 type s3Upload struct {
-	m    *S3Mirror
+	m    *S3Store
 	f    *os.File
 	key  string
 	meta Meta
@@ -41,11 +30,11 @@ type s3Upload struct {
 // Create implements Mirror: content is staged in a local file and sent by
 // one PutObject on Commit, with the sha256 and uploaded-at metadata that
 // bandersnatch's S3 backend writes.
-func (m *S3Mirror) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
-	if err := os.MkdirAll(m.tmpDir, 0o755); err != nil {
+func (m *S3Store) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+	if err := os.MkdirAll(m.stageDir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(m.tmpDir, "upload-*.tmp")
+	f, err := os.CreateTemp(m.stageDir, "upload-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", key, err)
 	}
@@ -71,7 +60,7 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 		meta["uploaded-at"] = strconv.FormatInt(u.meta.Uploaded.Unix(), 10)
 	}
 	_, err = u.m.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(u.m.store.Bucket()), Key: aws.String(u.m.store.FullKey(u.key)),
+		Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key),
 		Body: u.f, ContentLength: aws.Int64(size), Metadata: meta,
 	})
 	if err != nil {
@@ -90,22 +79,22 @@ func (u *s3Upload) Abort() error {
 
 // Remove implements Mirror with DeleteObjects batches of up to 1,000 keys,
 // checking the per-key errors of each answer.
-func (m *S3Mirror) Remove(ctx context.Context, keys []string) ([]error, error) {
+func (m *S3Store) Remove(ctx context.Context, keys []string) ([]error, error) {
 	errs := make([]error, len(keys))
 	for start := 0; start < len(keys); start += deleteBatch {
 		end := min(start+deleteBatch, len(keys))
 		objs := make([]types.ObjectIdentifier, 0, end-start)
 		index := map[string]int{}
 		for i := start; i < end; i++ {
-			full := m.store.FullKey(keys[i])
+			full := m.prefix + keys[i]
 			objs = append(objs, types.ObjectIdentifier{Key: aws.String(full)})
 			index[full] = i
 		}
 		out, err := m.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: aws.String(m.store.Bucket()), Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+			Bucket: aws.String(m.bucket), Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
-			return errs, fmt.Errorf("delete %d objects from s3://%s: %w", len(objs), m.store.Bucket(), err)
+			return errs, fmt.Errorf("delete %d objects from s3://%s: %w", len(objs), m.bucket, err)
 		}
 		for _, e := range out.Errors {
 			i, ok := index[aws.ToString(e.Key)]
@@ -119,7 +108,7 @@ func (m *S3Mirror) Remove(ctx context.Context, keys []string) ([]error, error) {
 }
 
 // RemoveTree implements Mirror.
-func (m *S3Mirror) RemoveTree(ctx context.Context, prefix string) error {
+func (m *S3Store) RemoveTree(ctx context.Context, prefix string) error {
 	var batch []string
 	flush := func() error {
 		errs, err := m.Remove(ctx, batch)
@@ -129,7 +118,7 @@ func (m *S3Mirror) RemoveTree(ctx context.Context, prefix string) error {
 		batch = batch[:0]
 		return errors.Join(errs...)
 	}
-	err := m.store.List(ctx, prefix, "", func(o sources.Object) error {
+	err := m.List(ctx, prefix, "", func(o Object) error {
 		batch = append(batch, o.Key)
 		if len(batch) == deleteBatch {
 			return flush()
@@ -147,10 +136,10 @@ func (m *S3Mirror) RemoveTree(ctx context.Context, prefix string) error {
 
 // Lock implements Mirror: S3 has no flock, so apply refuses while the .lock
 // object that bandersnatch writes during a sync exists.
-func (m *S3Mirror) Lock(ctx context.Context) (func() error, error) {
-	_, err := m.store.Stat(ctx, ".lock")
+func (m *S3Store) Lock(ctx context.Context) (func() error, error) {
+	_, err := m.Stat(ctx, ".lock")
 	if err == nil {
-		return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m.store)}
+		return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("check the mirror lock: %w", err)
@@ -160,8 +149,8 @@ func (m *S3Mirror) Lock(ctx context.Context) (func() error, error) {
 
 // Present implements Mirror: the listing's size, then bandersnatch's sha256
 // metadata, else the content.
-func (m *S3Mirror) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
-	o, err := m.store.Stat(ctx, key)
+func (m *S3Store) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	o, err := m.Stat(ctx, key)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -174,9 +163,9 @@ func (m *S3Mirror) Present(ctx context.Context, key string, size int64, sum stri
 	if sum == "" {
 		return true, nil
 	}
-	if stored, err := m.store.StoredSHA256(ctx, key); err == nil && stored != "" {
+	if stored, err := m.StoredSHA256(ctx, key); err == nil && stored != "" {
 		return stored == sum, nil
 	}
-	got, err := sources.HashContent(ctx, m.store, key)
+	got, err := HashContent(ctx, m, key)
 	return err == nil && got == sum, nil // unreadable: fetch it again
 }

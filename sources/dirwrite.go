@@ -1,4 +1,4 @@
-package sinks
+package sources
 
 import (
 	"context"
@@ -19,53 +19,125 @@ import (
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// DirMirror writes a mirror in a POSIX folder. Every path is walked from
-// descriptors held open since Open, one component at a time, never following
-// a link: a link met anywhere below web/packages (or below the root for the
-// root indexes and removals) is a per-file failure naming it. The root itself
-// and web/packages may be links (a separate volume): they are resolved once,
-// when the mirror is opened.
+// dirWriter is the write side of a DirStore. Every path is walked from
+// descriptors held open since the first write, one component at a time,
+// never following a link: a link met anywhere below web/packages (or below
+// the root for the root indexes and removals) is a per-file failure naming
+// it. The root itself and web/packages may be links (a separate volume):
+// they are resolved once, when the descriptors are opened.
 //
 // Downloads are written in web/packages/.bandercheck-tmp/ (the file system of
 // their targets, so the final rename is atomic; scan storage skips it), and
 // renamed into place when complete, making their folders only then.
-type DirMirror struct {
+type dirWriter struct {
 	root     string
 	rootDir  *safefs.Dir
 	packages *safefs.Dir
 }
 
-// TempDir is where DirMirror stages downloads, relative to web/packages.
+// TempDir is where a DirStore stages downloads, relative to web/packages.
 const TempDir = ".bandercheck-tmp"
 
-// packagesKey is the prefix of the keys that live below web/packages.
-const packagesKey = "web/packages/"
+// packagesPrefix is the prefix of the keys that live below web/packages.
+const packagesPrefix = "web/packages/"
 
-var _ Mirror = (*DirMirror)(nil)
-
-// OpenDirMirror opens the mirror rooted at root for writing.
-func OpenDirMirror(root string) (*DirMirror, error) {
-	rd, err := safefs.OpenRoot(root, "")
-	if err != nil {
-		return nil, fmt.Errorf("open mirror %s: %w", root, err)
+// writer opens the descriptors writes go through, once.
+func (d *DirStore) writer() (*dirWriter, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.w != nil {
+		return d.w, nil
 	}
-	pd, err := safefs.OpenRoot(filepath.Join(root, "web", "packages"), "web/packages")
+	rd, err := safefs.OpenRoot(d.root, "")
+	if err != nil {
+		return nil, fmt.Errorf("open mirror %s: %w", d.root, err)
+	}
+	pd, err := safefs.OpenRoot(filepath.Join(d.root, "web", "packages"), "web/packages")
 	if err != nil {
 		rd.Close()
-		return nil, fmt.Errorf("open mirror %s: %w", root, err)
+		return nil, fmt.Errorf("open mirror %s: %w", d.root, err)
 	}
-	return &DirMirror{root: root, rootDir: rd, packages: pd}, nil
+	d.w = &dirWriter{root: d.root, rootDir: rd, packages: pd}
+	return d.w, nil
 }
 
-// Close releases the mirror's descriptors.
-func (d *DirMirror) Close() error { return errors.Join(d.packages.Close(), d.rootDir.Close()) }
+// Close releases the descriptors writes went through.
+func (d *DirStore) Close() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.w == nil {
+		return nil
+	}
+	err := errors.Join(d.w.packages.Close(), d.w.rootDir.Close())
+	d.w = nil
+	return err
+}
+
+// Create starts writing key; nothing is visible until Commit. A download
+// below web/packages is staged in the staging folder; any other file (a
+// root index) beside its target, under a name beginning with '.', which no
+// scan takes for a project.
+func (d *DirStore) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+	w, err := d.writer()
+	if err != nil {
+		return nil, err
+	}
+	return w.create(key, meta)
+}
+
+// Remove deletes files, then the folders left empty up to web/packages (also
+// when the file was already gone: a kill between the two). The result has
+// one error (or nil) per key; the second is the mirror's own failure.
+func (d *DirStore) Remove(ctx context.Context, keys []string) ([]error, error) {
+	w, err := d.writer()
+	if err != nil {
+		return nil, err
+	}
+	return w.remove(ctx, keys)
+}
+
+// RemoveTree deletes everything under a folder key ending in '/'.
+func (d *DirStore) RemoveTree(ctx context.Context, prefix string) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	return w.removeTree(prefix)
+}
+
+// Present tells, never through a link, whether key holds a regular file of
+// size (-1: any) whose sha256 is sum ("": any).
+func (d *DirStore) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	w, err := d.writer()
+	if err != nil {
+		return false, err
+	}
+	return w.present(key, size, sum)
+}
+
+// Lock takes a non-blocking exclusive flock on <root>/.lock, the lock
+// bandersnatch takes while it syncs, or refuses with a *pipeline.RefusedError.
+// Under it no other apply runs, so what is staged is left from a kill and is
+// cleared; unlocking clears the staging folder again and releases the
+// descriptors.
+func (d *DirStore) Lock(ctx context.Context) (func() error, error) {
+	w, err := d.writer()
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := w.lock()
+	if err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return func() error { return errors.Join(unlock(), d.Close()) }, nil
+}
 
 // locate picks the held folder a key lives below, and the key relative to it.
-func (d *DirMirror) locate(key string) (*safefs.Dir, string, error) {
+func (d *dirWriter) locate(key string) (*safefs.Dir, string, error) {
 	if err := safefs.CheckRel(key); err != nil {
 		return nil, "", &PathError{Key: key, Err: err}
 	}
-	if rest, ok := strings.CutPrefix(key, packagesKey); ok {
+	if rest, ok := strings.CutPrefix(key, packagesPrefix); ok {
 		if rest == TempDir || strings.HasPrefix(rest, TempDir+"/") {
 			return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
 		}
@@ -75,7 +147,7 @@ func (d *DirMirror) locate(key string) (*safefs.Dir, string, error) {
 }
 
 type dirUpload struct {
-	d      *DirMirror
+	d      *dirWriter
 	dir    *safefs.Dir // where the temporary file is
 	f      *os.File
 	name   string
@@ -85,10 +157,7 @@ type dirUpload struct {
 	meta   Meta
 }
 
-// Create implements Mirror. A download below web/packages is staged in the
-// staging folder; any other file (a root index) beside its target, under a
-// name beginning with '.', which no scan takes for a project.
-func (d *DirMirror) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+func (d *dirWriter) create(key string, meta Meta) (Upload, error) {
 	target, rel, err := d.locate(key)
 	if err != nil {
 		return nil, err
@@ -153,9 +222,7 @@ func (u *dirUpload) Abort() error {
 	return nil
 }
 
-// Remove implements Mirror: unlink, then remove folders left empty up to
-// web/packages, also when the file was already gone (a kill between the two).
-func (d *DirMirror) Remove(ctx context.Context, keys []string) ([]error, error) {
+func (d *dirWriter) remove(ctx context.Context, keys []string) ([]error, error) {
 	errs := make([]error, len(keys))
 	for i, key := range keys {
 		if err := ctx.Err(); err != nil {
@@ -185,8 +252,7 @@ func (d *DirMirror) Remove(ctx context.Context, keys []string) ([]error, error) 
 	return errs, nil
 }
 
-// RemoveTree implements Mirror.
-func (d *DirMirror) RemoveTree(ctx context.Context, prefix string) error {
+func (d *dirWriter) removeTree(prefix string) error {
 	dir, rel, err := d.locate(strings.TrimSuffix(prefix, "/"))
 	removed := false
 	if err == nil {
@@ -204,11 +270,7 @@ func (d *DirMirror) RemoveTree(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// Lock implements Mirror: a non-blocking exclusive flock on <root>/.lock,
-// the lock bandersnatch takes while it syncs. Under it no other apply runs,
-// so what is staged is left from a kill and is cleared; unlocking clears the
-// staging folder again.
-func (d *DirMirror) Lock(ctx context.Context) (func() error, error) {
+func (d *dirWriter) lock() (func() error, error) {
 	path := filepath.Join(d.root, ".lock")
 	f, err := d.rootDir.OpenLockFile(".lock")
 	if err != nil {
@@ -230,7 +292,7 @@ func (d *DirMirror) Lock(ctx context.Context) (func() error, error) {
 		if err != nil {
 			err = fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
 		}
-		return errors.Join(err, syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close(), d.Close())
+		return errors.Join(err, syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
 	}, nil
 }
 
@@ -271,8 +333,7 @@ func isSinkFailure(err error) bool {
 		errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EIO)
 }
 
-// Present implements Mirror, never through a link.
-func (d *DirMirror) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+func (d *dirWriter) present(key string, size int64, sum string) (bool, error) {
 	dir, rel, err := d.locate(key)
 	if err != nil {
 		return false, nil
