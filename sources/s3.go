@@ -120,15 +120,6 @@ func isNotFound(err error) bool {
 	return httpStatus(err) == http.StatusNotFound
 }
 
-// Client is the S3 client, for writers that share the connection.
-func (s *S3Store) Client() *s3.Client { return s.client }
-
-// Bucket is the mirror's bucket.
-func (s *S3Store) Bucket() string { return s.bucket }
-
-// FullKey turns a mirror key into the bucket's key.
-func (s *S3Store) FullKey(key string) string { return s.prefix + key }
-
 // String implements Store.
 func (s *S3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 

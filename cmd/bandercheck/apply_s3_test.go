@@ -72,7 +72,11 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 	}
 	// a downloaded object carries bandersnatch's metadata
 	key := m.truth["missing"][0]
-	head, err := st.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("pypi"), Key: aws.String("mirror/" + key)})
+	client, err := sources.OpenS3Client(context.Background(), srv.Options("pypi", "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("pypi"), Key: aws.String("mirror/" + key)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,10 @@ func (c *S3BenchCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client := st.Client()
+	client, err := sources.OpenS3Client(ctx, opt) // the reference: a plain ListObjectsV2 loop
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var keys []string
 	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(c.Bucket), Prefix: aws.String(c.Prefix)})
