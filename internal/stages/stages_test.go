@@ -1,0 +1,99 @@
+package stages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bandercheck/bandercheck/internal/testutil"
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// TestStagesInProcess runs every stage as library code, with no binary and
+// no command line: scan storage, scan metadata, plan, apply.
+func TestStagesInProcess(t *testing.T) {
+	t.Parallel()
+	kept, missing := "kept release", "missing release"
+	doc := fmt.Sprintf(`{"info":{"name":"Demo"},"last_serial":7,"releases":{"1.0":[`+
+		`{"filename":"demo-1.0.tar.gz","url":"https://files.example.invalid/packages/aa/bb/demo-1.0.tar.gz","size":%d,"digests":{"sha256":"%s"},"upload_time_iso_8601":"2020-01-01T00:00:00Z"},`+
+		`{"filename":"demo-1.0.whl","url":"https://files.example.invalid/packages/aa/bb/demo-1.0.whl","size":%d,"digests":{"sha256":"%s"},"upload_time_iso_8601":"2020-01-02T00:00:00Z"}]}}`,
+		len(kept), sum(kept), len(missing), sum(missing))
+	root := t.TempDir()
+	testutil.WriteFiles(t, root, map[string]string{
+		"web/json/Demo":                      doc,
+		"web/packages/aa/bb/demo-1.0.tar.gz": kept,
+		"web/packages/cc/dd/orphan-1.0.whl":  "nobody's",
+		"web/simple/demo/index.html":         "<html></html>",
+	})
+	old := time.Now().Add(-24 * time.Hour)
+	os.Chtimes(filepath.Join(root, "web/packages/cc/dd/orphan-1.0.whl"), old, old)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/packages/aa/bb/demo-1.0.whl" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, missing)
+	}))
+	defer upstream.Close()
+
+	ctx := context.Background()
+	env := &Env{Mirror: Location{Path: root}, State: filepath.Join(t.TempDir(), "st"), Progress: "never", LogFormat: "text"}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"scan storage", func() error { return (&ScanStorage{Jobs: 2, Hash: HashDefault}).Run(ctx, env) }},
+		{"scan metadata", func() error { return (&ScanMetadata{From: fromJSON, Jobs: 2}).Run(ctx, env) }},
+		{"plan", func() error {
+			return (&Plan{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
+		}},
+		{"apply", func() error {
+			return (&Apply{Jobs: 2, Timeout: time.Minute, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: upstream.URL}).Run(ctx, env)
+		}},
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "web/packages/aa/bb/demo-1.0.whl")); err != nil || string(b) != missing {
+		t.Errorf("the missing file after apply: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "web/packages/cc/dd/orphan-1.0.whl")); err == nil {
+		t.Errorf("the orphan is still there")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "web/packages/aa/bb/demo-1.0.tar.gz")); string(b) != kept {
+		t.Errorf("the kept file changed: %q", b)
+	}
+	counts := map[string]int{}
+	for _, a := range []string{"applied/download", "applied/delete"} {
+		r, err := pipeline.OpenManifest(env.State, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			row, err := r.Next()
+			if err != nil {
+				break
+			}
+			counts[a+" "+row[pipeline.AppliedResult]]++
+		}
+		r.Close()
+	}
+	if counts["applied/download ok"] != 1 || counts["applied/delete ok"] != 1 || len(counts) != 2 {
+		t.Errorf("applied rows: %v", counts)
+	}
+}
