@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string) int {
 		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n"+exitHelp),
 		kong.UsageOnError(),
 		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Vars(stages.Defaults),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
 	)
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 
 // Plan merge-joins storage against designated files into plans.
 type Plan struct {
-	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"1h"`
-	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"1%"`
-	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"256MiB"`
+	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"${grace}"`
+	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"${max_remove_projects}"`
+	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"${memory}"`
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.

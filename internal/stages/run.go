@@ -16,17 +16,17 @@ import (
 // RunAll runs every stage in order, resuming where STATE left off.
 type RunAll struct {
 	Hash              HashMode      `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
-	From              string        `help:"Metadata source: json or simple." enum:"json,simple" default:"json"`
+	From              string        `help:"Metadata source: json or simple." enum:"json,simple" default:"${metadata_from}"`
 	Upstream          string        `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	ListJobs          int           `help:"Folders listed at once by scan storage." default:"16"`
-	Jobs              int           `help:"Documents parsed, files hashed and downloads run at once." default:"8"`
-	Grace             time.Duration `help:"See plan --grace." default:"1h"`
-	MaxRemoveProjects Limit         `help:"See plan --max-remove-projects." default:"1%"`
-	Memory            ByteSize      `help:"See plan --memory." default:"256MiB"`
+	ListJobs          int           `help:"Folders listed at once by scan storage." default:"${storage_jobs}"`
+	Jobs              int           `help:"Documents parsed, files hashed and downloads run at once." default:"${metadata_jobs}"`
+	Grace             time.Duration `help:"See plan --grace." default:"${grace}"`
+	MaxRemoveProjects Limit         `help:"See plan --max-remove-projects." default:"${max_remove_projects}"`
+	Memory            ByteSize      `help:"See plan --memory." default:"${memory}"`
 	DownloadBase      string        `help:"See apply --download-base." env:"BANDERCHECK_DOWNLOAD_BASE" placeholder:"URL"`
-	Rate              float64       `help:"See apply --rate." default:"0"`
-	MaxDelete         Limit         `help:"See apply --max-delete." default:"10%"`
-	MaxPlanAge        time.Duration `help:"See apply --max-plan-age." default:"24h"`
+	Rate              float64       `help:"See apply --rate." default:"${rate}"`
+	MaxDelete         Limit         `help:"See apply --max-delete." default:"${max_delete}"`
+	MaxPlanAge        time.Duration `help:"See apply --max-plan-age." default:"${max_plan_age}"`
 	AllowProblems     bool          `help:"See apply --allow-problems."`
 	DryRun            bool          `help:"Stop after plan."`
 	Fresh             bool          `help:"Start over: discard everything in STATE."`
@@ -46,7 +46,7 @@ func (c *RunAll) Validate() error {
 	if c.Grace < 0 {
 		return fmt.Errorf("--grace %v: give a duration of 0s or more", c.Grace)
 	}
-	return validateApply(c.Jobs, c.Rate, time.Minute, c.MaxPlanAge, c.DownloadBase, c.Upstream)
+	return validateApply(c.Jobs, c.Rate, defaultDuration("download_timeout"), c.MaxPlanAge, c.DownloadBase, c.Upstream)
 }
 
 // Run implements the command.
@@ -84,7 +84,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	}
 	if err == nil {
 		err = step("scan upstream", upstream == "" || stageDone(g.State, "upstream"), func() error {
-			return (&ScanUpstream{Upstream: upstream, Timeout: 5 * time.Minute, Attempts: 4}).Run(ctx, g)
+			return (&ScanUpstream{Upstream: upstream, Timeout: defaultDuration("upstream_timeout"), Attempts: defaultInt("upstream_attempts")}).Run(ctx, g)
 		})
 	}
 	var planErr error
@@ -101,7 +101,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	}
 	if err == nil {
 		err = step("apply", c.DryRun, func() error {
-			return (&Apply{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Upstream: upstream, Timeout: 10 * time.Minute,
+			return (&Apply{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Upstream: upstream, Timeout: defaultDuration("download_timeout"),
 				MaxDelete: c.MaxDelete, MaxPlanAge: c.MaxPlanAge, AllowProblems: c.AllowProblems}).Run(ctx, g)
 		})
 	}

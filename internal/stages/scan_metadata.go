@@ -13,8 +13,8 @@ import (
 
 // ScanMetadata reads every project's metadata into projects, designated and problems/metadata.
 type ScanMetadata struct {
-	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html)." enum:"json,simple" default:"json"`
-	Jobs  int    `help:"Documents read and parsed at once." default:"8"`
+	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html)." enum:"json,simple" default:"${metadata_from}"`
+	Jobs  int    `help:"Documents read and parsed at once." default:"${metadata_jobs}"`
 	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
 }
 

@@ -17,7 +17,7 @@ import (
 
 // ScanStorage lists web/packages into the storage manifest.
 type ScanStorage struct {
-	Jobs  int      `help:"Folders listed (and files hashed) at once." default:"16"`
+	Jobs  int      `help:"Folders listed (and files hashed) at once." default:"${storage_jobs}"`
 	Hash  HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too." placeholder:"content|metadata"`
 	Fresh bool     `help:"Discard this stage's earlier output and scan from the start."`
 }

@@ -16,8 +16,8 @@ import (
 // ScanUpstream lists the projects upstream has.
 type ScanUpstream struct {
 	Upstream string        `help:"Base URL of the upstream index (the one serving /simple/); default: bandersnatch.conf [mirror] master." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"5m"`
-	Attempts int           `help:"Attempts before giving up." default:"4"`
+	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"${upstream_timeout}"`
+	Attempts int           `help:"Attempts before giving up." default:"${upstream_attempts}"`
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.

@@ -97,3 +97,25 @@ func TestStagesInProcess(t *testing.T) {
 		t.Errorf("applied rows: %v", counts)
 	}
 }
+
+func TestDefaultsParse(t *testing.T) {
+	t.Parallel()
+	for _, k := range []string{"upstream_timeout", "grace", "download_timeout", "max_plan_age"} {
+		if defaultDuration(k) <= 0 {
+			t.Errorf("%s: %v", k, defaultDuration(k))
+		}
+	}
+	for _, k := range []string{"storage_jobs", "metadata_jobs", "upstream_attempts", "apply_jobs"} {
+		if defaultInt(k) < 1 {
+			t.Errorf("%s: %d", k, defaultInt(k))
+		}
+	}
+	for _, k := range []string{"max_remove_projects", "max_delete"} {
+		if _, err := ParseLimit(Defaults[k]); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	if _, err := ParseByteSize(Defaults["memory"]); err != nil {
+		t.Errorf("memory: %v", err)
+	}
+}
