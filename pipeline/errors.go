@@ -2,27 +2,18 @@ package pipeline
 
 import "fmt"
 
-// Exit codes of DESIGN.md (1, any other failure, is the default).
-const (
-	ExitUsage   = 2
-	ExitRefused = 3
-)
-
-// UsageError is a usage or configuration error (exit 2).
+// UsageError is a usage or configuration error: the user can fix it with
+// another command, option or state directory. (The command line, not this
+// package, decides what exit code an error gets.)
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
-// ExitCode implements kong.ExitCoder.
-func (e *UsageError) ExitCode() int { return ExitUsage }
-
-// RefusedError is a refusal by a safety guard (exit 3).
+// RefusedError is a refusal by a safety guard: nothing unsafe was done, and
+// the message names the override.
 type RefusedError struct{ Msg string }
 
 func (e *RefusedError) Error() string { return e.Msg }
-
-// ExitCode implements kong.ExitCoder.
-func (e *RefusedError) ExitCode() int { return ExitRefused }
 
 // OrderError reports a stream whose keys are not in strictly increasing byte order.
 type OrderError struct {

@@ -110,10 +110,23 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 	return 0
 }
 
+// Exit codes of DESIGN.md; 1 is every other failure.
+const (
+	exitUsage   = 2
+	exitRefused = 3
+)
+
 // exitCode chooses the exit code of an error, in one place.
 func exitCode(err error) int {
+	var ue *pipeline.UsageError
+	var re *pipeline.RefusedError
 	var ec kong.ExitCoder
-	if errors.As(err, &ec) {
+	switch {
+	case errors.As(err, &re):
+		return exitRefused
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &ec):
 		return ec.ExitCode()
 	}
 	return 1
