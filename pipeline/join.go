@@ -27,9 +27,19 @@ const (
 	DColumns
 )
 
+// Download is one planned download, a row of plan/download.
+type Download struct {
+	Path, URL, Size, SHA256, Reason, UploadTime string
+}
+
+// Row is the download as plan/download's columns.
+func (d Download) Row() []string {
+	return []string{d.Path, d.URL, d.Size, d.SHA256, d.Reason, d.UploadTime}
+}
+
 // Planner receives Join's decisions in path order.
 type Planner interface {
-	Download(path, url, size, sha256, reason, uploadTime string) error
+	Download(d Download) error
 	Delete(path, size, reason string) error
 }
 
@@ -176,7 +186,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 			if d.owned {
 				sum.Designated.add(d.size)
 				sum.count(sum.Download, ReasonMissing, d.size)
-				if err := p.Download(d.path, d.url, d.size, d.sha256, ReasonMissing, d.uploaded); err != nil {
+				if err := p.Download(Download{Path: d.path, URL: d.url, Size: d.size, SHA256: d.sha256, Reason: ReasonMissing, UploadTime: d.uploaded}); err != nil {
 					return sum, err
 				}
 			}
@@ -197,7 +207,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 				}
 				if reason != "" {
 					sum.count(sum.Download, reason, d.size)
-					if err := p.Download(d.path, d.url, d.size, d.sha256, reason, d.uploaded); err != nil {
+					if err := p.Download(Download{Path: d.path, URL: d.url, Size: d.size, SHA256: d.sha256, Reason: reason, UploadTime: d.uploaded}); err != nil {
 						return sum, err
 					}
 				}

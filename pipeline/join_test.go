@@ -28,8 +28,8 @@ func (s *sliceRows) Close() error { return nil }
 
 type recordPlan struct{ out []string }
 
-func (r *recordPlan) Download(path, url, size, sha, reason, uploaded string) error {
-	r.out = append(r.out, "download "+path+" "+reason)
+func (r *recordPlan) Download(d Download) error {
+	r.out = append(r.out, "download "+d.Path+" "+d.Reason)
 	return nil
 }
 func (r *recordPlan) Delete(path, size, reason string) error {

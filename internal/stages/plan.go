@@ -33,7 +33,7 @@ func (c *Plan) Validate() error {
 func (c *Plan) Run(ctx context.Context, g *Env) error {
 	sum, err := c.plan(ctx, g)
 	if sum != nil {
-		if perr := sum.PrintTable(os.Stdout); perr != nil {
+		if perr := printPlanSummary(os.Stdout, sum); perr != nil {
 			return perr
 		}
 	}
@@ -297,11 +297,11 @@ type planWriter struct {
 	n   int
 }
 
-func (w *planWriter) Download(path, url, size, sha256, reason, uploadTime string) error {
-	if err := w.st.Write(0, path, url, size, sha256, reason, uploadTime); err != nil {
+func (w *planWriter) Download(d pipeline.Download) error {
+	if err := w.st.Write(0, d.Row()...); err != nil {
 		return err
 	}
-	return w.end(path)
+	return w.end(d.Path)
 }
 
 func (w *planWriter) Delete(path, size, reason string) error {

@@ -136,7 +136,7 @@ func planCurrent(state string) bool {
 func (c *RunAll) report(w io.Writer, g *Env, times []stageTime) error {
 	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil {
 		fmt.Fprintln(w, "plan:")
-		if err := sum.PrintTable(w); err != nil {
+		if err := printPlanSummary(w, sum); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,45 @@
+package stages
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+// printPlanSummary writes a plan summary as a table.
+func printPlanSummary(w io.Writer, s *pipeline.PlanSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "action\treason\tfiles\tbytes\t")
+	rows := func(action string, m map[string]*pipeline.Tally) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\n", action, k, m[k].Files, m[k].Bytes)
+		}
+	}
+	rows("download", s.Join.Download)
+	rows("delete", s.Join.Delete)
+	rows("held back", s.Join.HeldBack)
+	fmt.Fprintf(tw, "remove-projects\t\t%d\t\t\n", s.RemoveProjectsRows)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "stored %d files (%d bytes), designated %d files, %d local projects", s.Join.Stored.Files, s.Join.Stored.Bytes, s.Join.Designated.Files, s.LocalProjects)
+	if s.Upstream {
+		fmt.Fprintf(w, ", %d removed upstream", s.RemovedProjects)
+	}
+	fmt.Fprintln(w)
+	if s.RemovalsRefused {
+		fmt.Fprintf(w, "project removals refused: %d projects exceed --max-remove-projects %d\n", s.RemovedProjects, s.MaxRemoveProjects)
+	}
+	if s.ProblemsWithoutFallback > 0 {
+		fmt.Fprintf(w, "%d metadata problems without a fallback: apply will refuse deletes unless --allow-problems\n", s.ProblemsWithoutFallback)
+	}
+	return nil
+}
