@@ -176,3 +176,24 @@ func (r *ManifestReader) ReadShard(i int) ([][]string, error) {
 	}
 	return rows, r.closeShard()
 }
+
+// EachRow calls fn with every row of manifest name in stateDir, in order.
+func EachRow(stateDir, name string, fn func(row []string) error) error {
+	r, err := OpenManifest(stateDir, name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			err = fn(row)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -310,24 +310,14 @@ func (sp *spellings) of(project, path string) []string {
 // removedProjects reads the set of projects plan/remove-projects removes,
 // less those whose metadata changed since (rc): the root index keeps them.
 func removedProjects(state string, rc *recheck) (map[string]bool, error) {
-	r, err := pipeline.OpenManifest(state, "plan/remove-projects")
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
 	set := map[string]bool{}
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return set, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := pipeline.EachRow(state, "plan/remove-projects", func(row []string) error {
 		if _, cerr := checkRemovalRow(row); cerr == nil && !rc.changed(row[pipeline.RemoveProject]) {
 			set[row[pipeline.RemoveProject]] = true
 		}
-	}
+		return nil
+	})
+	return set, err
 }
 
 // previous reads the results of a finished apply kept aside for a retry.

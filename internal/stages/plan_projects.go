@@ -48,28 +48,18 @@ func countRows(state, manifest string) (int64, error) {
 
 // countProblems counts metadata problems that no fallback resolved.
 func countProblems(state string) (int64, error) {
-	r, err := pipeline.OpenManifest(state, "problems/metadata")
-	if err != nil {
-		var ue *pipeline.UsageError
-		if errors.As(err, &ue) {
-			return 0, nil
-		}
-		return 0, err
-	}
-	defer r.Close()
 	var n int64
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
-		}
+	err := pipeline.EachRow(state, "problems/metadata", func(row []string) error {
 		if row[pipeline.ProblemFallback] == "" {
 			n++
 		}
+		return nil
+	})
+	var ue *pipeline.UsageError
+	if errors.As(err, &ue) {
+		return 0, nil // no such manifest: no problems
 	}
+	return n, err
 }
 
 // writeRemovals lists the metadata files and simple folders of removed projects.

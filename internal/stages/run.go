@@ -170,22 +170,12 @@ func (c *RunAll) report(w io.Writer, g *Env, times []stageTime) error {
 }
 
 func appliedCounts(state, action string) (map[string]int64, error) {
-	r, err := pipeline.OpenManifest(state, "applied/"+action)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
 	out := map[string]int64{}
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := pipeline.EachRow(state, "applied/"+action, func(row []string) error {
 		out[row[pipeline.AppliedResult]]++
-	}
+		return nil
+	})
+	return out, err
 }
 
 // peakRSSMiB is this process's peak resident memory.
