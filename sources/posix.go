@@ -248,3 +248,15 @@ func (d *DirStore) entries(ctx context.Context, prefix string, fn func(*os.File,
 		}
 	}
 }
+
+// HasFolder implements Store, following a link at prefix itself.
+func (d *DirStore) HasFolder(ctx context.Context, prefix string) (bool, error) {
+	fi, err := os.Stat(d.Path(prefix))
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat %s: %w", d.Path(prefix), err)
+	}
+	return fi.IsDir(), nil
+}

@@ -251,3 +251,12 @@ func (s *S3Store) Names(ctx context.Context, prefix string, fn func(name string,
 func (s *S3Store) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
 	return s.List(ctx, prefix, "", func(o Object) error { return fn(o.Key, o.Modified) })
 }
+
+// HasFolder implements Store: one listing of at most one key.
+func (s *S3Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return false, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+	}
+	return len(out.Contents) > 0, nil
+}

@@ -40,6 +40,10 @@ type Store interface {
 	// below the folder prefix (ending in '/'), at any depth, in no particular
 	// order, without holding a folder in memory. A missing folder lists nothing.
 	Modified(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error
+	// HasFolder tells whether the folder prefix (ending in '/') exists; on
+	// POSIX the folder may be a link (web/packages on another volume), on S3
+	// it exists when some key starts with it.
+	HasFolder(ctx context.Context, prefix string) (bool, error)
 	// Open reads an object; a missing one gives an error wrapping os.ErrNotExist.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat describes an object; a missing one gives an error wrapping os.ErrNotExist.

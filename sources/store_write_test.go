@@ -157,3 +157,16 @@ func TestStoreLockRefusesWhileASyncRuns(t *testing.T) {
 		})
 	}
 }
+
+func TestStoreHasFolder(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t, map[string]string{"web/packages/ab/x.whl": "x"}) {
+		t.Run(name, func(t *testing.T) {
+			for prefix, want := range map[string]bool{"web/packages/": true, "web/packages/ab/": true, "web/json/": false, "nothing/": false} {
+				if got, err := st.HasFolder(ctx, prefix); err != nil || got != want {
+					t.Errorf("HasFolder(%q) = %v, %v; want %v", prefix, got, err, want)
+				}
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,19 +146,12 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 
 // requirePackages fails clearly when the mirror has no web/packages.
 func requirePackages(ctx context.Context, store sources.Store) error {
-	if ds, ok := store.(*sources.DirStore); ok {
-		// web/packages may be a link to another volume; nothing below it may
-		if fi, err := os.Stat(ds.Path("web/packages")); err == nil && fi.IsDir() {
-			return nil
-		}
-		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/ folder: is --mirror the bandersnatch directory (the one holding web/)?", store)}
-	}
-	dirs, _, err := store.Children(ctx, "web/")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	ok, err := store.HasFolder(ctx, packagesPrefix)
+	if err != nil {
 		return err
 	}
-	if !slices.Contains(dirs, packagesPrefix) {
-		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/: is --mirror the bandersnatch directory (the one holding web/)?", store)}
+	if !ok {
+		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/ folder: is --mirror the bandersnatch directory (the one holding web/)?", store)}
 	}
 	return nil
 }
