@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,57 @@ func TestDefaultsParse(t *testing.T) {
 	}
 	if _, err := ParseByteSize(Defaults["memory"]); err != nil {
 		t.Errorf("memory: %v", err)
+	}
+}
+
+// TestApplyInProcessRefusesHostileRows hands apply, as library code, a plan
+// whose rows point outside the mirror: every one is a failed row, nothing
+// beside the mirror changes, and the good row still runs.
+func TestApplyInProcessRefusesHostileRows(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "mirror")
+	testutil.WriteFiles(t, dir, map[string]string{
+		"outside.txt":                     "canary",
+		"mirror/web/packages/aa/bb/x.whl": "orphan",
+	})
+	os.MkdirAll(filepath.Join(root, "web/json"), 0o755)
+	old := time.Now().Add(-24 * time.Hour)
+	os.Chtimes(filepath.Join(root, "web/packages/aa/bb/x.whl"), old, old)
+	ctx := context.Background()
+	env := &Env{Mirror: Location{Path: root}, State: filepath.Join(dir, "st"), Progress: "never"}
+	for _, step := range []func() error{
+		func() error { return (&ScanStorage{Jobs: 1}).Run(ctx, env) },
+		func() error { return (&ScanMetadata{From: fromJSON, Jobs: 1}).Run(ctx, env) },
+		func() error {
+			return (&Plan{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the plan, edited: two rows outside the mirror beside the real orphan
+	st, err := pipeline.OpenStage(env.State, "edit", true, pipeline.StageOptions{}, pipeline.MustSpec("plan/delete"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range [][]string{{"../outside.txt", "6", "unowned"}, {"web/packages/../../outside.txt", "6", "unowned"}, {"web/packages/aa/bb/x.whl", "6", "unowned"}} {
+		st.Write(0, row...)
+		st.EndUnit(fmt.Sprint(i))
+	}
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	err = (&Apply{Jobs: 1, Timeout: time.Minute, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, Only: "delete"}).Run(ctx, env)
+	if err == nil || !strings.Contains(err.Error(), "2 delete rows failed") {
+		t.Fatalf("apply of a hostile plan: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "outside.txt")); err != nil || string(b) != "canary" {
+		t.Errorf("the file beside the mirror was touched: %v %q", err, b)
+	}
+	if _, err := os.Stat(filepath.Join(root, "web/packages/aa/bb/x.whl")); err == nil {
+		t.Errorf("the real orphan beside the hostile rows was not deleted")
 	}
 }
