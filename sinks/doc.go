@@ -1,4 +1,4 @@
-// Package sinks changes a mirror: it downloads planned files through digest
-// and size checks into a POSIX folder or an S3 prefix, deletes files and
-// project metadata, rewrites the root simple index, and takes the mirror's lock.
+// Package sinks changes a mirror through its store's write side (Mirror): it
+// checks every planned path before anything acts on it, downloads planned
+// files through digest and size checks, and rewrites the root simple index.
 package sinks
