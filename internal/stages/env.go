@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/alecthomas/kong"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/progress"
 	"github.com/bandercheck/bandercheck/sinks"
@@ -40,18 +39,11 @@ type Location struct {
 	Prefix string
 }
 
-// Decode implements kong.MapperValue.
-func (l *Location) Decode(ctx *kong.DecodeContext) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("location", &s); err != nil {
-		return err
-	}
-	loc, err := ParseLocation(s)
-	if err != nil {
-		return err
-	}
+// UnmarshalText implements encoding.TextUnmarshaler (a flag's value).
+func (l *Location) UnmarshalText(b []byte) error {
+	loc, err := ParseLocation(string(b))
 	*l = loc
-	return nil
+	return err
 }
 
 // ParseLocation parses a path or s3://bucket/prefix.

@@ -5,8 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/alecthomas/kong"
 )
 
 // Limit is a count or a percentage ("10%") of some total.
@@ -16,18 +14,11 @@ type Limit struct {
 	IsPct   bool
 }
 
-// Decode implements kong.MapperValue.
-func (l *Limit) Decode(ctx *kong.DecodeContext) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("limit", &s); err != nil {
-		return err
-	}
-	v, err := ParseLimit(s)
-	if err != nil {
-		return err
-	}
+// UnmarshalText implements encoding.TextUnmarshaler (a flag's value).
+func (l *Limit) UnmarshalText(b []byte) error {
+	v, err := ParseLimit(string(b))
 	*l = v
-	return nil
+	return err
 }
 
 // ParseLimit parses "1000" or "10%".
@@ -65,18 +56,11 @@ func (l Limit) String() string {
 // ByteSize is a size such as 256MiB, 1GiB or 500MB.
 type ByteSize int64
 
-// Decode implements kong.MapperValue.
-func (b *ByteSize) Decode(ctx *kong.DecodeContext) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("size", &s); err != nil {
-		return err
-	}
-	v, err := ParseByteSize(s)
-	if err != nil {
-		return err
-	}
+// UnmarshalText implements encoding.TextUnmarshaler (a flag's value).
+func (b *ByteSize) UnmarshalText(t []byte) error {
+	v, err := ParseByteSize(string(t))
 	*b = v
-	return nil
+	return err
 }
 
 // ParseByteSize parses a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB).
