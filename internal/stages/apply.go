@@ -91,7 +91,7 @@ func (c *Apply) Run(ctx context.Context, g *Env) error {
 		return &pipeline.RefusedError{Msg: fmt.Sprintf("the plan is %s old, older than --max-plan-age %s: the mirror has changed since; scan again (bandercheck run --fresh) or raise --max-plan-age", age.Round(time.Minute), c.MaxPlanAge)}
 	}
 	if c.DryRun {
-		return c.dryRun(sum)
+		return c.dryRun(g, sum)
 	}
 	store, _, err := g.openStore(ctx)
 	if err != nil {
@@ -326,8 +326,8 @@ func (c *Apply) retryStage(g *Env, appliedName, retryState string) (*pipeline.St
 }
 
 // dryRun prints what apply would do.
-func (c *Apply) dryRun(sum *pipeline.PlanSummary) error {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+func (c *Apply) dryRun(g *Env, sum *pipeline.PlanSummary) error {
+	tw := tabwriter.NewWriter(g.stdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "would\tfiles\tbytes\t")
 	dl, del := pipeline.Total(sum.Join.Download), pipeline.Total(sum.Join.Delete)
 	refusals := c.deleteRefusals(sum)

@@ -24,9 +24,11 @@ type Env struct {
 	S3Endpoint  string
 	S3Region    string
 	S3PathStyle bool
-	LogFormat   string // text or json
-	Progress    string // auto, always or never
-	ShardRows   int    // rows per shard; pipeline.ShardRows when 0
+	LogFormat   string    // text or json
+	Progress    string    // auto, always or never
+	ShardRows   int       // rows per shard; pipeline.ShardRows when 0
+	Stdout      io.Writer // summaries and reports; os.Stdout when nil
+	Stderr      io.Writer // logs and progress; os.Stderr when nil
 
 	conf *sources.Config
 	log  *slog.Logger
@@ -183,7 +185,11 @@ func (g *Env) liveProgress() bool {
 	case "never":
 		return false
 	}
-	fi, err := os.Stderr.Stat()
+	f, ok := g.stderr().(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
@@ -194,13 +200,29 @@ func (g *Env) stageOptions() pipeline.StageOptions {
 
 // reporter starts progress reporting as the global flags ask.
 func (g *Env) reporter(stage, unit string) progress.Reporter {
-	return progress.New(progress.Options{Stage: stage, Unit: unit, Live: g.liveProgress(), JSON: g.LogFormat == "json", Out: os.Stderr})
+	return progress.New(progress.Options{Stage: stage, Unit: unit, Live: g.liveProgress(), JSON: g.LogFormat == "json", Out: g.stderr()})
+}
+
+// stdout is where summaries and reports go.
+func (g *Env) stdout() io.Writer {
+	if g.Stdout == nil {
+		return os.Stdout
+	}
+	return g.Stdout
+}
+
+// stderr is where logs and progress go.
+func (g *Env) stderr() io.Writer {
+	if g.Stderr == nil {
+		return os.Stderr
+	}
+	return g.Stderr
 }
 
 // logf writes one log line to stderr.
 func logf(g *Env, format string, args ...any) {
 	if g.log == nil {
-		g.log = newLogger(os.Stderr, g.LogFormat)
+		g.log = newLogger(g.stderr(), g.LogFormat)
 	}
 	g.log.Info(fmt.Sprintf(format, args...))
 }

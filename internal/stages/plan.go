@@ -33,7 +33,7 @@ func (c *Plan) Validate() error {
 func (c *Plan) Run(ctx context.Context, g *Env) error {
 	sum, err := c.plan(ctx, g)
 	if sum != nil {
-		if perr := printPlanSummary(os.Stdout, sum); perr != nil {
+		if perr := printPlanSummary(g.stdout(), sum); perr != nil {
 			return perr
 		}
 	}

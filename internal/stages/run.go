@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -105,7 +104,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 				MaxDelete: c.MaxDelete, MaxPlanAge: c.MaxPlanAge, AllowProblems: c.AllowProblems}).Run(ctx, g)
 		})
 	}
-	if rerr := c.report(os.Stdout, g, times); rerr != nil && err == nil {
+	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {
 		err = rerr
 	}
 	return errors.Join(err, planErr)

@@ -1,0 +1,146 @@
+package stages
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+// upstreamIndex serves a PEP 503 root index listing names.
+func upstreamIndex(t *testing.T, names ...string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html><html><body>\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "<a href=\"/simple/%s/\">%s</a>\n", n, n)
+	}
+	b.WriteString("</body></html>\n")
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/simple/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, b.String())
+	}))
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+// planFixture is a mirror with one of each difference: a missing file, a
+// file of the right size and the wrong content, one of the wrong size, an
+// orphan, and a project gone upstream.
+func planFixture(t *testing.T) (f *fixture, missing, badHash, badSize pkg) {
+	kept := pkg{"alpha-1.0.tar.gz", "1.0", "alpha one"}
+	missing = pkg{"alpha-2.0-py3-none-any.whl", "2.0", "alpha two"}
+	badHash = pkg{"beta-0.1.tar.gz", "0.1", "beta"}
+	badSize = pkg{"beta-0.2.tar.gz", "0.2", "beta two"}
+	gone := pkg{"gone-1.0.tar.gz", "1.0", "gone"}
+	f = newFixture(t, map[string]string{
+		"web/json/alpha":                jsonDoc("alpha", 1, kept, missing),
+		"web/json/beta":                 jsonDoc("beta", 2, badHash, badSize),
+		"web/json/gone":                 jsonDoc("gone", 3, gone),
+		"web/simple/gone/index.html":    "<html></html>",
+		kept.key():                      kept.content,
+		badHash.key():                   "BETA",
+		badSize.key():                   "short",
+		gone.key():                      gone.content,
+		"web/packages/ff/ff/orphan.whl": "nobody's",
+	})
+	if err := (&ScanStorage{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&ScanMetadata{From: fromJSON, Jobs: 2}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	return f, missing, badHash, badSize
+}
+
+// TestPlanInProcess joins storage against designated files: each kind of
+// difference gets its reason, and the files of a project gone upstream are
+// planned with the project's removal.
+func TestPlanInProcess(t *testing.T) {
+	t.Parallel()
+	f, missing, badHash, badSize := planFixture(t)
+	if err := (&ScanUpstream{Upstream: upstreamIndex(t, "alpha", "beta"), Timeout: defaultDuration("upstream_timeout"), Attempts: 1}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.column("upstream", 0); !slices.Equal(got, []string{"alpha", "beta"}) {
+		t.Errorf("upstream rows %v", got)
+	}
+	var summary strings.Builder
+	f.env.Stdout = &summary
+	if err := (&Plan{MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(summary.String()), " ")
+	for _, line := range []string{"download size-mismatch 1 8", "delete project-removed 1 4", "delete unowned 1 8", "1 removed upstream"} {
+		if !strings.Contains(flat, line) {
+			t.Errorf("the summary lacks %q:\n%s", line, summary.String())
+		}
+	}
+	downloads := map[string]string{}
+	for _, r := range f.rows("plan/download") {
+		downloads[r[pipeline.DownloadPath]] = r[pipeline.DownloadReason]
+	}
+	want := map[string]string{missing.key(): pipeline.ReasonMissing, badHash.key(): pipeline.ReasonHashMismatch, badSize.key(): pipeline.ReasonSizeMismatch}
+	if fmt.Sprint(downloads) != fmt.Sprint(want) {
+		t.Errorf("downloads %v, want %v", downloads, want)
+	}
+	deletes := map[string]string{}
+	for _, r := range f.rows("plan/delete") {
+		deletes[r[pipeline.DeletePath]] = r[pipeline.DeleteReason]
+	}
+	if deletes["web/packages/ff/ff/orphan.whl"] != pipeline.ReasonUnowned {
+		t.Errorf("the orphan is not planned as unowned: %v", deletes)
+	}
+	removals := f.rows("plan/remove-projects")
+	var removed []string
+	for _, r := range removals {
+		if r[pipeline.RemoveProject] != "gone" {
+			t.Errorf("removal of %v", r)
+		}
+		removed = append(removed, r[pipeline.RemovePath])
+	}
+	if !slices.Contains(removed, "web/json/gone") || !slices.Contains(removed, "web/simple/gone/") {
+		t.Errorf("removal paths of gone: %v", removed)
+	}
+}
+
+// TestPlanRefusesManyRemovals leaves project removals out, with a refusal,
+// when more local projects are missing upstream than allowed.
+func TestPlanRefusesManyRemovals(t *testing.T) {
+	t.Parallel()
+	f, _, _, _ := planFixture(t)
+	if err := (&ScanUpstream{Upstream: upstreamIndex(t, "alpha"), Timeout: defaultDuration("upstream_timeout"), Attempts: 1}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	err := (&Plan{MaxRemoveProjects: Limit{N: 1}, Memory: 64 << 20}).Run(f.ctx, f.env)
+	var re *pipeline.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "--max-remove-projects") {
+		t.Fatalf("plan with 2 of 3 projects gone and a limit of 1: %v", err)
+	}
+	if r := f.rows("plan/remove-projects"); len(r) != 0 {
+		t.Errorf("refused removals still planned: %v", r)
+	}
+}
+
+// TestPlanNeedsScans names the scan to run first.
+func TestPlanNeedsScans(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]string{"web/packages/aa/x.whl": "x"})
+	if err := (&ScanStorage{Jobs: 1}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	err := f.plan()
+	var ue *pipeline.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "scan metadata") {
+		t.Fatalf("plan without a metadata scan: %v", err)
+	}
+}
