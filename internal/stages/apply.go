@@ -22,17 +22,22 @@ import (
 
 // Apply carries out the plan.
 type Apply struct {
-	Jobs          int           `help:"Downloads at once." default:"${apply_jobs}"`
+	Jobs        int `help:"Downloads at once." default:"${apply_jobs}"`
+	ApplyShared `embed:""`
+	Upstream    string        `help:"Base URL for files that simple pages link by path only (default: the config's [mirror] master)." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	Timeout     time.Duration `help:"Time limit of one download attempt." default:"${download_timeout}"`
+	DryRun      bool          `help:"Print what would be done and change nothing."`
+	Only        string        `help:"Carry out one action only." enum:",download,delete,remove-projects" default:""`
+	Fresh       bool          `help:"Forget what earlier runs of apply recorded and carry out the whole plan again."`
+}
+
+// ApplyShared are the options of apply that run takes as they are.
+type ApplyShared struct {
 	Rate          float64       `help:"Download requests per second at most (0: no limit)." default:"${rate}"`
 	DownloadBase  string        `help:"Download every file from this base URL instead, before the file URL's path (a closer mirror, a test server)." placeholder:"URL" env:"BANDERCHECK_DOWNLOAD_BASE"`
-	Upstream      string        `help:"Base URL for files that simple pages link by path only (default: the config's [mirror] master)." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	Timeout       time.Duration `help:"Time limit of one download attempt." default:"${download_timeout}"`
 	MaxDelete     Limit         `help:"Refuse deletes when the plan has more than this: a count, or a percentage of the stored files." default:"${max_delete}"`
 	MaxPlanAge    time.Duration `help:"Refuse a plan older than this: the mirror has changed since." default:"${max_plan_age}"`
 	AllowProblems bool          `help:"Delete even though some project's metadata could not be read by any source."`
-	DryRun        bool          `help:"Print what would be done and change nothing."`
-	Only          string        `help:"Carry out one action only." enum:",download,delete,remove-projects" default:""`
-	Fresh         bool          `help:"Forget what earlier runs of apply recorded and carry out the whole plan again."`
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.

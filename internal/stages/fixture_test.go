@@ -112,7 +112,7 @@ func (f *fixture) plan() error {
 
 // apply returns apply with the defaults of the command line and no download limit.
 func testApply(base string) *Apply {
-	return &Apply{Jobs: 2, Timeout: time.Minute, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: base}
+	return &Apply{Jobs: 2, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: base}}
 }
 
 // serveFiles is an upstream on loopback that serves each pkg at its URL path.

@@ -12,23 +12,19 @@ import (
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// RunAll runs every stage in order, resuming where STATE left off.
+// RunAll runs every stage in order, resuming where STATE left off. It takes
+// plan's options and apply's shared ones as they are; the flags it has for
+// the scans are named apart (--list-jobs) where the scans' names collide.
 type RunAll struct {
-	Hash              HashMode      `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
-	From              string        `help:"Metadata source: json or simple." enum:"json,simple" default:"${metadata_from}"`
-	Upstream          string        `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	ListJobs          int           `help:"Folders listed at once by scan storage." default:"${storage_jobs}"`
-	Jobs              int           `help:"Documents parsed, files hashed and downloads run at once." default:"${metadata_jobs}"`
-	Grace             time.Duration `help:"See plan --grace." default:"${grace}"`
-	MaxRemoveProjects Limit         `help:"See plan --max-remove-projects." default:"${max_remove_projects}"`
-	Memory            ByteSize      `help:"See plan --memory." default:"${memory}"`
-	DownloadBase      string        `help:"See apply --download-base." env:"BANDERCHECK_DOWNLOAD_BASE" placeholder:"URL"`
-	Rate              float64       `help:"See apply --rate." default:"${rate}"`
-	MaxDelete         Limit         `help:"See apply --max-delete." default:"${max_delete}"`
-	MaxPlanAge        time.Duration `help:"See apply --max-plan-age." default:"${max_plan_age}"`
-	AllowProblems     bool          `help:"See apply --allow-problems."`
-	DryRun            bool          `help:"Stop after plan."`
-	Fresh             bool          `help:"Start over: discard everything in STATE."`
+	Hash        HashMode `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
+	From        string   `help:"Metadata source: json or simple." enum:"json,simple" default:"${metadata_from}"`
+	Upstream    string   `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	ListJobs    int      `help:"Folders listed at once by scan storage." default:"${storage_jobs}"`
+	Jobs        int      `help:"Documents parsed, files hashed and downloads run at once." default:"${metadata_jobs}"`
+	Plan        `embed:""`
+	ApplyShared `embed:""`
+	DryRun      bool `help:"Stop after plan."`
+	Fresh       bool `help:"Start over: discard everything in STATE."`
 }
 
 type stageTime struct {
@@ -42,8 +38,8 @@ func (c *RunAll) Validate() error {
 	if c.ListJobs < 1 {
 		return fmt.Errorf("--list-jobs %d: give at least 1", c.ListJobs)
 	}
-	if c.Grace < 0 {
-		return fmt.Errorf("--grace %v: give a duration of 0s or more", c.Grace)
+	if err := c.Plan.Validate(); err != nil {
+		return err
 	}
 	return validateApply(c.Jobs, c.Rate, defaultDuration("download_timeout"), c.MaxPlanAge, c.DownloadBase, c.Upstream)
 }
@@ -89,7 +85,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	var planErr error
 	if err == nil {
 		err = step("plan", planCurrent(g.State), func() error {
-			_, perr := (&Plan{Grace: c.Grace, MaxRemoveProjects: c.MaxRemoveProjects, Memory: c.Memory}).plan(ctx, g)
+			_, perr := c.Plan.plan(ctx, g)
 			return perr
 		})
 		var re *pipeline.RefusedError
@@ -100,8 +96,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	}
 	if err == nil {
 		err = step("apply", c.DryRun, func() error {
-			return (&Apply{Jobs: c.Jobs, Rate: c.Rate, DownloadBase: c.DownloadBase, Upstream: upstream, Timeout: defaultDuration("download_timeout"),
-				MaxDelete: c.MaxDelete, MaxPlanAge: c.MaxPlanAge, AllowProblems: c.AllowProblems}).Run(ctx, g)
+			return (&Apply{Jobs: c.Jobs, ApplyShared: c.ApplyShared, Upstream: upstream, Timeout: defaultDuration("download_timeout")}).Run(ctx, g)
 		})
 	}
 	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {

@@ -9,9 +9,9 @@ import (
 
 // testRun is run --hash with the defaults of the command line.
 func testRun(upstream, downloads string) *RunAll {
-	return &RunAll{Hash: HashContent, From: fromJSON, Upstream: upstream, ListJobs: 2, Jobs: 2, Grace: defaultDuration("grace"),
-		MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20, DownloadBase: downloads,
-		MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour}
+	return &RunAll{Hash: HashContent, From: fromJSON, Upstream: upstream, ListJobs: 2, Jobs: 2,
+		Plan:        Plan{Grace: defaultDuration("grace"), MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20},
+		ApplyShared: ApplyShared{DownloadBase: downloads, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour}}
 }
 
 // TestRunInProcess composes the stages: a dry run plans and changes nothing,

@@ -62,7 +62,7 @@ func TestStagesInProcess(t *testing.T) {
 			return (&Plan{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
 		}},
 		{"apply", func() error {
-			return (&Apply{Jobs: 2, Timeout: time.Minute, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: upstream.URL}).Run(ctx, env)
+			return (&Apply{Jobs: 2, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: upstream.URL}}).Run(ctx, env)
 		}},
 	}
 	for _, s := range steps {
@@ -161,7 +161,7 @@ func TestApplyInProcessRefusesHostileRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	err = (&Apply{Jobs: 1, Timeout: time.Minute, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, Only: "delete"}).Run(ctx, env)
+	err = (&Apply{Jobs: 1, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour}, Only: "delete"}).Run(ctx, env)
 	if err == nil || !strings.Contains(err.Error(), "2 delete rows failed") {
 		t.Fatalf("apply of a hostile plan: %v", err)
 	}
