@@ -1,0 +1,474 @@
+// Package filters applies bandersnatch's filter plugins, as configured in a
+// bandersnatch.conf, to a project's metadata: the release and release-file
+// filters that sync and verify apply (they decide which files the mirror
+// should hold), and the project and metadata filters that decide which
+// projects it should hold. Each plugin reads the same sections and keys and
+// makes the same decisions as bandersnatch 8's own; where bandersnatch would
+// ignore a bad setting or crash, Load refuses it with the file, section and
+// key named.
+package filters
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/ini.v1"
+)
+
+// ConfigError is a bad filter setting: where it is and what is wrong.
+type ConfigError struct {
+	Path, Section, Key, Msg string
+}
+
+func (e *ConfigError) Error() string {
+	where := e.Path + ": [" + e.Section + "]"
+	if e.Key != "" {
+		where += " " + e.Key
+	}
+	return where + ": " + e.Msg
+}
+
+// Project is what the filters see of a project: its info fields and its
+// releases in document order. Apply removes releases and files in place.
+type Project struct {
+	Name     string         // info.name
+	Info     map[string]any // info fields (name, version and those Needs names)
+	Releases []*Release
+}
+
+// Release is one version's files.
+type Release struct {
+	Version string
+	Files   []*File
+}
+
+// File is one release file: its fields (filename, packagetype,
+// upload_time_iso_8601, size, and those Needs names) and the caller's index.
+type File struct {
+	Fields map[string]any
+	Index  int
+}
+
+// Set is the filters a config enables.
+type Set struct {
+	names    []string // enabled plugin names, sorted
+	project  []nameFilter
+	metadata []metadataFilter
+	release  []releaseFilter
+	file     []fileFilter
+	pinned   *allowRelease // project_requirements_pinned, when enabled
+	digest   string
+	needInfo []string
+	needFile []string
+}
+
+type nameFilter interface {
+	name() string
+	keep(project string) bool
+}
+
+type metadataFilter interface {
+	name() string
+	keep(p *Project) (bool, error)
+}
+
+type releaseFilter interface {
+	name() string
+	keep(p *Project, version string) (bool, error)
+}
+
+type fileFilter interface {
+	name() string
+	keep(p *Project, version string, f *File) (bool, error)
+}
+
+// every plugin bandersnatch 8 registers, by kind
+var (
+	projectPlugins  = []string{"allowlist_project", "blocklist_project", "regex_project", "project_requirements"}
+	metadataPlugins = []string{"regex_project_metadata", "size_project_metadata", "versions_count_project_metadata"}
+	releasePlugins  = []string{"allowlist_release", "blocklist_release", "prerelease_release", "regex_release", "latest_release", "project_requirements_pinned"}
+	filePlugins     = []string{"exclude_platform", "regex_release_file_metadata", "version_range_release_file_metadata"}
+)
+
+// Load reads [plugins] enabled and the sections of each enabled plugin. A
+// config without [plugins] enables none. "all" enables every plugin, each
+// with the settings it finds (as bandersnatch does); a plugin named
+// explicitly must have its settings, or Load says which are missing.
+func Load(f *ini.File, path string) (*Set, error) {
+	s := &Set{}
+	if !f.HasSection("plugins") || !f.Section("plugins").HasKey("enabled") {
+		return s, nil
+	}
+	all := false
+	var enabled []string
+	for _, line := range strings.Split(f.Section("plugins").Key("enabled").String(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if line == "all" {
+			all = true
+			continue
+		}
+		known := slices.Contains(projectPlugins, line) || slices.Contains(metadataPlugins, line) ||
+			slices.Contains(releasePlugins, line) || slices.Contains(filePlugins, line)
+		if !known {
+			return nil, &ConfigError{path, "plugins", "enabled", fmt.Sprintf("unknown plugin %q; bandersnatch 8 has %s", line,
+				strings.Join(slices.Concat(projectPlugins, metadataPlugins, releasePlugins, filePlugins), ", "))}
+		}
+		enabled = append(enabled, line)
+	}
+	if all {
+		enabled = slices.Concat(projectPlugins, metadataPlugins, releasePlugins, filePlugins)
+	}
+	slices.Sort(enabled)
+	enabled = slices.Compact(enabled)
+	l := &loader{f: f, path: path, strict: !all}
+	for _, n := range enabled {
+		if err := l.add(s, n); err != nil {
+			return nil, err
+		}
+	}
+	s.names = enabled
+	s.digest = l.digest()
+	slices.Sort(s.needInfo)
+	slices.Sort(s.needFile)
+	s.needInfo = slices.Compact(s.needInfo)
+	s.needFile = slices.Compact(s.needFile)
+	return s, nil
+}
+
+// Enabled lists the enabled plugins.
+func (s *Set) Enabled() []string { return s.names }
+
+// FiltersFiles tells whether any release or release-file filter is enabled.
+func (s *Set) FiltersFiles() bool {
+	return s != nil && (len(s.release) > 0 || len(s.file) > 0 || s.pinned != nil)
+}
+
+// FiltersProjects tells whether any project or metadata filter is enabled.
+func (s *Set) FiltersProjects() bool {
+	return s != nil && (len(s.project) > 0 || len(s.metadata) > 0)
+}
+
+// Needs names the info fields and release-file fields the filters read
+// beyond name, version, filename, packagetype, upload time and size.
+func (s *Set) Needs() (info, file []string) {
+	if s == nil {
+		return nil, nil
+	}
+	return s.needInfo, s.needFile
+}
+
+// Fingerprint identifies the filters and every setting they read, so that a
+// resume with other filters is refused.
+func (s *Set) Fingerprint() string {
+	if s == nil || len(s.names) == 0 {
+		return "none"
+	}
+	return strings.Join(s.names, "+") + "@" + s.digest
+}
+
+// ExcludesName returns the project filter that excludes a project by its
+// name, or "" when every project filter keeps it.
+func (s *Set) ExcludesName(name string) string {
+	if s == nil {
+		return ""
+	}
+	for _, f := range s.project {
+		if !f.keep(name) {
+			return f.name()
+		}
+	}
+	return ""
+}
+
+// ExcludesProject returns the metadata filter that excludes a project by
+// its metadata (before its releases are filtered), or "".
+func (s *Set) ExcludesProject(p *Project) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	for _, f := range s.metadata {
+		ok, err := f.keep(p)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", f.name(), err)
+		}
+		if !ok {
+			return f.name(), nil
+		}
+	}
+	return "", nil
+}
+
+// Apply removes the files and releases the filters exclude, in
+// bandersnatch's order: release-file filters first (a release left without
+// files goes), then release filters over the releases that remain, each
+// seeing the releases as the earlier decisions left them. When
+// project_requirements_pinned pins the project, it alone decides its releases.
+func (s *Set) Apply(p *Project) error {
+	if s == nil {
+		return nil
+	}
+	kept := p.Releases[:0]
+	for _, r := range p.Releases {
+		files := r.Files[:0]
+		for _, f := range r.Files {
+			keep := true
+			for _, ff := range s.file {
+				ok, err := ff.keep(p, r.Version, f)
+				if err != nil {
+					return fmt.Errorf("%s: release %s: %w", ff.name(), r.Version, err)
+				}
+				if !ok {
+					keep = false
+					break
+				}
+			}
+			if keep {
+				files = append(files, f)
+			}
+		}
+		r.Files = files
+		if len(files) > 0 {
+			kept = append(kept, r)
+		}
+	}
+	p.Releases = kept
+	filters := s.release
+	if s.pinned != nil && s.pinned.pins(p.Name) {
+		filters = []releaseFilter{s.pinned}
+	}
+	if len(filters) == 0 {
+		return nil
+	}
+	versions := make([]string, len(p.Releases))
+	for i, r := range p.Releases {
+		versions[i] = r.Version
+	}
+	for _, v := range versions {
+		keep := true
+		for _, rf := range filters {
+			ok, err := rf.keep(p, v)
+			if err != nil {
+				return fmt.Errorf("%s: release %s: %w", rf.name(), v, err)
+			}
+			if !ok {
+				keep = false
+				break
+			}
+		}
+		if !keep {
+			p.Releases = slices.DeleteFunc(p.Releases, func(r *Release) bool { return r.Version == v })
+		}
+	}
+	return nil
+}
+
+// loader reads plugin settings and remembers what it read for the fingerprint.
+type loader struct {
+	f      *ini.File
+	path   string
+	strict bool
+	read   []string
+}
+
+// lines returns a key's non-empty lines, or ok=false when the key is absent.
+func (l *loader) lines(section, key string) (lines []string, ok bool) {
+	if !l.f.HasSection(section) || !l.f.Section(section).HasKey(key) {
+		return nil, false
+	}
+	v := l.f.Section(section).Key(key).String()
+	l.read = append(l.read, section+"."+key+"="+v)
+	for _, line := range strings.Split(v, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines, true
+}
+
+// need reports a missing setting of a plugin named explicitly.
+func (l *loader) need(plugin, section, key string) error {
+	if !l.strict {
+		return nil
+	}
+	return &ConfigError{l.path, section, key, fmt.Sprintf("plugin %s is enabled but this setting is missing: add it, or remove %s from [plugins] enabled", plugin, plugin)}
+}
+
+// keys returns a section's keys in file order, for the metadata plugins.
+func (l *loader) keys(section string) []*ini.Key {
+	if !l.f.HasSection(section) {
+		return nil
+	}
+	ks := l.f.Section(section).Keys()
+	for _, k := range ks {
+		l.read = append(l.read, section+"."+k.Name()+"="+k.String())
+	}
+	return ks
+}
+
+func (l *loader) digest() string {
+	sort.Strings(l.read)
+	h := sha256.Sum256([]byte(strings.Join(l.read, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
+
+func (l *loader) fail(section, key, msg string) error {
+	return &ConfigError{l.path, section, key, msg}
+}
+
+func (l *loader) add(s *Set, name string) error {
+	switch name {
+	case "allowlist_project":
+		names, err := l.allowNames(name)
+		if err != nil {
+			return err
+		}
+		s.project = append(s.project, &allowProject{plugin: name, names: names})
+	case "project_requirements":
+		reqs, err := l.requirementFiles(name)
+		if err != nil {
+			return err
+		}
+		names := map[string]bool{}
+		for _, r := range reqs {
+			names[r.name] = true
+		}
+		s.project = append(s.project, &allowProject{plugin: name, names: names})
+	case "blocklist_project":
+		p, err := l.blockProject()
+		if err != nil {
+			return err
+		}
+		s.project = append(s.project, p)
+	case "regex_project":
+		pats, err := l.patterns(name, "filter_regex", "packages")
+		if err != nil {
+			return err
+		}
+		s.project = append(s.project, &regexProject{pats})
+	case "regex_project_metadata":
+		f, err := l.regexMetadata(name, name)
+		if err != nil {
+			return err
+		}
+		s.metadata = append(s.metadata, projectRegex{f})
+		s.need(f.paths(), "info")
+	case "size_project_metadata":
+		f, err := l.sizeProject()
+		if err != nil {
+			return err
+		}
+		if f != nil {
+			s.metadata = append(s.metadata, f)
+		}
+	case "versions_count_project_metadata":
+		f, err := l.versionsCount()
+		if err != nil {
+			return err
+		}
+		if f != nil {
+			s.metadata = append(s.metadata, f)
+		}
+	case "allowlist_release", "blocklist_release":
+		section := strings.TrimSuffix(name, "_release")
+		lines, ok := l.lines(section, "packages")
+		if !ok {
+			if err := l.need(name, section, "packages"); err != nil {
+				return err
+			}
+		}
+		var reqs []requirement
+		for _, line := range lines {
+			if name == "allowlist_release" {
+				if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "-") {
+					continue
+				}
+				line, _, _ = strings.Cut(line, "#")
+			} else if strings.HasPrefix(line, "#") {
+				continue
+			}
+			r, err := parseRequirement(line)
+			if err != nil {
+				return l.fail(section, "packages", err.Error())
+			}
+			reqs = append(reqs, r)
+		}
+		if name == "allowlist_release" {
+			s.release = append(s.release, &allowRelease{plugin: name, reqs: reqs})
+		} else {
+			s.release = append(s.release, &blockRelease{reqs})
+		}
+	case "project_requirements_pinned":
+		reqs, err := l.requirementFiles(name)
+		if err != nil {
+			return err
+		}
+		s.pinned = &allowRelease{plugin: name, reqs: reqs}
+	case "prerelease_release":
+		f := &prerelease{}
+		if lines, ok := l.lines("filter_prerelease", "packages"); ok {
+			for _, line := range lines {
+				f.only = append(f.only, Normalize(line))
+			}
+		}
+		s.release = append(s.release, f)
+	case "regex_release":
+		pats, err := l.patterns(name, "filter_regex", "releases")
+		if err != nil {
+			return err
+		}
+		s.release = append(s.release, &regexRelease{pats})
+	case "latest_release":
+		f, err := l.latest()
+		if err != nil {
+			return err
+		}
+		if f != nil {
+			s.release = append(s.release, f)
+		}
+	case "exclude_platform":
+		f, err := l.excludePlatform()
+		if err != nil {
+			return err
+		}
+		s.file = append(s.file, f)
+	case "regex_release_file_metadata":
+		f, err := l.regexMetadata(name, name)
+		if err != nil {
+			return err
+		}
+		s.file = append(s.file, f)
+		s.need(f.paths(), "release_file", "info")
+	case "version_range_release_file_metadata":
+		f, err := l.versionRange()
+		if err != nil {
+			return err
+		}
+		s.file = append(s.file, f)
+		s.need(f.paths(), "release_file", "info")
+	}
+	return nil
+}
+
+// need records the fields a metadata filter reads at its dotted paths.
+func (s *Set) need(paths []string, roots ...string) {
+	for _, p := range paths {
+		root, rest, _ := strings.Cut(p, ".")
+		field, _, _ := strings.Cut(rest, ".")
+		if field == "" || !slices.Contains(roots, root) {
+			continue
+		}
+		switch root {
+		case "info":
+			s.needInfo = append(s.needInfo, field)
+		case "release_file":
+			s.needFile = append(s.needFile, field)
+		}
+	}
+}
