@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -202,7 +203,8 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 				switch {
 				case d.size != "" && d.size != st.row[1]:
 					reason = ReasonSizeMismatch
-				case d.sha256 != "" && st.row[3] != "" && d.sha256 != st.row[3]:
+				case d.sha256 != "" && st.row[3] != "" && !strings.Contains(d.sha256, ":") && d.sha256 != st.row[3]:
+					// (a digest of another algorithm, "md5:…", is checked when downloaded)
 					reason = ReasonHashMismatch
 				}
 				if reason != "" {

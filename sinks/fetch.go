@@ -2,7 +2,6 @@ package sinks
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,12 +25,16 @@ func (e *FetchError) Unwrap() error { return e.Err }
 
 // Fetcher downloads release files into a Mirror.
 type Fetcher struct {
-	Client   *http.Client  // NewHTTPClient's: it never decompresses what it did not ask for
-	Base     string        // --download-base: prefixed to every file URL's path when set
-	Upstream string        // prefixed to file URLs that are paths only (from simple pages)
-	Attempts int           // attempts per file (4 when 0)
-	Backoff  time.Duration // first wait between attempts (500ms when 0)
-	Limiter  *rate.Limiter // requests per second, nil for no limit
+	Client *http.Client // NewHTTPClient's: it never decompresses what it did not ask for
+	Base   string       // --download-base: prefixed to every file URL's path when set
+	// Mirror is bandersnatch's download-mirror: tried first, before every
+	// file URL's path, then the file URL itself unless NoFallback.
+	Mirror     string
+	NoFallback bool
+	Upstream   string        // prefixed to file URLs that are paths only (from simple pages)
+	Attempts   int           // attempts per file (4 when 0)
+	Backoff    time.Duration // first wait between attempts (500ms when 0)
+	Limiter    *rate.Limiter // requests per second, nil for no limit
 }
 
 // MaxUnknownSize is the most a file of unknown size (core metadata, a few
@@ -59,7 +62,7 @@ type Want struct {
 // check into an Upload that is committed only when both match. It returns
 // a *FetchError for failures of the file; other errors are the mirror's.
 func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
-	src, err := f.source(w.URL)
+	srcs, err := f.sources(w.URL)
 	if err != nil {
 		return 0, &FetchError{err}
 	}
@@ -70,27 +73,52 @@ func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
 	if wait == 0 {
 		wait = 500 * time.Millisecond
 	}
-	var n int64
-	err = sources.Retry(ctx, attempts, wait, nil, func() (err error) {
-		n, err = f.attempt(ctx, m, w, src)
-		return err
-	})
-	var re *sources.RetryableError
-	if errors.As(err, &re) {
-		return 0, &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, err)}
+	var failures []error
+	for _, src := range srcs {
+		var n int64
+		err := sources.Retry(ctx, attempts, wait, nil, func() (err error) {
+			n, err = f.attempt(ctx, m, w, src)
+			return err
+		})
+		var re *sources.RetryableError
+		if errors.As(err, &re) {
+			err = &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, err)}
+		}
+		var fe *FetchError
+		if !errors.As(err, &fe) {
+			return n, err // done, or the mirror's own failure
+		}
+		failures = append(failures, err)
 	}
-	return n, err
+	return 0, &FetchError{errors.Join(failures...)}
+}
+
+// sources are where a file URL is fetched from, in order: --download-base
+// alone; or the download mirror, then (unless NoFallback) the URL itself.
+func (f *Fetcher) sources(raw string) ([]string, error) {
+	if f.Base != "" || f.Mirror == "" {
+		s, err := f.source(raw, f.Base)
+		return []string{s}, err
+	}
+	first, err := f.source(raw, f.Mirror)
+	if err != nil || f.NoFallback {
+		return []string{first}, err
+	}
+	second, err := f.source(raw, "")
+	if err != nil {
+		return []string{first}, nil // a path-only URL with no upstream: the mirror alone
+	}
+	return []string{first, second}, nil
 }
 
 // source is where a file URL is fetched from: --download-base (keeping any
 // path of its own) before the URL's path when set, else the URL itself, or
 // the upstream before a URL that is a path only.
-func (f *Fetcher) source(raw string) (string, error) {
+func (f *Fetcher) source(raw, base string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("url %q: %w", raw, err)
 	}
-	base := f.Base
 	if base == "" {
 		if u.IsAbs() {
 			return raw, nil
@@ -131,11 +159,19 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 	case resp.StatusCode != http.StatusOK:
 		return 0, &FetchError{fmt.Errorf("%s: %s", src, resp.Status)}
 	}
-	up, err := m.Create(ctx, w.Key, sources.Meta{SHA256: w.SHA256, Uploaded: w.Uploaded})
+	algo, want := sources.SplitDigest(w.SHA256)
+	h, err := sources.NewDigest(algo)
+	if err != nil {
+		return 0, &FetchError{fmt.Errorf("%s: %w", w.Key, err)}
+	}
+	meta := sources.Meta{Uploaded: w.Uploaded}
+	if algo == "sha256" {
+		meta.SHA256 = want
+	}
+	up, err := m.Create(ctx, w.Key, meta)
 	if err != nil {
 		return 0, err
 	}
-	h := sha256.New()
 	limit := int64(MaxUnknownSize)
 	if w.Size >= 0 {
 		limit = w.Size
@@ -164,9 +200,9 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 	case w.Size < 0 && n > MaxUnknownSize:
 		_ = up.Abort()
 		return 0, &FetchError{fmt.Errorf("%s: more than %d bytes, the most a file of unknown size may hold", src, MaxUnknownSize)}
-	case w.SHA256 != "" && sum != w.SHA256:
+	case want != "" && sum != want:
 		_ = up.Abort()
-		return 0, &FetchError{fmt.Errorf("%s: sha256 mismatch: got %s, want %s", src, sum, w.SHA256)}
+		return 0, &FetchError{fmt.Errorf("%s: %s mismatch: got %s, want %s", src, algo, sum, want)}
 	}
 	if err := up.Commit(ctx); err != nil {
 		return 0, err

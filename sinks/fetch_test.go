@@ -156,7 +156,7 @@ func TestFetchSource(t *testing.T) {
 		{"", "", "/packages/ab/x.whl", ""},
 	}
 	for _, c := range cases {
-		got, err := (&Fetcher{Base: c.base, Upstream: c.upstream}).source(c.url)
+		got, err := (&Fetcher{Upstream: c.upstream}).source(c.url, c.base)
 		if c.want == "" {
 			if err == nil || !strings.Contains(err.Error(), "--download-base") {
 				t.Errorf("%q with no base: %q, %v; want an error naming --download-base", c.url, got, err)
@@ -167,4 +167,68 @@ func TestFetchSource(t *testing.T) {
 			t.Errorf("source(%q) with base %q, upstream %q = %q, %v; want %q", c.url, c.base, c.upstream, got, err, c.want)
 		}
 	}
+}
+
+// TestFetchDownloadMirror tries bandersnatch's download-mirror first, falls
+// back to the file's own URL unless told not to, and verifies a digest of
+// another algorithm than sha256 (an md5-only core-metadata).
+func TestFetchDownloadMirror(t *testing.T) {
+	body := "Metadata-Version: 2.1\nName: x\n"
+	var hits []string
+	handler := func(name string, has bool) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits = append(hits, name+r.URL.Path)
+			if !has {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write([]byte(body))
+		})
+	}
+	mirrorUp := httptest.NewServer(handler("mirror", false))
+	defer mirrorUp.Close()
+	origin := httptest.NewServer(handler("origin", true))
+	defer origin.Close()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "web/packages"), 0o755)
+	m := openMirror(t, root)
+	md5sum := "md5:" + hexDigest(t, "md5", body)
+	w := Want{Key: "web/packages/ab/x.whl.metadata", URL: origin.URL + "/packages/ab/x.whl.metadata", Size: -1, SHA256: md5sum}
+	f := &Fetcher{Client: origin.Client(), Mirror: mirrorUp.URL + "/pypi", Backoff: time.Millisecond, Attempts: 1}
+	if _, err := f.Fetch(context.Background(), m, w); err != nil {
+		t.Fatalf("fetch with fallback: %v", err)
+	}
+	if strings.Join(hits, " ") != "mirror/pypi/packages/ab/x.whl.metadata origin/packages/ab/x.whl.metadata" {
+		t.Errorf("requests: %v", hits)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, w.Key)); string(b) != body {
+		t.Errorf("installed %q", b)
+	}
+	hits = nil
+	f.NoFallback = true
+	w.Key = "web/packages/ab/y.whl.metadata"
+	_, err := f.Fetch(context.Background(), m, w)
+	var fe *FetchError
+	if !errors.As(err, &fe) || len(hits) != 1 {
+		t.Errorf("no fallback: %v after %v", err, hits)
+	}
+	hits = nil
+	f.NoFallback = false
+	w.SHA256 = "md5:" + strings.Repeat("0", 32)
+	w.Key = "web/packages/ab/z.whl.metadata"
+	if _, err := f.Fetch(context.Background(), m, w); err == nil || !strings.Contains(err.Error(), "md5 mismatch") {
+		t.Errorf("a wrong md5: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, w.Key)); err == nil {
+		t.Errorf("a file with the wrong md5 was installed")
+	}
+}
+
+func hexDigest(t *testing.T, algo, s string) string {
+	h, err := sources.NewDigest(algo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write([]byte(s))
+	return hex.EncodeToString(h.Sum(nil))
 }

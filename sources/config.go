@@ -1,14 +1,21 @@
 package sources
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/bandercheck/bandercheck/internal/filters"
 	"gopkg.in/ini.v1"
 )
 
-// Config is what bandercheck takes from a bandersnatch.conf.
+// Config is what bandercheck takes from a bandersnatch.conf: where the
+// mirror is, and every key that decides what it should hold, with
+// bandersnatch 8's defaults where a key is absent.
 type Config struct {
+	Given       bool   // a file was read; the zero Config stands for none
 	Directory   string // [mirror] directory
 	S3          bool   // [mirror] storage-backend = s3
 	HashIndex   bool   // [mirror] hash-index
@@ -17,30 +24,98 @@ type Config struct {
 	S3Region    string // [s3] region_name
 	S3AccessKey string // [s3] aws_access_key_id
 	S3SecretKey string // [s3] aws_secret_access_key
+
+	JSON                     bool   // [mirror] json (default false): web/json is kept
+	ReleaseFiles             bool   // [mirror] release-files (default true)
+	SimpleFormat             string // [mirror] simple-format: ALL (default), HTML or JSON
+	CoreMetadata             bool   // [mirror] core-metadata (default true): PEP 658 .metadata files are kept
+	DigestName               string // [mirror] digest_name (default sha256)
+	DownloadMirror           string // [mirror] download-mirror
+	DownloadMirrorNoFallback bool   // [mirror] download-mirror-no-fallback
+
+	Filters *filters.Set // [plugins] enabled and each plugin's settings
 }
 
-// ReadConfig reads a bandersnatch.conf.
+// digestNames are the hashlib algorithms bandersnatch's digest_name may name.
+var digestNames = []string{"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256",
+	"sha3_384", "sha3_512", "blake2b", "blake2s", "sha512_224", "sha512_256"}
+
+// ReadConfig reads a bandersnatch.conf as Python's configparser reads it
+// ("=" separates keys, values go on over indented lines, no inline comments).
 func ReadConfig(path string) (*Config, error) {
-	f, err := ini.LoadSources(ini.LoadOptions{Insensitive: false, AllowBooleanKeys: true}, path)
+	f, err := ini.LoadSources(ini.LoadOptions{AllowPythonMultilineValues: true, IgnoreInlineComment: true,
+		KeyValueDelimiters: "=", AllowBooleanKeys: true}, path)
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
 	m, s3 := f.Section("mirror"), f.Section("s3")
 	c := &Config{
-		Directory:   m.Key("directory").String(),
-		S3:          strings.EqualFold(m.Key("storage-backend").String(), "s3"),
-		Master:      m.Key("master").String(),
-		S3Endpoint:  s3.Key("endpoint_url").String(),
-		S3Region:    s3.Key("region_name").String(),
-		S3AccessKey: s3.Key("aws_access_key_id").String(),
-		S3SecretKey: s3.Key("aws_secret_access_key").String(),
+		Given:          true,
+		Directory:      m.Key("directory").String(),
+		S3:             strings.EqualFold(m.Key("storage-backend").String(), "s3"),
+		Master:         m.Key("master").String(),
+		S3Endpoint:     s3.Key("endpoint_url").String(),
+		S3Region:       s3.Key("region_name").String(),
+		S3AccessKey:    s3.Key("aws_access_key_id").String(),
+		S3SecretKey:    s3.Key("aws_secret_access_key").String(),
+		SimpleFormat:   strings.ToUpper(strings.TrimSpace(m.Key("simple-format").MustString("ALL"))),
+		DigestName:     strings.TrimSpace(m.Key("digest_name").MustString("sha256")),
+		DownloadMirror: strings.TrimSpace(m.Key("download-mirror").String()),
 	}
-	if k := m.Key("hash-index"); k.String() != "" {
-		v, err := k.Bool()
+	var errs []error
+	for _, b := range []struct {
+		key  string
+		def  bool
+		into *bool
+	}{
+		{"hash-index", false, &c.HashIndex}, {"json", false, &c.JSON}, {"release-files", true, &c.ReleaseFiles},
+		{"core-metadata", true, &c.CoreMetadata}, {"download-mirror-no-fallback", false, &c.DownloadMirrorNoFallback},
+	} {
+		v, err := configBool(m.Key(b.key).String(), b.def)
 		if err != nil {
-			return nil, fmt.Errorf("read config %s: [mirror] hash-index = %q is not a boolean", path, k.String())
+			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
 		}
-		c.HashIndex = v
+		*b.into = v
+	}
+	if !slices.Contains([]string{"ALL", "HTML", "JSON"}, c.SimpleFormat) {
+		errs = append(errs, fmt.Errorf("%s: [mirror] simple-format: %q is not ALL, HTML or JSON", path, c.SimpleFormat))
+	}
+	if !slices.Contains(digestNames, c.DigestName) {
+		errs = append(errs, fmt.Errorf("%s: [mirror] digest_name: %q is not a digest bandersnatch can use (%s)", path, c.DigestName, strings.Join(digestNames, ", ")))
+	}
+	if c.DownloadMirror != "" {
+		if u, err := url.Parse(c.DownloadMirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: [mirror] download-mirror: %q is not an http:// or https:// URL", path, c.DownloadMirror))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if c.Filters, err = filters.Load(f, path); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// configBool reads a boolean as configparser's getboolean does.
+func configBool(v string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "1", "yes", "true", "on":
+		return true, nil
+	case "0", "no", "false", "off":
+		return false, nil
+	}
+	return def, fmt.Errorf("%q is not a boolean (true/false, yes/no, on/off, 1/0)", v)
+}
+
+// Designation names every setting that changes what the mirror should
+// hold; a resume under another one is refused.
+func (c *Config) Designation() string {
+	if !c.Given {
+		return "no config"
+	}
+	return fmt.Sprintf("json=%t release-files=%t core-metadata=%t simple-format=%s filters=%s",
+		c.JSON, c.ReleaseFiles, c.CoreMetadata, c.SimpleFormat, c.Filters.Fingerprint())
 }

@@ -34,7 +34,7 @@ func collect(files []sources.File) []string {
 	var out []string
 	for _, f := range files {
 		out = append(out, f.Path)
-		if f.MetadataSHA256 != "" {
+		if f.MetadataDigest("sha256") != "" {
 			out = append(out, f.Path+".metadata")
 		}
 	}

@@ -1,9 +1,12 @@
 package sources
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -15,18 +18,30 @@ import (
 // URL outside /packages/, a bad size or digest, truncation) is an error:
 // a project's files are only trusted when its whole document is.
 func ParseJSON(r io.Reader, fn func(File) error) (Project, error) {
+	return ParseOptions{}.ParseJSON(r, fn)
+}
+
+// ParseOptions asks the JSON parser for fields beyond those it always
+// reads: the ones bandersnatch's filters look at.
+type ParseOptions struct {
+	InfoFields []string // info.<field> values into Project.Info
+	FileFields []string // release file fields into File.Fields
+}
+
+// ParseJSON is ParseJSON with the fields o asks for.
+func (o ParseOptions) ParseJSON(r io.Reader, fn func(File) error) (Project, error) {
 	p := Project{Serial: -1}
 	dec := newDecoder(r)
 	sawReleases := false
 	err := members(dec, "document", func(key string) (err error) {
 		switch key {
 		case "info":
-			p.Name, err = parseInfo(dec)
+			err = o.parseInfo(dec, &p)
 		case "last_serial":
 			p.Serial, err = readInt(dec, "last_serial")
 		case "releases":
 			sawReleases = true
-			err = parseReleases(dec, fn)
+			err = o.parseReleases(dec, fn)
 		default:
 			err = skip(dec)
 		}
@@ -41,25 +56,43 @@ func ParseJSON(r io.Reader, fn func(File) error) (Project, error) {
 	return p, err
 }
 
-func parseInfo(dec *jsontext.Decoder) (string, error) {
+func (o ParseOptions) parseInfo(dec *jsontext.Decoder, p *Project) error {
 	if dec.PeekKind() != '{' {
-		return "", skip(dec)
-	}
-	name := ""
-	err := members(dec, "info", func(key string) (err error) {
-		if key == "name" && dec.PeekKind() == '"' {
-			name, err = readString(dec)
-			return err
-		}
 		return skip(dec)
+	}
+	return members(dec, "info", func(key string) (err error) {
+		switch {
+		case key == "name" && dec.PeekKind() == '"':
+			p.Name, err = readString(dec)
+		case key == "version" && dec.PeekKind() == '"':
+			p.Version, err = readString(dec)
+		case slices.Contains(o.InfoFields, key):
+			if p.Info == nil {
+				p.Info = map[string]any{}
+			}
+			p.Info[key], err = readAny(dec)
+		default:
+			err = skip(dec)
+		}
+		return err
 	})
-	return name, err
 }
 
-func parseReleases(dec *jsontext.Decoder, fn func(File) error) error {
+// readAny reads one value whole, as encoding/json decodes it into any.
+func readAny(dec *jsontext.Decoder) (any, error) {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return nil, syntaxErrOrNil(err)
+	}
+	var v any
+	return v, json.Unmarshal(raw, &v)
+}
+
+func (o ParseOptions) parseReleases(dec *jsontext.Decoder, fn func(File) error) error {
 	return members(dec, "releases", func(version string) error {
 		return elements(dec, fmt.Sprintf("releases[%q]", version), func(i int) error {
-			f, err := parseFile(dec, fileKeysJSON)
+			f, err := parseFile(dec, fileKeysJSON, o.FileFields)
+			f.Version = version
 			if err == nil {
 				err = f.check()
 			}
@@ -83,9 +116,9 @@ var (
 )
 
 // parseFile reads one file object; the URL is resolved by the caller.
-func parseFile(dec *jsontext.Decoder, keys fileKeys) (File, error) {
+func parseFile(dec *jsontext.Decoder, keys fileKeys, fields []string) (File, error) {
 	f := File{Size: -1}
-	sawSize, coreSeen := false, false
+	sawSize := false
 	err := members(dec, "file entry", func(key string) (err error) {
 		switch key {
 		case "filename":
@@ -105,14 +138,22 @@ func parseFile(dec *jsontext.Decoder, keys fileKeys) (File, error) {
 				return skip(dec)
 			}
 			f.UploadTime, err = readString(dec)
-		case "core-metadata", "data-dist-info-metadata":
-			var sum string
-			sum, err = readMetadataDigest(dec, key)
-			if key == "core-metadata" || !coreSeen {
-				f.MetadataSHA256 = sum
+		case "core-metadata":
+			f.MetadataDigests, err = readMetadataDigests(dec, key)
+		case "packagetype":
+			if dec.PeekKind() == '"' {
+				f.Type, err = readString(dec)
+			} else {
+				err = skip(dec)
 			}
-			coreSeen = coreSeen || key == "core-metadata"
 		default:
+			if slices.Contains(fields, key) {
+				if f.Fields == nil {
+					f.Fields = map[string]any{}
+				}
+				f.Fields[key], err = readAny(dec)
+				return err
+			}
 			err = skip(dec)
 		}
 		return err
@@ -136,16 +177,36 @@ func readDigests(dec *jsontext.Decoder, what string) (string, error) {
 	return sum, err
 }
 
-// readMetadataDigest reads core-metadata: a dict of digests, true or false.
-func readMetadataDigest(dec *jsontext.Decoder, what string) (string, error) {
+// readMetadataDigests reads core-metadata: a dict of digests (its string
+// values), or true or false (nil).
+func readMetadataDigests(dec *jsontext.Decoder, what string) (map[string]string, error) {
 	if dec.PeekKind() != '{' {
-		return "", skip(dec)
+		return nil, skip(dec)
 	}
-	sum, err := readDigests(dec, what)
-	if err == nil && sum != "" && !ValidSHA256(sum) {
-		err = fmt.Errorf("%s sha256 %q is not 64 hex digits", what, sum)
+	out := map[string]string{}
+	err := members(dec, what, func(k string) (err error) {
+		if dec.PeekKind() != '"' {
+			return skip(dec)
+		}
+		v, err := readString(dec)
+		if err == nil && v != "" {
+			if !isHex(v) || (k == "sha256" && !ValidSHA256(v)) {
+				return fmt.Errorf("%s %s %q is not a hex digest", what, k, v)
+			}
+			out[k] = strings.ToLower(v)
+		}
+		return err
+	})
+	return out, err
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
 	}
-	return sum, err
+	return s != ""
 }
 
 // check validates a file entry of the JSON API and fills its mirror path.
@@ -166,6 +227,5 @@ func (f *File) check() error {
 		return fmt.Errorf("%s: %w", f.Filename, err)
 	}
 	f.Path = p
-	f.MetadataSHA256, _ = checkSHA256(f.MetadataSHA256) // checked when read
 	return nil
 }

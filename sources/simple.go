@@ -30,7 +30,7 @@ func ParseSimpleJSON(r io.Reader, normalized string, fn func(File) error) (Proje
 		case "files":
 			sawFiles = true
 			err = elements(dec, "files", func(i int) error {
-				f, err := parseFile(dec, fileKeysSimple)
+				f, err := parseFile(dec, fileKeysSimple, nil)
 				if err == nil {
 					err = f.resolve(normalized)
 				}
@@ -76,7 +76,6 @@ func (f *File) resolve(normalized string) error {
 	}
 	f.Path, f.URL = key, absoluteHref(href, key)
 	f.SHA256, _ = checkSHA256(f.SHA256)
-	f.MetadataSHA256, _ = checkSHA256(f.MetadataSHA256)
 	return nil
 }
 
@@ -97,12 +96,12 @@ func ParseSimpleHTML(r io.Reader, normalized string, fn func(File) error) (Proje
 			switch a.key {
 			case "href":
 				f.URL = a.val
-			case "data-core-metadata", "data-dist-info-metadata":
-				if s, ok := strings.CutPrefix(a.val, "sha256="); ok && (a.key == "data-core-metadata" || f.MetadataSHA256 == "") {
-					if !ValidSHA256(s) {
-						return fmt.Errorf("anchor %q: %s %q is not a sha256", f.URL, a.key, a.val)
+			case "data-core-metadata":
+				if algo, sum, ok := strings.Cut(a.val, "="); ok {
+					if !isHex(sum) || (algo == "sha256" && !ValidSHA256(sum)) {
+						return fmt.Errorf("anchor %q: %s %q is not a digest", f.URL, a.key, a.val)
 					}
-					f.MetadataSHA256 = s
+					f.MetadataDigests = map[string]string{algo: strings.ToLower(sum)}
 				}
 			}
 		}

@@ -182,6 +182,9 @@ func (c *Apply) actions(ctx context.Context, g *Env, store sources.Store, mirror
 		}
 	}
 	f := &sinks.Fetcher{Client: sinks.NewHTTPClient(c.Timeout), Base: c.DownloadBase, Upstream: upstream}
+	if conf, err := g.config(); err == nil {
+		f.Mirror, f.NoFallback = conf.DownloadMirror, conf.DownloadMirrorNoFallback
+	}
 	if c.Rate > 0 {
 		f.Limiter = rate.NewLimiter(rate.Limit(c.Rate), 1)
 	}

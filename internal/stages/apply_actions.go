@@ -161,7 +161,11 @@ func (d *downloader) shard(ctx context.Context, rows [][]string) ([]appliedRow, 
 func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) {
 	path, sum := row[pipeline.DownloadPath], row[pipeline.DownloadSHA256]
 	size, _ := sinks.ParseSize(row[pipeline.DownloadSize]) // checked
-	if ok, err := d.mirror.Present(ctx, path, size, sum); err != nil {
+	present := sum
+	if strings.Contains(sum, ":") {
+		present = "" // another algorithm than sha256: the download verifies it
+	}
+	if ok, err := d.mirror.Present(ctx, path, size, present); err != nil {
 		return appliedRow{}, err
 	} else if ok {
 		return appliedRow{Path: path, Result: resultPresent}, nil

@@ -101,7 +101,11 @@ func (r *recheck) load(ctx context.Context) error {
 		return fmt.Errorf("apply: look for metadata changed since the scan: %w", err)
 	}
 	r.names, r.owned = map[string]bool{}, map[string]string{}
-	m := &metaScan{store: r.store, from: from, hashIndex: hashIndex}
+	conf, err := r.g.config()
+	if err != nil {
+		return err
+	}
+	m := &metaScan{store: r.store, from: from, hashIndex: hashIndex, design: designationOf(conf, r.g.Config)}
 	norms := make([]string, 0, len(refs))
 	for n := range refs {
 		norms = append(norms, n)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bandercheck/bandercheck/internal/filters"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -36,6 +37,8 @@ type projectOutcome struct {
 	rows     [][]string // designated rows, when collected
 	deferred bool       // too large to buffer: the writer reads it as a stream
 	bytes    int64
+	// excludedBy names the project or metadata filter that excludes the project
+	excludedBy string
 }
 
 // errTooLarge says a document is read as a stream by the writer instead.
@@ -53,22 +56,47 @@ type metaScan struct {
 	store     sources.Store
 	from      string // fromJSON or fromSimple
 	hashIndex bool
+	design    designation
+}
+
+// designation is what the config says the mirror holds of a project.
+type designation struct {
+	noReleaseFiles bool   // [mirror] release-files = false: nothing
+	noCoreMetadata bool   // [mirror] core-metadata = false: no .metadata files
+	digestName     string // [mirror] digest_name
+	filters        *filters.Set
+	parse          sources.ParseOptions // the JSON fields the filters read
+	configPath     string
+}
+
+// designationOf reads the designation of a config; without one, every
+// release file and every .metadata file upstream has a digest for.
+func designationOf(c *sources.Config, path string) designation {
+	if !c.Given {
+		return designation{digestName: "sha256"}
+	}
+	d := designation{noReleaseFiles: !c.ReleaseFiles, noCoreMetadata: !c.CoreMetadata, digestName: c.DigestName,
+		filters: c.Filters, configPath: path}
+	info, file := c.Filters.Needs()
+	d.parse = sources.ParseOptions{InfoFields: info, FileFields: file}
+	return d
 }
 
 // source is one attempt at a project's metadata.
 type source struct {
 	path  string
+	json  bool // the JSON API document, which the filters apply to
 	parse func(io.Reader, func(sources.File) error) (sources.Project, error)
 }
 
 func (m *metaScan) jsonSources(ref projectRef) []source {
 	var out []source
 	for _, n := range ref.jsonNames {
-		out = append(out, source{path: "web/json/" + n, parse: sources.ParseJSON})
+		out = append(out, source{path: "web/json/" + n, json: true, parse: m.design.parse.ParseJSON})
 	}
 	for _, n := range ref.pypiNames {
 		if !slices.Contains(ref.jsonNames, n) {
-			out = append(out, source{path: "web/pypi/" + n + "/json", parse: sources.ParseJSON})
+			out = append(out, source{path: "web/pypi/" + n + "/json", json: true, parse: m.design.parse.ParseJSON})
 		}
 	}
 	return out
@@ -131,6 +159,13 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 			out.problems[i][3] = fallbackName(used)
 		}
 	}
+	if by := m.design.filters.ExcludesName(name); by != "" && out.excludedBy == "" {
+		out.excludedBy = by
+	}
+	if out.excludedBy != "" && used != "" {
+		out.problems = append(out.problems, []string{used, "filter", fmt.Sprintf("%s in %s excludes this project, so bandersnatch no longer syncs it; "+
+			"its files are kept. To remove it, plan with --remove-filtered-projects", out.excludedBy, m.design.configPath), "kept"})
+	}
 	serialText := ""
 	if serial >= 0 {
 		serialText = strconv.FormatInt(serial, 10)
@@ -167,7 +202,7 @@ func (m *metaScan) attempt(ctx context.Context, list []source, sink rowSink, bud
 	}
 	serial = -1
 	for _, src := range list {
-		n, p, size, perr, ioErr := m.read(ctx, src, out.ref.normalized, sink, budget)
+		n, p, size, perr, ioErr := m.read(ctx, src, out, sink, budget)
 		if ioErr != nil {
 			return "", -1, 0, ioErr
 		}
@@ -187,8 +222,8 @@ func (m *metaScan) attempt(ctx context.Context, list []source, sink rowSink, bud
 
 // read parses one source into sink. perr is a defect of the document (a
 // problem row); ioErr is a failure to read that fails the stage.
-func (m *metaScan) read(ctx context.Context, src source, normalized string, sink rowSink, budget int64) (files int, p sources.Project, size int64, perr, ioErr error) {
-	path := src.path
+func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, sink rowSink, budget int64) (files int, p sources.Project, size int64, perr, ioErr error) {
+	path, normalized := src.path, out.ref.normalized
 	var rc io.ReadCloser
 	var err error
 	if strings.HasSuffix(path, "/") { // a simple folder: index.v1_json, else index.html
@@ -231,7 +266,10 @@ func (m *metaScan) read(ctx context.Context, src source, normalized string, sink
 		r = bytes.NewReader(buf[:n])
 	}
 	cr := &countingReader{r: r}
-	p, perr = src.parse(cr, func(f sources.File) error {
+	emit := func(f sources.File) error {
+		if m.design.noReleaseFiles {
+			return nil
+		}
 		files++
 		size := ""
 		if f.Size >= 0 {
@@ -240,15 +278,76 @@ func (m *metaScan) read(ctx context.Context, src source, normalized string, sink
 		if err := sink.designated(f.Path, normalized, size, f.SHA256, f.URL, f.UploadTime); err != nil {
 			return err
 		}
-		if f.MetadataSHA256 != "" {
-			return sink.designated(f.Path+".metadata", normalized, "", f.MetadataSHA256, f.URL+".metadata", "")
+		if d := f.MetadataDigest(m.design.digestName); d != "" && !m.design.noCoreMetadata {
+			// bandersnatch gives a .metadata file its release file's upload time
+			return sink.designated(f.Path+".metadata", normalized, "", d, f.URL+".metadata", f.UploadTime)
 		}
 		return nil
+	}
+	filtered := src.json && (m.design.filters.FiltersFiles() || m.design.filters.FiltersProjects())
+	var all []sources.File
+	p, perr = src.parse(cr, func(f sources.File) error {
+		if filtered {
+			all = append(all, f)
+			return nil
+		}
+		return emit(f)
 	})
+	if filtered && perr == nil {
+		var kept []sources.File
+		kept, out.excludedBy, perr = m.design.apply(p, all)
+		for _, f := range kept {
+			if err := emit(f); err != nil {
+				return files, p, cr.n, nil, err
+			}
+		}
+	}
 	if cr.err != nil && cr.err != io.EOF {
 		return files, p, cr.n, nil, fmt.Errorf("read %s: %w", path, cr.err)
 	}
 	return files, p, cr.n, perr, nil
+}
+
+// apply runs the filters over one project's files: the metadata filters
+// say whether it is excluded, the release-file and release filters which
+// of its files the mirror holds. A value a filter cannot judge is an error
+// (a problem row), as it stops bandersnatch's sync of the project.
+func (d designation) apply(p sources.Project, files []sources.File) (kept []sources.File, excludedBy string, err error) {
+	fp := &filters.Project{Name: p.Name, Info: map[string]any{"name": p.Name, "version": p.Version}}
+	for k, v := range p.Info {
+		fp.Info[k] = v
+	}
+	byVersion := map[string]*filters.Release{}
+	for i, f := range files {
+		r := byVersion[f.Version]
+		if r == nil {
+			r = &filters.Release{Version: f.Version}
+			byVersion[f.Version] = r
+			fp.Releases = append(fp.Releases, r)
+		}
+		fields := map[string]any{"filename": f.Filename, "packagetype": f.Type, "upload_time_iso_8601": f.UploadTime, "size": f.Size}
+		for k, v := range f.Fields {
+			fields[k] = v
+		}
+		r.Files = append(r.Files, &filters.File{Fields: fields, Index: i})
+	}
+	if excludedBy, err = d.filters.ExcludesProject(fp); err != nil {
+		return nil, "", fmt.Errorf("filter %w", err)
+	}
+	if err := d.filters.Apply(fp); err != nil {
+		return nil, "", fmt.Errorf("filter %w", err)
+	}
+	var idx []int
+	for _, r := range fp.Releases {
+		for _, f := range r.Files {
+			idx = append(idx, f.Index)
+		}
+	}
+	slices.Sort(idx) // document order
+	for _, i := range idx {
+		kept = append(kept, files[i])
+	}
+	return kept, excludedBy, nil
 }
 
 // countingReader counts bytes and keeps the first read error apart from parse errors.

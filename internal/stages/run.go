@@ -17,7 +17,7 @@ import (
 // the scans are named apart (--list-jobs) where the scans' names collide.
 type RunAll struct {
 	Hash        HashMode `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
-	From        string   `help:"Metadata source: json or simple." enum:"json,simple" default:"${metadata_from}"`
+	From        string   `help:"Metadata source: json or simple (see scan metadata --from)." enum:",json,simple" default:"${metadata_from}"`
 	Upstream    string   `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	ListJobs    int      `help:"Folders listed at once by scan storage." default:"${storage_jobs}"`
 	Jobs        int      `help:"Documents parsed, files hashed and downloads run at once." default:"${metadata_jobs}"`

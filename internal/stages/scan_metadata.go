@@ -13,7 +13,7 @@ import (
 
 // ScanMetadata reads every project's metadata into projects, designated and problems/metadata.
 type ScanMetadata struct {
-	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html)." enum:"json,simple" default:"${metadata_from}"`
+	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
 	Jobs  int    `help:"Documents read and parsed at once." default:"${metadata_jobs}"`
 	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
 }
@@ -24,6 +24,19 @@ const (
 	mDesignated
 	mProblems
 )
+
+// metadataSource is --from, or where the config says the file lists are:
+// the simple pages when it keeps no JSON ([mirror] json = false, the
+// default), web/json otherwise and without a config.
+func metadataSource(flag string, conf *sources.Config) string {
+	switch {
+	case flag != "":
+		return flag
+	case conf.Given && !conf.JSON:
+		return fromSimple
+	}
+	return fromJSON
+}
 
 // Validate implements kong's hook: bad values are refused before anything runs.
 func (c *ScanMetadata) Validate() error {
@@ -53,8 +66,10 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(run.Require("metadata.from", c.From, c.Fresh),
-		run.Require("metadata.hash-index", strconv.FormatBool(hashIndex), c.Fresh)); err != nil {
+	from := metadataSource(c.From, conf)
+	if err := errors.Join(run.Require("metadata.from", from, c.Fresh),
+		run.Require("metadata.hash-index", strconv.FormatBool(hashIndex), c.Fresh),
+		run.Require("metadata.config", conf.Designation(), c.Fresh)); err != nil {
 		return err
 	}
 	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
@@ -83,7 +98,7 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 	rep.SetTotal(max(counts[fromJSON], counts[fromSimple])) // the larger listing: about one name a project
 	rep.Add(st.Rows(mProjects), 0)
 
-	m := &metaScan{store: store, from: c.From, hashIndex: hashIndex}
+	m := &metaScan{store: store, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config)}
 	w := &stageSink{st: st}
 	err = sources.OrderedMap(ctx, c.Jobs,
 		func(ctx context.Context, emit func(projectRef) error) error {
