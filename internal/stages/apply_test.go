@@ -99,7 +99,7 @@ func TestStagesOnS3InProcess(t *testing.T) {
 	}, nil)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bandersnatch.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("[mirror]\nstorage-backend = s3\n[s3]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey, srv.SecretKey)), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf("[mirror]\nstorage-backend = s3\njson = true\n[s3]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey, srv.SecretKey)), 0o644)
 	ctx := context.Background()
 	f := &fixture{t: t, ctx: ctx, env: &Env{Mirror: Location{Bucket: "mirror", Prefix: "pypi"}, Config: conf,
 		S3Endpoint: srv.Endpoint, S3PathStyle: true, State: filepath.Join(dir, "state"), Progress: "never",

@@ -124,6 +124,9 @@ func (g *Env) mirror() (Location, error) {
 
 // openStore opens the mirror for reading.
 func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
+	if _, err := g.config(); err != nil {
+		return nil, Location{}, err // a bad config stops every stage before it starts
+	}
 	loc, err := g.mirror()
 	if err != nil {
 		return nil, loc, err

@@ -2,8 +2,10 @@ package stages
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/bandercheck/bandercheck/internal/testutil"
 	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sources"
 )
 
 // pkg is one release file of a fixture project.
@@ -94,13 +97,13 @@ func (f *fixture) column(name string, i int) []string {
 	return out
 }
 
-// scans runs scan storage and scan metadata from JSON.
+// scans runs scan storage and scan metadata (from JSON without a config).
 func (f *fixture) scans() {
 	f.t.Helper()
 	if err := (&ScanStorage{Jobs: 2}).Run(f.ctx, f.env); err != nil {
 		f.t.Fatalf("scan storage: %v", err)
 	}
-	if err := (&ScanMetadata{From: fromJSON, Jobs: 2}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanMetadata{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
 		f.t.Fatalf("scan metadata: %v", err)
 	}
 }
@@ -132,3 +135,6 @@ func serveFiles(t *testing.T, files ...pkg) *httptest.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+func newDigestForTest(algo string) (hash.Hash, error) { return sources.NewDigest(algo) }
+func encodeHex(b []byte) string                       { return hex.EncodeToString(b) }

@@ -1,0 +1,246 @@
+package stages
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+// withConfig writes a bandersnatch.conf beside the mirror and uses it.
+func (f *fixture) withConfig(text string) {
+	path := filepath.Join(filepath.Dir(f.root), "bandersnatch.conf")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	f.env.Config = path
+	f.env.conf = nil
+}
+
+// richDoc is a JSON API document whose files carry packagetype and
+// whatever extra fields extra gives them.
+func richDoc(name, current string, files []pkg, extra func(p pkg) map[string]any) string {
+	releases := map[string][]map[string]any{}
+	for _, p := range files {
+		pt := "bdist_wheel"
+		if strings.HasSuffix(p.file, ".tar.gz") {
+			pt = "sdist"
+		}
+		f := map[string]any{"filename": p.file, "url": "https://files.example.invalid/" + p.key()[len("web/"):], "size": len(p.content),
+			"digests": map[string]string{"sha256": sum(p.content)}, "upload_time_iso_8601": "2021-02-03T04:05:06Z", "packagetype": pt}
+		if extra != nil {
+			for k, v := range extra(p) {
+				f[k] = v
+			}
+		}
+		releases[p.version] = append(releases[p.version], f)
+	}
+	b, _ := json.Marshal(map[string]any{"info": map[string]any{"name": name, "version": current}, "last_serial": 1, "releases": releases})
+	return string(b)
+}
+
+// planned lists the paths of a plan manifest.
+func (f *fixture) planned(name string) []string {
+	var out []string
+	for _, r := range f.rows(name) {
+		out = append(out, r[0])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestConfigFiltersDesignate applies [plugins] exclude_platform: a filtered
+// Windows wheel is neither downloaded when missing nor kept when present (it
+// was synced before the filter was added), the Linux wheel it lacks is.
+func TestConfigFiltersDesignate(t *testing.T) {
+	t.Parallel()
+	sdist := pkg{"demo-1.0.tar.gz", "1.0", "sdist"}
+	win := pkg{"demo-1.0-cp312-cp312-win_amd64.whl", "1.0", "windows wheel"}
+	winOld := pkg{"demo-0.9-cp312-cp312-win_amd64.whl", "0.9", "old windows wheel"}
+	linux := pkg{"demo-1.0-cp312-cp312-manylinux2014_x86_64.whl", "1.0", "linux wheel"}
+	f := newFixture(t, map[string]string{
+		"web/json/demo":              richDoc("demo", "1.0", []pkg{sdist, win, winOld, linux}, nil),
+		"web/simple/demo/index.html": "<html></html>",
+		sdist.key():                  sdist.content,
+		win.key():                    win.content,
+	})
+	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled =\n    exclude_platform\n[blocklist]\nplatforms =\n    windows\n")
+	f.scans()
+	if err := f.plan(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.planned("plan/download"); !slices.Equal(got, []string{linux.key()}) {
+		t.Errorf("downloads %v, want only the linux wheel", got)
+	}
+	if got := f.planned("plan/delete"); !slices.Equal(got, []string{win.key()}) {
+		t.Errorf("deletes %v, want the filtered windows wheel", got)
+	}
+	if p := f.rows("problems/metadata"); len(p) != 0 {
+		t.Errorf("problems %v", p)
+	}
+}
+
+// TestConfigMirrorKeys: each [mirror] key that changes what a mirror holds,
+// against a mirror bandersnatch would have written with it.
+func TestConfigMirrorKeys(t *testing.T) {
+	t.Parallel()
+	whl := pkg{"demo-1.0-py3-none-any.whl", "1.0", "wheel"}
+	meta := "Metadata-Version: 2.1\nName: demo\n"
+	md5meta := pkg{"demo-2.0-py3-none-any.whl", "2.0", "wheel two"}
+	legacy := pkg{"demo-3.0-py3-none-any.whl", "3.0", "wheel three"}
+	doc := richDoc("demo", "3.0", []pkg{whl, md5meta, legacy}, func(p pkg) map[string]any {
+		switch p {
+		case whl:
+			return map[string]any{"core-metadata": map[string]string{"sha256": sum(meta)}, "data-dist-info-metadata": map[string]string{"sha256": sum(meta)}}
+		case md5meta:
+			return map[string]any{"core-metadata": map[string]string{"md5": hexOf("md5", meta)}}
+		default:
+			return map[string]any{"data-dist-info-metadata": map[string]string{"sha256": sum(meta)}}
+		}
+	})
+	mirror := map[string]string{
+		"web/json/demo":              doc,
+		"web/simple/demo/index.html": "<html></html>",
+		whl.key():                    whl.content, whl.key() + ".metadata": meta,
+		md5meta.key(): md5meta.content, md5meta.key() + ".metadata": meta,
+		legacy.key(): legacy.content,
+	}
+
+	t.Run("defaults with json", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, mirror)
+		f.withConfig("[mirror]\njson = true\n")
+		f.scans()
+		rows := map[string][]string{}
+		for _, r := range f.rows("designated") {
+			rows[r[0]] = r
+		}
+		if r := rows[whl.key()+".metadata"]; r == nil || r[3] != sum(meta) || r[5] != "2021-02-03T04:05:06Z" {
+			t.Errorf(".metadata of a sha256 core-metadata: %v (want its digest and the release's upload time)", r)
+		}
+		if r := rows[md5meta.key()+".metadata"]; r == nil || r[3] != "md5:"+hexOf("md5", meta) {
+			t.Errorf(".metadata of an md5-only core-metadata: %v", r)
+		}
+		if r := rows[legacy.key()+".metadata"]; r != nil {
+			t.Errorf("a legacy-only data-dist-info-metadata is designated: %v", r)
+		}
+		if err := f.plan(); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.rows("plan/download")) + len(f.rows("plan/delete")); n != 0 {
+			t.Errorf("a mirror as bandersnatch writes it plans %v %v", f.rows("plan/download"), f.rows("plan/delete"))
+		}
+	})
+	t.Run("release-files false", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, mirror)
+		f.withConfig("[mirror]\njson = true\nrelease-files = false\n")
+		f.scans()
+		if d := f.rows("designated"); len(d) != 0 {
+			t.Errorf("release-files = false designates %v", d)
+		}
+		f.plan()
+		if d := f.rows("plan/download"); len(d) != 0 {
+			t.Errorf("release-files = false downloads %v", d)
+		}
+	})
+	t.Run("core-metadata false", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, mirror)
+		f.withConfig("[mirror]\njson = true\ncore-metadata = false\n")
+		f.scans()
+		for _, r := range f.rows("designated") {
+			if strings.HasSuffix(r[0], ".metadata") {
+				t.Errorf("core-metadata = false designates %s", r[0])
+			}
+		}
+	})
+	t.Run("json false is bandersnatch's default", func(t *testing.T) {
+		t.Parallel()
+		page := `<!DOCTYPE html><html><body><a href="../../packages/` + strings.TrimPrefix(whl.key(), "web/packages/") + `#sha256=` + sum(whl.content) + `">` + whl.file + `</a></body></html>`
+		f := newFixture(t, map[string]string{"web/simple/demo/index.html": page, whl.key(): whl.content})
+		f.withConfig("[mirror]\ndirectory = /srv/pypi\n")
+		f.scans()
+		if p := f.rows("problems/metadata"); len(p) != 0 {
+			t.Errorf("json = false gives problems %v", p)
+		}
+		run, _ := pipeline.ReadRun(f.env.State)
+		if run.Option("metadata.from") != "simple" {
+			t.Errorf("source %q, want simple", run.Option("metadata.from"))
+		}
+		if err := f.plan(); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.rows("plan/download")) + len(f.rows("plan/delete")); n != 0 {
+			t.Errorf("a clean json = false mirror plans %d actions", n)
+		}
+	})
+}
+
+// TestConfigChangeRefusesResume: the designation is recorded in run.json.
+func TestConfigChangeRefusesResume(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]string{"web/json/demo": jsonDoc("demo", 1), "web/packages/aa/x.whl": "x"})
+	f.withConfig("[mirror]\njson = true\n")
+	f.scans()
+	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled = prerelease_release\n")
+	err := (&ScanMetadata{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
+	var ue *pipeline.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata.config") {
+		t.Fatalf("a resume under other filters: %v", err)
+	}
+}
+
+// TestBadConfigIsUsageError refuses a bad filter before anything is scanned.
+func TestBadConfigIsUsageError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]string{"web/json/demo": jsonDoc("demo", 1), "web/packages/aa/x.whl": "x"})
+	f.withConfig("[plugins]\nenabled = blocklist_release\n[blocklist]\npackages =\n    demo>=>1\n")
+	err := (&ScanStorage{Jobs: 1}).Run(f.ctx, f.env)
+	var ue *pipeline.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "[blocklist] packages") {
+		t.Fatalf("scan storage with a malformed specifier: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.env.State, "storage")); err == nil {
+		t.Errorf("storage was scanned under a bad config")
+	}
+}
+
+// TestProjectFilterReports keeps the files of a project a project filter
+// excludes, and says so in problems/metadata without refusing deletes.
+func TestProjectFilterReports(t *testing.T) {
+	t.Parallel()
+	a := pkg{"keepme-1.0.tar.gz", "1.0", "a"}
+	b := pkg{"blocked-1.0.tar.gz", "1.0", "b"}
+	f := newFixture(t, map[string]string{
+		"web/json/keepme": jsonDoc("keepme", 1, a), "web/json/Blocked": jsonDoc("Blocked", 2, b),
+		a.key(): a.content, b.key(): b.content,
+	})
+	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled = blocklist_project\n[blocklist]\npackages =\n    blocked\n")
+	f.scans()
+	p := f.rows("problems/metadata")
+	if len(p) != 1 || p[0][0] != "web/json/Blocked" || p[0][1] != "filter" || p[0][3] != "kept" || !strings.Contains(p[0][2], "blocklist_project") {
+		t.Fatalf("problems %v", p)
+	}
+	if err := f.plan(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.rows("plan/delete")); n != 0 {
+		t.Errorf("the excluded project's files are planned for deletion without being asked")
+	}
+	sum, _ := pipeline.ReadPlanSummary(f.env.State)
+	if sum.ProblemsWithoutFallback != 0 {
+		t.Errorf("a filter report blocks deletes: %d", sum.ProblemsWithoutFallback)
+	}
+}
+
+func hexOf(algo, s string) string {
+	h, _ := newDigestForTest(algo)
+	h.Write([]byte(s))
+	return encodeHex(h.Sum(nil))
+}
