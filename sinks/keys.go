@@ -28,6 +28,23 @@ func CheckPackageKey(key string) error {
 	return nil
 }
 
+// CheckDeleteKey tells whether key may be deleted: a package key, or a temp
+// file directly in web/json/, web/pypi/ or web/simple/ (a name beginning
+// with ".", left by a sync that was killed while rewriting a document).
+func CheckDeleteKey(key string) error {
+	for _, dir := range []string{"web/json/", "web/pypi/", "web/simple/"} {
+		name, ok := strings.CutPrefix(key, dir)
+		if !ok {
+			continue
+		}
+		if !strings.HasPrefix(name, ".") || strings.Contains(name, "/") || name == "." || name == ".." || name == ".lock" {
+			return fmt.Errorf("refused: %q is neither under web/packages/ nor a temp file (a name beginning with \".\") in %s", key, dir)
+		}
+		return checkClean(key)
+	}
+	return CheckPackageKey(key)
+}
+
 func checkClean(key string) error {
 	if err := safefs.CheckRel(key); err != nil {
 		return fmt.Errorf("refused: %w", err)

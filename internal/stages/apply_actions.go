@@ -109,7 +109,7 @@ func checkDeleteRow(row []string) (string, error) {
 	if len(row) < 3 {
 		return firstCell(row), fmt.Errorf("refused: a plan/delete row has %d columns, not 3", len(row))
 	}
-	return row[pipeline.DeletePath], sinks.CheckPackageKey(row[pipeline.DeletePath])
+	return row[pipeline.DeletePath], sinks.CheckDeleteKey(row[pipeline.DeletePath])
 }
 
 // checkRemovalRow checks a row of plan/remove-projects (project,path).

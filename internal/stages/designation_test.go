@@ -244,3 +244,52 @@ func hexOf(algo, s string) string {
 	h.Write([]byte(s))
 	return encodeHex(h.Sum(nil))
 }
+
+// TestDotNamesAreLeftovers: names beginning with "." in web/json, web/pypi
+// and web/simple are a killed sync's temp files, never projects; they are
+// deleted like unowned files once older than the grace, and the folders
+// holding them stay.
+func TestDotNamesAreLeftovers(t *testing.T) {
+	t.Parallel()
+	a := pkg{"demo-1.0.tar.gz", "1.0", "a"}
+	f := newFixture(t, map[string]string{
+		"web/json/demo":                 jsonDoc("demo", 1, a),
+		"web/json/.demo.k3j9x2a1":       jsonDoc("demo", 2, a),
+		"web/pypi/.json.x1":             "{}",
+		"web/simple/.index.html.abcdef": "<html>",
+		"web/simple/demo/index.html":    "<html></html>",
+		a.key():                         a.content,
+	})
+	fresh := filepath.Join(f.root, "web/json/.fresh.tmp") // a running sync's: within the grace
+	os.WriteFile(fresh, []byte("{}"), 0o644)
+	f.scans()
+	if got := f.column("projects", 1); !slices.Equal(got, []string{"demo"}) {
+		t.Errorf("projects %v", got)
+	}
+	if p := f.rows("problems/metadata"); len(p) != 0 {
+		t.Errorf("problems %v", p)
+	}
+	if err := f.plan(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"web/json/.demo.k3j9x2a1", "web/pypi/.json.x1", "web/simple/.index.html.abcdef"}
+	if got := f.planned("plan/delete"); !slices.Equal(got, want) {
+		t.Errorf("deletes %v, want %v", got, want)
+	}
+	if err := testApply("http://127.0.0.1:1").Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range want {
+		if _, err := os.Stat(filepath.Join(f.root, p)); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	for _, p := range []string{"web/json/demo", "web/simple/demo/index.html", "web/pypi", fresh} {
+		if !strings.HasPrefix(p, "/") {
+			p = filepath.Join(f.root, p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

@@ -36,8 +36,8 @@ func listProjects(ctx context.Context, store sources.Store, tmp string, hashInde
 	counts := map[string]int64{}
 	add := func(source string) func(string, bool) error {
 		return func(name string, dir bool) error {
-			if source == fromJSON && dir || source != fromJSON && !dir {
-				return nil
+			if source == fromJSON && dir || source != fromJSON && !dir || strings.HasPrefix(name, ".") {
+				return nil // a name beginning with "." is a sync's temp file, never a project
 			}
 			counts[source]++
 			norm := sources.Normalize(name)

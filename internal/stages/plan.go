@@ -285,10 +285,19 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 	return s.Sort()
 }
 
-// pathKey orders paths: every planned path starts with web/packages/, so the
-// sort key drops it and the sorter's 8-byte prefixes see the hash folders.
+// pathKey orders paths: almost every planned path starts with web/packages/,
+// so the sort key drops it and the sorter's 8-byte prefixes see the hash
+// folders; the few temp files of metadata folders keep their place.
 // (Join checks the order of the full paths anyway.)
-func pathKey(p string) string { return strings.TrimPrefix(p, "web/packages/") }
+func pathKey(p string) string {
+	if rest, ok := strings.CutPrefix(p, "web/packages/"); ok {
+		return rest
+	}
+	if p < "web/packages/" { // temp files in web/json/ sort before every package
+		return "\x01" + p
+	}
+	return "\xff" + p // and those in web/pypi/, web/simple/ after
+}
 
 // planWriter writes Join's decisions into the plan stage.
 type planWriter struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,12 +82,22 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		return st.EndUnit(o.Key)
 	}
 	list := func(ctx context.Context, emit func(sources.Object) error) error {
-		return sources.ListSorted(ctx, store, packagesPrefix, st.Cursor(), c.Jobs, func(o sources.Object) error {
+		// in path order: web/json/.* < web/packages/ < web/pypi/.* < web/simple/.*
+		if err := listLeftovers(ctx, store, "web/json/", st.Cursor(), emit); err != nil {
+			return err
+		}
+		err := sources.ListSorted(ctx, store, packagesPrefix, st.Cursor(), c.Jobs, func(o sources.Object) error {
 			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
 				return nil // bandersnatch's markers, apply's staging folder
 			}
 			return emit(o)
 		})
+		for _, prefix := range []string{"web/pypi/", "web/simple/"} {
+			if err == nil {
+				err = listLeftovers(ctx, store, prefix, st.Cursor(), emit)
+			}
+		}
+		return err
 	}
 	if hash == HashNone {
 		err = list(ctx, func(o sources.Object) error { return write(classify(o)) })
@@ -101,6 +112,47 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		return fmt.Errorf("scan storage of %s: %w", store, err)
 	}
 	return st.Finish()
+}
+
+// maxLeftovers bounds the temp files listed in one metadata folder.
+const maxLeftovers = 100_000
+
+// listLeftovers lists, sorted, the files directly in a metadata folder
+// (web/json/, web/pypi/, web/simple/) whose names begin with ".": the temp
+// files of a sync that was killed while rewriting a document, never
+// projects. As storage rows they are planned for deletion like any unowned
+// file, under the grace guard.
+func listLeftovers(ctx context.Context, store sources.Store, prefix, after string, emit func(sources.Object) error) error {
+	var keys []string
+	err := store.Names(ctx, prefix, func(name string, dir bool) error {
+		if dir || !strings.HasPrefix(name, ".") || name == ".lock" || name == ".s3keep" {
+			return nil
+		}
+		if len(keys) >= maxLeftovers {
+			return fmt.Errorf("more than %d temp files (names beginning with \".\") in %s: look at what writes them", maxLeftovers, prefix)
+		}
+		if key := prefix + name; key > after {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		o, err := store.Stat(ctx, key)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", key, err)
+		}
+		if err := emit(o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type storageResult struct {
