@@ -24,6 +24,10 @@ type PlanSummary struct {
 	RemovalsRefused    bool  `json:"removals_refused"`
 	MaxRemoveProjects  int64 `json:"max_remove_projects"`
 	RemoveProjectsRows int64 `json:"remove_projects_rows"`
+	// DownloadsRefused is set when the plan downloads more than --max-download
+	// (MaxDownload) allows: apply refuses such a plan.
+	DownloadsRefused bool   `json:"downloads_refused"`
+	MaxDownload      string `json:"max_download"`
 	// ProblemsWithoutFallback counts projects whose metadata no source could read.
 	ProblemsWithoutFallback int64 `json:"problems_without_fallback"`
 }

@@ -95,6 +95,9 @@ func (c *Apply) Run(ctx context.Context, g *Env) error {
 	if age := time.Since(sum.Created); age > c.MaxPlanAge {
 		return &pipeline.RefusedError{Msg: fmt.Sprintf("the plan is %s old, older than --max-plan-age %s: the mirror has changed since; scan again (bandercheck run --fresh) or raise --max-plan-age", age.Round(time.Minute), c.MaxPlanAge)}
 	}
+	if sum.DownloadsRefused {
+		return &pipeline.RefusedError{Msg: fmt.Sprintf("the plan downloads more than --max-download %s allowed when it was made: look at it (bandercheck cat plan/download), then rerun plan with a higher --max-download", sum.MaxDownload)}
+	}
 	if c.DryRun {
 		return c.dryRun(g, sum)
 	}

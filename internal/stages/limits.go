@@ -63,12 +63,13 @@ func (b *ByteSize) UnmarshalText(t []byte) error {
 	return err
 }
 
-// ParseByteSize parses a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB).
+// ParseByteSize parses a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
 func ParseByteSize(s string) (ByteSize, error) {
 	units := []struct {
 		suffix string
 		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
 	t := strings.TrimSpace(s)
 	mult := int64(1)
 	for _, u := range units {
@@ -82,4 +83,55 @@ func ParseByteSize(s string) (ByteSize, error) {
 		return 0, fmt.Errorf("%q is not a size such as 256MiB", s)
 	}
 	return ByteSize(f * float64(mult)), nil
+}
+
+// DownloadLimit is --max-download: a count, a percentage of the designated
+// files, or a size such as 2TiB. Its zero value (never parsed) is no limit,
+// for library callers; "0" refuses every download.
+type DownloadLimit struct {
+	Files Limit
+	Bytes ByteSize // when a size was given
+	set   bool
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler (a flag's value).
+func (d *DownloadLimit) UnmarshalText(b []byte) error {
+	v, err := ParseDownloadLimit(string(b))
+	*d = v
+	return err
+}
+
+// ParseDownloadLimit parses "1000", "10%" or "2TiB".
+func ParseDownloadLimit(s string) (DownloadLimit, error) {
+	if l, err := ParseLimit(s); err == nil {
+		return DownloadLimit{Files: l, set: true}, nil
+	}
+	b, err := ParseByteSize(s)
+	if err != nil {
+		return DownloadLimit{}, fmt.Errorf("%q is not a count, a percentage or a size such as 2TiB", s)
+	}
+	return DownloadLimit{Bytes: b, set: true}, nil
+}
+
+// Exceeded tells whether files downloads of bytes, out of designated files,
+// are more than the limit allows.
+func (d DownloadLimit) Exceeded(files, bytes, designated int64) bool {
+	switch {
+	case !d.set:
+		return false
+	case d.Bytes > 0:
+		return bytes > int64(d.Bytes)
+	}
+	return files > d.Files.Of(designated)
+}
+
+// String implements fmt.Stringer.
+func (d DownloadLimit) String() string {
+	switch {
+	case !d.set:
+		return "none"
+	case d.Bytes > 0:
+		return strconv.FormatInt(int64(d.Bytes), 10) + "B"
+	}
+	return d.Files.String()
 }

@@ -19,6 +19,7 @@ type Plan struct {
 	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"${grace}"`
 	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"${max_remove_projects}"`
 	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"${memory}"`
+	MaxDownload       DownloadLimit `help:"Refuse a plan that downloads more than this: a count, a percentage of the designated files, or a size such as 2TiB (a misread filter or config must not pull terabytes)." default:"${max_download}"`
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.
@@ -143,6 +144,9 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 	if err := st.Finish(); err != nil {
 		return nil, err
 	}
+	dl := pipeline.Total(sum.Join.Download)
+	sum.MaxDownload = c.MaxDownload.String()
+	sum.DownloadsRefused = c.MaxDownload.Exceeded(dl.Files, dl.Bytes, sum.Join.Designated.Files)
 	if err := pipeline.WritePlanSummary(filepath.Join(newDir, "plan"), sum); err != nil {
 		return nil, err
 	}
@@ -151,6 +155,11 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 	}
 	if err := run.Reset("apply."); err != nil {
 		return nil, err
+	}
+	if sum.DownloadsRefused {
+		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d downloads (%d bytes) of %d designated files is more than --max-download %s allows, so apply will refuse this plan: "+
+			"a misread filter or config must not pull terabytes (see bandercheck cat plan/download). If the mirror really lacks them, rerun plan with a higher --max-download (e.g. 100%%)",
+			dl.Files, dl.Bytes, sum.Join.Designated.Files, c.MaxDownload)}
 	}
 	if sum.RemovalsRefused {
 		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream, more than --max-remove-projects allows (%d); their removal was left out of the plan. If upstream really removed them, rerun plan with a higher --max-remove-projects",

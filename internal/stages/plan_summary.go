@@ -38,6 +38,9 @@ func printPlanSummary(w io.Writer, s *pipeline.PlanSummary) error {
 	if s.RemovalsRefused {
 		fmt.Fprintf(w, "project removals refused: %d projects exceed --max-remove-projects %d\n", s.RemovedProjects, s.MaxRemoveProjects)
 	}
+	if s.DownloadsRefused {
+		fmt.Fprintf(w, "plan refused: more downloads than --max-download %s; apply will not run it\n", s.MaxDownload)
+	}
 	if s.ProblemsWithoutFallback > 0 {
 		fmt.Fprintf(w, "%d metadata problems without a fallback: apply will refuse deletes unless --allow-problems\n", s.ProblemsWithoutFallback)
 	}

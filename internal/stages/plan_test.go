@@ -144,3 +144,37 @@ func TestPlanNeedsScans(t *testing.T) {
 		t.Fatalf("plan without a metadata scan: %v", err)
 	}
 }
+
+// TestPlanMaxDownload refuses a plan that downloads more than --max-download
+// (a share of the designated files, a count or a size), and apply refuses
+// to run it; a higher limit lets it through.
+func TestPlanMaxDownload(t *testing.T) {
+	t.Parallel()
+	f, _, _, _ := planFixture(t) // 3 of 5 designated files to download, 21 bytes
+	for _, c := range []struct {
+		limit  string
+		refuse bool
+	}{{"10%", true}, {"2", true}, {"20B", true}, {"60%", false}, {"3", false}, {"1KiB", false}} {
+		limit, err := ParseDownloadLimit(c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = (&Plan{MaxRemoveProjects: Limit{Percent: 100, IsPct: true}, Memory: 64 << 20, MaxDownload: limit}).Run(f.ctx, f.env)
+		var re *pipeline.RefusedError
+		if got := errors.As(err, &re) && strings.Contains(err.Error(), "--max-download "+limit.String()); got != c.refuse {
+			t.Errorf("--max-download %s: %v, want refused %v", c.limit, err, c.refuse)
+		}
+		if !c.refuse && err != nil {
+			t.Errorf("--max-download %s: %v", c.limit, err)
+		}
+		a := testApply("http://127.0.0.1:1")
+		a.DryRun = true // the refusal comes first
+		aerr := a.Run(f.ctx, f.env)
+		if refused := errors.As(aerr, &re); refused != c.refuse {
+			t.Errorf("apply after --max-download %s: %v", c.limit, aerr)
+		}
+	}
+	if _, err := ParseDownloadLimit("lots"); err == nil {
+		t.Errorf("a bad --max-download parses")
+	}
+}

@@ -115,7 +115,7 @@ func stageDone(state, manifest string) bool {
 // the same refusal, not apply the incomplete plan.
 func planCurrent(state string) bool {
 	sum, err := pipeline.ReadPlanSummary(state)
-	if err != nil || sum.RemovalsRefused || !stageDone(state, "plan/download") {
+	if err != nil || sum.RemovalsRefused || sum.DownloadsRefused || !stageDone(state, "plan/download") {
 		return false
 	}
 	for _, m := range []string{"storage", "designated", "upstream"} {
