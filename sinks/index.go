@@ -145,10 +145,15 @@ func isSpace(b []byte) bool {
 	return len(bytes.TrimLeft(b, " \t\r\n")) == 0
 }
 
-// filterJSON copies a PEP 691 index, leaving removed projects out of "projects".
+// filterJSON rewrites a PEP 691 root index without the removed projects,
+// in the bytes bandersnatch's json.dump writes: Python's separators (", ",
+// ": "), ASCII only, and indent=4 when the old index was indented. Projects
+// stream through; only the small "meta" object is held.
 func filterJSON(r io.Reader, w io.Writer, removed map[string]bool) error {
-	dec := jsontext.NewDecoder(r)
-	enc := jsontext.NewEncoder(w)
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(2)
+	pw := &pyJSON{w: bufio.NewWriter(w), pretty: len(head) == 2 && head[0] == '{' && head[1] == '\n'}
+	dec := jsontext.NewDecoder(br)
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -156,31 +161,25 @@ func filterJSON(r io.Reader, w io.Writer, removed map[string]bool) error {
 	if tok.Kind() != '{' {
 		return errors.New("the index is not a JSON object")
 	}
-	if err := enc.WriteToken(tok); err != nil {
-		return err
-	}
+	pw.open('{')
 	for dec.PeekKind() != '}' {
 		key, err := dec.ReadToken()
 		if err != nil {
 			return err
 		}
-		if err := enc.WriteToken(key); err != nil {
-			return err
-		}
+		pw.key(key.String())
 		if key.String() != "projects" || dec.PeekKind() != '[' {
 			v, err := dec.ReadValue()
 			if err != nil {
 				return err
 			}
-			if err := enc.WriteValue(v); err != nil {
+			if err := pw.value(v); err != nil {
 				return err
 			}
 			continue
 		}
-		open, _ := dec.ReadToken()
-		if err := enc.WriteToken(open); err != nil {
-			return err
-		}
+		dec.ReadToken() // [
+		pw.open('[')
 		for dec.PeekKind() != ']' {
 			v, err := dec.ReadValue()
 			if err != nil {
@@ -192,21 +191,148 @@ func filterJSON(r io.Reader, w io.Writer, removed map[string]bool) error {
 			if err := json.Unmarshal(v, &p); err == nil && removed[sources.Normalize(p.Name)] {
 				continue
 			}
-			if err := enc.WriteValue(v); err != nil {
+			pw.item()
+			if err := pw.value(v); err != nil {
 				return err
 			}
 		}
-		end, err := dec.ReadToken()
-		if err != nil {
+		if _, err := dec.ReadToken(); err != nil { // ]
 			return err
 		}
-		if err := enc.WriteToken(end); err != nil {
-			return err
+		pw.close(']')
+	}
+	if _, err := dec.ReadToken(); err != nil { // }
+		return err
+	}
+	pw.close('}')
+	return pw.w.Flush()
+}
+
+// pyJSON writes JSON as Python's json.dump does (ensure_ascii, default
+// separators, or indent=4 with "," and ": ").
+type pyJSON struct {
+	w      *bufio.Writer
+	pretty bool
+	depth  int
+	first  []bool // per open container: nothing written in it yet
+}
+
+func (p *pyJSON) newline() {
+	p.w.WriteByte('\n')
+	p.w.WriteString(strings.Repeat("    ", p.depth))
+}
+
+func (p *pyJSON) open(c byte) {
+	p.w.WriteByte(c)
+	p.depth++
+	p.first = append(p.first, true)
+}
+
+func (p *pyJSON) close(c byte) {
+	p.depth--
+	empty := p.first[len(p.first)-1]
+	p.first = p.first[:len(p.first)-1]
+	if p.pretty && !empty {
+		p.newline()
+	}
+	p.w.WriteByte(c)
+}
+
+// item starts an element of the innermost container.
+func (p *pyJSON) item() {
+	i := len(p.first) - 1
+	if !p.first[i] {
+		if p.pretty {
+			p.w.WriteByte(',')
+		} else {
+			p.w.WriteString(", ")
 		}
 	}
-	end, err := dec.ReadToken()
+	p.first[i] = false
+	if p.pretty {
+		p.newline()
+	}
+}
+
+func (p *pyJSON) key(k string) {
+	p.item()
+	p.w.WriteString(pyString(k))
+	p.w.WriteString(": ")
+}
+
+// value writes one JSON value (object, array or scalar) in Python's form.
+func (p *pyJSON) value(v jsontext.Value) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	return p.copyValue(dec)
+}
+
+func (p *pyJSON) copyValue(dec *jsontext.Decoder) error {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
 	}
-	return enc.WriteToken(end)
+	switch tok.Kind() {
+	case '{':
+		p.open('{')
+		for dec.PeekKind() != '}' {
+			k, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			p.key(k.String())
+			if err := p.copyValue(dec); err != nil {
+				return err
+			}
+		}
+		dec.ReadToken()
+		p.close('}')
+	case '[':
+		p.open('[')
+		for dec.PeekKind() != ']' {
+			p.item()
+			if err := p.copyValue(dec); err != nil {
+				return err
+			}
+		}
+		dec.ReadToken()
+		p.close(']')
+	case '"':
+		p.w.WriteString(pyString(tok.String()))
+	default: // numbers, true, false, null: as written
+		p.w.WriteString(tok.String())
+	}
+	return nil
+}
+
+// pyString quotes s as json.dumps with ensure_ascii does.
+func pyString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r < 0x20 || (r > 0x7e && r < 0x10000 && r != 0x7f):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case r >= 0x10000:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -50,7 +50,7 @@ func TestApplyOnFullAndReadOnlyDisk(t *testing.T) {
 	}
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
-	scanAndPlan(t, nil, root, state, url)
+	scanAndPlan(t, nil, root, state, url, "--max-download", "100%") // 30% missing, on purpose
 
 	remount(t, fs, "ro")
 	r := bc(t, nil, "--mirror", root, "--state", state, "apply", "--download-base", url)

@@ -84,7 +84,7 @@ func TestPlanEndToEnd(t *testing.T) {
 			slices.Reverse(rows)
 		}
 		state := planState(t, rows, []string{"alive", "other", "zzz"})
-		r := bc(t, nil, "--state", state, "plan", "--max-remove-projects", "50%")
+		r := bc(t, nil, "--state", state, "plan", "--max-remove-projects", "50%", "--max-download", "100%")
 		if r.code != 0 {
 			t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
 		}
@@ -125,7 +125,7 @@ func TestPlanEndToEnd(t *testing.T) {
 func TestPlanRefusesMassRemoval(t *testing.T) {
 	t.Parallel()
 	state := planState(t, [][]string{{"web/packages/aa/a-1.tar.gz", "5", "", ""}}, []string{"alive"})
-	r := bc(t, nil, "--state", state, "plan")
+	r := bc(t, nil, "--state", state, "plan", "--max-download", "100%")
 	if r.code != 3 || !strings.Contains(r.stderr, "--max-remove-projects") || !strings.Contains(r.stderr, "2 of 3") {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
@@ -140,7 +140,7 @@ func TestPlanRefusesMassRemoval(t *testing.T) {
 func TestPlanWithoutUpstreamNeverRemovesProjects(t *testing.T) {
 	t.Parallel()
 	state := planState(t, [][]string{{"web/packages/bb/g-1.tar.gz", "4", "", ""}}, nil)
-	mustBC(t, nil, "--state", state, "plan")
+	mustBC(t, nil, "--state", state, "plan", "--max-download", "100%")
 	if del := mustBC(t, nil, "--state", state, "cat", "plan/delete"); del != "path,size,reason\n" {
 		t.Errorf("delete plan without upstream: %s", del)
 	}
@@ -153,5 +153,21 @@ func TestPlanNeedsScans(t *testing.T) {
 	r := bc(t, nil, "--state", state, "plan")
 	if r.code != 2 || !strings.Contains(r.stderr, "run bandercheck scan storage first") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestPlanMaxDownloadExitCode: a plan with more downloads than --max-download
+// (default 10% of designated files) exits 3 naming the flag, and apply
+// refuses that plan with exit 3 too.
+func TestPlanMaxDownloadExitCode(t *testing.T) {
+	t.Parallel()
+	state := planState(t, [][]string{{"web/packages/bb/g-1.tar.gz", "4", "", ""}}, nil)
+	r := bc(t, nil, "--state", state, "plan")
+	if r.code != 3 || !strings.Contains(r.stderr, "--max-download 10%") {
+		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
+	}
+	r = bc(t, nil, "--mirror", "/srv/mirror", "--state", state, "apply", "--dry-run")
+	if r.code != 3 || !strings.Contains(r.stderr, "--max-download") {
+		t.Errorf("apply of a refused plan: exit %d: %s", r.code, r.stderr)
 	}
 }
