@@ -6,24 +6,32 @@ import (
 )
 
 // RemovedIter yields the local projects (rows of the projects manifest, in
-// normalized order) whose normalized name upstream (sorted) lacks.
+// normalized order) that are to be removed: those whose normalized name
+// upstream (sorted) lacks, and those a sorted list of excluded names holds.
 type RemovedIter struct {
 	projects *orderedStream
-	upstream *orderedStream
+	upstream *orderedStream // nil: upstream was not scanned
+	excluded *orderedStream // nil: no project is excluded
 	started  bool
 	Local    int64 // local projects seen so far
+	Excluded int64 // removed projects that were excluded (and maybe also gone upstream)
 }
 
-// NewRemovedIter merges projects against upstream.
 // DesignatedStream names the designated manifest in an *OrderError when it is
 // out of project order (a plan that meets it sorts designated first).
 const DesignatedStream = "designated (project order)"
 
-func NewRemovedIter(projects, upstream RowReader) *RemovedIter {
-	return &RemovedIter{
-		projects: &orderedStream{name: "projects", r: normalizedFirst{projects}, allowEqual: true},
-		upstream: &orderedStream{name: "upstream", r: upstream},
+// NewRemovedIter merges projects against upstream and excluded (sorted
+// normalized names in column 0); either may be nil.
+func NewRemovedIter(projects, upstream, excluded RowReader) *RemovedIter {
+	it := &RemovedIter{projects: &orderedStream{name: "projects", r: normalizedFirst{projects}, allowEqual: true}}
+	if upstream != nil {
+		it.upstream = &orderedStream{name: "upstream", r: upstream}
 	}
+	if excluded != nil {
+		it.excluded = &orderedStream{name: "excluded projects", r: excluded, allowEqual: true}
+	}
+	return it
 }
 
 // normalizedFirst presents projects rows with the normalized name as key (column 0).
@@ -42,36 +50,64 @@ func (n normalizedFirst) Close() error { return n.r.Close() }
 func (it *RemovedIter) Next() ([]string, error) {
 	if !it.started {
 		it.started = true
-		if err := it.projects.advance(); err != nil {
-			return nil, err
-		}
-		if err := it.upstream.advance(); err != nil {
-			return nil, err
+		for _, s := range []*orderedStream{it.projects, it.upstream, it.excluded} {
+			if s == nil {
+				continue
+			}
+			if err := s.advance(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for !it.projects.eof {
 		p := it.projects.row
-		for !it.upstream.eof && it.upstream.row[0] < p[0] {
-			if err := it.upstream.advance(); err != nil {
+		gone, excluded := false, false
+		if it.upstream != nil {
+			if err := it.upstream.skipBelow(p[0]); err != nil {
 				return nil, err
 			}
+			gone = it.upstream.eof || it.upstream.row[0] != p[0]
+		}
+		if it.excluded != nil {
+			if err := it.excluded.skipBelow(p[0]); err != nil {
+				return nil, err
+			}
+			excluded = !it.excluded.eof && it.excluded.row[0] == p[0]
 		}
 		it.Local++
-		removed := it.upstream.eof || it.upstream.row[0] != p[0]
 		out := []string{p[0], p[1], p[2]}
 		if err := it.projects.advance(); err != nil {
 			return nil, err
 		}
-		if removed && p[0] != "" {
+		if (gone || excluded) && p[0] != "" {
+			if excluded {
+				it.Excluded++
+			}
 			return out, nil
 		}
 	}
 	return nil, io.EOF
 }
 
-// Close closes both inputs.
+// skipBelow advances past every row whose key sorts before key.
+func (s *orderedStream) skipBelow(key string) error {
+	for !s.eof && s.row[0] < key {
+		if err := s.advance(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes every input.
 func (it *RemovedIter) Close() error {
-	return errors.Join(it.projects.r.Close(), it.upstream.r.Close())
+	errs := []error{it.projects.r.Close()}
+	for _, s := range []*orderedStream{it.upstream, it.excluded} {
+		if s != nil {
+			errs = append(errs, s.r.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TagRemoved reads designated rows (path,project,size,sha256,url,upload_time)

@@ -18,8 +18,11 @@ type PlanSummary struct {
 	Join           *JoinSummary `json:"files"`
 	Upstream       bool         `json:"upstream_checked"`
 	LocalProjects  int64        `json:"local_projects"`
-	// RemovedProjects are local projects upstream lacks.
-	RemovedProjects int64 `json:"removed_projects"`
+	// RemovedProjects are local projects upstream lacks, or (with
+	// --remove-filtered-projects) a project filter excludes; FilteredProjects
+	// counts the latter.
+	RemovedProjects  int64 `json:"removed_projects"`
+	FilteredProjects int64 `json:"filtered_projects"`
 	// RemovalsRefused is set when --max-remove-projects held every removal back.
 	RemovalsRefused    bool  `json:"removals_refused"`
 	MaxRemoveProjects  int64 `json:"max_remove_projects"`

@@ -237,6 +237,35 @@ func TestProjectFilterReports(t *testing.T) {
 	if sum.ProblemsWithoutFallback != 0 {
 		t.Errorf("a filter report blocks deletes: %d", sum.ProblemsWithoutFallback)
 	}
+
+	// asked to, plan removes it: its files and its metadata, within the guard
+	remove := &Plan{MaxRemoveProjects: Limit{N: 0}, Memory: 64 << 20, RemoveFiltered: true}
+	var re *pipeline.RefusedError
+	if err := remove.Run(f.ctx, f.env); !errors.As(err, &re) {
+		t.Fatalf("--remove-filtered-projects beyond --max-remove-projects 0: %v", err)
+	}
+	remove.MaxRemoveProjects = Limit{N: 1}
+	if err := remove.Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.planned("plan/delete"); !slices.Equal(got, []string{b.key()}) {
+		t.Errorf("deletes %v, want the excluded project's file", got)
+	}
+	var removals []string
+	for _, r := range f.rows("plan/remove-projects") {
+		removals = append(removals, r[0]+" "+r[1])
+	}
+	if !slices.Contains(removals, "blocked web/json/Blocked") || slices.ContainsFunc(removals, func(s string) bool { return strings.HasPrefix(s, "keepme") }) {
+		t.Errorf("removals %v", removals)
+	}
+	if err := testApply("http://127.0.0.1:1").Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"web/json/Blocked": false, b.key(): false, "web/json/keepme": true, a.key(): true} {
+		if _, err := os.Stat(filepath.Join(f.root, p)); (err == nil) != want {
+			t.Errorf("%s there: %v, want %v", p, err == nil, want)
+		}
+	}
 }
 
 func hexOf(algo, s string) string {

@@ -50,6 +50,10 @@ const inlineLimit = 1 << 20
 // docBuffers hold documents read whole by the workers.
 var docBuffers = sync.Pool{New: func() any { b := make([]byte, inlineLimit+1); return &b }}
 
+// problemStageFilter is the stage column of a problems/metadata row that
+// reports a project a project filter excludes.
+const problemStageFilter = "filter"
+
 // metaScan reads one project's metadata from its preferred source, falling
 // back to the other.
 type metaScan struct {
@@ -163,7 +167,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 		out.excludedBy = by
 	}
 	if out.excludedBy != "" && used != "" {
-		out.problems = append(out.problems, []string{used, "filter", fmt.Sprintf("%s in %s excludes this project, so bandersnatch no longer syncs it; "+
+		out.problems = append(out.problems, []string{used, problemStageFilter, fmt.Sprintf("%s in %s excludes this project, so bandersnatch no longer syncs it; "+
 			"its files are kept. To remove it, plan with --remove-filtered-projects", out.excludedBy, m.design.configPath), "kept"})
 	}
 	serialText := ""

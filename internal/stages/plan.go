@@ -19,6 +19,7 @@ type Plan struct {
 	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"${grace}"`
 	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"${max_remove_projects}"`
 	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"${memory}"`
+	RemoveFiltered    bool          `name:"remove-filtered-projects" help:"Also remove the local projects that the config's project filters exclude (scan metadata reports them in problems/metadata), within --max-remove-projects."`
 	MaxDownload       DownloadLimit `help:"Refuse a plan that downloads more than this: a count, a percentage of the designated files, or a size such as 2TiB (a misread filter or config must not pull terabytes)." default:"${max_download}"`
 }
 
@@ -87,13 +88,14 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 	}
 	hashIndex := run.Option("metadata.hash-index") == "true"
 
-	removals := haveUpstream
-	if haveUpstream {
-		local, removed, err := countRemoved(g.State)
+	from := removalSources{upstream: haveUpstream, filtered: c.RemoveFiltered}
+	removals := from.any()
+	if removals {
+		local, removed, excluded, err := countRemoved(g.State, from)
 		if err != nil {
 			return nil, err
 		}
-		sum.LocalProjects, sum.RemovedProjects = local, removed
+		sum.LocalProjects, sum.RemovedProjects, sum.FilteredProjects = local, removed, excluded
 		sum.MaxRemoveProjects = c.MaxRemoveProjects.Of(local)
 		if removed > sum.MaxRemoveProjects {
 			removals, sum.RemovalsRefused = false, true
@@ -112,7 +114,7 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 	}
 	defer st.Close()
 	mem := int64(c.Memory)
-	opts := joinOptions{state: g.State, tmp: tmp, memory: mem, removals: removals, cutoff: sum.GraceCutoff}
+	opts := joinOptions{state: g.State, tmp: tmp, memory: mem, removals: removals, from: from, cutoff: sum.GraceCutoff}
 	sum.Join, err = runJoin(ctx, opts, st)
 	var oe *pipeline.OrderError
 	for tries := 0; errors.As(err, &oe) && tries < 2; tries++ {
@@ -137,7 +139,7 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if removals {
-		if sum.RemoveProjectsRows, err = writeRemovals(g.State, st, hashIndex); err != nil {
+		if sum.RemoveProjectsRows, err = writeRemovals(g.State, from, st, hashIndex); err != nil {
 			return nil, err
 		}
 	}
@@ -162,8 +164,8 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 			dl.Files, dl.Bytes, sum.Join.Designated.Files, c.MaxDownload)}
 	}
 	if sum.RemovalsRefused {
-		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream, more than --max-remove-projects allows (%d); their removal was left out of the plan. If upstream really removed them, rerun plan with a higher --max-remove-projects",
-			sum.RemovedProjects, sum.LocalProjects, sum.MaxRemoveProjects)}
+		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream or excluded by the filters (%d), more than --max-remove-projects allows (%d); their removal was left out of the plan. If they really are to go, rerun plan with a higher --max-remove-projects",
+			sum.RemovedProjects, sum.LocalProjects, sum.FilteredProjects, sum.MaxRemoveProjects)}
 	}
 	return sum, nil
 }
@@ -193,6 +195,7 @@ type joinOptions struct {
 	state, tmp     string
 	memory         int64
 	removals       bool
+	from           removalSources
 	cutoff         time.Time
 	sortStorage    bool
 	sortDesignated bool
@@ -274,7 +277,7 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 	defer d.Close()
 	removed := func() (string, error) { return "", io.EOF }
 	if o.removals {
-		it, err := openRemoved(o.state)
+		it, err := openRemoved(o.state, o.from)
 		if err != nil {
 			return nil, err
 		}

@@ -3,36 +3,90 @@ package stages
 import (
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
-// openRemoved merges the projects manifest against upstream.
-func openRemoved(state string) (*pipeline.RemovedIter, error) {
+// removalSources says which local projects a plan removes: those upstream
+// lacks (when scan upstream ran), those a project filter excludes (when
+// asked with --remove-filtered-projects), or both.
+type removalSources struct {
+	upstream, filtered bool
+}
+
+func (r removalSources) any() bool { return r.upstream || r.filtered }
+
+// openRemoved merges the projects manifest against upstream and the
+// projects the filters exclude.
+func openRemoved(state string, from removalSources) (*pipeline.RemovedIter, error) {
 	p, err := pipeline.OpenManifest(state, "projects")
 	if err != nil {
 		return nil, err
 	}
-	u, err := pipeline.OpenManifest(state, "upstream")
-	if err != nil {
-		p.Close()
-		return nil, err
+	var upstream, excluded pipeline.RowReader
+	if from.upstream {
+		u, err := pipeline.OpenManifest(state, "upstream")
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		upstream = u
 	}
-	return pipeline.NewRemovedIter(p, u), nil
+	if from.filtered {
+		m, err := pipeline.OpenManifest(state, "problems/metadata")
+		if err != nil {
+			p.Close()
+			if upstream != nil {
+				upstream.Close()
+			}
+			return nil, err
+		}
+		excluded = &filteredProjects{r: m}
+	}
+	return pipeline.NewRemovedIter(p, upstream, excluded), nil
 }
 
-func countRemoved(state string) (local, removed int64, err error) {
-	it, err := openRemoved(state)
+// filteredProjects reads the normalized names of the projects scan metadata
+// found excluded by a project filter (its "filter" rows, in project order).
+type filteredProjects struct{ r *pipeline.ManifestReader }
+
+func (f *filteredProjects) Next() ([]string, error) {
+	for {
+		row, err := f.r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if row[pipeline.ProblemStage] == problemStageFilter {
+			return []string{projectOfPath(row[pipeline.ProblemPath])}, nil
+		}
+	}
+}
+
+func (f *filteredProjects) Close() error { return f.r.Close() }
+
+// projectOfPath is the normalized project a metadata path belongs to:
+// web/json/<name>, web/pypi/<name>/json, or a simple folder.
+func projectOfPath(path string) string {
+	rest := strings.TrimSuffix(strings.TrimSuffix(path, "/json"), "/")
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return sources.Normalize(rest)
+}
+
+func countRemoved(state string, from removalSources) (local, removed, excluded int64, err error) {
+	it, err := openRemoved(state, from)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer it.Close()
 	for {
 		if _, err := it.Next(); err == io.EOF {
-			return it.Local, removed, nil
+			return it.Local, removed, it.Excluded, nil
 		} else if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		removed++
 	}
@@ -63,8 +117,8 @@ func countProblems(state string) (int64, error) {
 }
 
 // writeRemovals lists the metadata files and simple folders of removed projects.
-func writeRemovals(state string, st *pipeline.Stage, hashIndex bool) (int64, error) {
-	it, err := openRemoved(state)
+func writeRemovals(state string, from removalSources, st *pipeline.Stage, hashIndex bool) (int64, error) {
+	it, err := openRemoved(state, from)
 	if err != nil {
 		return 0, err
 	}

@@ -32,7 +32,10 @@ func printPlanSummary(w io.Writer, s *pipeline.PlanSummary) error {
 	}
 	fmt.Fprintf(w, "stored %d files (%d bytes), designated %d files, %d local projects", s.Join.Stored.Files, s.Join.Stored.Bytes, s.Join.Designated.Files, s.LocalProjects)
 	if s.Upstream {
-		fmt.Fprintf(w, ", %d removed upstream", s.RemovedProjects)
+		fmt.Fprintf(w, ", %d removed upstream", s.RemovedProjects-s.FilteredProjects)
+	}
+	if s.FilteredProjects > 0 {
+		fmt.Fprintf(w, ", %d excluded by the filters", s.FilteredProjects)
 	}
 	fmt.Fprintln(w)
 	if s.RemovalsRefused {
