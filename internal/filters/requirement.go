@@ -62,10 +62,22 @@ func parseRequirement(line string) (requirement, error) {
 }
 
 // specifierSet is a PEP 440 specifier set; the empty set holds every version.
+// Each clause is checked by go-pep440-version, except where it departs from
+// packaging (the library bandersnatch uses): "~=" is rewritten as packaging
+// does (">=V" and "==prefix.*"), and "<V" turns away the pre-releases of V's
+// own release unless V is one.
 type specifierSet struct {
-	text string
-	set  pep440.Specifiers
+	text    string
+	clauses []clause
 }
+
+type clause struct {
+	op      string
+	version pep440.Version // for "<"
+	set     pep440.Specifiers
+}
+
+var releasePart = regexp.MustCompile(`^([0-9]+)((?:a|b|c|rc)[0-9]+)$`)
 
 // parseSpecifierSet parses "", ">=1.0" or ">=1.0,<2,!=1.5.*".
 func parseSpecifierSet(s string) (specifierSet, error) {
@@ -73,36 +85,84 @@ func parseSpecifierSet(s string) (specifierSet, error) {
 	if s == "" {
 		return specifierSet{}, nil
 	}
-	var clauses []string
+	out := specifierSet{text: s}
 	for _, c := range strings.Split(s, ",") {
 		m := specClause.FindStringSubmatch(c)
 		if m == nil {
 			return specifierSet{}, fmt.Errorf("%q is not a PEP 440 specifier (e.g. >=1.0,<2)", strings.TrimSpace(c))
 		}
-		if m[1] == "===" { // arbitrary equality: packaging compares the strings
-			clauses = append(clauses, m[1]+m[2])
-			continue
+		op, v := m[1], strings.ToLower(m[2])
+		texts := []string{op + v}
+		if op == "~=" {
+			texts = []string{">=" + v, "==" + compatiblePrefix(v) + ".*"}
 		}
-		v := strings.ToLower(m[2])
-		if _, err := pep440.NewSpecifiers(m[1] + v); err != nil {
-			return specifierSet{}, fmt.Errorf("%q is not a PEP 440 specifier: %v", strings.TrimSpace(c), err)
+		for _, text := range texts {
+			set, err := pep440.NewSpecifiers(text, pep440.WithPreRelease(true))
+			if err != nil {
+				return specifierSet{}, fmt.Errorf("%q is not a PEP 440 specifier: %v", strings.TrimSpace(c), err)
+			}
+			cl := clause{op: op, set: set}
+			if op == "<" {
+				if cl.version, err = parseVersion(v); err != nil {
+					return specifierSet{}, fmt.Errorf("%q is not a PEP 440 specifier: %v", strings.TrimSpace(c), err)
+				}
+			}
+			out.clauses = append(out.clauses, cl)
 		}
-		clauses = append(clauses, m[1]+v)
 	}
-	set, err := pep440.NewSpecifiers(strings.Join(clauses, ","), pep440.WithPreRelease(true))
-	if err != nil {
-		return specifierSet{}, fmt.Errorf("%q is not a PEP 440 specifier set: %v", s, err)
+	return out, nil
+}
+
+// compatiblePrefix is the release prefix of "~=V": V's release numbers up
+// to its first suffix, less the last one ("2.0rc1" → "2", "1.4.5" → "1.4").
+func compatiblePrefix(v string) string {
+	var parts []string
+	for _, p := range strings.Split(v, ".") {
+		if m := releasePart.FindStringSubmatch(p); m != nil {
+			parts = append(parts, m[1], m[2])
+		} else {
+			parts = append(parts, p)
+		}
 	}
-	return specifierSet{text: s, set: set}, nil
+	var release []string
+	for _, p := range parts {
+		if strings.HasPrefix(p, "dev") || strings.HasPrefix(p, "a") || strings.HasPrefix(p, "b") ||
+			strings.HasPrefix(p, "c") || strings.HasPrefix(p, "rc") || strings.HasPrefix(p, "post") {
+			break
+		}
+		release = append(release, p)
+	}
+	if len(release) > 1 {
+		release = release[:len(release)-1]
+	}
+	return strings.Join(release, ".")
 }
 
 // contains tells whether v is in the set, pre-releases included (as
 // bandersnatch sets prereleases=True on every specifier it reads).
 func (s specifierSet) contains(v pep440.Version) bool {
-	if s.text == "" {
-		return true
+	for _, c := range s.clauses {
+		if !c.set.Check(v) {
+			return false
+		}
+		if c.op == "<" && !isPrerelease(c.version) && isPrerelease(v) && sameRelease(v, c.version) {
+			return false
+		}
 	}
-	return s.set.Check(v)
+	return true
+}
+
+// isPrerelease tells whether v has a pre-release or development segment.
+func isPrerelease(v pep440.Version) bool {
+	rest := strings.TrimPrefix(v.Public(), v.BaseVersion())
+	return strings.HasPrefix(rest, "a") || strings.HasPrefix(rest, "b") || strings.HasPrefix(rest, "rc") || strings.Contains(rest, ".dev")
+}
+
+// sameRelease compares the base versions (epoch and release) of a and b.
+func sameRelease(a, b pep440.Version) bool {
+	va, err1 := parseVersion(a.BaseVersion())
+	vb, err2 := parseVersion(b.BaseVersion())
+	return err1 == nil && err2 == nil && va.Equal(vb)
 }
 
 // empty tells whether the set has no clause.
