@@ -322,3 +322,67 @@ func TestDotNamesAreLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFilteredMirror runs a mirror synced under three filters end to
+// end: what the filters exclude but the disk holds (synced before the
+// filters were added) goes as unowned, within --max-delete; planted defects
+// of the files they keep are repaired; a second run plans nothing.
+func TestRunFilteredMirror(t *testing.T) {
+	t.Parallel()
+	var files []pkg
+	mirror := map[string]string{}
+	kept := map[string]bool{}
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		var pkgs []pkg
+		for _, v := range []string{"1.0", "1.1", "2.0", "2.1rc1"} {
+			pkgs = append(pkgs, pkg{name + "-" + v + ".tar.gz", v, name + v + " sdist"},
+				pkg{name + "-" + v + "-cp312-cp312-win_amd64.whl", v, name + v + " windows"},
+				pkg{name + "-" + v + "-py3-none-any.whl", v, name + v + " wheel"})
+		}
+		mirror["web/json/"+name] = richDoc(name, "2.0", pkgs, nil)
+		mirror["web/simple/"+name+"/index.html"] = "<html></html>"
+		for _, p := range pkgs {
+			// latest_release counts 2.1rc1 among the two latest before
+			// prerelease_release drops it, as bandersnatch does: 2.0 alone stays
+			keep := !strings.Contains(p.file, "win_amd64") && p.version == "2.0"
+			kept[p.key()] = keep
+			mirror[p.key()] = p.content // everything synced before the filters
+			files = append(files, p)
+		}
+	}
+	// planted defects among the files the filters keep
+	missing := pkg{"beta-2.0-py3-none-any.whl", "2.0", "beta2.0 wheel"}
+	corrupt := pkg{"gamma-2.0.tar.gz", "2.0", "gamma2.0 sdist"}
+	delete(mirror, missing.key())
+	mirror[corrupt.key()] = "gamma2.0 sdisT"
+	f := newFixture(t, mirror)
+	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled =\n    exclude_platform\n    prerelease_release\n    latest_release\n" +
+		"[blocklist]\nplatforms = windows\n[latest_release]\nkeep = 2\n")
+	up := serveFiles(t, files...)
+	run := testRun(upstreamIndex(t, "alpha", "beta", "gamma"), up.URL)
+	run.MaxDelete = Limit{Percent: 90, IsPct: true}
+	if err := run.Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	for key, keep := range kept {
+		b, err := os.ReadFile(filepath.Join(f.root, key))
+		switch {
+		case keep && err != nil:
+			t.Errorf("%s, which the filters keep, is gone: %v", key, err)
+		case keep && key == corrupt.key() && string(b) != corrupt.content:
+			t.Errorf("the corrupt file was not repaired: %q", b)
+		case !keep && err == nil:
+			t.Errorf("%s, which the filters exclude, is still there", key)
+		}
+	}
+	again := testRun(upstreamIndex(t, "alpha", "beta", "gamma"), up.URL)
+	again.Fresh = true
+	if err := again.Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
+		if r := f.rows(m); len(r) != 0 {
+			t.Errorf("a clean filtered mirror still plans %s: %v", m, r)
+		}
+	}
+}
