@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
 # table on stdout and in bench/results.md. Sections (default: all):
-#   manifest storage s3 metadata plan apply delete run
+#   manifest storage s3 metadata filters plan apply delete run
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/results.md, replaced each run);
 # BC names another build to measure, e.g. an older commit's, beside this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
-sections=${*:-manifest storage s3 metadata plan apply delete run}
+sections=${*:-manifest storage s3 metadata filters plan apply delete run}
 STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
 PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
 RUN_SIZES=${RUN_SIZES:-"10000 100000"}
@@ -113,6 +113,23 @@ bench_metadata() {
   ours
   median_timed ours
   row "scan metadata (JSON)" "100000 projects, $mb MB, 3 docs of 60 MB" "bandercheck" "$wall" "$rss" "100000" "$(awk -v m="$mb" -v w="$wall" 'BEGIN{printf "%.0f MB/s", m/w}')"
+}
+
+# scan metadata with three filters (exclude_platform, prerelease_release,
+# latest_release) beside the same scan without any (issue: at most 20% slower)
+bench_filters() {
+  local m="$work/meta-100k"
+  [ -d "$m" ] || "$gm" mirror --out "$m" --upstream "$work/meta-up" --projects 100000 "${names_flag[@]}" --no-files --big-docs 3 --big-doc-mb 60
+  local mb; mb=$(du -sm --apparent-size "$m/web/json" | cut -f1)
+  printf '[mirror]\njson = true\n' > "$work/plain.conf"
+  printf '[mirror]\njson = true\n[plugins]\nenabled =\n    exclude_platform\n    prerelease_release\n    latest_release\n[blocklist]\nplatforms =\n    windows\n    macos\n[latest_release]\nkeep = 3\n' > "$work/filters.conf"
+  for conf in plain filters; do
+    ours() { rm -rf "$work/st-filters"; timed "$bc" --progress never --config "$work/$conf.conf" --mirror "$m" --state "$work/st-filters" scan metadata; }
+    ours
+    median_timed ours
+    local rows; rows=$("$bc" --state "$work/st-filters" status | awk '$1=="designated"{print $6}')
+    row "scan metadata (JSON), $conf config" "100000 projects, $mb MB; ${rows:-?} files designated" "bandercheck" "$wall" "$rss" "100000" "$(awk -v m="$mb" -v w="$wall" 'BEGIN{printf "%.0f MB/s", m/w}')"
+  done
 }
 
 bench_plan() {
