@@ -269,3 +269,25 @@ func TestRemovedProjectGoesUnderEverySpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestBadFilterConfigExitsTwo: a bad filter setting stops every command with
+// exit 2, naming the file, section and key, before the mirror is read.
+func TestBadFilterConfigExitsTwo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "bandersnatch.conf")
+	for _, c := range []struct{ text, want string }{
+		{"[plugins]\nenabled = exclude_platforms\n", "[plugins] enabled: unknown plugin \"exclude_platforms\""},
+		{"[plugins]\nenabled = regex_release\n[filter_regex]\nreleases = (?=x)\n", "[filter_regex] releases"},
+		{"[plugins]\nenabled = latest_release\n", "[latest_release] keep: plugin latest_release is enabled but this setting is missing"},
+		{"[mirror]\njson = maybe\n", "[mirror] json"},
+	} {
+		os.WriteFile(conf, []byte(c.text), 0o644)
+		for _, args := range [][]string{{"scan", "storage"}, {"run", "--dry-run"}} {
+			r := bc(t, nil, append([]string{"--config", conf, "--mirror", filepath.Join(dir, "no-mirror"), "--state", filepath.Join(dir, "st")}, args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, conf) || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("%q, %v: exit %d: %s", c.text, args, r.code, r.stderr)
+			}
+		}
+	}
+}

@@ -38,6 +38,20 @@ type Project struct {
 	Name     string         // info.name
 	Info     map[string]any // info fields (name, version and those Needs names)
 	Releases []*Release
+
+	// while Apply runs the release filters: the releases not dropped yet,
+	// and latest_release's order of them, sorted once
+	dropped map[string]bool
+	live    int
+	order   []string
+}
+
+// liveReleases is the number of releases the release filters have not dropped.
+func (p *Project) liveReleases() int {
+	if p.dropped == nil {
+		return len(p.Releases)
+	}
+	return p.live
 }
 
 // Release is one version's files.
@@ -246,16 +260,16 @@ func (s *Set) Apply(p *Project) error {
 	if len(filters) == 0 {
 		return nil
 	}
-	versions := make([]string, len(p.Releases))
-	for i, r := range p.Releases {
-		versions[i] = r.Version
-	}
-	for _, v := range versions {
+	// each release is judged against the releases still live, as bandersnatch
+	// deletes from the dict it iterates; dropping is a mark, not a copy
+	p.dropped, p.live, p.order = map[string]bool{}, len(p.Releases), nil
+	defer func() { p.dropped, p.order = nil, nil }()
+	for _, r := range p.Releases {
 		keep := true
 		for _, rf := range filters {
-			ok, err := rf.keep(p, v)
+			ok, err := rf.keep(p, r.Version)
 			if err != nil {
-				return fmt.Errorf("%s: release %s: %w", rf.name(), v, err)
+				return fmt.Errorf("%s: release %s: %w", rf.name(), r.Version, err)
 			}
 			if !ok {
 				keep = false
@@ -263,9 +277,11 @@ func (s *Set) Apply(p *Project) error {
 			}
 		}
 		if !keep {
-			p.Releases = slices.DeleteFunc(p.Releases, func(r *Release) bool { return r.Version == v })
+			p.dropped[r.Version] = true
+			p.live--
 		}
 	}
+	p.Releases = slices.DeleteFunc(p.Releases, func(r *Release) bool { return p.dropped[r.Version] })
 	return nil
 }
 

@@ -43,10 +43,11 @@ func TestPEP440AgainstPackaging(t *testing.T) {
 		}
 	}
 	got := slices.Clone(want.Order)
+	slices.Reverse(got)
 	slices.SortStableFunc(got, func(a, b string) int {
-		va, _ := parseVersion(a)
-		vb, _ := parseVersion(b)
-		return va.Compare(vb)
+		va, _ := newSortableVersion(a)
+		vb, _ := newSortableVersion(b)
+		return va.compare(vb)
 	})
 	for i := range got {
 		va, _ := parseVersion(got[i])

@@ -1,11 +1,13 @@
 package filters
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	pep440 "github.com/aquasecurity/go-pep440-version"
 )
@@ -104,52 +106,85 @@ type latest struct {
 
 func (l *latest) name() string { return "latest_release" }
 func (l *latest) keep(p *Project, version string) (bool, error) {
-	if l.n == 0 || l.n > len(p.Releases) {
+	if l.n == 0 || l.n > p.liveReleases() {
 		return true, nil
 	}
-	names := make([]string, len(p.Releases))
+	if p.order == nil || p.dropped == nil {
+		order, err := l.sort(p)
+		if err != nil {
+			return false, err
+		}
+		if p.dropped == nil {
+			return l.within(p, order, version), nil
+		}
+		p.order = order
+	}
+	return l.within(p, p.order, version), nil
+}
+
+// within tells whether version is among the n newest live releases of
+// order, or is info.version, which takes the last place when missing.
+func (l *latest) within(p *Project, order []string, version string) bool {
+	names := make([]string, 0, l.n)
+	for _, v := range order {
+		if len(names) == l.n {
+			break
+		}
+		if !p.dropped[v] {
+			names = append(names, v)
+		}
+	}
+	if cur, _ := p.Info["version"].(string); !slices.Contains(names, cur) && len(names) > 0 {
+		names[len(names)-1] = cur
+	}
+	return slices.Contains(names, version)
+}
+
+// sort orders the live releases newest first, by PEP 440 version (then by
+// the text, as Python compares the (version, text) pairs) or by the upload
+// time of each release's first file; equal keys keep document order.
+func (l *latest) sort(p *Project) ([]string, error) {
+	var live []*Release
+	for _, r := range p.Releases {
+		if !p.dropped[r.Version] {
+			live = append(live, r)
+		}
+	}
+	out := make([]string, len(live))
 	if l.byTime {
 		type rel struct{ version, uploaded string }
-		rs := make([]rel, len(p.Releases))
-		for i, r := range p.Releases {
+		rs := make([]rel, len(live))
+		for i, r := range live {
 			t, ok := r.Files[0].Fields["upload_time_iso_8601"].(string)
 			if !ok {
-				return false, fmt.Errorf("the first file of release %s has no upload_time_iso_8601", r.Version)
+				return nil, fmt.Errorf("the first file of release %s has no upload_time_iso_8601", r.Version)
 			}
 			rs[i] = rel{r.Version, t}
 		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].uploaded > rs[j].uploaded })
 		for i := range rs {
-			names[i] = rs[i].version
+			out[i] = rs[i].version
 		}
-	} else {
-		type rel struct {
-			v    pep440.Version
-			text string
-		}
-		rs := make([]rel, len(p.Releases))
-		for i, r := range p.Releases {
-			v, err := parseVersion(r.Version)
-			if err != nil {
-				return false, fmt.Errorf("version %q is not PEP 440, so the latest releases cannot be told", r.Version)
-			}
-			rs[i] = rel{v, r.Version}
-		}
-		sort.SliceStable(rs, func(i, j int) bool {
-			if c := rs[i].v.Compare(rs[j].v); c != 0 {
-				return c > 0
-			}
-			return rs[i].text > rs[j].text
-		})
-		for i := range rs {
-			names[i] = rs[i].text
-		}
+		return out, nil
 	}
-	names = names[:l.n]
-	if cur, _ := p.Info["version"].(string); !slices.Contains(names, cur) {
-		names[len(names)-1] = cur
+	rs := make([]sortableVersion, len(live))
+	for i, r := range live {
+		v, err := newSortableVersion(r.Version)
+		if err != nil {
+			return nil, fmt.Errorf("version %q is not PEP 440, so the latest releases cannot be told", r.Version)
+		}
+		rs[i] = v
 	}
-	return slices.Contains(names, version), nil
+	sort.SliceStable(rs, func(i, j int) bool {
+		if c := rs[i].compare(rs[j]); c != 0 {
+			return c > 0
+		}
+		return rs[i].text > rs[j].text
+	})
+	for i := range rs {
+		out[i] = rs[i].text
+	}
+	return out, nil
 }
 
 func (l *loader) latest() (*latest, error) {
@@ -176,4 +211,63 @@ func (l *loader) latest() (*latest, error) {
 		return nil, nil
 	}
 	return f, nil
+}
+
+// sortableVersion is a parsed version with, for the plain release numbers
+// most versions are ("1.2.3"), the numbers themselves: two plain versions
+// compare as zero-padded number tuples, as PEP 440 orders them, without the
+// library's costly comparison.
+type sortableVersion struct {
+	text  string
+	v     pep440.Version
+	plain []uint64 // nil unless the version is digits and dots only
+}
+
+func newSortableVersion(text string) (sortableVersion, error) {
+	var nums []uint64
+	for _, part := range strings.Split(text, ".") {
+		n, err := strconv.ParseUint(part, 10, 64)
+		if err != nil || part == "" || part[0] == '+' {
+			nums = nil
+			break
+		}
+		nums = append(nums, n)
+	}
+	if nums != nil {
+		return sortableVersion{text: text, plain: nums}, nil // valid PEP 440 as it is
+	}
+	v, err := parseVersion(text)
+	if err != nil {
+		return sortableVersion{}, err
+	}
+	sv := sortableVersion{text: text, v: v}
+	return sv, nil
+}
+
+func (a sortableVersion) compare(b sortableVersion) int {
+	if a.plain == nil || b.plain == nil {
+		return a.parsed().Compare(b.parsed())
+	}
+	for i := range max(len(a.plain), len(b.plain)) {
+		var x, y uint64
+		if i < len(a.plain) {
+			x = a.plain[i]
+		}
+		if i < len(b.plain) {
+			y = b.plain[i]
+		}
+		if x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	return 0
+}
+
+// parsed is the library's version (parsed here for a plain one).
+func (a sortableVersion) parsed() pep440.Version {
+	if a.plain == nil {
+		return a.v
+	}
+	v, _ := parseVersion(a.text)
+	return v
 }
