@@ -34,17 +34,7 @@ func (a *allowRelease) pins(project string) bool {
 }
 
 func (a *allowRelease) keep(p *Project, version string) (bool, error) {
-	v, err := parseVersion(version)
-	if err != nil || p.Name == "" || version == "" {
-		return false, nil
-	}
-	n := Normalize(p.Name)
-	for _, r := range a.reqs {
-		if r.name == n && r.specifier.contains(v) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return matchesRequirement(a.reqs, p.Name, version), nil // an invalid version is never allowed
 }
 
 // blockRelease drops the releases a [blocklist] packages requirement
@@ -53,17 +43,18 @@ type blockRelease struct{ reqs []requirement }
 
 func (b *blockRelease) name() string { return "blocklist_release" }
 func (b *blockRelease) keep(p *Project, version string) (bool, error) {
+	return !matchesRequirement(b.reqs, p.Name, version), nil // an invalid version is never blocked
+}
+
+// matchesRequirement tells whether a requirement of the project admits the
+// version; never for an invalid version (bandersnatch's _check_match).
+func matchesRequirement(reqs []requirement, project, version string) bool {
 	v, err := parseVersion(version)
-	if err != nil || p.Name == "" || version == "" {
-		return true, nil
+	if err != nil || project == "" || version == "" {
+		return false
 	}
-	n := Normalize(p.Name)
-	for _, r := range b.reqs {
-		if r.name == n && r.specifier.contains(v) {
-			return false, nil
-		}
-	}
-	return true, nil
+	n := Normalize(project)
+	return slices.ContainsFunc(reqs, func(r requirement) bool { return r.name == n && r.specifier.contains(v) })
 }
 
 // prerelease drops releases whose version looks like a pre-release, of
