@@ -3,7 +3,8 @@
 # table on stdout and in bench/results.md. Sections (default: all):
 #   manifest storage s3 metadata filters plan apply delete run
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
-# RESULTS names the table written (default bench/results.md, replaced each run);
+# RESULTS names the table written (default bench/latest.md, replaced each run;
+# bench/results.md keeps the figures quoted in the issues, by hand);
 # BC names another build to measure, e.g. an older commit's, beside this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
 bc=${BC:-$PWD/bin/bandercheck} gm=$PWD/bin/genmirror # BC: another build, to compare versions
 names=../shared/data/pypi-project-names.txt.zst
 [ -f "$names" ] && names_flag=(--names "$names") || names_flag=()
-results=${RESULTS:-bench/results.md}
+results=${RESULTS:-bench/latest.md}
 {
   echo "# bandercheck benchmarks, $(date -u +%Y-%m-%d) ($(nproc) cores, $(free -g | awk '/Mem/{print $2}') GB)"
   echo
