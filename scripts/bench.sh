@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
-# table on stdout and in bench/results.md. Sections (default: all):
+# table on stdout and in bench/latest.md. Sections (default: all):
 #   manifest storage s3 metadata filters plan apply delete run
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/latest.md, replaced each run;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -60,10 +61,10 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 		start := time.Now()
 		err := fn()
 		times = append(times, stageTime{name: name, took: time.Since(start)})
-		if err != nil {
+		if err != nil && !strings.HasPrefix(err.Error(), name+":") {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		return nil
+		return err
 	}
 	upstream := c.Upstream
 	if upstream == "" {
