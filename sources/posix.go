@@ -22,6 +22,10 @@ type DirStore struct {
 	root string
 	wmu  sync.Mutex
 	w    *dirWriter // the write side, opened by the first write
+
+	hashOnce           sync.Once // the descriptors Hash opens below
+	rootFD, packagesFD int
+	hashErr            error
 }
 
 var _ Store = (*DirStore)(nil)
@@ -109,6 +113,8 @@ func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Obj
 		switch {
 		case e.typ&fs.ModeSymlink != 0:
 			obj.Kind = Symlink
+		case e.typ.IsRegular() && withoutStat(ctx):
+			obj.Kind = Regular // the caller reads it and learns its size then
 		case e.typ.IsRegular():
 			fi, err := os.Lstat(d.Path(key))
 			if errors.Is(err, os.ErrNotExist) {

@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -259,4 +261,25 @@ func (s *S3Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
 		return false, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 	}
 	return len(out.Contents) > 0, nil
+}
+
+// Hash implements Store: one GetObject, streamed through sha256 with buf;
+// the object as described by the response.
+func (s *S3Store) Hash(ctx context.Context, key string, buf []byte) (Object, string, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if err != nil {
+		if isNotFound(err) {
+			return Object{}, "", fmt.Errorf("get %s: %w", key, os.ErrNotExist)
+		}
+		return Object{}, "", fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	o := Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Kind: Regular}
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, out.Body, buf)
+	if err != nil {
+		return o, "", fmt.Errorf("hash %s: %w", key, err)
+	}
+	o.Size = n
+	return o, hex.EncodeToString(h.Sum(nil)), nil
 }

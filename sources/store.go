@@ -48,9 +48,26 @@ type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat describes an object; a missing one gives an error wrapping os.ErrNotExist.
 	Stat(ctx context.Context, key string) (Object, error)
+	// Hash reads an object once, with buf, and returns it as read (size and
+	// date of what was hashed) with its sha256 in hex. A missing object gives
+	// an error wrapping os.ErrNotExist; anything but a regular file, or a
+	// link on the way, ErrNotRegular.
+	Hash(ctx context.Context, key string, buf []byte) (Object, string, error)
 	// StoredSHA256 returns the sha256 recorded beside the object (S3 metadata),
 	// or "" when the store keeps none.
 	StoredSHA256(ctx context.Context, key string) (string, error)
 	// String names the store for messages.
 	String() string
 }
+
+type withoutStatKey struct{}
+
+// WithoutStat marks ctx for a listing whose caller reads every object
+// itself (hashing it with Hash, which reports size and date): a folder
+// store then passes regular files with Size and Modified left zero instead
+// of stating each one. S3 listings carry both anyway.
+func WithoutStat(ctx context.Context) context.Context {
+	return context.WithValue(ctx, withoutStatKey{}, true)
+}
+
+func withoutStat(ctx context.Context) bool { return ctx.Value(withoutStatKey{}) != nil }

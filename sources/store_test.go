@@ -2,6 +2,8 @@ package sources_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/testutil"
@@ -134,6 +137,13 @@ func TestStoreConformance(t *testing.T) {
 			if _, err := st.Stat(ctx, "web/packages/none"); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("Stat of a missing key: %v, want ErrNotExist", err)
 			}
+			o, hsum, err := st.Hash(ctx, k, make([]byte, 3)) // a small buffer: several reads
+			if want := sha256.Sum256([]byte(files[k])); err != nil || hsum != hex.EncodeToString(want[:]) || o.Size != int64(len(files[k])) || o.Modified.IsZero() {
+				t.Errorf("Hash %s: %+v %s %v", k, o, hsum, err)
+			}
+			if _, _, err := st.Hash(ctx, "web/packages/none", make([]byte, 8)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Hash of a missing key: %v, want ErrNotExist", err)
+			}
 			sum, err := st.StoredSHA256(ctx, k)
 			if err != nil {
 				t.Fatal(err)
@@ -158,6 +168,34 @@ func TestDirStoreNeverFollowsLinks(t *testing.T) {
 	want := map[string]sources.Kind{"web/packages/aa/x.whl": sources.Regular, "web/packages/aa/dirlink": sources.Symlink, "web/packages/aa/filelink": sources.Symlink}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Fatalf("kinds %v, want %v", kinds, want)
+	}
+}
+
+// TestDirStoreHashNeverFollowsLinks: Hash refuses a link as the file and
+// as a folder on the way, a FIFO (without blocking), and reads below a
+// web/packages that is itself a link to another volume.
+func TestDirStoreHashNeverFollowsLinks(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "mirror")
+	testutil.WriteFiles(t, base, map[string]string{"volume/aa/x.whl": "x", "outside/secret.whl": "s", "mirror/web/json/.tmp": "{}"})
+	os.MkdirAll(filepath.Join(root, "web"), 0o755)
+	os.Symlink(filepath.Join(base, "volume"), filepath.Join(root, "web/packages")) // allowed: another volume
+	os.Symlink(filepath.Join(base, "outside"), filepath.Join(base, "volume/aa/dirlink"))
+	os.Symlink(filepath.Join(base, "outside/secret.whl"), filepath.Join(base, "volume/aa/filelink"))
+	syscall.Mkfifo(filepath.Join(base, "volume/aa/fifo"), 0o644)
+	st, _ := sources.OpenDir(root)
+	ctx := context.Background()
+	buf := make([]byte, 64)
+	if o, sum, err := st.Hash(ctx, "web/packages/aa/x.whl", buf); err != nil || o.Size != 1 || sum == "" {
+		t.Errorf("Hash below a linked web/packages: %+v %q %v", o, sum, err)
+	}
+	if _, _, err := st.Hash(ctx, "web/json/.tmp", buf); err != nil {
+		t.Errorf("Hash of a key outside web/packages: %v", err)
+	}
+	for _, key := range []string{"web/packages/aa/filelink", "web/packages/aa/dirlink/secret.whl", "web/packages/aa/fifo", "web/packages/aa", "web/packages/../../outside/secret.whl"} {
+		if _, sum, err := st.Hash(ctx, key, buf); !errors.Is(err, sources.ErrNotRegular) && !errors.Is(err, os.ErrNotExist) || sum != "" {
+			t.Errorf("Hash %s: %q %v, want it refused", key, sum, err)
+		}
 	}
 }
 

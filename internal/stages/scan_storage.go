@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -102,6 +103,9 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 	if hash == HashNone {
 		err = list(ctx, func(o sources.Object) error { return write(classify(o)) })
 	} else {
+		if hash == HashContent {
+			ctx = sources.WithoutStat(ctx) // Hash's fstat gives each row its size and date
+		}
 		err = sources.OrderedMap(ctx, c.Jobs, list,
 			func(ctx context.Context, o sources.Object) (storageResult, error) {
 				return hashObject(ctx, store, hash, o)
@@ -185,16 +189,23 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 		r.sha256 = sum
 		return r, err
 	}
-	sum, err := sources.HashContent(ctx, store, o.Key)
-	if errors.Is(err, os.ErrNotExist) {
+	bp := hashBuffers.Get().(*[]byte)
+	defer hashBuffers.Put(bp)
+	read, sum, err := store.Hash(ctx, o.Key, *bp)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return storageResult{obj: o, problem: "removed while scanning"}, nil
-	}
-	if err != nil {
+	case errors.Is(err, sources.ErrNotRegular):
+		return storageResult{obj: o, problem: "not a regular file, or a link on the way (since it was listed): never read or deleted"}, nil
+	case err != nil:
 		return r, fmt.Errorf("hash %s: %w", o.Key, err)
 	}
-	r.sha256 = sum
-	return r, nil
+	// the row describes what was hashed: its size and date from the open file
+	return storageResult{obj: read, sha256: sum}, nil
 }
+
+// hashBuffers are the read buffers of the hashing workers, one each at a time.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // requirePackages fails clearly when the mirror has no web/packages.
 func requirePackages(ctx context.Context, store sources.Store) error {
