@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
 # table on stdout and in bench/latest.md. Sections (default: all):
-#   manifest storage s3 metadata filters plan apply delete run
+#   manifest storage s3 metadata filters hash plan apply delete run
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/latest.md, replaced each run;
 # bench/results.md keeps the figures quoted in the issues, by hand);
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
-sections=${*:-manifest storage s3 metadata filters plan apply delete run}
+sections=${*:-manifest storage s3 metadata filters hash plan apply delete run}
 STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
 PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
 RUN_SIZES=${RUN_SIZES:-"10000 100000"}
@@ -130,6 +130,26 @@ bench_filters() {
     median_timed ours
     local rows; rows=$("$bc" --state "$work/st-filters" status | awk '$1=="designated"{print $6}')
     row "scan metadata (JSON), $conf config" "100000 projects, $mb MB; ${rows:-?} files designated" "bandercheck" "$wall" "$rss" "100000" "$(awk -v m="$mb" -v w="$wall" 'BEGIN{printf "%.0f MB/s", m/w}')"
+  done
+}
+
+# scan storage --hash beside the coreutils floor (find | xargs -P2 sha256sum)
+# and beside scan storage without hashing, warm page cache
+bench_hash() {
+  for n in ${HASH_SIZES:-10000 100000}; do
+    local m="$work/run-$n"
+    [ -d "$m" ] || "$gm" mirror --out "$m" --upstream "$work/run-up-$n" --projects "$n" "${names_flag[@]}"
+    local files; files=$(find "$m/web/packages" -type f | wc -l)
+    floor() { timed sh -c "cd '$m' && find web/packages -type f -print0 | xargs -0 -n 2000 -P2 sha256sum > /dev/null"; }
+    hashed() { rm -rf "$work/st-hash"; timed "$bc" --progress never --mirror "$m" --state "$work/st-hash" scan storage --hash; }
+    plain() { rm -rf "$work/st-hash"; timed "$bc" --progress never --mirror "$m" --state "$work/st-hash" scan storage; }
+    floor; hashed # warm the cache
+    median_timed floor; local fw=$wall fr=$rss
+    median_timed hashed; local hw=$wall hr=$rss
+    median_timed plain
+    row "hash: find \| xargs -P2 sha256sum" "$n projects, $files files" "coreutils" "$fw" "$fr" "$files" "1.00"
+    row "hash: scan storage --hash" "$n projects, $files files" "bandercheck" "$hw" "$hr" "$files" "$(ratio "$fw" "$hw")"
+    row "hash: scan storage (no hash)" "$n projects, $files files" "bandercheck" "$wall" "$rss" "$files" "$(ratio "$fw" "$wall")"
   done
 }
 
