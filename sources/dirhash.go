@@ -131,4 +131,3 @@ func (d *DirStore) hashFallback(ctx context.Context, key string, buf []byte) (Ob
 
 // hashBuffers are the read buffers of HashContent.
 var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
