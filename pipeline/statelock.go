@@ -57,6 +57,9 @@ func checkOwnState(stateDir string) error {
 		return fmt.Errorf("state directory %s: %w", stateDir, err)
 	}
 	for _, e := range entries {
+		if e.Name() == PreviousDir && PreviousMirror(stateDir) != "" {
+			continue // what run --fresh kept
+		}
 		if e.Name() != StateLockName {
 			return &UsageError{Msg: fmt.Sprintf("state directory %s holds files but no %s: it is not bandercheck's and is left untouched; choose an empty or new --state", stateDir, RunFileName)}
 		}
@@ -65,7 +68,8 @@ func checkOwnState(stateDir string) error {
 }
 
 // DiscardState removes everything in a bandercheck state directory except
-// the lock its caller holds; a directory that is not bandercheck's is refused.
+// the lock its caller holds and STATE/previous; a directory that is not
+// bandercheck's is refused.
 func DiscardState(stateDir string) error {
 	if err := checkOwnState(stateDir); err != nil {
 		var ue *UsageError
@@ -82,7 +86,7 @@ func DiscardState(stateDir string) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() == StateLockName {
+		if e.Name() == StateLockName || e.Name() == PreviousDir {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(stateDir, e.Name())); err != nil {
@@ -90,4 +94,41 @@ func DiscardState(stateDir string) error {
 		}
 	}
 	return nil
+}
+
+// PreviousDir is STATE/previous: the last finished storage manifest, kept
+// by --fresh so that a new scan can reuse its digests.
+const PreviousDir = "previous"
+
+// KeepPrevious moves a finished storage manifest to STATE/previous/storage,
+// replacing the one kept before, with the mirror it describes. An
+// unfinished one is left for --fresh to discard.
+func KeepPrevious(stateDir, mirror string) error {
+	sf, err := ReadStageFile(stateDir, "storage")
+	if err != nil || sf.State != StateDone {
+		return nil
+	}
+	prev := filepath.Join(stateDir, PreviousDir)
+	if err := os.RemoveAll(prev); err != nil {
+		return fmt.Errorf("keep the storage manifest: %w", err)
+	}
+	if err := os.MkdirAll(prev, 0o755); err != nil {
+		return fmt.Errorf("keep the storage manifest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o644); err != nil {
+		return fmt.Errorf("keep the storage manifest: %w", err)
+	}
+	if err := os.Rename(filepath.Join(stateDir, "storage"), filepath.Join(prev, "storage")); err != nil {
+		return fmt.Errorf("keep the storage manifest: %w", err)
+	}
+	return nil
+}
+
+// PreviousMirror is the mirror STATE/previous describes, or "".
+func PreviousMirror(stateDir string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, PreviousDir, "mirror"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

@@ -49,7 +49,8 @@ func (d *DirStore) Hash(ctx context.Context, key string, buf []byte) (Object, st
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return Object{}, "", fmt.Errorf("%s: %w", d.Path(key), ErrNotRegular)
 	}
-	o := Object{Key: key, Size: st.Size, Modified: time.Unix(st.Mtim.Unix()), Kind: Regular}
+	o := Object{Key: key, Size: st.Size, Modified: time.Unix(st.Mtim.Unix()), Kind: Regular,
+		Inode: st.Ino, Changed: time.Unix(st.Ctim.Unix())}
 	h := sha256.New()
 	for left := st.Size; left > 0; {
 		n, err := unix.Read(fd, buf[:min(int64(len(buf)), left)])

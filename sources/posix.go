@@ -124,6 +124,7 @@ func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Obj
 				return fmt.Errorf("stat %s: %w", d.Path(key), err)
 			}
 			obj.Size, obj.Modified = fi.Size(), fi.ModTime()
+			obj.Inode, obj.Changed = inodeOf(fi)
 			if fi.Mode().IsRegular() {
 				obj.Kind = Regular
 			}
@@ -190,6 +191,7 @@ func (d *DirStore) Stat(ctx context.Context, key string) (Object, error) {
 		return Object{}, err
 	}
 	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: Other}
+	o.Inode, o.Changed = inodeOf(fi)
 	switch {
 	case fi.Mode().IsRegular():
 		o.Kind = Regular
@@ -265,4 +267,12 @@ func (d *DirStore) HasFolder(ctx context.Context, prefix string) (bool, error) {
 		return false, fmt.Errorf("stat %s: %w", d.Path(prefix), err)
 	}
 	return fi.IsDir(), nil
+}
+
+// inodeOf is a file's inode number and ctime, where the system gives them.
+func inodeOf(fi fs.FileInfo) (uint64, time.Time) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino), time.Unix(st.Ctim.Unix())
+	}
+	return 0, time.Time{}
 }

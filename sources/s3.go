@@ -142,7 +142,7 @@ func (s *S3Store) List(ctx context.Context, prefix, startAfter string, fn func(O
 			if strings.HasSuffix(key, "/") {
 				continue // a folder marker, not a file
 			}
-			if err := fn(Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)}); err != nil {
+			if err := fn(Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
 				return err
 			}
 		}
@@ -169,7 +169,7 @@ func (s *S3Store) Children(ctx context.Context, prefix string) ([]string, []Obje
 			if strings.HasSuffix(key, "/") {
 				continue
 			}
-			objs = append(objs, Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
+			objs = append(objs, Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)})
 		}
 	}
 	return dirs, objs, nil
@@ -204,7 +204,7 @@ func (s *S3Store) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified)}, nil
+	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), ETag: aws.ToString(out.ETag)}, nil
 }
 
 // StoredSHA256 implements Store: bandersnatch keeps it as the object's "sha256" metadata.
@@ -274,7 +274,7 @@ func (s *S3Store) Hash(ctx context.Context, key string, buf []byte) (Object, str
 		return Object{}, "", fmt.Errorf("get %s: %w", key, err)
 	}
 	defer out.Body.Close()
-	o := Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Kind: Regular}
+	o := Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Kind: Regular, ETag: aws.ToString(out.ETag)}
 	h := sha256.New()
 	n, err := io.CopyBuffer(h, out.Body, buf)
 	if err != nil {

@@ -22,6 +22,9 @@ type Object struct {
 	Size     int64
 	Modified time.Time
 	Kind     Kind
+	Inode    uint64    // POSIX: the file's inode (0 on S3)
+	Changed  time.Time // POSIX: the inode's ctime (zero on S3)
+	ETag     string    // S3: the object's ETag ("" on POSIX)
 }
 
 // Store is a mirror's flat key space for reading: a folder on disk or an S3 prefix.

@@ -68,7 +68,11 @@ func TestRunSurvivesKillAnywhere(t *testing.T) {
 			m.verify(t, root)
 			for _, name := range []string{"storage", "projects", "designated", "problems/metadata", "upstream", "plan/download", "plan/delete", "plan/remove-projects"} {
 				want := mustBC(t, nil, "--state", refState, "cat", name)
-				if got := mustBC(t, nil, "--state", state, "cat", name); got != want {
+				got := mustBC(t, nil, "--state", state, "cat", name)
+				if name == "storage" { // hashed_at, inode and ctime are each copy's and each run's own
+					want, got = columnsOf(t, want, "path", "size", "modified", "sha256"), columnsOf(t, got, "path", "size", "modified", "sha256")
+				}
+				if got != want {
 					t.Errorf("%s after %d crashes differs from an uninterrupted run (%d vs %d lines)", name, kills, strings.Count(got, "\n"), strings.Count(want, "\n"))
 				}
 			}

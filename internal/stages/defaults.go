@@ -13,6 +13,7 @@ var Defaults = map[string]string{
 	"storage_jobs":        "16",
 	"metadata_jobs":       "8",
 	"max_download":        "10%",
+	"rehash_after":        "30d",
 	"metadata_from":       "", // json, or simple when the config keeps no JSON
 	"upstream_timeout":    "5m",
 	"upstream_attempts":   "4",

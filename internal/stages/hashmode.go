@@ -6,7 +6,7 @@ import (
 	"github.com/alecthomas/kong"
 )
 
-// HashMode is --hash: bare (content on POSIX, metadata on S3), =content or =metadata.
+// HashMode is --hash: bare (content on POSIX, metadata on S3), =content, =metadata or =full.
 type HashMode string
 
 // Hash modes.
@@ -15,6 +15,7 @@ const (
 	HashDefault  HashMode = "default"
 	HashContent  HashMode = "content"
 	HashMetadata HashMode = "metadata"
+	HashFull     HashMode = "full" // content, every file read, no digest reused
 )
 
 // Decode implements kong.MapperValue: a bare --hash takes no value.
@@ -28,12 +29,12 @@ func (h *HashMode) Decode(ctx *kong.DecodeContext) error {
 		return err
 	}
 	switch HashMode(v) {
-	case HashContent, HashMetadata:
+	case HashContent, HashMetadata, HashFull:
 		*h = HashMode(v)
 	case "none", "":
 		*h = HashNone
 	default:
-		return fmt.Errorf("--hash=%s: want content or metadata", v)
+		return fmt.Errorf("--hash=%s: want content, metadata or full", v)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Limit is a count or a percentage ("10%") of some total.
@@ -134,4 +135,34 @@ func (d DownloadLimit) String() string {
 		return strconv.FormatInt(int64(d.Bytes), 10) + "B"
 	}
 	return d.Files.String()
+}
+
+// Days is a duration that also takes whole days ("7d", "30d").
+type Days time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler (a flag's value).
+func (d *Days) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a number of days such as 7d", s)
+		}
+		*d = Days(f * float64(24*time.Hour))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a duration such as 7d or 36h (0 never reads a file again for its age)", s)
+	}
+	*d = Days(v)
+	return nil
+}
+
+// String implements fmt.Stringer.
+func (d Days) String() string {
+	if v := time.Duration(d); v%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(v/(24*time.Hour)), 10) + "d"
+	}
+	return time.Duration(d).String()
 }

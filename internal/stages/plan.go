@@ -226,7 +226,7 @@ func openStorage(ctx context.Context, o joinOptions) (pipeline.RowReader, error)
 	if !o.sortStorage {
 		return r, nil
 	}
-	s := pipeline.NewSorter(o.tmp, o.memory/3, 4, func(row []string) string { return pathKey(row[0]) })
+	s := pipeline.NewSorter(o.tmp, o.memory/3, len(pipeline.Columns["storage"]), func(row []string) string { return pathKey(row[0]) })
 	return drainInto(ctx, r, s)
 }
 

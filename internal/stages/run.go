@@ -17,7 +17,8 @@ import (
 // plan's options and apply's shared ones as they are; the flags it has for
 // the scans are named apart (--list-jobs) where the scans' names collide.
 type RunAll struct {
-	Hash        HashMode `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata"`
+	Hash        HashMode `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata|full"`
+	RehashAfter Days     `help:"See scan storage --rehash-after." default:"${rehash_after}"`
 	From        string   `help:"Metadata source: json or simple (see scan metadata --from)." enum:",json,simple" default:"${metadata_from}"`
 	Upstream    string   `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	ListJobs    int      `help:"Folders listed at once by scan storage." default:"${storage_jobs}"`
@@ -25,7 +26,9 @@ type RunAll struct {
 	Plan        `embed:""`
 	ApplyShared `embed:""`
 	DryRun      bool `help:"Stop after plan."`
-	Fresh       bool `help:"Start over: discard everything in STATE."`
+	Fresh       bool `help:"Start over: discard everything in STATE but the last finished storage manifest (kept in STATE/previous for --hash to reuse)."`
+
+	now func() time.Time // scan storage's clock, for tests
 }
 
 type stageTime struct {
@@ -48,6 +51,13 @@ func (c *RunAll) Validate() error {
 // Run implements the command.
 func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	if c.Fresh {
+		loc, err := g.mirror()
+		if err != nil {
+			return err
+		}
+		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
+			return err
+		}
 		if err := pipeline.DiscardState(g.State); err != nil {
 			return err
 		}
@@ -73,7 +83,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 		}
 	}
 	err := step("scan storage", false, func() error {
-		return (&ScanStorage{Jobs: c.ListJobs, Hash: c.Hash}).Run(ctx, g)
+		return (&ScanStorage{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
 	})
 	if err == nil {
 		err = step("scan metadata", false, func() error { return (&ScanMetadata{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })

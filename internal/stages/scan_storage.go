@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,9 +21,12 @@ import (
 
 // ScanStorage lists web/packages into the storage manifest.
 type ScanStorage struct {
-	Jobs  int      `help:"Folders listed (and files hashed) at once." default:"${storage_jobs}"`
-	Hash  HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too." placeholder:"content|metadata"`
-	Fresh bool     `help:"Discard this stage's earlier output and scan from the start."`
+	Jobs        int      `help:"Folders listed (and files hashed) at once." default:"${storage_jobs}"`
+	Hash        HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|full"`
+	RehashAfter Days     `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
+	Fresh       bool     `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
+
+	now func() time.Time // the clock, for tests
 }
 
 const packagesPrefix = "web/packages/"
@@ -43,6 +49,10 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		return err
 	}
 	hash := c.Hash.resolve(loc.IsS3())
+	full := hash == HashFull
+	if full {
+		hash = HashContent
+	}
 	if err := requirePackages(ctx, store); err != nil {
 		return err
 	}
@@ -52,6 +62,11 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 	}
 	if err := run.Require("storage.hash", string(hash), c.Fresh); err != nil {
 		return err
+	}
+	if c.Fresh {
+		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
+			return err
+		}
 	}
 	st, err := pipeline.OpenStage(g.State, "scan storage", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
@@ -63,10 +78,23 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		logf(g, "scan storage: done already (%d files); pass --fresh to scan again", st.Rows(0))
 		return nil
 	}
+	var prev *previousStorage
+	if hash != HashNone && !full {
+		if prev, err = openPreviousStorage(g, loc.String()); err != nil {
+			return err
+		}
+		defer prev.Close()
+	}
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	scrub := rehashPolicy{every: time.Duration(c.RehashAfter), now: now()}
 	rep := g.reporter("scan storage", "files")
 	rep.Add(st.Rows(0), 0)
 	defer rep.Finish()
 
+	var tally hashTally
 	write := func(r storageResult) error {
 		o := r.obj
 		switch {
@@ -75,47 +103,216 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 				return err
 			}
 		default:
-			if err := st.Write(0, o.Key, strconv.FormatInt(o.Size, 10), o.Modified.UTC().Format(time.RFC3339), r.sha256); err != nil {
+			if err := st.Write(0, storageRow(r)...); err != nil {
 				return err
 			}
+			tally.add(r)
 			rep.Add(1, o.Size)
 		}
 		return st.EndUnit(o.Key)
 	}
-	list := func(ctx context.Context, emit func(sources.Object) error) error {
+	list := func(ctx context.Context, emit func(storageItem) error) error {
+		visit := func(o sources.Object) error {
+			it := storageItem{obj: o}
+			if prev != nil {
+				row, err := prev.lookup(o.Key)
+				if err != nil {
+					return err
+				}
+				it.prev = row
+			}
+			return emit(it)
+		}
 		// in path order: web/json/.* < web/packages/ < web/pypi/.* < web/simple/.*
-		if err := listLeftovers(ctx, store, "web/json/", st.Cursor(), emit); err != nil {
+		if err := listLeftovers(ctx, store, "web/json/", st.Cursor(), visit); err != nil {
 			return err
 		}
 		err := sources.ListSorted(ctx, store, packagesPrefix, st.Cursor(), c.Jobs, func(o sources.Object) error {
 			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
 				return nil // bandersnatch's markers, apply's staging folder
 			}
-			return emit(o)
+			return visit(o)
 		})
 		for _, prefix := range []string{"web/pypi/", "web/simple/"} {
 			if err == nil {
-				err = listLeftovers(ctx, store, prefix, st.Cursor(), emit)
+				err = listLeftovers(ctx, store, prefix, st.Cursor(), visit)
 			}
 		}
 		return err
 	}
 	if hash == HashNone {
-		err = list(ctx, func(o sources.Object) error { return write(classify(o)) })
+		err = list(ctx, func(it storageItem) error { return write(classify(it.obj)) })
 	} else {
-		if hash == HashContent {
-			ctx = sources.WithoutStat(ctx) // Hash's fstat gives each row its size and date
+		if hash == HashContent && prev == nil {
+			ctx = sources.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
 		}
 		err = sources.OrderedMap(ctx, c.Jobs, list,
-			func(ctx context.Context, o sources.Object) (storageResult, error) {
-				return hashObject(ctx, store, hash, o)
+			func(ctx context.Context, it storageItem) (storageResult, error) {
+				if r, ok := reuse(it, hash, scrub); ok {
+					return r, nil
+				}
+				return hashObject(ctx, store, hash, it.obj, scrub.now)
 			},
 			write)
 	}
 	if err != nil {
 		return fmt.Errorf("scan storage of %s: %w", store, err)
 	}
+	if hash != HashNone {
+		logf(g, "scan storage: %s", tally)
+	}
 	return st.Finish()
+}
+
+// previousStorage reads the last finished storage manifest (STATE/previous)
+// in step with the listing: both are in path order, so memory holds a row.
+type previousStorage struct {
+	r   *pipeline.ManifestReader
+	row []string
+	eof bool
+	g   *Env
+}
+
+// openPreviousStorage opens STATE/previous/storage when it describes this
+// mirror, or returns nil: nothing to reuse.
+func openPreviousStorage(g *Env, mirror string) (*previousStorage, error) {
+	dir := filepath.Join(g.State, pipeline.PreviousDir)
+	if pipeline.PreviousMirror(g.State) != mirror {
+		return nil, nil
+	}
+	r, err := pipeline.OpenManifest(dir, "storage")
+	if err != nil {
+		logf(g, "scan storage: the previous storage manifest cannot be read (%v); every file is read", err)
+		return nil, nil
+	}
+	return &previousStorage{r: r, g: g}, nil
+}
+
+// lookup returns the previous row of key, or nil; keys come in order.
+func (p *previousStorage) lookup(key string) ([]string, error) {
+	for !p.eof && (p.row == nil || p.row[pipeline.StoragePath] < key) {
+		row, err := p.r.Next()
+		if err == io.EOF {
+			p.eof = true
+			break
+		}
+		if err != nil { // a damaged previous manifest: read everything from here
+			logf(p.g, "scan storage: the previous storage manifest stops being readable (%v); the files after it are read", err)
+			p.eof = true
+			break
+		}
+		p.row = slices.Clone(row)
+	}
+	if !p.eof && p.row[pipeline.StoragePath] == key {
+		return p.row, nil
+	}
+	return nil, nil
+}
+
+// Close closes the manifest.
+func (p *previousStorage) Close() error {
+	if p == nil {
+		return nil
+	}
+	return p.r.Close()
+}
+
+// storageItem is a listed object with the previous manifest's row for its path.
+type storageItem struct {
+	obj  sources.Object
+	prev []string
+}
+
+// storageRow is a storage manifest row.
+func storageRow(r storageResult) []string {
+	o := r.obj
+	inode, ctime := "", ""
+	if o.Inode != 0 {
+		inode = strconv.FormatUint(o.Inode, 10)
+	}
+	if !o.Changed.IsZero() {
+		ctime = o.Changed.UTC().Format(time.RFC3339Nano)
+	}
+	return []string{o.Key, strconv.FormatInt(o.Size, 10), o.Modified.UTC().Format(time.RFC3339), r.sha256, r.hashedAt, inode, ctime, o.ETag}
+}
+
+// reuse takes the previous digest of an object that cannot have changed:
+// the same size, date and, on POSIX, inode and ctime (S3: ETag), with a
+// digest the rolling scrub does not yet want read again.
+func reuse(it storageItem, mode HashMode, scrub rehashPolicy) (storageResult, bool) {
+	p, o := it.prev, it.obj
+	if p == nil || o.Kind != sources.Regular || p[pipeline.StorageSHA256] == "" {
+		return storageResult{}, false
+	}
+	current := storageRow(storageResult{obj: o})
+	for _, i := range []int{pipeline.StorageSize, pipeline.StorageModified, pipeline.StorageInode, pipeline.StorageCtime, pipeline.StorageETag} {
+		if p[i] != current[i] {
+			return storageResult{}, false
+		}
+	}
+	if current[pipeline.StorageInode] == "" && current[pipeline.StorageETag] == "" {
+		return storageResult{}, false // nothing but size and date to go by
+	}
+	if mode == HashContent && scrub.due(o.Key, p[pipeline.StorageHashedAt]) {
+		return storageResult{}, false
+	}
+	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true}, true
+}
+
+// hashTally counts, for the final report, what the scan read and reused.
+type hashTally struct {
+	read, reused int64
+	oldest       string // the oldest hashed_at of the rows
+}
+
+func (t *hashTally) add(r storageResult) {
+	switch {
+	case r.reused:
+		t.reused++
+	case r.sha256 != "":
+		t.read++
+	}
+	if r.hashedAt != "" && (t.oldest == "" || r.hashedAt < t.oldest) {
+		t.oldest = r.hashedAt
+	}
+}
+
+func (t hashTally) String() string {
+	oldest := t.oldest
+	if oldest == "" {
+		oldest = "none"
+	}
+	return fmt.Sprintf("%d digests reused, %d files read; the oldest digest left was computed %s", t.reused, t.read, oldest)
+}
+
+// rehashPolicy is the rolling scrub: each path has a phase within the
+// period, from a hash of the path, and is read again once a phase point
+// has passed since its digest was computed. So every file is read once a
+// period, and each run between two points reads the share whose phase
+// falls between them, not everything at once a period after a full scan.
+type rehashPolicy struct {
+	every time.Duration
+	now   time.Time
+}
+
+func (r rehashPolicy) due(key, hashedAt string) bool {
+	if r.every <= 0 {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339, hashedAt)
+	if err != nil {
+		return true
+	}
+	period := int64(r.every / time.Second)
+	if period <= 0 {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	phase := int64(h.Sum64() % uint64(period))
+	now := r.now.Unix()
+	slot := now - ((now-phase)%period+period)%period // the last phase point at or before now
+	return t.Unix() < slot
 }
 
 // maxLeftovers bounds the temp files listed in one metadata folder.
@@ -160,9 +357,11 @@ func listLeftovers(ctx context.Context, store sources.Store, prefix, after strin
 }
 
 type storageResult struct {
-	obj     sources.Object
-	sha256  string
-	problem string
+	obj      sources.Object
+	sha256   string
+	hashedAt string // when sha256 was computed from the content; "" for stored metadata
+	reused   bool
+	problem  string
 }
 
 func classify(o sources.Object) storageResult {
@@ -176,7 +375,7 @@ func classify(o sources.Object) storageResult {
 }
 
 // hashObject fills the sha256 of a regular file; a file that vanished becomes a problem row.
-func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sources.Object) (storageResult, error) {
+func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sources.Object, now time.Time) (storageResult, error) {
 	r := classify(o)
 	if r.problem != "" {
 		return r, nil
@@ -201,7 +400,7 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 		return r, fmt.Errorf("hash %s: %w", o.Key, err)
 	}
 	// the row describes what was hashed: its size and date from the open file
-	return storageResult{obj: read, sha256: sum}, nil
+	return storageResult{obj: read, sha256: sum, hashedAt: now.UTC().Format(time.RFC3339)}, nil
 }
 
 // hashBuffers are the read buffers of the hashing workers, one each at a time.

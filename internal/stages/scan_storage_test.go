@@ -1,9 +1,18 @@
 package stages
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/bandercheck/bandercheck/internal/testutil"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
 )
@@ -85,5 +94,177 @@ func TestScanStorageShardsAndResumesAsFinished(t *testing.T) {
 	paths := f.column("storage", 0)
 	if len(paths) != 25 || !slices.IsSorted(paths) {
 		t.Errorf("%d rows, sorted %v", len(paths), slices.IsSorted(paths))
+	}
+}
+
+// hashedAt maps each storage row's path to its sha256 and hashed_at.
+func (f *fixture) digests() map[string][2]string {
+	out := map[string][2]string{}
+	for _, r := range f.rows("storage") {
+		out[r[pipeline.StoragePath]] = [2]string{r[pipeline.StorageSHA256], r[pipeline.StorageHashedAt]}
+	}
+	return out
+}
+
+// TestScanStorageReusesOnlyWhatCannotHaveChanged changes a hashed mirror in
+// every way a reuse could miss; each changed file is read again and its row
+// is right, every other digest is reused (its hashed_at is the first scan's).
+func TestScanStorageReusesOnlyWhatCannotHaveChanged(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	for _, n := range []string{"same", "rewritten", "renamed", "corrupt", "truncated", "removed"} {
+		files["web/packages/aa/bb/"+n+".whl"] = n + " original content"
+	}
+	f := newFixture(t, files)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	scan := func(at time.Time, fresh bool) {
+		t.Helper()
+		s := &ScanStorage{Jobs: 2, Hash: HashContent, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
+		if err := s.Run(f.ctx, f.env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan(t0, false)
+	p := func(n string) string { return filepath.Join(f.root, "web/packages/aa/bb", n+".whl") }
+	keepTimes := func(n string, fn func()) {
+		fi, _ := os.Stat(p(n))
+		fn()
+		os.Chtimes(p(n), fi.ModTime(), fi.ModTime()) // touch -d: the date restored
+	}
+	time.Sleep(20 * time.Millisecond) // past the file system's ctime granularity
+	keepTimes("rewritten", func() {
+		os.WriteFile(p("rewritten"), []byte("rewritten ORIGINAL content"), 0o644)
+	})
+	keepTimes("renamed", func() {
+		os.WriteFile(p("renamed")+".new", []byte("renamed ORIGINAL content"), 0o644)
+		os.Rename(p("renamed")+".new", p("renamed"))
+	})
+	keepTimes("corrupt", func() {
+		fh, _ := os.OpenFile(p("corrupt"), os.O_WRONLY, 0)
+		fh.WriteAt([]byte("X"), 3)
+		fh.Close()
+	})
+	os.Truncate(p("truncated"), 4)
+	os.Remove(p("removed"))
+	os.WriteFile(p("new"), []byte("a new file"), 0o644)
+	old := time.Now().Add(-24 * time.Hour)
+	os.Chtimes(p("new"), old, old)
+
+	t1 := t0.Add(time.Hour)
+	scan(t1, true)
+	got := f.digests()
+	when := func(at time.Time) string { return at.Format(time.RFC3339) }
+	for name, want := range map[string]string{"same": when(t0), "rewritten": when(t1), "renamed": when(t1), "corrupt": when(t1), "truncated": when(t1), "new": when(t1)} {
+		key := "web/packages/aa/bb/" + name + ".whl"
+		body, _ := os.ReadFile(p(name))
+		if got[key][0] != sum(string(body)) || got[key][1] != want {
+			t.Errorf("%s: digest %.12s hashed at %s; want %.12s at %s", name, got[key][0], got[key][1], sum(string(body)), want)
+		}
+	}
+	if _, ok := got["web/packages/aa/bb/removed.whl"]; ok {
+		t.Errorf("the removed file still has a row")
+	}
+	// --hash=full reads everything again
+	s := &ScanStorage{Jobs: 2, Hash: HashFull, Fresh: true, now: func() time.Time { return t1.Add(time.Hour) }}
+	if err := s.Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	for key, d := range f.digests() {
+		if d[1] != when(t1.Add(time.Hour)) {
+			t.Errorf("--hash=full reused %s", key)
+		}
+	}
+}
+
+// TestRollingScrubIsEven: with --rehash-after 7d and a scan a day, every
+// file is read again within the seven days, and no day reads more than 1.5×
+// its share.
+func TestRollingScrubIsEven(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	const n = 700
+	for i := range n {
+		files[fmt.Sprintf("web/packages/%02x/%02x/f%d.whl", i%256, i/256, i)] = fmt.Sprint(i)
+	}
+	f := newFixture(t, files)
+	t0 := time.Date(2026, 3, 1, 4, 0, 0, 0, time.UTC)
+	readOn := map[string]bool{}
+	for day := range 8 {
+		at := t0.Add(time.Duration(day) * 24 * time.Hour)
+		s := &ScanStorage{Jobs: 2, Hash: HashContent, RehashAfter: Days(7 * 24 * time.Hour), Fresh: day > 0, now: func() time.Time { return at }}
+		if err := s.Run(f.ctx, f.env); err != nil {
+			t.Fatal(err)
+		}
+		if day == 0 {
+			continue
+		}
+		read := 0
+		for key, d := range f.digests() {
+			if d[1] == at.Format(time.RFC3339) {
+				read++
+				readOn[key] = true
+			}
+		}
+		if read > n/7*3/2 {
+			t.Errorf("day %d read %d files, more than 1.5× its share of %d", day, read, n/7)
+		}
+	}
+	if len(readOn) != n {
+		t.Errorf("%d of %d files were read again within the seven days", len(readOn), n)
+	}
+}
+
+// TestScanStorageReusesOnS3ByETag: on S3 a digest is reused while size,
+// ETag and date are unchanged; a rewritten object (a new ETag), a new one and
+// a removed one are seen; --hash=metadata reuses too and asks only for what changed.
+func TestScanStorageReusesOnS3ByETag(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Versity(t)
+	client := srv.Bucket(t, "hashes")
+	files := map[string]string{"m/web/packages/aa/same.whl": "same bytes", "m/web/packages/aa/changed.whl": "old bytes!", "m/web/packages/aa/gone.whl": "gone"}
+	meta := map[string]map[string]string{}
+	for k, v := range files {
+		meta[k] = map[string]string{"sha256": sum(v)}
+	}
+	testutil.Put(t, client, "hashes", files, meta)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "b.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("[s3]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey, srv.SecretKey)), 0o644)
+	f := &fixture{t: t, ctx: context.Background(), env: &Env{Mirror: Location{Bucket: "hashes", Prefix: "m"}, Config: conf,
+		S3Endpoint: srv.Endpoint, S3PathStyle: true, State: filepath.Join(dir, "state"), Progress: "never", Stdout: io.Discard, Stderr: io.Discard}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	scan := func(mode HashMode, at time.Time, fresh bool) {
+		t.Helper()
+		s := &ScanStorage{Jobs: 2, Hash: mode, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
+		if err := s.Run(f.ctx, f.env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan(HashContent, t0, false)
+	testutil.Put(t, client, "hashes", map[string]string{"m/web/packages/aa/changed.whl": "new bytes!", "m/web/packages/aa/new.whl": "new"},
+		map[string]map[string]string{"m/web/packages/aa/changed.whl": {"sha256": sum("new bytes!")}, "m/web/packages/aa/new.whl": {"sha256": sum("new")}})
+	client.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: aws.String("hashes"), Key: aws.String("m/web/packages/aa/gone.whl")})
+	t1 := t0.Add(time.Hour)
+	scan(HashContent, t1, true)
+	got := f.digests()
+	for name, want := range map[string][2]string{
+		"same": {sum("same bytes"), t0.Format(time.RFC3339)}, "changed": {sum("new bytes!"), t1.Format(time.RFC3339)}, "new": {sum("new"), t1.Format(time.RFC3339)},
+	} {
+		if d := got["web/packages/aa/"+name+".whl"]; d != want {
+			t.Errorf("%s: %v, want %v", name, d, want)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("rows %v", got)
+	}
+	// --hash=metadata: the unchanged digests are kept, a rewritten object's comes from its metadata
+	testutil.Put(t, client, "hashes", map[string]string{"m/web/packages/aa/new.whl": "newer"},
+		map[string]map[string]string{"m/web/packages/aa/new.whl": {"sha256": sum("newer")}})
+	scan(HashMetadata, t1.Add(time.Hour), true)
+	got = f.digests()
+	for name, want := range map[string]string{"same": sum("same bytes"), "changed": sum("new bytes!"), "new": sum("newer")} {
+		if d := got["web/packages/aa/"+name+".whl"]; d[0] != want {
+			t.Errorf("metadata scan, %s: %v, want %s", name, d, want)
+		}
 	}
 }
