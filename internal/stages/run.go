@@ -51,12 +51,11 @@ func (c *RunAll) Validate() error {
 // Run implements the command.
 func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	if c.Fresh {
-		loc, err := g.mirror()
-		if err != nil {
-			return err
-		}
-		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
-			return err
+		// the manifest kept is of the mirror the old run scanned
+		if old, err := pipeline.ReadRun(g.State); err == nil {
+			if err := pipeline.KeepPrevious(g.State, old.Mirror); err != nil {
+				return err
+			}
 		}
 		if err := pipeline.DiscardState(g.State); err != nil {
 			return err
