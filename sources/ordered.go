@@ -14,6 +14,21 @@ func OrderedMap[In, Out any](ctx context.Context, jobs int,
 	work func(ctx context.Context, in In) (Out, error),
 	consume func(Out) error,
 ) error {
+	return OrderedMapQuick(ctx, jobs, produce, nil, work, consume)
+}
+
+// doneAlready is the closed channel of results known when emitted.
+var doneAlready = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// OrderedMapQuick is OrderedMap with quick, which may answer an item at
+// once in the producing goroutine (a reused digest): such an item takes no
+// worker and no goroutine, and still comes out in its place.
+func OrderedMapQuick[In, Out any](ctx context.Context, jobs int,
+	produce func(ctx context.Context, emit func(In) error) error,
+	quick func(in In) (Out, bool),
+	work func(ctx context.Context, in In) (Out, error),
+	consume func(Out) error,
+) error {
 	if jobs < 1 {
 		jobs = 1
 	}
@@ -28,6 +43,16 @@ func OrderedMap[In, Out any](ctx context.Context, jobs int,
 	g.Go(func() error {
 		defer close(queue)
 		return produce(gctx, func(in In) error {
+			if quick != nil {
+				if out, ok := quick(in); ok {
+					select {
+					case queue <- &future{out: out, done: doneAlready}:
+						return nil
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+			}
 			f := &future{done: make(chan struct{})}
 			select {
 			case queue <- f:

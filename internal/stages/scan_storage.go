@@ -146,11 +146,9 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		if hash == HashContent && prev == nil {
 			ctx = sources.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
 		}
-		err = sources.OrderedMap(ctx, c.Jobs, list,
+		err = sources.OrderedMapQuick(ctx, c.Jobs, list,
+			func(it storageItem) (storageResult, bool) { return reuse(it, hash, scrub) },
 			func(ctx context.Context, it storageItem) (storageResult, error) {
-				if r, ok := reuse(it, hash, scrub); ok {
-					return r, nil
-				}
 				return hashObject(ctx, store, hash, it.obj, scrub.now)
 			},
 			write)
