@@ -1,10 +1,14 @@
 package sources
 
 import (
+	"errors"
+	"io"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"os"
 	"strings"
 	"sync"
@@ -24,13 +28,17 @@ func (d *DirStore) Hash(ctx context.Context, key string, buf []byte) (Object, st
 	if err := ctx.Err(); err != nil {
 		return Object{}, "", err
 	}
-	base, rel, err := d.hashBase(key)
+	w, err := d.writer() // the held descriptors of the root and of web/packages
 	if err != nil {
 		return Object{}, "", err
 	}
-	fd, err := openBeneath(base, rel)
+	base, rel := w.rootDir, key
+	if rest, ok := strings.CutPrefix(key, packagesPrefix); ok {
+		base, rel = w.packages, rest
+	}
+	fd, err := openBeneath(base.Fd(), rel)
 	if err == unix.ENOSYS {
-		return d.hashFallback(ctx, key, buf) // a kernel before 5.6
+		return hashFallback(base, key, rel, buf) // a kernel before 5.6
 	}
 	switch err {
 	case nil:
@@ -70,28 +78,6 @@ func (d *DirStore) Hash(ctx context.Context, key string, buf []byte) (Object, st
 	return o, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashBase is the descriptor a key is opened below: web/packages (which may
-// be a link to another volume, followed once when opened) for package keys,
-// the mirror root otherwise.
-func (d *DirStore) hashBase(key string) (int, string, error) {
-	d.hashOnce.Do(func() {
-		d.rootFD, d.hashErr = unix.Open(d.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if d.hashErr == nil {
-			d.packagesFD, d.hashErr = unix.Openat(d.rootFD, "web/packages", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if d.hashErr == unix.ENOENT {
-				d.packagesFD, d.hashErr = -1, nil
-			}
-		}
-	})
-	if d.hashErr != nil {
-		return 0, "", fmt.Errorf("open %s: %w", d.root, d.hashErr)
-	}
-	if rel, ok := strings.CutPrefix(key, "web/packages/"); ok && d.packagesFD >= 0 {
-		return d.packagesFD, rel, nil
-	}
-	return d.rootFD, key, nil
-}
-
 // noatime is cleared once the kernel refuses O_NOATIME (files of another owner).
 var noatime atomic.Bool
 
@@ -117,18 +103,30 @@ func openBeneath(dirfd int, rel string) (int, error) {
 	}
 }
 
-// hashFallback hashes through Open where openat2 is missing.
-func (d *DirStore) hashFallback(ctx context.Context, key string, buf []byte) (Object, string, error) {
-	o, err := d.Stat(ctx, key)
+// hashFallback hashes where openat2 is missing: the file opened by walking
+// its folders one by one from base, never following a link either.
+func hashFallback(base *safefs.Dir, key, rel string, buf []byte) (Object, string, error) {
+	f, err := base.OpenFile(rel)
+	var nf *safefs.NotFollowedError
+	switch {
+	case errors.As(err, &nf):
+		return Object{}, "", fmt.Errorf("%s: %w", nf.Path, ErrNotRegular)
+	case err != nil:
+		return Object{}, "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return o, "", err
+		return Object{}, "", err
 	}
-	if o.Kind != Regular {
-		return o, "", fmt.Errorf("%s: %w", d.Path(key), ErrNotRegular)
+	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: Regular}
+	o.Inode, o.Changed = inodeOf(fi)
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return o, "", fmt.Errorf("hash %s: %w", key, err)
 	}
-	sum, err := hashReader(ctx, d, key, buf)
-	return o, sum, err
+	return o, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashBuffers are the read buffers of HashContent.
-var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// hashBuffers are the read buffers of HashObject, one a caller at a time.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}

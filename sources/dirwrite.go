@@ -41,7 +41,7 @@ const TempDir = ".bandercheck-tmp"
 // packagesPrefix is the prefix of the keys that live below web/packages.
 const packagesPrefix = "web/packages/"
 
-// writer opens the descriptors writes go through, once.
+// writer opens the descriptors writes and Hash go through, once.
 func (d *DirStore) writer() (*dirWriter, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()

@@ -21,11 +21,7 @@ import (
 type DirStore struct {
 	root string
 	wmu  sync.Mutex
-	w    *dirWriter // the write side, opened by the first write
-
-	hashOnce           sync.Once // the descriptors Hash opens below
-	rootFD, packagesFD int
-	hashErr            error
+	w    *dirWriter // the held descriptors: the write side and Hash, opened by the first use
 }
 
 var _ Store = (*DirStore)(nil)

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -103,7 +102,11 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 				return err
 			}
 		default:
-			if err := st.Write(0, storageRow(r)...); err != nil {
+			row := r.row
+			if row == nil {
+				row = storageRow(r)
+			}
+			if err := st.Write(0, row...); err != nil {
 				return err
 			}
 			tally.add(r)
@@ -254,7 +257,8 @@ func reuse(it storageItem, mode HashMode, scrub rehashPolicy) (storageResult, bo
 	if mode == HashContent && scrub.due(o.Key, p[pipeline.StorageHashedAt]) {
 		return storageResult{}, false
 	}
-	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true}, true
+	current[pipeline.StorageSHA256], current[pipeline.StorageHashedAt] = p[pipeline.StorageSHA256], p[pipeline.StorageHashedAt]
+	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true, row: current}, true
 }
 
 // hashTally counts, for the final report, what the scan read and reused.
@@ -360,6 +364,7 @@ type storageResult struct {
 	hashedAt string // when sha256 was computed from the content; "" for stored metadata
 	reused   bool
 	problem  string
+	row      []string // the manifest row, when already formatted
 }
 
 func classify(o sources.Object) storageResult {
@@ -386,9 +391,7 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 		r.sha256 = sum
 		return r, err
 	}
-	bp := hashBuffers.Get().(*[]byte)
-	defer hashBuffers.Put(bp)
-	read, sum, err := store.Hash(ctx, o.Key, *bp)
+	read, sum, err := sources.HashObject(ctx, store, o.Key)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return storageResult{obj: o, problem: "removed while scanning"}, nil
@@ -400,9 +403,6 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 	// the row describes what was hashed: its size and date from the open file
 	return storageResult{obj: read, sha256: sum, hashedAt: now.UTC().Format(time.RFC3339)}, nil
 }
-
-// hashBuffers are the read buffers of the hashing workers, one each at a time.
-var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // requirePackages fails clearly when the mirror has no web/packages.
 func requirePackages(ctx context.Context, store sources.Store) error {
