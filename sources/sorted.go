@@ -9,6 +9,11 @@ import (
 // listBatch is how many objects a partition lister hands over at once.
 const listBatch = 1000
 
+// listAhead is how many full batches a partition lister may hold before the
+// consumer reaches it. Two keep the 16 listers of a warm 1.2-million-file tree
+// as fast as four did, at 58–62 MiB peak RSS instead of 70–74 (issue 13).
+const listAhead = 2
+
 type partition struct {
 	dir string // a folder key ending in '/', or "" for a single object
 	obj Object // when dir is ""
@@ -37,7 +42,7 @@ func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs i
 			if startAfter >= d && !strings.HasPrefix(startAfter, d) {
 				continue
 			}
-			parts = append(parts, &partition{dir: d, ch: make(chan []Object, 4)})
+			parts = append(parts, &partition{dir: d, ch: make(chan []Object, listAhead)})
 			continue
 		}
 		o := objs[j]
