@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 )
@@ -27,6 +28,13 @@ type partition struct {
 // to jobs goroutines at once; their output is buffered in bounded batches and
 // handed on in order, so memory depends on jobs, not on the number of objects.
 func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs int, fn func(Object) error) error {
+	return ListRange(ctx, st, prefix, startAfter, "", jobs, fn)
+}
+
+// ListRange is ListSorted that stops before the first key at or after end
+// ("" for no end): no folder past end is listed, so a part of a mirror costs
+// the requests of that part alone.
+func ListRange(ctx context.Context, st Store, prefix, startAfter, end string, jobs int, fn func(Object) error) error {
 	if jobs < 1 {
 		jobs = 1
 	}
@@ -39,7 +47,7 @@ func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs i
 		if j >= len(objs) || (i < len(dirs) && dirs[i] < objs[j].Key) {
 			d := dirs[i]
 			i++
-			if startAfter >= d && !strings.HasPrefix(startAfter, d) {
+			if startAfter >= d && !strings.HasPrefix(startAfter, d) || end != "" && d >= end {
 				continue
 			}
 			parts = append(parts, &partition{dir: d, ch: make(chan []Object, listAhead)})
@@ -47,7 +55,7 @@ func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs i
 		}
 		o := objs[j]
 		j++
-		if o.Key > startAfter {
+		if o.Key > startAfter && (end == "" || o.Key < end) {
 			parts = append(parts, &partition{obj: o})
 		}
 	}
@@ -66,7 +74,7 @@ func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs i
 			case <-ctx.Done():
 				return
 			}
-			wg.Go(func() { p.err = listPartition(ctx, st, p, startAfter); close(p.ch) })
+			wg.Go(func() { p.err = listPartition(ctx, st, p, startAfter, end); close(p.ch) })
 		}
 	})
 	err = consumePartitions(ctx, parts, slots, fn)
@@ -75,9 +83,15 @@ func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs i
 	return err
 }
 
-func listPartition(ctx context.Context, st Store, p *partition, startAfter string) error {
+// errEnd stops a listing at the end of its range.
+var errEnd = errors.New("end of range")
+
+func listPartition(ctx context.Context, st Store, p *partition, startAfter, end string) error {
 	batch := make([]Object, 0, listBatch)
 	err := st.List(ctx, p.dir, startAfter, func(o Object) error {
+		if end != "" && o.Key >= end {
+			return errEnd
+		}
 		batch = append(batch, o)
 		if len(batch) < listBatch {
 			return nil
@@ -90,6 +104,9 @@ func listPartition(ctx context.Context, st Store, p *partition, startAfter strin
 		batch = make([]Object, 0, listBatch)
 		return nil
 	})
+	if errors.Is(err, errEnd) {
+		err = nil
+	}
 	if err == nil && len(batch) > 0 {
 		select {
 		case p.ch <- batch:

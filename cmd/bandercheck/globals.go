@@ -1,6 +1,11 @@
 package main
 
-import "github.com/bandercheck/bandercheck/internal/stages"
+import (
+	"fmt"
+
+	"github.com/bandercheck/bandercheck/internal/partition"
+	"github.com/bandercheck/bandercheck/internal/stages"
+)
 
 // Globals are the flags every command takes.
 type Globals struct {
@@ -10,6 +15,8 @@ type Globals struct {
 	S3Endpoint  string          `name:"s3-endpoint" help:"S3 endpoint URL." env:"BANDERCHECK_S3_ENDPOINT" placeholder:"URL"`
 	S3Region    string          `name:"s3-region" help:"S3 region." env:"BANDERCHECK_S3_REGION"`
 	S3PathStyle bool            `name:"s3-path-style" help:"Use path-style S3 addressing." env:"BANDERCHECK_S3_PATH_STYLE"`
+	S3Requests  int             `name:"s3-requests" help:"S3 requests in flight at once, shared by every stage's workers; the connection pool is as large. Each waits a round trip, not the CPU: raise it for a distant endpoint, lower it when the store answers SlowDown often." env:"BANDERCHECK_S3_REQUESTS" default:"256"`
+	Partition   partition.Part  `help:"Scan part K (from 0) of N of the mirror, for N machines at once (scan storage, scan metadata, run --dry-run); plan --partitions puts the parts together." env:"BANDERCHECK_PARTITION" placeholder:"K/N"`
 	LogFormat   string          `help:"Log format on stderr." enum:"text,json" default:"text" env:"BANDERCHECK_LOG_FORMAT"`
 	Progress    string          `help:"Live progress on stderr." enum:"auto,always,never" default:"auto" env:"BANDERCHECK_PROGRESS"`
 	ShardRows   int             `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
@@ -19,7 +26,15 @@ type Globals struct {
 func (g *Globals) env() *stages.Env {
 	return &stages.Env{
 		Mirror: g.Mirror, Config: g.Config, State: g.State,
-		S3Endpoint: g.S3Endpoint, S3Region: g.S3Region, S3PathStyle: g.S3PathStyle,
+		S3Endpoint: g.S3Endpoint, S3Region: g.S3Region, S3PathStyle: g.S3PathStyle, S3Requests: g.S3Requests, Partition: g.Partition,
 		LogFormat: g.LogFormat, Progress: g.Progress, ShardRows: g.ShardRows,
 	}
+}
+
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (g *Globals) Validate() error {
+	if g.S3Requests < 1 {
+		return fmt.Errorf("--s3-requests %d: give at least 1", g.S3Requests)
+	}
+	return nil
 }

@@ -23,12 +23,12 @@ import (
 type CLI struct {
 	Globals
 
-	Scan   ScanCmd       `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
-	Plan   stages.Plan   `cmd:"" help:"Merge-join storage against designated files into plans."`
-	Apply  stages.Apply  `cmd:"" help:"Carry out the plan."`
-	Run    stages.RunAll `cmd:"" help:"Every stage in order, resuming where STATE left off."`
-	Status StatusCmd     `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
-	Cat    CatCmd        `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
+	Scan   ScanCmd            `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
+	Plan   stages.PlanCommand `cmd:"" help:"Merge-join storage against designated files into plans."`
+	Apply  stages.Apply       `cmd:"" help:"Carry out the plan."`
+	Run    stages.RunAll      `cmd:"" help:"Every stage in order, resuming where STATE left off."`
+	Status StatusCmd          `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
+	Cat    CatCmd             `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
 }
 
 // ScanCmd groups the scanning stages.

@@ -78,6 +78,9 @@ func checkHTTPURL(s string) error {
 
 // Run implements the command.
 func (c *Apply) Run(ctx context.Context, g *Env) error {
+	if err := g.wholeMirror("apply"); err != nil {
+		return err
+	}
 	run, _, err := g.openRun()
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bandercheck/bandercheck/internal/partition"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/progress"
 	"github.com/bandercheck/bandercheck/sinks"
@@ -24,11 +25,15 @@ type Env struct {
 	S3Endpoint  string
 	S3Region    string
 	S3PathStyle bool
-	LogFormat   string    // text or json
-	Progress    string    // auto, always or never
-	ShardRows   int       // rows per shard; pipeline.ShardRows when 0
-	Stdout      io.Writer // summaries and reports; os.Stdout when nil
-	Stderr      io.Writer // logs and progress; os.Stderr when nil
+	S3Requests  int // S3 requests in flight at once; sources.DefaultS3Requests when 0
+	// Partition is the part of the mirror the scans read (the zero Part: all
+	// of it); plan --partitions puts the parts together.
+	Partition partition.Part
+	LogFormat string    // text or json
+	Progress  string    // auto, always or never
+	ShardRows int       // rows per shard; pipeline.ShardRows when 0
+	Stdout    io.Writer // summaries and reports; os.Stdout when nil
+	Stderr    io.Writer // logs and progress; os.Stderr when nil
 
 	conf *sources.Config
 	log  *slog.Logger
@@ -146,6 +151,7 @@ func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
 		Bucket: loc.Bucket, Prefix: loc.Prefix,
 		Endpoint: firstOf(g.S3Endpoint, c.S3Endpoint), Region: firstOf(g.S3Region, c.S3Region),
 		PathStyle: g.S3PathStyle, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
+		Requests: g.S3Requests,
 	}
 	st, err := sources.OpenS3(ctx, opt)
 	if err != nil {
@@ -153,6 +159,24 @@ func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
 	}
 	st.StageUploadsIn(filepath.Join(g.State, "tmp", "uploads"))
 	return st, loc, nil
+}
+
+// wholeMirror refuses --partition for a stage that works on the whole mirror.
+func (g *Env) wholeMirror(stage string) error {
+	if g.Partition.Whole() {
+		return nil
+	}
+	return &pipeline.UsageError{Msg: fmt.Sprintf("%s works on the whole mirror, not on --partition %s: drop --partition here (plan --partitions STATE,... puts the scanned parts together)", stage, g.Partition)}
+}
+
+// requestWorkers is how many workers a stage that waits on its store runs:
+// on S3 as many as the requests allowed in flight (--s3-requests), since each
+// waits a round trip; on a disk jobs, which the CPU and the disk bound.
+func requestWorkers(store sources.Store, jobs int) int {
+	if s, ok := store.(interface{ Requests() int }); ok {
+		return s.Requests()
+	}
+	return jobs
 }
 
 // Backend is a mirror's store: what the scans read and what apply changes.

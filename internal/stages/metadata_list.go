@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bandercheck/bandercheck/internal/partition"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -30,8 +31,9 @@ const (
 
 // listProjects lists web/json, web/pypi and web/simple into a sorter keyed by
 // normal name, so that every project is seen once, in normalized order,
-// whichever of the three places it is in. Memory holds the sorter's budget.
-func listProjects(ctx context.Context, store sources.Store, tmp string, hashIndex bool) (*pipeline.Sorter, map[string]int64, error) {
+// whichever of the three places it is in, keeping the names in part. Memory
+// holds the sorter's budget.
+func listProjects(ctx context.Context, store sources.Store, tmp string, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
 	s := pipeline.NewSorter(tmp, 32<<20, 3, func(r []string) string { return r[0] })
 	counts := map[string]int64{}
 	add := func(source string) func(string, bool) error {
@@ -39,11 +41,14 @@ func listProjects(ctx context.Context, store sources.Store, tmp string, hashInde
 			if source == fromJSON && dir || source != fromJSON && !dir || strings.HasPrefix(name, ".") {
 				return nil // a name beginning with "." is a sync's temp file, never a project
 			}
-			counts[source]++
 			norm := sources.Normalize(name)
 			if !utf8.ValidString(name) {
 				norm = "\x00" + name // sorts first; reported as a problem
 			}
+			if !part.Has(norm) {
+				return nil
+			}
+			counts[source]++
 			return s.Add([]string{norm, name, source})
 		}
 	}

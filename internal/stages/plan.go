@@ -23,6 +23,31 @@ type Plan struct {
 	MaxDownload       DownloadLimit `help:"Refuse a plan that downloads more than this: a count, a percentage of the designated files, or a size such as 2TiB (a misread filter or config must not pull terabytes)." default:"${max_download}"`
 }
 
+// PlanCommand is the plan command: Plan, and --partitions to plan the parts
+// of one mirror that several machines scanned (bandercheck --partition K/N).
+type PlanCommand struct {
+	Plan       `embed:""`
+	Partitions []string `help:"Put the scans of these partitions' state directories (or of every state directory in one folder) end to end into STATE first, then plan: the plan one scan of the whole mirror would give. STATE keeps its own scan upstream." sep:"," placeholder:"STATE,...|DIR"`
+}
+
+// Run implements the command.
+func (c *PlanCommand) Run(ctx context.Context, g *Env) error {
+	if len(c.Partitions) > 0 {
+		if err := g.wholeMirror("plan"); err != nil {
+			return err
+		}
+		dirs, err := pipeline.PartitionDirs(c.Partitions)
+		if err != nil {
+			return err
+		}
+		if err := pipeline.AssembleParts(g.State, dirs); err != nil {
+			return err
+		}
+		logf(g, "plan: the scans of %d partitions are put together in %s", len(dirs), g.State)
+	}
+	return c.Plan.Run(ctx, g)
+}
+
 // Validate implements kong's hook: bad values are refused before anything runs.
 func (c *Plan) Validate() error {
 	if c.Grace < 0 {
@@ -63,6 +88,9 @@ func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err e
 }
 
 func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) {
+	if err := g.wholeMirror("plan"); err != nil {
+		return nil, err
+	}
 	run, err := pipeline.ReadRun(g.State)
 	if err != nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("%v: run the scans first", err)}

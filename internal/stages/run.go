@@ -21,8 +21,8 @@ type RunAll struct {
 	RehashAfter Days     `help:"See scan storage --rehash-after." default:"${rehash_after}"`
 	From        string   `help:"Metadata source: json or simple (see scan metadata --from)." enum:",json,simple" default:"${metadata_from}"`
 	Upstream    string   `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	ListJobs    int      `help:"Folders listed at once by scan storage." default:"${storage_jobs}"`
-	Jobs        int      `help:"Documents parsed, files hashed and downloads run at once." default:"${metadata_jobs}"`
+	ListJobs    int      `help:"scan storage: folders listed at once, and files hashed at once on a disk (scan storage --jobs)." default:"${storage_jobs}"`
+	Jobs        int      `help:"scan metadata: documents read at once on a disk (scan metadata --jobs); apply: downloads at once (apply --jobs). On S3 the scans run --s3-requests at once instead." default:"${metadata_jobs}"`
 	Plan        `embed:""`
 	ApplyShared `embed:""`
 	DryRun      bool `help:"Stop after plan."`
@@ -50,6 +50,10 @@ func (c *RunAll) Validate() error {
 
 // Run implements the command.
 func (c *RunAll) Run(ctx context.Context, g *Env) error {
+	part := !g.Partition.Whole()
+	if part && !c.DryRun {
+		return &pipeline.UsageError{Msg: fmt.Sprintf("run --partition %s scans one part of the mirror, and nothing can be planned or applied from one part: add --dry-run, then plan --partitions with every part's state, then apply", g.Partition)}
+	}
 	if c.Fresh {
 		// the manifest kept is of the mirror the old run scanned
 		if old, err := pipeline.ReadRun(g.State); err == nil {
@@ -88,13 +92,13 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 		err = step("scan metadata", false, func() error { return (&ScanMetadata{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
 	}
 	if err == nil {
-		err = step("scan upstream", upstream == "" || stageDone(g.State, "upstream"), func() error {
+		err = step("scan upstream", part || upstream == "" || stageDone(g.State, "upstream"), func() error {
 			return (&ScanUpstream{Upstream: upstream, Timeout: defaultDuration("upstream_timeout"), Attempts: defaultInt("upstream_attempts")}).Run(ctx, g)
 		})
 	}
 	var planErr error
 	if err == nil {
-		err = step("plan", planCurrent(g.State), func() error {
+		err = step("plan", part || planCurrent(g.State), func() error {
 			_, perr := c.Plan.plan(ctx, g)
 			return perr
 		})
@@ -108,6 +112,9 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 		err = step("apply", c.DryRun, func() error {
 			return (&Apply{Jobs: c.Jobs, ApplyShared: c.ApplyShared, Upstream: upstream, Timeout: defaultDuration("download_timeout")}).Run(ctx, g)
 		})
+	}
+	if part && err == nil {
+		fmt.Fprintf(g.stdout(), "partition %s scanned into %s; once every part is, plan them with: bandercheck --state PLAN-STATE plan --partitions STATE-0,...,STATE-%d\n", g.Partition, g.State, g.Partition.N-1)
 	}
 	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {
 		err = rerr

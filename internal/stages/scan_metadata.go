@@ -14,7 +14,7 @@ import (
 // ScanMetadata reads every project's metadata into projects, designated and problems/metadata.
 type ScanMetadata struct {
 	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
-	Jobs  int    `help:"Documents read and parsed at once." default:"${metadata_jobs}"`
+	Jobs  int    `help:"Documents read and parsed at once on a disk (on S3, --s3-requests)." default:"${metadata_jobs}"`
 	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
 }
 
@@ -69,7 +69,8 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 	from := metadataSource(c.From, conf)
 	if err := errors.Join(run.Require("metadata.from", from, c.Fresh),
 		run.Require("metadata.hash-index", strconv.FormatBool(hashIndex), c.Fresh),
-		run.Require("metadata.config", conf.Designation(), c.Fresh)); err != nil {
+		run.Require("metadata.config", conf.Designation(), c.Fresh),
+		run.Require("partition", g.Partition.String(), c.Fresh)); err != nil {
 		return err
 	}
 	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
@@ -82,7 +83,7 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 		logf(g, "scan metadata: done already (%d projects, %d files); pass --fresh to scan again", st.Rows(mProjects), st.Rows(mDesignated))
 		return nil
 	}
-	names, counts, err := listProjects(ctx, store, filepath.Join(g.State, "tmp"), hashIndex)
+	names, counts, err := listProjects(ctx, store, filepath.Join(g.State, "tmp"), hashIndex, g.Partition.Names())
 	if err != nil {
 		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
 	}
@@ -100,7 +101,7 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 
 	m := &metaScan{store: store, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config)}
 	w := &stageSink{st: st}
-	err = sources.OrderedMap(ctx, c.Jobs,
+	err = sources.OrderedMap(ctx, requestWorkers(store, c.Jobs),
 		func(ctx context.Context, emit func(projectRef) error) error {
 			return groupRefs(sorted, st.Cursor(), emit)
 		},

@@ -20,7 +20,7 @@ import (
 
 // ScanStorage lists web/packages into the storage manifest.
 type ScanStorage struct {
-	Jobs        int      `help:"Folders listed (and files hashed) at once." default:"${storage_jobs}"`
+	Jobs        int      `help:"Folders listed at once, and files hashed at once on a disk (on S3, --s3-requests objects are read or asked for their metadata at once)." default:"${storage_jobs}"`
 	Hash        HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|full"`
 	RehashAfter Days     `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
 	Fresh       bool     `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
@@ -59,9 +59,11 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
-	if err := run.Require("storage.hash", string(hash), c.Fresh); err != nil {
+	if err := errors.Join(run.Require("storage.hash", string(hash), c.Fresh),
+		run.Require("partition", g.Partition.String(), c.Fresh)); err != nil {
 		return err
 	}
+	keys := g.Partition.Keys()
 	if c.Fresh {
 		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
 			return err
@@ -126,18 +128,21 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 			}
 			return emit(it)
 		}
-		// in path order: web/json/.* < web/packages/ < web/pypi/.* < web/simple/.*
-		if err := listLeftovers(ctx, store, "web/json/", st.Cursor(), visit); err != nil {
-			return err
+		// in path order: web/json/.* < web/packages/ < web/pypi/.* < web/simple/.*;
+		// a partition's range starts and ends inside web/packages/
+		if keys.Lo == "" {
+			if err := listLeftovers(ctx, store, "web/json/", st.Cursor(), visit); err != nil {
+				return err
+			}
 		}
-		err := sources.ListSorted(ctx, store, packagesPrefix, st.Cursor(), c.Jobs, func(o sources.Object) error {
+		err := sources.ListRange(ctx, store, packagesPrefix, max(st.Cursor(), keys.Lo), keys.Hi, c.Jobs, func(o sources.Object) error {
 			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
 				return nil // bandersnatch's markers, apply's staging folder
 			}
 			return visit(o)
 		})
 		for _, prefix := range []string{"web/pypi/", "web/simple/"} {
-			if err == nil {
+			if err == nil && keys.Hi == "" {
 				err = listLeftovers(ctx, store, prefix, st.Cursor(), visit)
 			}
 		}
@@ -149,7 +154,7 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		if hash == HashContent && prev == nil {
 			ctx = sources.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
 		}
-		err = sources.OrderedMapQuick(ctx, c.Jobs, list,
+		err = sources.OrderedMapQuick(ctx, requestWorkers(store, c.Jobs), list,
 			func(it storageItem) (storageResult, bool) { return reuse(it, hash, scrub) },
 			func(ctx context.Context, it storageItem) (storageResult, error) {
 				return hashObject(ctx, store, hash, it.obj, scrub.now)

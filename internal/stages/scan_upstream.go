@@ -33,6 +33,9 @@ func (c *ScanUpstream) Validate() error {
 
 // Run implements the command.
 func (c *ScanUpstream) Run(ctx context.Context, g *Env) error {
+	if err := g.wholeMirror("scan upstream"); err != nil {
+		return err
+	}
 	base, err := c.base(g)
 	if err != nil {
 		return err

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/s3proxy"
+	"github.com/bandercheck/bandercheck/internal/testutil"
+)
+
+var planManifests = []string{"plan/download", "plan/delete", "plan/remove-projects"}
+
+// planShards reads every shard file of the plan manifests of state, by name.
+func planShards(t *testing.T, state string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, m := range planManifests {
+		files, err := filepath.Glob(filepath.Join(state, m, "*.csv.zst"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[m+"/"+filepath.Base(f)] = b
+		}
+	}
+	return out
+}
+
+// samePlan fails unless got's plan shards are byte for byte want's.
+func samePlan(t *testing.T, what string, want, got map[string][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d plan shards, one scan gave %d", what, len(got), len(want))
+	}
+	for name, b := range want {
+		if !bytes.Equal(got[name], b) {
+			t.Fatalf("%s: %s differs from one scan's", what, name)
+		}
+	}
+}
+
+// scanParts runs the N partitions of mirror as N processes at once, each into
+// dir/part-K, and returns dir.
+func scanParts(t *testing.T, env []string, mirror string, n int, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := testutil.Binary(t, "./cmd/bandercheck")
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for k := range n {
+		wg.Go(func() {
+			args := append([]string{"--mirror", mirror, "--state", filepath.Join(dir, fmt.Sprintf("part-%d", k)),
+				"--partition", fmt.Sprintf("%d/%d", k, n), "run", "--dry-run", "--hash"}, extra...)
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(cleanEnv(), env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[k] = fmt.Errorf("part %d/%d: %v\n%s", k, n, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// planParts scans upstream into a fresh planning state, plans the parts into
+// it and returns it.
+func planParts(t *testing.T, env []string, mirror, url string, parts ...string) string {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "plan")
+	mustBC(t, env, "--mirror", mirror, "--state", state, "scan", "upstream", "--upstream", url)
+	mustBC(t, env, "--state", state, "plan", "--grace", "0s", "--max-remove-projects", "10%", "--partitions", strings.Join(parts, ","))
+	return state
+}
+
+func testPartitionsPlanAsOneScan(t *testing.T, env []string, mirror, url string) {
+	one := filepath.Join(t.TempDir(), "one")
+	mustBC(t, env, "--mirror", mirror, "--state", one, "run", "--dry-run", "--hash", "--upstream", url, "--grace", "0s", "--max-remove-projects", "10%")
+	want := planShards(t, one)
+	if len(want) < 3 {
+		t.Fatalf("one scan planned too little to compare: %d shards", len(want))
+	}
+	for _, n := range []int{1, 3, 7} {
+		dir := scanParts(t, env, mirror, n)
+		samePlan(t, fmt.Sprintf("%d parts", n), want, planShards(t, planParts(t, env, mirror, url, dir)))
+	}
+}
+
+// N partitions scanned at once by N processes, then planned together, plan
+// byte for byte what one scan plans; a part killed at every shard and rerun
+// changes nothing.
+func TestPartitionsPlanAsOneScanPOSIX(t *testing.T) {
+	t.Parallel()
+	m := generate(t, 300)
+	url := m.serve(t, nil)
+	testPartitionsPlanAsOneScan(t, nil, m.root, url)
+
+	dir := scanParts(t, nil, m.root, 3)
+	want := planShards(t, planParts(t, nil, m.root, url, dir))
+	killed := filepath.Join(dir, "part-1")
+	if err := os.RemoveAll(killed); err != nil {
+		t.Fatal(err)
+	}
+	kills := crashAtEveryPoint(t, []string{"BANDERCHECK_SHARD_ROWS=50"}, "shard", "--mirror", m.root, "--state", killed, "--partition", "1/3", "run", "--dry-run", "--hash")
+	t.Logf("part 1/3 killed %d times", kills)
+	// the killed part wrote smaller shards: the same rows, so the same plan
+	samePlan(t, "a part killed and rerun", want, planShards(t, planParts(t, nil, m.root, url, dir)))
+}
+
+func TestPartitionsPlanAsOneScanS3(t *testing.T) {
+	t.Parallel()
+	m := generate(t, 300)
+	url := m.serve(t, nil)
+	srv := testutil.Versity(t)
+	env := srv.Env()
+	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
+	up.Env = append(cleanEnv(), env...)
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	testPartitionsPlanAsOneScan(t, env, "s3://pypi/mirror", url)
+}
+
+// A partition is refused where it cannot mean anything, and a set of parts
+// that is not one whole scan is refused before anything is planned.
+func TestPartitionsRefused(t *testing.T) {
+	t.Parallel()
+	m := generate(t, 100)
+	dir := scanParts(t, nil, m.root, 3)
+	st := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mirror", m.root, "--state", st, "--partition", "1/3", "run"}, "add --dry-run"},
+		{[]string{"--mirror", m.root, "--state", st, "--partition", "3/3", "scan", "storage"}, "K counts from 0"},
+		{[]string{"--mirror", m.root, "--state", st, "--partition", "1/3", "apply"}, "works on the whole mirror"},
+		{[]string{"--state", st, "plan", "--partitions", filepath.Join(dir, "part-0") + "," + filepath.Join(dir, "part-2")}, "give all 3 parts"},
+		{[]string{"--state", st, "plan", "--partitions", filepath.Join(dir, "part-0") + "," + filepath.Join(dir, "part-0") + "," + filepath.Join(dir, "part-2")}, "part 1/3 is missing"},
+		{[]string{"--state", filepath.Join(dir, "part-0"), "plan", "--partitions", dir}, "is --state itself"},
+	} {
+		r := bc(t, nil, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("bandercheck %s: exit %d, stderr %q; want exit 2 and one line saying %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+}
+
+// Through a proxy that answers 2% of requests with 503 SlowDown and resets
+// 1% of connections, a hashing run gives the manifests of a run without
+// faults: no request lost, no row doubled.
+func TestS3FaultsChangeNothing(t *testing.T) {
+	t.Parallel()
+	m := generate(t, 200)
+	url := m.serve(t, nil)
+	srv := testutil.Versity(t)
+	env := srv.Env()
+	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
+	up.Env = append(cleanEnv(), env...)
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	proxy, err := s3proxy.Start(s3proxy.Options{Target: srv.Endpoint, SlowDownRate: 0.02, ResetRate: 0.01, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	faulty := append(append([]string{}, env...), "BANDERCHECK_S3_ENDPOINT="+proxy.URL)
+	for _, hash := range []string{"--hash=metadata", "--hash=content"} {
+		clean, bad := filepath.Join(t.TempDir(), "clean"), filepath.Join(t.TempDir(), "faults")
+		args := func(state string) []string {
+			return []string{"--mirror", "s3://pypi/mirror", "--state", state, "run", "--dry-run", hash, "--upstream", url, "--grace", "0s", "--max-remove-projects", "10%"}
+		}
+		mustBC(t, env, args(clean)...)
+		proxy.Reset()
+		mustBC(t, faulty, args(bad)...)
+		stats := proxy.Stats()
+		t.Logf("%s through the proxy: %s", hash, stats)
+		if stats.SlowDowns == 0 || stats.Resets == 0 {
+			t.Fatalf("%s: the proxy injected no fault (%s): the test proves nothing", hash, stats)
+		}
+		for _, m := range []string{"storage", "designated", "projects", "problems/storage", "problems/metadata", "plan/download", "plan/delete", "plan/remove-projects"} {
+			want, got := mustBC(t, nil, "--state", clean, "cat", m), mustBC(t, nil, "--state", bad, "cat", m)
+			if m == "storage" {
+				want = columnsOf(t, want, "path", "size", "modified", "sha256", "etag")
+				got = columnsOf(t, got, "path", "size", "modified", "sha256", "etag")
+			}
+			if got != want {
+				t.Errorf("%s: %s through faults differs from a run without (%d lines, want %d)", hash, m, strings.Count(got, "\n"), strings.Count(want, "\n"))
+			}
+		}
+	}
+}
