@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
 # table on stdout and in bench/latest.md. Sections (default: all):
-#   manifest storage s3 metadata filters hash plan apply delete run
+#   manifest storage s3 latency metadata filters hash plan apply delete run
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/latest.md, replaced each run;
 # bench/results.md keeps the figures quoted in the issues, by hand);
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
-sections=${*:-manifest storage s3 metadata filters hash plan apply delete run}
+sections=${*:-manifest storage s3 latency metadata filters hash plan apply delete run}
 STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
 PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
 RUN_SIZES=${RUN_SIZES:-"10000 100000"}
@@ -30,14 +30,17 @@ results=${RESULTS:-bench/latest.md}
 } > "$results"
 server=
 s3pid=
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; [ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null; true; }
+proxypid=
+cleanup() { for p in "$server" "$s3pid" "$proxypid"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; true; }
 trap cleanup EXIT
 
-# timed CMD...: runs CMD, sets wall and rss (MiB)
+# timed CMD...: runs CMD, sets wall and rss (MiB) and cpu (user+sys s)
 timed() {
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/out" 2> "$work/err" || { cat "$work/err" >&2; return 1; }
-  read -r wall rss < "$work/time"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" > "$work/out" 2> "$work/err" || { cat "$work/err" >&2; return 1; }
+  local u s
+  read -r wall rss u s < "$work/time"
   rss=$((rss / 1024))
+  cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.1f", u+s}')
 }
 # median of the wall and max rss over REPEAT runs of CMD
 median_timed() {
@@ -103,6 +106,61 @@ bench_s3() {
   timed "$gm" s3bench --mode delete-batch --bucket delbatch; read -r _ bw < "$work/out"
   row "apply delete (S3)" "$S3_OBJECTS objects" "DeleteObject per key" "$sw" "-" "$S3_OBJECTS" "1.00"
   row "apply delete (S3)" "$S3_OBJECTS objects" "bandercheck, DeleteObjects of 1,000" "$bw" "-" "$S3_OBJECTS" "$(ratio "$sw" "$bw")"
+  kill "$s3pid"; s3pid=
+}
+
+# S3 at real latency (issue 14): run --dry-run without and with --hash (one
+# HEAD per object for bandersnatch's sha256 metadata), through genmirror
+# proxy at 0 and 20 ms a request in front of versitygw, at --s3-requests 16
+# (round 1's concurrency) and at the default; then the mirror in N
+# partitions, N processes at once. The proxy counts the requests and the
+# most in flight; cpu is bandercheck's own user+sys seconds (versitygw and
+# the proxy run on the same cores).
+bench_latency() {
+  start_versity
+  local n=${LATENCY_PROJECTS:-2000} m="$work/lat-${LATENCY_PROJECTS:-2000}"
+  [ -d "$m" ] || "$gm" mirror --out "$m" --upstream "$work/lat-up-$n" --projects "$n" "${names_flag[@]}" > /dev/null
+  "$gm" upload --from "$m" --bucket "lat$n" --prefix mirror
+  local objects; objects=$(find "$m/web/packages" -type f | wc -l)
+  stat_of() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$work/stats"; }
+  for delay in 0ms 20ms; do
+    rm -f "$work/proxy.url"
+    "$gm" proxy --target http://127.0.0.1:17070 --delay "$delay" > "$work/proxy.url" &
+    proxypid=$!
+    for _ in $(seq 50); do [ -s "$work/proxy.url" ] && break; sleep 0.1; done
+    local p; p=$(cat "$work/proxy.url")
+    for hash in "" "--hash"; do
+      for req in 16 256; do
+        ours() {
+          rm -rf "$work/st-lat"; curl -s -XPOST "$p/_s3proxy/stats" > /dev/null
+          # shellcheck disable=SC2086
+          timed "$bc" --progress never --s3-endpoint "$p" --s3-requests "$req" --mirror "s3://lat$n/mirror" --state "$work/st-lat" run --dry-run $hash
+          curl -s "$p/_s3proxy/stats" > "$work/stats"
+        }
+        median_timed ours
+        row "run --dry-run ${hash:-(sizes from the listing)}, S3 +$delay" "$n projects, $objects objects" "--s3-requests $req: $(stat_of total) requests, at most $(stat_of max_in_flight) in flight, cpu ${cpu}s" "$wall" "$rss" "$objects" "-"
+      done
+    done
+    if [ "$delay" = 20ms ]; then
+      for parts in 1 2 4; do
+        curl -s -XPOST "$p/_s3proxy/stats" > /dev/null
+        local start; start=$(date +%s.%N)
+        local pids=()
+        for k in $(seq 0 $((parts - 1))); do
+          rm -rf "$work/st-part-$k"
+          /usr/bin/time -f "%M" -o "$work/time-$k" "$bc" --progress never --s3-endpoint "$p" --mirror "s3://lat$n/mirror" --state "$work/st-part-$k" --partition "$k/$parts" run --dry-run --hash > /dev/null 2>&1 &
+          pids+=($!)
+        done
+        wait "${pids[@]}"
+        wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.2f", e-s}')
+        rss=$(cat "$work"/time-* | sort -n | tail -1); rss=$((rss / 1024))
+        rm -f "$work"/time-*
+        curl -s "$p/_s3proxy/stats" > "$work/stats"
+        row "scan in $parts partitions (--partition K/$parts run --dry-run --hash), S3 +$delay" "$n projects, $objects objects" "$parts processes at once: $(stat_of total) requests in all" "$wall" "$rss" "$objects" "-"
+      done
+    fi
+    kill "$proxypid"; proxypid=
+  done
   kill "$s3pid"; s3pid=
 }
 

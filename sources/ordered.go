@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -22,7 +23,11 @@ var doneAlready = func() chan struct{} { c := make(chan struct{}); close(c); ret
 
 // OrderedMapQuick is OrderedMap with quick, which may answer an item at
 // once in the producing goroutine (a reused digest): such an item takes no
-// worker and no goroutine, and still comes out in its place.
+// worker, and still comes out in its place.
+//
+// The jobs workers live as long as the call: a worker that goes through a
+// deep call stack (the S3 client's middleware) grows its stack once, not
+// once for every item.
 func OrderedMapQuick[In, Out any](ctx context.Context, jobs int,
 	produce func(ctx context.Context, emit func(In) error) error,
 	quick func(in In) (Out, bool),
@@ -33,15 +38,19 @@ func OrderedMapQuick[In, Out any](ctx context.Context, jobs int,
 		jobs = 1
 	}
 	type future struct {
+		in   In
 		out  Out
 		err  error
 		done chan struct{}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	queue := make(chan *future, 2*jobs)
-	workers := make(chan struct{}, jobs)
+	tasks := make(chan *future)
+	var workers sync.WaitGroup
+	started := 0
 	g.Go(func() error {
 		defer close(queue)
+		defer close(tasks)
 		return produce(gctx, func(in In) error {
 			if quick != nil {
 				if out, ok := quick(in); ok {
@@ -53,22 +62,35 @@ func OrderedMapQuick[In, Out any](ctx context.Context, jobs int,
 					}
 				}
 			}
-			f := &future{done: make(chan struct{})}
+			f := &future{in: in, done: make(chan struct{})}
 			select {
 			case queue <- f:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 			select {
-			case workers <- struct{}{}:
+			case tasks <- f:
+				return nil
+			default:
+			}
+			if started < jobs { // every worker is busy: start one more
+				started++
+				workers.Go(func() {
+					for f := range tasks {
+						f.out, f.err = work(gctx, f.in)
+						var zero In
+						f.in = zero
+						close(f.done)
+					}
+				})
+			}
+			select {
+			case tasks <- f:
+				return nil
 			case <-gctx.Done():
+				close(f.done) // never worked: the consumer is stopping
 				return gctx.Err()
 			}
-			go func() {
-				defer func() { <-workers; close(f.done) }()
-				f.out, f.err = work(gctx, in)
-			}()
-			return nil
 		})
 	})
 	g.Go(func() error {
@@ -89,9 +111,6 @@ func OrderedMapQuick[In, Out any](ctx context.Context, jobs int,
 		return nil
 	})
 	err := g.Wait()
-	// let work goroutines still running finish before returning
-	for range jobs {
-		workers <- struct{}{}
-	}
+	workers.Wait() // every work call has returned
 	return err
 }
