@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -29,9 +31,14 @@ type S3Options struct {
 	Prefix    string // the mirror root under the bucket, without slashes at the ends
 	Endpoint  string // empty for AWS
 	Region    string // us-east-1 when empty
-	PathStyle bool
-	AccessKey string // with SecretKey; empty to use the standard AWS chain
-	SecretKey string
+	PathStyle bool   // path-style addressing (http://host/bucket/key)
+	// VirtualHost keeps virtual-hosted addressing (http://bucket.host/key)
+	// for a localhost endpoint, which otherwise implies path style, as in
+	// boto3 (an IP address gets path style whatever it is told: the SDK's
+	// endpoint rules insist)
+	VirtualHost bool
+	AccessKey   string // with SecretKey; empty to use the standard AWS chain
+	SecretKey   string
 	// Requests caps the requests in flight at once, across every goroutine
 	// that uses the client (DefaultS3Requests when 0); the connection pool is
 	// sized to match.
@@ -125,12 +132,23 @@ func OpenS3Client(ctx context.Context, opt S3Options) (*s3.Client, error) {
 		if opt.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opt.Endpoint)
 		}
-		o.UsePathStyle = opt.PathStyle
+		o.UsePathStyle = opt.PathStyle || !opt.VirtualHost && impliesPathStyle(opt.Endpoint)
 		o.APIOptions = append(o.APIOptions, limitRequests(window))
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	return client, nil
+}
+
+// impliesPathStyle tells whether an endpoint URL names its host by an IP
+// address or as localhost: no bucket can be a subdomain of it.
+func impliesPathStyle(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || strings.HasSuffix(h, ".localhost") || net.ParseIP(h) != nil
 }
 
 func endpointName(e string) string {

@@ -23,7 +23,7 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
 	out := mustBC(t, nil, runArgs(m.root, state, url)...)
-	for _, want := range []string{"plan:", "applied:", "scan storage", "peak memory"} {
+	for _, want := range []string{"plan:", "applied:", "scan storage", "hashing: 0 digests reused", "peak memory"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -24,8 +24,11 @@ type Env struct {
 	State       string   // the state directory
 	S3Endpoint  string
 	S3Region    string
-	S3PathStyle bool
-	S3Requests  int // S3 requests in flight at once; sources.DefaultS3Requests when 0
+	S3PathStyle bool // path-style addressing; an IP or localhost endpoint implies it
+	// S3VirtualHost keeps virtual-hosted addressing even for an IP or
+	// localhost endpoint
+	S3VirtualHost bool
+	S3Requests    int // S3 requests in flight at once; sources.DefaultS3Requests when 0
 	// Partition is the part of the mirror the scans read (the zero Part: all
 	// of it); plan --partitions puts the parts together.
 	Partition partition.Part
@@ -35,8 +38,9 @@ type Env struct {
 	Stdout    io.Writer // summaries and reports; os.Stdout when nil
 	Stderr    io.Writer // logs and progress; os.Stderr when nil
 
-	conf *sources.Config
-	log  *slog.Logger
+	conf   *sources.Config
+	log    *slog.Logger
+	hashed *hashTally // what this process's scan storage hashed and reused
 }
 
 // Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.
@@ -150,7 +154,7 @@ func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
 	opt := sources.S3Options{
 		Bucket: loc.Bucket, Prefix: loc.Prefix,
 		Endpoint: firstOf(g.S3Endpoint, c.S3Endpoint), Region: firstOf(g.S3Region, c.S3Region),
-		PathStyle: g.S3PathStyle, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
+		PathStyle: g.S3PathStyle, VirtualHost: g.S3VirtualHost, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
 		Requests: g.S3Requests,
 	}
 	st, err := sources.OpenS3(ctx, opt)

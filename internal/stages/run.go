@@ -176,6 +176,9 @@ func (c *RunAll) report(w io.Writer, g *Env, times []stageTime) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if g.hashed != nil {
+		fmt.Fprintf(w, "hashing: %s\n", g.hashed)
+	}
 	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peakRSSMiB())
 	return nil
 }

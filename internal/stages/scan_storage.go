@@ -166,6 +166,7 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 	}
 	if hash != HashNone {
 		logf(g, "scan storage: %s", tally)
+		g.hashed = &tally // for run's report
 	}
 	return st.Finish()
 }
@@ -285,11 +286,11 @@ func (t *hashTally) add(r storageResult) {
 }
 
 func (t hashTally) String() string {
-	oldest := t.oldest
-	if oldest == "" {
-		oldest = "none"
+	s := fmt.Sprintf("%d digests reused, %d files read", t.reused, t.read)
+	if t.oldest == "" {
+		return s + "; no digest has a computing date (S3 metadata digests have none)"
 	}
-	return fmt.Sprintf("%d digests reused, %d files read; the oldest digest left was computed %s", t.reused, t.read, oldest)
+	return s + "; the oldest digest left was computed " + t.oldest
 }
 
 // rehashPolicy is the rolling scrub: each path has a phase within the

@@ -137,7 +137,8 @@ type builtBinary struct {
 	err  error
 }
 
-// Binary builds a command of this module (e.g. "./cmd/bandercheck") once per test process.
+// Binary builds a command of this module (e.g. "./cmd/bandercheck") once per
+// test process: static and with trimmed paths, as the container image is built.
 func Binary(t testing.TB, pkg string) string {
 	t.Helper()
 	v, _ := buildOnce.LoadOrStore(pkg, &builtBinary{})
@@ -149,8 +150,10 @@ func Binary(t testing.TB, pkg string) string {
 			return
 		}
 		b.path = filepath.Join(dir, filepath.Base(pkg))
-		cmd := exec.Command("go", "build", "-o", b.path, pkg)
+		// as the Dockerfile builds it (deploy/deploy_test.go holds them to it)
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, pkg)
 		cmd.Dir = ModuleRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
