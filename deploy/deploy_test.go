@@ -226,3 +226,51 @@ func TestDockerfileBuildsTheTestedBinary(t *testing.T) {
 	}
 	t.Log("no container builder on this machine: the image itself is not built here")
 }
+
+// The systemd units pass systemd-analyze verify (with the tests' binary in
+// place of the installed one), and the service's command line parses as
+// bandercheck's.
+func TestSystemdUnits(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed (Debian package systemd): the units are not checked here")
+	}
+	bin := testutil.Binary(t, "./cmd/bandercheck")
+	dir := t.TempDir()
+	var execStart []string
+	for _, name := range []string{"bandercheck.service", "bandercheck.timer"} {
+		b, err := os.ReadFile(filepath.Join("systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(b), "/usr/local/bin/bandercheck", bin)
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
+				execStart = strings.Fields(rest)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "bandercheck.service"), filepath.Join(dir, "bandercheck.timer")).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	if len(execStart) < 2 || execStart[0] != bin {
+		t.Fatalf("ExecStart %q does not run bandercheck", execStart)
+	}
+	conf := filepath.Join(dir, "bandersnatch.conf") // the --config named must exist
+	if err := os.WriteFile(conf, []byte("[mirror]\ndirectory = /srv/pypi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := slices.Clone(execStart[1:])
+	for i, a := range args {
+		if a == "/etc/bandersnatch.conf" {
+			args[i] = conf
+		}
+	}
+	if o, err := exec.Command(bin, append(args, "--help")...).CombinedOutput(); err != nil {
+		t.Fatalf("ExecStart's command line: %v\n%s", err, o)
+	}
+}

@@ -11,7 +11,10 @@ func (e *UsageError) Error() string { return e.Msg }
 
 // RefusedError is a refusal by a safety guard: nothing unsafe was done, and
 // the message names the override.
-type RefusedError struct{ Msg string }
+type RefusedError struct {
+	Msg    string
+	Guards []string // the guards that refused, e.g. "max-delete" (for metrics)
+}
 
 func (e *RefusedError) Error() string { return e.Msg }
 

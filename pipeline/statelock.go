@@ -40,7 +40,7 @@ func LockState(stateDir string) (unlock func() error, err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &RefusedError{Msg: fmt.Sprintf("another bandercheck is working on state directory %s (%s is held): wait for it to finish, or use another --state", stateDir, path)}
+			return nil, &RefusedError{Guards: []string{"state-lock"}, Msg: fmt.Sprintf("another bandercheck is working on state directory %s (%s is held): wait for it to finish, or use another --state", stateDir, path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -7,6 +7,14 @@ if ! command -v versitygw >/dev/null 2>&1; then
   echo "installing versitygw (the S3 server the tests run against)..."
   go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
+# the report's browser test wants a headless Chromium: Debian's, where this
+# machine may install packages; the test says it skipped otherwise
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium (the report's browser test)..."
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null 2>&1 ||
+    echo "could not install chromium: the report's browser test will be skipped"
+fi
+# the systemd units are checked with systemd-analyze where the machine has it
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2

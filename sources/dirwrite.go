@@ -279,7 +279,7 @@ func (d *dirWriter) lock() (func() error, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
+			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -139,7 +139,7 @@ func (m *S3Store) RemoveTree(ctx context.Context, prefix string) error {
 func (m *S3Store) Lock(ctx context.Context) (func() error, error) {
 	_, err := m.Stat(ctx, ".lock")
 	if err == nil {
-		return nil, &pipeline.RefusedError{Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
+		return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("check the mirror lock: %w", err)

@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/bandercheck/bandercheck/internal/stages"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -28,6 +29,7 @@ type CLI struct {
 	Apply  stages.Apply       `cmd:"" help:"Carry out the plan."`
 	Run    stages.RunAll      `cmd:"" help:"Every stage in order, resuming where STATE left off."`
 	Status StatusCmd          `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
+	Report stages.Report      `cmd:"" help:"Write one self-contained HTML page about STATE: stages, the plan as a chart, the projects with the most bytes to download or delete, the first problems."`
 	Cat    CatCmd             `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
 }
 
@@ -90,24 +92,40 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 		fmt.Fprintln(os.Stderr, "bandercheck:", err)
 		return 2
 	}
-	if cmd := kctx.Command(); cmd != "status" && !strings.HasPrefix(cmd, "cat") {
-		// one process at a time writes a state directory
-		unlock, err := pipeline.LockState(cli.State)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bandercheck:", err)
-			return exitCode(err)
-		}
+	env := cli.Globals.env()
+	cmd := kctx.Command()
+	if cmd == "status" || cmd == "report" || strings.HasPrefix(cmd, "cat") {
+		return report(kctx.Run(env))
+	}
+	// one process at a time writes a state directory
+	unlock, err := pipeline.LockState(cli.State)
+	if err == nil {
 		defer unlock()
-	}
-	if err := kctx.Run(cli.Globals.env()); err != nil {
-		if interrupted(err) {
-			fmt.Fprintln(os.Stderr, "bandercheck: stopped by a signal; what was committed is kept, the shard in progress was discarded: run the same command again to continue")
-			return 1
+		start := time.Now()
+		err = kctx.Run(env)
+		if cmd != "run" { // run records each of its stages
+			env.StageFinished(cmd, time.Since(start))
 		}
-		fmt.Fprintln(os.Stderr, "bandercheck:", err)
-		return exitCode(err)
 	}
-	return 0
+	code = report(err)
+	if merr := env.WriteMetrics(cmd, code, err); merr != nil {
+		fmt.Fprintln(os.Stderr, "bandercheck:", merr)
+		code = max(code, 1)
+	}
+	return code
+}
+
+// report prints a command's error, if any, and returns its exit code.
+func report(err error) int {
+	if err == nil {
+		return 0
+	}
+	if interrupted(err) {
+		fmt.Fprintln(os.Stderr, "bandercheck: stopped by a signal; what was committed is kept, the shard in progress was discarded: run the same command again to continue")
+		return 1
+	}
+	fmt.Fprintln(os.Stderr, "bandercheck:", err)
+	return exitCode(err)
 }
 
 // Exit codes of DESIGN.md; 1 is every other failure.

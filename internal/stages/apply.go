@@ -96,10 +96,10 @@ func (c *Apply) Run(ctx context.Context, g *Env) error {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("the plan in %s was made for run %s, not this state's run %s: run bandercheck plan again", g.State, sum.RunID, run.ID)}
 	}
 	if age := time.Since(sum.Created); age > c.MaxPlanAge {
-		return &pipeline.RefusedError{Msg: fmt.Sprintf("the plan is %s old, older than --max-plan-age %s: the mirror has changed since; scan again (bandercheck run --fresh) or raise --max-plan-age", age.Round(time.Minute), c.MaxPlanAge)}
+		return &pipeline.RefusedError{Guards: []string{"max-plan-age"}, Msg: fmt.Sprintf("the plan is %s old, older than --max-plan-age %s: the mirror has changed since; scan again (bandercheck run --fresh) or raise --max-plan-age", age.Round(time.Minute), c.MaxPlanAge)}
 	}
 	if sum.DownloadsRefused {
-		return &pipeline.RefusedError{Msg: fmt.Sprintf("the plan downloads more than --max-download %s allowed when it was made: look at it (bandercheck cat plan/download), then rerun plan with a higher --max-download", sum.MaxDownload)}
+		return &pipeline.RefusedError{Guards: []string{"max-download"}, Msg: fmt.Sprintf("the plan downloads more than --max-download %s allowed when it was made: look at it (bandercheck cat plan/download), then rerun plan with a higher --max-download", sum.MaxDownload)}
 	}
 	if c.DryRun {
 		return c.dryRun(g, sum)
@@ -121,7 +121,7 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 	if err := run.Require("apply.plan-id", sum.PlanID, c.Fresh); err != nil {
 		return err
 	}
-	refusals := c.deleteRefusals(sum)
+	refusals, guards := c.deleteRefusals(sum)
 	var failures []string
 	downloadsRan := false
 	rc := &recheck{g: g, store: store, allowProblems: c.AllowProblems}
@@ -156,7 +156,7 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 		if downloadsRan {
 			what += " (downloads ran)"
 		}
-		return &pipeline.RefusedError{Msg: what + ": " + strings.Join(refusals, "; ")}
+		return &pipeline.RefusedError{Guards: guards, Msg: what + ": " + strings.Join(refusals, "; ")}
 	}
 	if len(failures) > 0 {
 		return fmt.Errorf("apply finished with failures: %s", strings.Join(failures, "; "))
@@ -165,19 +165,20 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 }
 
 // deleteRefusals returns why deletes must not run, each naming its override.
-func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) []string {
+func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string) {
 	if c.Only == "download" {
-		return nil // nothing is deleted
+		return nil, nil // nothing is deleted
 	}
-	var out []string
 	if sum.ProblemsWithoutFallback > 0 && !c.AllowProblems {
+		guards = append(guards, "allow-problems")
 		out = append(out, fmt.Sprintf("%d projects' metadata could not be read by any source, so their files cannot be told from orphans (see bandercheck cat problems/metadata; --allow-problems overrides)", sum.ProblemsWithoutFallback))
 	}
 	deletes := pipeline.Total(sum.Join.Delete).Files
 	if limit := c.MaxDelete.Of(sum.Join.Stored.Files); deletes > limit && c.Only != "remove-projects" {
+		guards = append(guards, "max-delete")
 		out = append(out, fmt.Sprintf("the plan deletes %d of %d stored files, more than --max-delete %s (%d) allows", deletes, sum.Join.Stored.Files, c.MaxDelete, limit))
 	}
-	return out
+	return out, guards
 }
 
 func (c *Apply) actions(ctx context.Context, g *Env, store sources.Store, mirror sinks.Mirror, rc *recheck) []applyAction {
@@ -344,7 +345,7 @@ func (c *Apply) dryRun(g *Env, sum *pipeline.PlanSummary) error {
 	tw := tabwriter.NewWriter(g.stdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "would\tfiles\tbytes\t")
 	dl, del := pipeline.Total(sum.Join.Download), pipeline.Total(sum.Join.Delete)
-	refusals := c.deleteRefusals(sum)
+	refusals, _ := c.deleteRefusals(sum)
 	if c.Only == "" || c.Only == "download" {
 		fmt.Fprintf(tw, "download\t%d\t%d\t\n", dl.Files, dl.Bytes)
 	}

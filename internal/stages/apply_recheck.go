@@ -118,7 +118,7 @@ func (r *recheck) load(ctx context.Context) error {
 			return fmt.Errorf("apply: read %s again: %w", n, err)
 		}
 		if out.project[2] == "" && !r.allowProblems {
-			return &pipeline.RefusedError{Msg: fmt.Sprintf("project %s's metadata changed since the scan and cannot be read now (%s): its files cannot be told from orphans, so nothing is deleted; scan again (bandercheck run --fresh), or pass --allow-problems", n, problemText(out.problems))}
+			return &pipeline.RefusedError{Guards: []string{"metadata-changed"}, Msg: fmt.Sprintf("project %s's metadata changed since the scan and cannot be read now (%s): its files cannot be told from orphans, so nothing is deleted; scan again (bandercheck run --fresh), or pass --allow-problems", n, problemText(out.problems))}
 		}
 		r.names[n] = true
 		for _, row := range rows.rows {
@@ -139,7 +139,7 @@ func tooMany(n int) error {
 	if n <= maxChangedProjects {
 		return nil
 	}
-	return &pipeline.RefusedError{Msg: fmt.Sprintf("more than %d projects changed since the metadata scan: the plan is too old to delete by; scan again (bandercheck run --fresh)", maxChangedProjects)}
+	return &pipeline.RefusedError{Guards: []string{"metadata-changed"}, Msg: fmt.Sprintf("more than %d projects changed since the metadata scan: the plan is too old to delete by; scan again (bandercheck run --fresh)", maxChangedProjects)}
 }
 
 func cutLast(s string) (string, string, bool) {

@@ -38,9 +38,15 @@ type Env struct {
 	Stdout    io.Writer // summaries and reports; os.Stdout when nil
 	Stderr    io.Writer // logs and progress; os.Stderr when nil
 
-	conf   *sources.Config
-	log    *slog.Logger
-	hashed *hashTally // what this process's scan storage hashed and reused
+	// MetricsFile, when set, receives Prometheus metrics (textfile-collector
+	// format) after every stage and at the end of the command.
+	MetricsFile string
+
+	timings []stageTiming
+	refused []string // the guards that refused the command
+	conf    *sources.Config
+	log     *slog.Logger
+	hashed  *hashTally // what this process's scan storage hashed and reused
 }
 
 // Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.

@@ -187,12 +187,12 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 		return nil, err
 	}
 	if sum.DownloadsRefused {
-		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d downloads (%d bytes) of %d designated files is more than --max-download %s allows, so apply will refuse this plan: "+
+		return sum, &pipeline.RefusedError{Guards: []string{"max-download"}, Msg: fmt.Sprintf("plan: %d downloads (%d bytes) of %d designated files is more than --max-download %s allows, so apply will refuse this plan: "+
 			"a misread filter or config must not pull terabytes (see bandercheck cat plan/download). If the mirror really lacks them, rerun plan with a higher --max-download (e.g. 100%%)",
 			dl.Files, dl.Bytes, sum.Join.Designated.Files, c.MaxDownload)}
 	}
 	if sum.RemovalsRefused {
-		return sum, &pipeline.RefusedError{Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream or excluded by the filters (%d), more than --max-remove-projects allows (%d); their removal was left out of the plan. If they really are to go, rerun plan with a higher --max-remove-projects",
+		return sum, &pipeline.RefusedError{Guards: []string{"max-remove-projects"}, Msg: fmt.Sprintf("plan: %d of %d local projects are missing upstream or excluded by the filters (%d), more than --max-remove-projects allows (%d); their removal was left out of the plan. If they really are to go, rerun plan with a higher --max-remove-projects",
 			sum.RemovedProjects, sum.LocalProjects, sum.FilteredProjects, sum.MaxRemoveProjects)}
 	}
 	return sum, nil

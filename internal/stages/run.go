@@ -74,6 +74,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 		start := time.Now()
 		err := fn()
 		times = append(times, stageTime{name: name, took: time.Since(start)})
+		g.StageFinished(name, time.Since(start))
 		if err != nil && !strings.HasPrefix(err.Error(), name+":") {
 			return fmt.Errorf("%s: %w", name, err)
 		}
