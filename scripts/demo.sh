@@ -28,7 +28,7 @@ for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")
 echo "== upstream served at $url"
 
-bc() { bin/bandercheck --mirror "$work/mirror" --state "$work/state" --progress never "$@"; }
+bc() { bin/bandercheck --mirror "$work/mirror" --state "$work/state" --metrics-file "$work/bandercheck.prom" --progress never "$@"; }
 echo "== bandercheck run"
 bc run --hash --upstream "$url" --download-base "$url"
 echo
@@ -39,3 +39,9 @@ echo
 echo "== a second run, from scratch, finds nothing left to do"
 bc run --hash --upstream "$url" --download-base "$url" --fresh --dry-run
 bin/bandercheck --state "$work/state" status
+echo
+echo "== the Prometheus metrics it wrote (a few)"
+grep -E '^bandercheck_(exit_code|last_success|plan_files|applied_files)' "$work/bandercheck.prom" | head -12
+echo
+echo "== the report of the last run (an empty plan) is one HTML page"
+bin/bandercheck --state "$work/state" report --out "${DEMO_REPORT:-bandercheck-demo-report.html}"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,10 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		logf(g, "scan storage: done already (%d files); pass --fresh to scan again", st.Rows(0))
 		return nil
 	}
+	// What the scan holds is listed batches that die within moments; a lower
+	// GC target keeps the peak near that live set (1.2M files: 55–57 MiB
+	// instead of 65, no slower)
+	defer debug.SetGCPercent(debug.SetGCPercent(60))
 	var prev *previousStorage
 	if hash != HashNone && !full {
 		if prev, err = openPreviousStorage(g, loc.String()); err != nil {
