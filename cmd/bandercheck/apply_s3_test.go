@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/bandercheck/bandercheck/internal/testutil"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -44,13 +42,7 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
-	srv := testutil.Versity(t)
-	env := srv.Env()
-	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
-	up.Env = append(cleanEnv(), env...)
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("upload: %v\n%s", err, out)
-	}
+	srv, env := m.uploadToVersity(t)
 	state := t.TempDir() + "/st"
 	// S3 dates objects by their upload, just now: no grace, or nothing could be deleted
 	mustBC(t, env, runArgs("s3://pypi/mirror", state, url, "--grace", "0s")...)

@@ -63,6 +63,20 @@ func generate(t *testing.T, n int, extra ...string) *genMirror {
 	return m
 }
 
+// uploadToVersity starts versitygw and uploads the mirror to s3://pypi/mirror
+// (with bandersnatch's sha256 metadata); env points bandercheck at it.
+func (m *genMirror) uploadToVersity(t *testing.T) (srv *testutil.S3, env []string) {
+	t.Helper()
+	srv = testutil.Versity(t)
+	env = srv.Env()
+	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
+	up.Env = append(cleanEnv(), env...)
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	return srv, env
+}
+
 // serve starts the upstream on loopback, optionally wrapped (fault injection).
 func (m *genMirror) serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	h := fakepypi.Handler(m.upstream)

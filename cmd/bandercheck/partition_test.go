@@ -125,13 +125,7 @@ func TestPartitionsPlanAsOneScanS3(t *testing.T) {
 	t.Parallel()
 	m := generate(t, 300)
 	url := m.serve(t, nil)
-	srv := testutil.Versity(t)
-	env := srv.Env()
-	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
-	up.Env = append(cleanEnv(), env...)
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("upload: %v\n%s", err, out)
-	}
+	_, env := m.uploadToVersity(t)
 	testPartitionsPlanAsOneScan(t, env, "s3://pypi/mirror", url)
 }
 
@@ -167,13 +161,7 @@ func TestS3FaultsChangeNothing(t *testing.T) {
 	t.Parallel()
 	m := generate(t, 200)
 	url := m.serve(t, nil)
-	srv := testutil.Versity(t)
-	env := srv.Env()
-	up := exec.Command(testutil.Binary(t, "./cmd/genmirror"), "upload", "--from", m.root, "--bucket", "pypi", "--prefix", "mirror")
-	up.Env = append(cleanEnv(), env...)
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("upload: %v\n%s", err, out)
-	}
+	srv, env := m.uploadToVersity(t)
 	proxy, err := s3proxy.Start(s3proxy.Options{Target: srv.Endpoint, SlowDownRate: 0.02, ResetRate: 0.01, Seed: 7})
 	if err != nil {
 		t.Fatal(err)

@@ -77,10 +77,15 @@ func (p Part) Keys() Range {
 	if p.Whole() {
 		return Range{}
 	}
-	bound := func(k int) string {
+	return p.between(func(k int) string {
 		v := k * 65536 / p.N
 		return fmt.Sprintf("web/packages/%02x/%02x/", v>>8, v&0xff)
-	}
+	})
+}
+
+// between is the part's range with boundary k at bound(k): open at the
+// start for the first part and at the end for the last.
+func (p Part) between(bound func(k int) string) Range {
 	var r Range
 	if p.K > 0 {
 		r.Lo = bound(p.K)
@@ -102,13 +107,5 @@ func (p Part) Names() Range {
 	if p.Whole() {
 		return Range{}
 	}
-	bound := func(k int) string { return quantiles[k*MaxParts/p.N-1] }
-	var r Range
-	if p.K > 0 {
-		r.Lo = bound(p.K)
-	}
-	if p.K < p.N-1 {
-		r.Hi = bound(p.K + 1)
-	}
-	return r
+	return p.between(func(k int) string { return quantiles[k*MaxParts/p.N-1] })
 }
