@@ -211,6 +211,21 @@ func (s *Sorter) Sort() (RowReader, error) {
 		return nil, err
 	}
 	s.cur, s.spare = nil, nil
+	// merge runs in groups until at most maxFanIn are left: each open run
+	// holds its read buffers, so the final merge keeps to a fixed number
+	for len(s.runs) > maxFanIn {
+		var next []string
+		for i := 0; i < len(s.runs); i += maxFanIn {
+			group := s.runs[i:min(i+maxFanIn, len(s.runs))]
+			if len(group) > 1 {
+				if err := mergeRuns(group, s.ncols); err != nil {
+					return nil, err
+				}
+			}
+			next = append(next, group[0])
+		}
+		s.runs = next
+	}
 	m := &mergeRows{sorter: s}
 	for _, path := range s.runs {
 		r, err := openRun(path, s.ncols)
@@ -360,6 +375,86 @@ func (h *runHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// maxFanIn is the most runs merged at once (each open run holds about
+// 1.5 MiB of buffers). More runs are merged in groups first, each group into
+// the place of its first run, so that input order among equal keys holds.
+const maxFanIn = 16
+
+// mergeRuns merges the runs of group, in order, into group[0] and removes
+// the others.
+func mergeRuns(group []string, ncols int) (err error) {
+	var h runHeap
+	var all []*runReader
+	defer func() {
+		for _, r := range all {
+			err = errors.Join(err, r.close())
+		}
+	}()
+	for _, path := range group {
+		r, err := openRun(path, ncols)
+		if err != nil {
+			return err
+		}
+		all = append(all, r)
+		if err := r.next(); err == io.EOF {
+			continue
+		} else if err != nil {
+			return err
+		}
+		h = append(h, r)
+	}
+	heap.Init(&h)
+	tmp := group[0] + ".merge"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("sort: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw := getEncoder(&runEncoderPool, bw)
+	var out []byte
+	for len(h) > 0 && err == nil {
+		top := h[0]
+		out = binary.AppendUvarint(out[:0], uint64(len(top.key)))
+		out = binary.AppendUvarint(out, uint64(len(top.rec)))
+		out = append(append(out, top.key...), top.rec...)
+		if _, err = zw.Write(out); err != nil {
+			break
+		}
+		switch nerr := top.next(); {
+		case nerr == io.EOF:
+			heap.Pop(&h)
+		case nerr != nil:
+			err = nerr
+		default:
+			heap.Fix(&h, 0)
+		}
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	putEncoder(&runEncoderPool, zw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	for _, r := range all {
+		err = errors.Join(err, r.close())
+	}
+	all = nil
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("sort: merge runs: %w", err)
+	}
+	for _, path := range group {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("sort: %w", err)
+		}
+	}
+	return os.Rename(tmp, group[0])
 }
 
 // mergeRows is the k-way merge of the runs.

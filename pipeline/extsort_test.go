@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -14,7 +15,7 @@ func TestSorterMatchesStableSort(t *testing.T) {
 	for _, tc := range []struct {
 		rows   int
 		memory int64
-	}{{0, 1 << 20}, {1, 1 << 20}, {500, 1 << 20}, {20000, 64 << 10}, {20000, 300 << 10}} {
+	}{{0, 1 << 20}, {1, 1 << 20}, {500, 1 << 20}, {20000, 64 << 10}, {20000, 300 << 10}, {300000, 64 << 10}} {
 		t.Run(fmt.Sprintf("%d rows %d bytes", tc.rows, tc.memory), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tc.rows), 7))
 			var in [][]string
@@ -30,9 +31,16 @@ func TestSorterMatchesStableSort(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			spilled := len(s.runs)
 			rr, err := s.Sort()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(s.runs) > maxFanIn {
+				t.Errorf("%d runs spilled, %d merged at once: more than %d", spilled, len(s.runs), maxFanIn)
+			}
+			if files, _ := os.ReadDir(s.runDir); s.runDir != "" && len(files) != len(s.runs) {
+				t.Errorf("%d run files left for %d runs", len(files), len(s.runs))
 			}
 			var got [][]string
 			for {
@@ -56,8 +64,8 @@ func TestSorterMatchesStableSort(t *testing.T) {
 			if runtime.NumGoroutine() > before {
 				t.Errorf("goroutines leaked: %d before, %d after", before, runtime.NumGoroutine())
 			}
-			if tc.memory < 1<<20 && tc.rows > 0 && len(s.runs) < 2 {
-				t.Errorf("expected several runs with a small budget, got %d", len(s.runs))
+			if tc.memory < 1<<20 && tc.rows > 0 && spilled < 2 || tc.rows == 300000 && spilled <= maxFanIn*maxFanIn/2 {
+				t.Errorf("expected more runs with a small budget, got %d", spilled)
 			}
 		})
 	}
