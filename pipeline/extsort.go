@@ -380,7 +380,10 @@ func (h *runHeap) Pop() any {
 // maxFanIn is the most runs merged at once (each open run holds about
 // 1.5 MiB of buffers). More runs are merged in groups first, each group into
 // the place of its first run, so that input order among equal keys holds.
-const maxFanIn = 16
+// 128 leaves plan's sort of all of PyPI (about 100 runs of 15M designated
+// rows at --memory 256MiB) in one pass: 16 or 64 cost it a second pass, a
+// third more time, for a quarter less memory.
+const maxFanIn = 128
 
 // mergeRuns merges the runs of group, in order, into group[0] and removes
 // the others.

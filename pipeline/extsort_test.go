@@ -64,7 +64,7 @@ func TestSorterMatchesStableSort(t *testing.T) {
 			if runtime.NumGoroutine() > before {
 				t.Errorf("goroutines leaked: %d before, %d after", before, runtime.NumGoroutine())
 			}
-			if tc.memory < 1<<20 && tc.rows > 0 && spilled < 2 || tc.rows == 300000 && spilled <= maxFanIn*maxFanIn/2 {
+			if tc.memory < 1<<20 && tc.rows > 0 && spilled < 2 || tc.rows == 300000 && spilled <= maxFanIn {
 				t.Errorf("expected more runs with a small budget, got %d", spilled)
 			}
 		})
