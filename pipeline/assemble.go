@@ -184,6 +184,9 @@ func assembleManifest(dest, manifest string, parts []partState) error {
 			out.Finished = &f
 		}
 		for _, sh := range sf.Shards {
+			if sh.File != filepath.Base(sh.File) || !strings.HasSuffix(sh.File, ".csv.zst") {
+				return &UsageError{Msg: fmt.Sprintf("%s: %s lists a shard %q that is not a shard file name: the part's state is damaged; rescan that part with --fresh", manifest, p.dir, sh.File)}
+			}
 			n := len(out.Shards) + 1
 			name := shardName(n)
 			if err := linkOrCopy(filepath.Join(p.dir, filepath.FromSlash(manifest), sh.File), filepath.Join(work, name)); err != nil {

@@ -155,41 +155,61 @@ func (s *Sorter) wait() error {
 // writeRun writes the sorted records as a zstd stream of
 // uvarint(key length) uvarint(record length) key record.
 func (b *sortBuf) writeRun(path string) error {
-	f, err := os.Create(path)
+	w, err := createRun(path)
 	if err != nil {
-		return fmt.Errorf("sort: %w", err)
+		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	zw := getEncoder(&runEncoderPool, bw)
 	out := make([]byte, 0, 256<<10)
 	for _, e := range b.idx {
 		out = binary.AppendUvarint(out, uint64(e.klen))
 		out = binary.AppendUvarint(out, uint64(e.rlen))
 		out = append(out, b.arena[e.off:e.off+int(e.klen)+int(e.rlen)]...)
 		if len(out) >= 240<<10 {
-			if _, err = zw.Write(out); err != nil {
+			if _, err = w.zw.Write(out); err != nil {
 				break
 			}
 			out = out[:0]
 		}
 	}
 	if err == nil {
-		_, err = zw.Write(out)
+		_, err = w.zw.Write(out)
 	}
-	if err == nil {
-		err = zw.Close()
-	}
-	putEncoder(&runEncoderPool, zw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err = w.finish(err); err != nil {
 		return fmt.Errorf("sort: write run %s: %w", path, err)
 	}
 	return nil
+}
+
+// runWriter writes one run file through a pooled encoder.
+type runWriter struct {
+	f  *os.File
+	bw *bufio.Writer
+	zw *zstd.Encoder
+}
+
+func createRun(path string) (*runWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("sort: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	return &runWriter{f: f, bw: bw, zw: getEncoder(&runEncoderPool, bw)}, nil
+}
+
+// finish ends the run after writing stopped with err (nil when it did not
+// fail): the encoder goes back to its pool and the file is closed.
+func (w *runWriter) finish(err error) error {
+	if err == nil {
+		err = w.zw.Close()
+	}
+	putEncoder(&runEncoderPool, w.zw)
+	if err == nil {
+		err = w.bw.Flush()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Sort returns the rows in key order. The Sorter must not be used after,
@@ -410,19 +430,17 @@ func mergeRuns(group []string, ncols int) (err error) {
 	}
 	heap.Init(&h)
 	tmp := group[0] + ".merge"
-	f, err := os.Create(tmp)
+	w, err := createRun(tmp)
 	if err != nil {
-		return fmt.Errorf("sort: %w", err)
+		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	zw := getEncoder(&runEncoderPool, bw)
 	var out []byte
 	for len(h) > 0 && err == nil {
 		top := h[0]
 		out = binary.AppendUvarint(out[:0], uint64(len(top.key)))
 		out = binary.AppendUvarint(out, uint64(len(top.rec)))
 		out = append(append(out, top.key...), top.rec...)
-		if _, err = zw.Write(out); err != nil {
+		if _, err = w.zw.Write(out); err != nil {
 			break
 		}
 		switch nerr := top.next(); {
@@ -434,16 +452,7 @@ func mergeRuns(group []string, ncols int) (err error) {
 			heap.Fix(&h, 0)
 		}
 	}
-	if err == nil {
-		err = zw.Close()
-	}
-	putEncoder(&runEncoderPool, zw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = w.finish(err)
 	for _, r := range all {
 		err = errors.Join(err, r.close())
 	}
