@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/partition"
 )
 
 // ScanManifests are the manifests the scans write: what a partition holds.
@@ -108,12 +110,11 @@ func orderParts(dest string, dirs []string) ([]partState, error) {
 		if err != nil {
 			return nil, &UsageError{Msg: fmt.Sprintf("--partitions: %v: is %s a partition's state directory?", err, d)}
 		}
-		p := partState{dir: d, run: r, k: 0, n: 1}
-		if s := r.Option(partitionOption); s != "" {
-			ks, ns, _ := strings.Cut(s, "/")
-			p.k, _ = strconv.Atoi(ks)
-			p.n, _ = strconv.Atoi(ns)
+		part, err := partition.Parse(r.Option(partitionOption))
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--partitions: %s/%s records %v: rescan that part", d, RunFileName, err)}
 		}
+		p := partState{dir: d, run: r, k: part.K, n: max(part.N, 1)}
 		parts = append(parts, p)
 	}
 	slices.SortFunc(parts, func(a, b partState) int { return a.k - b.k })

@@ -34,16 +34,21 @@ func newRequestWindow(n int) *requestWindow {
 
 // acquire waits for room in the window, or for ctx to end.
 func (w *requestWindow) acquire(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if float64(w.inFlight) < w.window {
+		w.inFlight++ // the common case: no wait, nothing registered
+		return nil
+	}
 	stop := context.AfterFunc(ctx, func() {
 		w.mu.Lock()
 		w.cond.Broadcast()
 		w.mu.Unlock()
 	})
 	defer stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	for float64(w.inFlight) >= w.window {
 		if err := ctx.Err(); err != nil {
+			w.cond.Signal() // a place freed for this waiter goes to the next
 			return err
 		}
 		w.cond.Wait()
@@ -53,6 +58,7 @@ func (w *requestWindow) acquire(ctx context.Context) error {
 }
 
 // release ends a request; throttled tells whether the store refused it for load.
+// It wakes as many waiters as there are free places, not all of them.
 func (w *requestWindow) release(throttled bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -64,7 +70,9 @@ func (w *requestWindow) release(throttled bool) {
 	case !throttled:
 		w.window = min(w.cap, w.window+1/w.window)
 	}
-	w.cond.Broadcast()
+	for free := int(w.window) - w.inFlight; free > 0; free-- {
+		w.cond.Signal()
+	}
 }
 
 // Window is the current number of requests allowed in flight.

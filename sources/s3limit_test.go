@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -45,5 +47,33 @@ func TestRequestWindowBacksOffAndRecovers(t *testing.T) {
 	one.release(false)
 	if err := one.acquire(ctx); err != nil {
 		t.Fatalf("a freed window: %v", err)
+	}
+}
+
+// Under contention, with SlowDowns halving the window, no more requests than
+// the cap are ever in flight and every waiter gets a place in the end: no
+// wakeup is lost.
+func TestRequestWindowUnderContention(t *testing.T) {
+	w := newRequestWindow(8)
+	var inFlight, most atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 200 {
+				if err := w.acquire(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+				n := inFlight.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				inFlight.Add(-1)
+				w.release((g+i)%97 == 0)
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() > 8 || most.Load() < 1 {
+		t.Fatalf("at most %d in flight, cap 8", most.Load())
 	}
 }

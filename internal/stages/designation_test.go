@@ -375,14 +375,5 @@ func TestRunFilteredMirror(t *testing.T) {
 			t.Errorf("%s, which the filters exclude, is still there", key)
 		}
 	}
-	again := testRun(upstreamIndex(t, "alpha", "beta", "gamma"), up.URL)
-	again.Fresh = true
-	if err := again.Run(f.ctx, f.env); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
-		if r := f.rows(m); len(r) != 0 {
-			t.Errorf("a clean filtered mirror still plans %s: %v", m, r)
-		}
-	}
+	f.runFreshPlansNothing(testRun(upstreamIndex(t, "alpha", "beta", "gamma"), up.URL), "a clean filtered mirror")
 }

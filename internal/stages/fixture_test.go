@@ -88,6 +88,21 @@ func (f *fixture) rows(name string) [][]string {
 	return out
 }
 
+// runFreshPlansNothing runs again from scratch and fails unless every plan
+// manifest is empty: the mirror is what its metadata says.
+func (f *fixture) runFreshPlansNothing(run *RunAll, what string) {
+	f.t.Helper()
+	run.Fresh = true
+	if err := run.Run(f.ctx, f.env); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
+		if r := f.rows(m); len(r) != 0 {
+			f.t.Errorf("%s still plans %s: %v", what, m, r)
+		}
+	}
+}
+
 // column is one column of a manifest, by row.
 func (f *fixture) column(name string, i int) []string {
 	var out []string

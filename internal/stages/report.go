@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	_ "embed"
@@ -50,20 +51,11 @@ func (c *Report) Run(ctx context.Context, g *Env) error {
 	if out == "-" {
 		return reportPage.Execute(g.stdout(), data)
 	}
-	tmp := out + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	var page bytes.Buffer // a few tens of KB: top-N tables and the first problems
+	if err := reportPage.Execute(&page, data); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := reportPage.Execute(f, data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := pipeline.WriteFileAtomic(out, page.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	fmt.Fprintf(g.stdout(), "report written to %s\n", out)
@@ -173,10 +165,10 @@ func (c *Report) gather(ctx context.Context, g *Env) (*reportData, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(tmp)
-		if d.TopDownload, err = topProjects(ctx, g.State, tmp, "plan/download", 2, c.Top); err != nil {
+		if d.TopDownload, err = topProjects(ctx, g.State, tmp, "plan/download", pipeline.DownloadSize, c.Top); err != nil {
 			return nil, err
 		}
-		if d.TopDelete, err = topProjects(ctx, g.State, tmp, "plan/delete", 1, c.Top); err != nil {
+		if d.TopDelete, err = topProjects(ctx, g.State, tmp, "plan/delete", pipeline.DeleteSize, c.Top); err != nil {
 			return nil, err
 		}
 	}

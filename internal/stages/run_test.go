@@ -43,14 +43,5 @@ func TestRunInProcess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.root, "web/json/gone")); err == nil {
 		t.Errorf("the project gone upstream was not removed")
 	}
-	again := testRun(index, files.URL)
-	again.Fresh = true
-	if err := again.Run(f.ctx, f.env); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
-		if r := f.rows(m); len(r) != 0 {
-			t.Errorf("a repaired mirror still plans %s: %v", m, r)
-		}
-	}
+	f.runFreshPlansNothing(testRun(index, files.URL), "a repaired mirror")
 }
