@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -183,7 +184,7 @@ func (c *Report) gather(ctx context.Context, g *Env) (*reportData, error) {
 			if len(pr.First) >= 20 {
 				return errStop
 			}
-			pr.First = append(pr.First, row)
+			pr.First = append(pr.First, slices.Clone(row)) // the reader reuses row
 			return nil
 		})
 		if err != nil && !errors.Is(err, errStop) {
