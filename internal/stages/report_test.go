@@ -11,9 +11,9 @@ import (
 // again, and its plan table is the plan's.
 func TestReportListsEachProblem(t *testing.T) {
 	f := newFixture(t, map[string]string{
-		"web/json/broken-one":   `{"info": {"name": "broken-one"}, "releases": {"1.0": [`,
-		"web/json/broken-two":   `{"info": {"name": "broken-two"}, "releases": [`,
-		"web/json/broken-three": `not json`,
+		"web/json/broken-one":                       `{"info": {"name": "broken-one"}, "releases": {"1.0": [`,
+		"web/json/broken-two":                       `{"info": {"name": "broken-two"}, "releases": [`,
+		"web/json/broken-three":                     `not json`,
 		"web/packages/aa/bb/0123/orphan-1.0.tar.gz": "x",
 	})
 	f.scans()
