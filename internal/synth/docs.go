@@ -13,9 +13,9 @@ import (
 
 // Document kinds of a project.
 const (
-	docJSON      = iota // web/json/<name> and web/pypi/<name>/json
-	docSimple           // web/simple/<norm>/index.html
-	docSimpleV1         // web/simple/<norm>/index.v1_json
+	docJSON     = iota // web/json/<name> and web/pypi/<name>/json
+	docSimple          // web/simple/<norm>/index.html
+	docSimpleV1        // web/simple/<norm>/index.v1_json
 	docKinds
 )
 
@@ -23,7 +23,9 @@ const (
 // sizes, and a length needs the document generated (its digests need not be).
 type docSizeCache struct{ sizes []atomic.Uint32 }
 
-func newDocSizeCache(n int) docSizeCache { return docSizeCache{sizes: make([]atomic.Uint32, n*docKinds)} }
+func newDocSizeCache(n int) docSizeCache {
+	return docSizeCache{sizes: make([]atomic.Uint32, n*docKinds)}
+}
 
 func (m *Mirror) docSize(i, kind int) int64 {
 	c := &m.docSizes.sizes[i*docKinds+kind]

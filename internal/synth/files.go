@@ -11,19 +11,19 @@ import (
 
 // file is one release file slot, as the documents and the bucket see it.
 type file struct {
-	proj    int
-	j       int   // the file's number in its project
-	p       int64 // slot
-	g       uint64
-	night   int  // when it was uploaded (0: before night 0)
-	present bool // uploaded by the mirror's night
-	wheel   bool
-	meta    bool // a core metadata file beside it
-	defect  int
-	content object // as upstream has it
-	stored  object // as the bucket has it
-	version string
-	name    string // file name
+	proj     int
+	j        int   // the file's number in its project
+	p        int64 // slot
+	g        uint64
+	night    int  // when it was uploaded (0: before night 0)
+	present  bool // uploaded by the mirror's night
+	wheel    bool
+	meta     bool // a core metadata file beside it
+	defect   int
+	content  object // as upstream has it
+	stored   object // as the bucket has it
+	version  string
+	name     string // file name
 	uploaded time.Time
 }
 

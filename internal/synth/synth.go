@@ -90,8 +90,8 @@ type Mirror struct {
 	byPyPI   []int32 // by name+"/"
 	bySimple []int32 // by normalized name
 
-	digests  *checkpoints
-	docSizes docSizeCache
+	digests   *checkpoints
+	docSizes  docSizeCache
 	rootSizes [2]atomic.Int64
 }
 

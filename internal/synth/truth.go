@@ -42,7 +42,7 @@ type Summary struct {
 	Projects, Removed, Changed int
 	Designated, Stored         int64 // release and .metadata files
 	StoredBytes                int64
-	MaxFiles                   int   // files of the largest project
+	MaxFiles                   int // files of the largest project
 	Defects                    map[string]int64
 }
 

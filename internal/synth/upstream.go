@@ -88,4 +88,3 @@ func (s *Server) live(name string) (int, bool) {
 	}
 	return i, true
 }
-
