@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/filters"
@@ -32,6 +33,8 @@ type Config struct {
 	DigestName               string // [mirror] digest_name (default sha256)
 	DownloadMirror           string // [mirror] download-mirror
 	DownloadMirrorNoFallback bool   // [mirror] download-mirror-no-fallback
+	RootURI                  string // [mirror] root_uri: absolute prefix of simple page links (sync)
+	KeepIndexVersions        int    // [mirror] keep_index_versions: versioned simple pages (sync)
 
 	Filters *filters.Set // [plugins] enabled and each plugin's settings
 }
@@ -61,6 +64,7 @@ func ReadConfig(path string) (*Config, error) {
 		SimpleFormat:   strings.ToUpper(strings.TrimSpace(m.Key("simple-format").MustString("ALL"))),
 		DigestName:     strings.TrimSpace(m.Key("digest_name").MustString("sha256")),
 		DownloadMirror: strings.TrimSpace(m.Key("download-mirror").String()),
+		RootURI:        strings.TrimSpace(m.Key("root_uri").String()),
 	}
 	var errs []error
 	for _, b := range []struct {
@@ -76,6 +80,13 @@ func ReadConfig(path string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
 		}
 		*b.into = v
+	}
+	if k := strings.TrimSpace(m.Key("keep_index_versions").String()); k != "" {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s: [mirror] keep_index_versions: %q is not a whole number of versions (0 or more)", path, k))
+		}
+		c.KeepIndexVersions = n
 	}
 	if !slices.Contains([]string{"ALL", "HTML", "JSON"}, c.SimpleFormat) {
 		errs = append(errs, fmt.Errorf("%s: [mirror] simple-format: %q is not ALL, HTML or JSON", path, c.SimpleFormat))
