@@ -1,4 +1,4 @@
-package sources
+package s3store
 
 import (
 	"context"

@@ -1,16 +1,30 @@
-package sinks
+package store
 
 import (
 	"context"
-
-	"github.com/bandercheck/bandercheck/sources"
+	"io"
+	"time"
 )
 
-// Mirror is the write side of a store that apply changes; sources.DirStore
-// and sources.S3Store are both.
-type Mirror interface {
+// Meta describes a file being stored.
+type Meta struct {
+	SHA256   string
+	Uploaded time.Time // zero when unknown
+}
+
+// Upload is a file being written; it becomes visible only on Commit.
+type Upload interface {
+	io.Writer
+	// Commit makes the file visible at its key, complete.
+	Commit(ctx context.Context) error
+	// Abort discards what was written.
+	Abort() error
+}
+
+// Writer is the write side of a store, what apply and sync change it with.
+type Writer interface {
 	// Create starts writing key; nothing is visible until Commit.
-	Create(ctx context.Context, key string, meta sources.Meta) (sources.Upload, error)
+	Create(ctx context.Context, key string, meta Meta) (Upload, error)
 	// Remove deletes files; a key that is already gone is a success. The
 	// result has one error (or nil) per key.
 	Remove(ctx context.Context, keys []string) ([]error, error)
@@ -25,8 +39,9 @@ type Mirror interface {
 	Lock(ctx context.Context) (unlock func() error, err error)
 }
 
-// Both stores are mirrors apply can change.
-var (
-	_ Mirror = (*sources.DirStore)(nil)
-	_ Mirror = (*sources.S3Store)(nil)
-)
+// Store is a mirror's store, both sides: what the scans read and what apply
+// and sync change. posixstore.Store and s3store.Store are both.
+type Store interface {
+	Reader
+	Writer
+}

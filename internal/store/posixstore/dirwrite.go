@@ -1,4 +1,4 @@
-package sources
+package posixstore
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/internal/safefs"
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// dirWriter is the write side of a DirStore. Every path is walked from
+// dirWriter is the write side of a Store. Every path is walked from
 // descriptors held open since the first write, one component at a time,
 // never following a link: a link met anywhere below web/packages (or below
 // the root for the root indexes and removals) is a per-file failure naming
@@ -35,14 +36,11 @@ type dirWriter struct {
 	packages *safefs.Dir
 }
 
-// TempDir is where a DirStore stages downloads, relative to web/packages.
-const TempDir = ".bandercheck-tmp"
-
 // packagesPrefix is the prefix of the keys that live below web/packages.
 const packagesPrefix = "web/packages/"
 
 // writer opens the descriptors writes and Hash go through, once.
-func (d *DirStore) writer() (*dirWriter, error) {
+func (d *Store) writer() (*dirWriter, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	if d.w != nil {
@@ -62,7 +60,7 @@ func (d *DirStore) writer() (*dirWriter, error) {
 }
 
 // Close releases the descriptors writes went through.
-func (d *DirStore) Close() error {
+func (d *Store) Close() error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	if d.w == nil {
@@ -77,7 +75,7 @@ func (d *DirStore) Close() error {
 // below web/packages is staged in the staging folder; any other file (a
 // root index) beside its target, under a name beginning with '.', which no
 // scan takes for a project.
-func (d *DirStore) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+func (d *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
 	w, err := d.writer()
 	if err != nil {
 		return nil, err
@@ -88,7 +86,7 @@ func (d *DirStore) Create(ctx context.Context, key string, meta Meta) (Upload, e
 // Remove deletes files, then the folders left empty up to web/packages (also
 // when the file was already gone: a kill between the two). The result has
 // one error (or nil) per key; the second is the mirror's own failure.
-func (d *DirStore) Remove(ctx context.Context, keys []string) ([]error, error) {
+func (d *Store) Remove(ctx context.Context, keys []string) ([]error, error) {
 	w, err := d.writer()
 	if err != nil {
 		return nil, err
@@ -97,7 +95,7 @@ func (d *DirStore) Remove(ctx context.Context, keys []string) ([]error, error) {
 }
 
 // RemoveTree deletes everything under a folder key ending in '/'.
-func (d *DirStore) RemoveTree(ctx context.Context, prefix string) error {
+func (d *Store) RemoveTree(ctx context.Context, prefix string) error {
 	w, err := d.writer()
 	if err != nil {
 		return err
@@ -107,7 +105,7 @@ func (d *DirStore) RemoveTree(ctx context.Context, prefix string) error {
 
 // Present tells, never through a link, whether key holds a regular file of
 // size (-1: any) whose sha256 is sum ("": any).
-func (d *DirStore) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+func (d *Store) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
 	w, err := d.writer()
 	if err != nil {
 		return false, err
@@ -120,7 +118,7 @@ func (d *DirStore) Present(ctx context.Context, key string, size int64, sum stri
 // Under it no other apply runs, so what is staged is left from a kill and is
 // cleared; unlocking clears the staging folder again and releases the
 // descriptors.
-func (d *DirStore) Lock(ctx context.Context) (func() error, error) {
+func (d *Store) Lock(ctx context.Context) (func() error, error) {
 	w, err := d.writer()
 	if err != nil {
 		return nil, err
@@ -138,7 +136,7 @@ func (d *dirWriter) locate(key string) (*safefs.Dir, string, error) {
 		return nil, "", &PathError{Key: key, Err: err}
 	}
 	if rest, ok := strings.CutPrefix(key, packagesPrefix); ok {
-		if rest == TempDir || strings.HasPrefix(rest, TempDir+"/") {
+		if rest == store.TempDir || strings.HasPrefix(rest, store.TempDir+"/") {
 			return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
 		}
 		return d.packages, rest, nil
@@ -154,17 +152,17 @@ type dirUpload struct {
 	key    string
 	target *safefs.Dir
 	rel    string
-	meta   Meta
+	meta   store.Meta
 }
 
-func (d *dirWriter) create(key string, meta Meta) (Upload, error) {
+func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
 	target, rel, err := d.locate(key)
 	if err != nil {
 		return nil, err
 	}
 	var dir *safefs.Dir
 	if target == d.packages {
-		dir, err = d.packages.MkdirAll(TempDir)
+		dir, err = d.packages.MkdirAll(store.TempDir)
 	} else {
 		parent, _ := splitKey(rel)
 		dir, err = d.rootDir.OpenDir(parent)
@@ -283,14 +281,14 @@ func (d *dirWriter) lock() (func() error, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if _, err := d.packages.RemoveAll(TempDir); err != nil {
+	if _, err := d.packages.RemoveAll(store.TempDir); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
+		return nil, fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
 	}
 	return func() error {
-		_, err := d.packages.RemoveAll(TempDir)
+		_, err := d.packages.RemoveAll(store.TempDir)
 		if err != nil {
-			err = fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
+			err = fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
 		}
 		return errors.Join(err, syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
 	}, nil

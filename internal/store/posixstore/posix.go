@@ -1,4 +1,4 @@
-package sources
+package posixstore
 
 import (
 	"context"
@@ -14,20 +14,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"golang.org/x/sys/unix"
 )
 
-// DirStore is a mirror in a folder on a POSIX disk.
-type DirStore struct {
+// Store is a mirror in a folder on a POSIX disk.
+type Store struct {
 	root string
 	wmu  sync.Mutex
 	w    *dirWriter // the held descriptors: the write side and Hash, opened by the first use
 }
 
-var _ Store = (*DirStore)(nil)
+var _ store.Store = (*Store)(nil)
 
-// OpenDir opens the mirror rooted at root, which must be a folder.
-func OpenDir(root string) (*DirStore, error) {
+// Open opens the mirror rooted at root, which must be a folder.
+func Open(root string) (*Store, error) {
 	fi, err := os.Stat(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("mirror %s does not exist: check --mirror (or [mirror] directory in the config)", root)
@@ -38,14 +39,14 @@ func OpenDir(root string) (*DirStore, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("mirror %s is a file, not a folder: check --mirror (or [mirror] directory in the config)", root)
 	}
-	return &DirStore{root: root}, nil
+	return &Store{root: root}, nil
 }
 
 // String implements Store.
-func (d *DirStore) String() string { return d.root }
+func (d *Store) String() string { return d.root }
 
 // Path turns a key into a file path.
-func (d *DirStore) Path(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
+func (d *Store) Path(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
 
 // entry is a folder entry with its byte-order sort key (folders end in '/').
 type entry struct {
@@ -55,7 +56,7 @@ type entry struct {
 }
 
 // readSorted lists a folder in byte order of the full key.
-func (d *DirStore) readSorted(rel string) ([]entry, error) {
+func (d *Store) readSorted(rel string) ([]entry, error) {
 	des, err := os.ReadDir(d.Path(rel))
 	if err != nil {
 		return nil, err
@@ -74,16 +75,16 @@ func (d *DirStore) readSorted(rel string) ([]entry, error) {
 
 // List implements Store. prefix must be empty or a folder ending in '/'.
 // Symbolic links and other non-regular entries are passed to fn with their
-// Kind and never followed. An unreadable folder stops the listing with an
+// store.Kind and never followed. An unreadable folder stops the listing with an
 // error naming it: a silent gap would make its files look missing.
-func (d *DirStore) List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error {
+func (d *Store) List(ctx context.Context, prefix, startAfter string, fn func(store.Object) error) error {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		return fmt.Errorf("list %s: prefix %q must end in /", d.root, prefix)
 	}
 	return d.walk(ctx, prefix, startAfter, fn)
 }
 
-func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Object) error) error {
+func (d *Store) walk(ctx context.Context, rel, startAfter string, fn func(store.Object) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -105,12 +106,12 @@ func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Obj
 		if key <= startAfter {
 			continue
 		}
-		obj := Object{Key: key, Kind: Other}
+		obj := store.Object{Key: key, Kind: store.Other}
 		switch {
 		case e.typ&fs.ModeSymlink != 0:
-			obj.Kind = Symlink
-		case e.typ.IsRegular() && withoutStat(ctx):
-			obj.Kind = Regular // the caller reads it and learns its size then
+			obj.Kind = store.Symlink
+		case e.typ.IsRegular() && store.StatSkipped(ctx):
+			obj.Kind = store.Regular // the caller reads it and learns its size then
 		case e.typ.IsRegular():
 			fi, err := os.Lstat(d.Path(key))
 			if errors.Is(err, os.ErrNotExist) {
@@ -122,7 +123,7 @@ func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Obj
 			obj.Size, obj.Modified = fi.Size(), fi.ModTime()
 			obj.Inode, obj.Changed = inodeOf(fi)
 			if fi.Mode().IsRegular() {
-				obj.Kind = Regular
+				obj.Kind = store.Regular
 			}
 		}
 		if err := fn(obj); err != nil {
@@ -133,13 +134,13 @@ func (d *DirStore) walk(ctx context.Context, rel, startAfter string, fn func(Obj
 }
 
 // Children implements Store.
-func (d *DirStore) Children(ctx context.Context, prefix string) ([]string, []Object, error) {
+func (d *Store) Children(ctx context.Context, prefix string) ([]string, []store.Object, error) {
 	entries, err := d.readSorted(prefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
 	}
 	var dirs []string
-	var objs []Object
+	var objs []store.Object
 	for _, e := range entries {
 		if e.typ.IsDir() {
 			dirs = append(dirs, prefix+e.sort)
@@ -157,13 +158,9 @@ func (d *DirStore) Children(ctx context.Context, prefix string) ([]string, []Obj
 	return dirs, objs, nil
 }
 
-// ErrNotRegular says an object to read is a FIFO, a device, a socket or a
-// folder: it is never opened for reading (a FIFO would block for ever).
-var ErrNotRegular = errors.New("not a regular file")
-
 // Open implements Store. Only regular files are read: the file is opened
 // without blocking and checked before any read.
-func (d *DirStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+func (d *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	f, err := os.OpenFile(d.Path(key), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
@@ -175,39 +172,39 @@ func (d *DirStore) Open(ctx context.Context, key string) (io.ReadCloser, error) 
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", d.Path(key), ErrNotRegular)
+		return nil, fmt.Errorf("%s: %w", d.Path(key), store.ErrNotRegular)
 	}
 	return f, nil
 }
 
 // Stat implements Store; it does not follow symbolic links.
-func (d *DirStore) Stat(ctx context.Context, key string) (Object, error) {
+func (d *Store) Stat(ctx context.Context, key string) (store.Object, error) {
 	fi, err := os.Lstat(d.Path(key))
 	if err != nil {
-		return Object{}, err
+		return store.Object{}, err
 	}
-	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: Other}
+	o := store.Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: store.Other}
 	o.Inode, o.Changed = inodeOf(fi)
 	switch {
 	case fi.Mode().IsRegular():
-		o.Kind = Regular
+		o.Kind = store.Regular
 	case fi.Mode()&fs.ModeSymlink != 0:
-		o.Kind = Symlink
+		o.Kind = store.Symlink
 	}
 	return o, nil
 }
 
 // StoredSHA256 implements Store: a folder keeps no digests.
-func (d *DirStore) StoredSHA256(ctx context.Context, key string) (string, error) { return "", nil }
+func (d *Store) StoredSHA256(ctx context.Context, key string) (string, error) { return "", nil }
 
 // Names implements Store.
-func (d *DirStore) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
+func (d *Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
 	return d.entries(ctx, prefix, func(_ *os.File, de fs.DirEntry) error { return fn(de.Name(), de.IsDir()) })
 }
 
 // Modified implements Store: folders are read in batches, each entry stated
 // without following it; links and other non-regular entries are passed over.
-func (d *DirStore) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
+func (d *Store) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
 	return d.entries(ctx, prefix, func(f *os.File, de fs.DirEntry) error {
 		if de.IsDir() {
 			return d.Modified(ctx, prefix+de.Name()+"/", fn)
@@ -225,7 +222,7 @@ func (d *DirStore) Modified(ctx context.Context, prefix string, fn func(string, 
 
 // entries calls fn for each entry of the folder prefix, read in batches so
 // that a folder of any size is never held in memory. A missing folder has none.
-func (d *DirStore) entries(ctx context.Context, prefix string, fn func(*os.File, fs.DirEntry) error) error {
+func (d *Store) entries(ctx context.Context, prefix string, fn func(*os.File, fs.DirEntry) error) error {
 	f, err := os.Open(d.Path(prefix))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -254,7 +251,7 @@ func (d *DirStore) entries(ctx context.Context, prefix string, fn func(*os.File,
 }
 
 // HasFolder implements Store, following a link at prefix itself.
-func (d *DirStore) HasFolder(ctx context.Context, prefix string) (bool, error) {
+func (d *Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
 	fi, err := os.Stat(d.Path(prefix))
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return false, nil

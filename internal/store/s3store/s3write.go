@@ -1,4 +1,4 @@
-package sources
+package s3store
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
@@ -20,19 +21,19 @@ const deleteBatch = 1000
 
 // StageUploadsIn sets the local folder where Create stages a file before
 // sending it (apply uses STATE/tmp/uploads).
-func (s *S3Store) StageUploadsIn(dir string) { s.stageDir = dir }
+func (s *Store) StageUploadsIn(dir string) { s.stageDir = dir }
 
 type s3Upload struct {
-	m    *S3Store
+	m    *Store
 	f    *os.File
 	key  string
-	meta Meta
+	meta store.Meta
 }
 
 // Create implements Mirror: content is staged in a local file and sent by
 // one PutObject on Commit, with the sha256 and uploaded-at metadata that
 // bandersnatch's S3 backend writes.
-func (m *S3Store) Create(ctx context.Context, key string, meta Meta) (Upload, error) {
+func (m *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
 	if err := os.MkdirAll(m.stageDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func (u *s3Upload) Abort() error {
 
 // Remove implements Mirror with DeleteObjects batches of up to 1,000 keys,
 // checking the per-key errors of each answer.
-func (m *S3Store) Remove(ctx context.Context, keys []string) ([]error, error) {
+func (m *Store) Remove(ctx context.Context, keys []string) ([]error, error) {
 	errs := make([]error, len(keys))
 	for start := 0; start < len(keys); start += deleteBatch {
 		end := min(start+deleteBatch, len(keys))
@@ -110,7 +111,7 @@ func (m *S3Store) Remove(ctx context.Context, keys []string) ([]error, error) {
 }
 
 // RemoveTree implements Mirror.
-func (m *S3Store) RemoveTree(ctx context.Context, prefix string) error {
+func (m *Store) RemoveTree(ctx context.Context, prefix string) error {
 	var batch []string
 	flush := func() error {
 		errs, err := m.Remove(ctx, batch)
@@ -120,7 +121,7 @@ func (m *S3Store) RemoveTree(ctx context.Context, prefix string) error {
 		batch = batch[:0]
 		return errors.Join(errs...)
 	}
-	err := m.List(ctx, prefix, "", func(o Object) error {
+	err := m.List(ctx, prefix, "", func(o store.Object) error {
 		batch = append(batch, o.Key)
 		if len(batch) == deleteBatch {
 			return flush()
@@ -138,7 +139,7 @@ func (m *S3Store) RemoveTree(ctx context.Context, prefix string) error {
 
 // Lock implements Mirror: S3 has no flock, so apply refuses while the .lock
 // object that bandersnatch writes during a sync exists.
-func (m *S3Store) Lock(ctx context.Context) (func() error, error) {
+func (m *Store) Lock(ctx context.Context) (func() error, error) {
 	_, err := m.Stat(ctx, ".lock")
 	if err == nil {
 		return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
@@ -151,7 +152,7 @@ func (m *S3Store) Lock(ctx context.Context) (func() error, error) {
 
 // Present implements Mirror: the listing's size, then bandersnatch's sha256
 // metadata, else the content.
-func (m *S3Store) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+func (m *Store) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
 	o, err := m.Stat(ctx, key)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -168,7 +169,7 @@ func (m *S3Store) Present(ctx context.Context, key string, size int64, sum strin
 	if stored, err := m.StoredSHA256(ctx, key); err == nil && stored != "" {
 		return stored == sum, nil
 	}
-	got, err := HashContent(ctx, m, key)
+	got, err := store.HashContent(ctx, m, key)
 	return err == nil && got == sum, nil // unreadable: fetch it again
 }
 

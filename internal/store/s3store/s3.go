@@ -1,4 +1,4 @@
-package sources
+package s3store
 
 import (
 	"context"
@@ -23,10 +23,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/bandercheck/bandercheck/internal/store"
 )
 
-// S3Options configure an S3Store.
-type S3Options struct {
+// Options configure an Store.
+type Options struct {
 	Bucket    string
 	Prefix    string // the mirror root under the bucket, without slashes at the ends
 	Endpoint  string // empty for AWS
@@ -40,17 +41,17 @@ type S3Options struct {
 	AccessKey   string // with SecretKey; empty to use the standard AWS chain
 	SecretKey   string
 	// Requests caps the requests in flight at once, across every goroutine
-	// that uses the client (DefaultS3Requests when 0); the connection pool is
+	// that uses the client (DefaultRequests when 0); the connection pool is
 	// sized to match.
 	Requests int
 }
 
-// DefaultS3Requests is how many S3 requests are in flight at once when not
+// DefaultRequests is how many S3 requests are in flight at once when not
 // told: measured to saturate 20 ms of latency on two cores (issue 14).
-const DefaultS3Requests = 256
+const DefaultRequests = 256
 
-// S3Store is a mirror under an S3 prefix.
-type S3Store struct {
+// Store is a mirror under an S3 prefix.
+type Store struct {
 	client   *s3.Client
 	requests int
 	bucket   string
@@ -58,15 +59,15 @@ type S3Store struct {
 	stageDir string // where Create stages files (os.TempDir() when "")
 }
 
-var _ Store = (*S3Store)(nil)
+var _ store.Store = (*Store)(nil)
 
-// OpenS3 connects to the bucket and checks that it can be reached.
-func OpenS3(ctx context.Context, opt S3Options) (*S3Store, error) {
-	client, err := OpenS3Client(ctx, opt)
+// Open connects to the bucket and checks that it can be reached.
+func Open(ctx context.Context, opt Options) (*Store, error) {
+	client, err := OpenClient(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
-	st := &S3Store{client: client, bucket: opt.Bucket, requests: requestsOf(opt)}
+	st := &Store{client: client, bucket: opt.Bucket, requests: requestsOf(opt)}
 	if p := strings.Trim(opt.Prefix, "/"); p != "" {
 		st.prefix = p + "/"
 	}
@@ -84,21 +85,21 @@ func OpenS3(ctx context.Context, opt S3Options) (*S3Store, error) {
 
 // Requests is how many requests the store sends at once: a stage that waits
 // on S3 (HEAD, GET) runs that many workers, whatever its CPU-bound --jobs.
-func (s *S3Store) Requests() int { return s.requests }
+func (s *Store) Requests() int { return s.requests }
 
-func requestsOf(opt S3Options) int {
+func requestsOf(opt Options) int {
 	if opt.Requests > 0 {
 		return opt.Requests
 	}
-	return DefaultS3Requests
+	return DefaultRequests
 }
 
-// OpenS3Client builds an S3 client as bandercheck configures it: endpoint and
+// OpenClient builds an S3 client as bandercheck configures it: endpoint and
 // path style from the options; up to 10 attempts a request with jittered
 // backoff; at most opt.Requests requests in flight, a window that halves on
 // SlowDown and grows back as requests succeed (requestWindow); a connection
 // pool as large; checksums only when required.
-func OpenS3Client(ctx context.Context, opt S3Options) (*s3.Client, error) {
+func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 	region := opt.Region
 	if region == "" {
 		region = "us-east-1"
@@ -177,10 +178,10 @@ func isNotFound(err error) bool {
 }
 
 // String implements Store.
-func (s *S3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+func (s *Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
 // List implements Store.
-func (s *S3Store) List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error {
+func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(store.Object) error) error {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
 	if startAfter > prefix {
 		in.StartAfter = aws.String(s.prefix + startAfter)
@@ -196,7 +197,7 @@ func (s *S3Store) List(ctx context.Context, prefix, startAfter string, fn func(O
 			if strings.HasSuffix(key, "/") {
 				continue // a folder marker, not a file
 			}
-			if err := fn(Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
+			if err := fn(store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
 				return err
 			}
 		}
@@ -205,11 +206,11 @@ func (s *S3Store) List(ctx context.Context, prefix, startAfter string, fn func(O
 }
 
 // Children implements Store.
-func (s *S3Store) Children(ctx context.Context, prefix string) ([]string, []Object, error) {
+func (s *Store) Children(ctx context.Context, prefix string) ([]string, []store.Object, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	var dirs []string
-	var objs []Object
+	var objs []store.Object
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -223,14 +224,14 @@ func (s *S3Store) Children(ctx context.Context, prefix string) ([]string, []Obje
 			if strings.HasSuffix(key, "/") {
 				continue
 			}
-			objs = append(objs, Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)})
+			objs = append(objs, store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)})
 		}
 	}
 	return dirs, objs, nil
 }
 
 // Open implements Store.
-func (s *S3Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
 	if err != nil {
 		if isNotFound(err) {
@@ -241,7 +242,7 @@ func (s *S3Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return out.Body, nil
 }
 
-func (s *S3Store) head(ctx context.Context, key string) (*s3.HeadObjectOutput, error) {
+func (s *Store) head(ctx context.Context, key string) (*s3.HeadObjectOutput, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
 	if err != nil {
 		if isNotFound(err) {
@@ -253,16 +254,16 @@ func (s *S3Store) head(ctx context.Context, key string) (*s3.HeadObjectOutput, e
 }
 
 // Stat implements Store.
-func (s *S3Store) Stat(ctx context.Context, key string) (Object, error) {
+func (s *Store) Stat(ctx context.Context, key string) (store.Object, error) {
 	out, err := s.head(ctx, key)
 	if err != nil {
-		return Object{}, err
+		return store.Object{}, err
 	}
-	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), ETag: aws.ToString(out.ETag)}, nil
+	return store.Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), ETag: aws.ToString(out.ETag)}, nil
 }
 
 // StoredSHA256 implements Store: bandersnatch keeps it as the object's "sha256" metadata.
-func (s *S3Store) StoredSHA256(ctx context.Context, key string) (string, error) {
+func (s *Store) StoredSHA256(ctx context.Context, key string) (string, error) {
 	out, err := s.head(ctx, key)
 	if err != nil {
 		return "", err
@@ -276,7 +277,7 @@ func (s *S3Store) StoredSHA256(ctx context.Context, key string) (string, error) 
 }
 
 // Names implements Store.
-func (s *S3Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
+func (s *Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
 	full := s.prefix + prefix
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
@@ -304,12 +305,12 @@ func (s *S3Store) Names(ctx context.Context, prefix string, fn func(name string,
 }
 
 // Modified implements Store with one flat listing.
-func (s *S3Store) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
-	return s.List(ctx, prefix, "", func(o Object) error { return fn(o.Key, o.Modified) })
+func (s *Store) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
+	return s.List(ctx, prefix, "", func(o store.Object) error { return fn(o.Key, o.Modified) })
 }
 
 // HasFolder implements Store: one listing of at most one key.
-func (s *S3Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
+func (s *Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
 	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(1)})
 	if err != nil {
 		return false, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
@@ -319,16 +320,16 @@ func (s *S3Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
 
 // Hash implements Store: one GetObject, streamed through sha256 with buf;
 // the object as described by the response.
-func (s *S3Store) Hash(ctx context.Context, key string, buf []byte) (Object, string, error) {
+func (s *Store) Hash(ctx context.Context, key string, buf []byte) (store.Object, string, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
 	if err != nil {
 		if isNotFound(err) {
-			return Object{}, "", fmt.Errorf("get %s: %w", key, os.ErrNotExist)
+			return store.Object{}, "", fmt.Errorf("get %s: %w", key, os.ErrNotExist)
 		}
-		return Object{}, "", fmt.Errorf("get %s: %w", key, err)
+		return store.Object{}, "", fmt.Errorf("get %s: %w", key, err)
 	}
 	defer out.Body.Close()
-	o := Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Kind: Regular, ETag: aws.ToString(out.ETag)}
+	o := store.Object{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Kind: store.Regular, ETag: aws.ToString(out.ETag)}
 	h := sha256.New()
 	n, err := io.CopyBuffer(h, out.Body, buf)
 	if err != nil {

@@ -1,4 +1,4 @@
-package sources
+package posixstore
 
 import (
 	"errors"
@@ -8,12 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/bandercheck/bandercheck/internal/safefs"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/safefs"
+	"github.com/bandercheck/bandercheck/internal/store"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,14 +24,14 @@ import (
 // O_NOATIME where the owner allows it), one fstat for the size and date of
 // what is read, reads of exactly that size into buf, one close. No os.File:
 // the runtime poller would cost a call more per file. A link anywhere on
-// the way is ErrNotRegular; so is anything but a regular file.
-func (d *DirStore) Hash(ctx context.Context, key string, buf []byte) (Object, string, error) {
+// the way is store.ErrNotRegular; so is anything but a regular file.
+func (d *Store) Hash(ctx context.Context, key string, buf []byte) (store.Object, string, error) {
 	if err := ctx.Err(); err != nil {
-		return Object{}, "", err
+		return store.Object{}, "", err
 	}
 	w, err := d.writer() // the held descriptors of the root and of web/packages
 	if err != nil {
-		return Object{}, "", err
+		return store.Object{}, "", err
 	}
 	base, rel := w.rootDir, key
 	if rest, ok := strings.CutPrefix(key, packagesPrefix); ok {
@@ -43,21 +44,21 @@ func (d *DirStore) Hash(ctx context.Context, key string, buf []byte) (Object, st
 	switch err {
 	case nil:
 	case unix.ENOENT:
-		return Object{}, "", fmt.Errorf("open %s: %w", d.Path(key), os.ErrNotExist)
+		return store.Object{}, "", fmt.Errorf("open %s: %w", d.Path(key), os.ErrNotExist)
 	case unix.ELOOP, unix.EXDEV, unix.ENOTDIR:
-		return Object{}, "", fmt.Errorf("%s: a link on the way, never followed: %w", d.Path(key), ErrNotRegular)
+		return store.Object{}, "", fmt.Errorf("%s: a link on the way, never followed: %w", d.Path(key), store.ErrNotRegular)
 	default:
-		return Object{}, "", &os.PathError{Op: "open", Path: d.Path(key), Err: err}
+		return store.Object{}, "", &os.PathError{Op: "open", Path: d.Path(key), Err: err}
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return Object{}, "", &os.PathError{Op: "fstat", Path: d.Path(key), Err: err}
+		return store.Object{}, "", &os.PathError{Op: "fstat", Path: d.Path(key), Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return Object{}, "", fmt.Errorf("%s: %w", d.Path(key), ErrNotRegular)
+		return store.Object{}, "", fmt.Errorf("%s: %w", d.Path(key), store.ErrNotRegular)
 	}
-	o := Object{Key: key, Size: st.Size, Modified: time.Unix(st.Mtim.Unix()), Kind: Regular,
+	o := store.Object{Key: key, Size: st.Size, Modified: time.Unix(st.Mtim.Unix()), Kind: store.Regular,
 		Inode: st.Ino, Changed: time.Unix(st.Ctim.Unix())}
 	h := sha256.New()
 	for left := st.Size; left > 0; {
@@ -105,21 +106,21 @@ func openBeneath(dirfd int, rel string) (int, error) {
 
 // hashFallback hashes where openat2 is missing: the file opened by walking
 // its folders one by one from base, never following a link either.
-func hashFallback(base *safefs.Dir, key, rel string, buf []byte) (Object, string, error) {
+func hashFallback(base *safefs.Dir, key, rel string, buf []byte) (store.Object, string, error) {
 	f, err := base.OpenFile(rel)
 	var nf *safefs.NotFollowedError
 	switch {
 	case errors.As(err, &nf):
-		return Object{}, "", fmt.Errorf("%s: %w", nf.Path, ErrNotRegular)
+		return store.Object{}, "", fmt.Errorf("%s: %w", nf.Path, store.ErrNotRegular)
 	case err != nil:
-		return Object{}, "", err
+		return store.Object{}, "", err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Object{}, "", err
+		return store.Object{}, "", err
 	}
-	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: Regular}
+	o := store.Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: store.Regular}
 	o.Inode, o.Changed = inodeOf(fi)
 	h := sha256.New()
 	if _, err := io.CopyBuffer(h, f, buf); err != nil {
@@ -127,6 +128,3 @@ func hashFallback(base *safefs.Dir, key, rel string, buf []byte) (Object, string
 	}
 	return o, hex.EncodeToString(h.Sum(nil)), nil
 }
-
-// hashBuffers are the read buffers of HashObject, one a caller at a time.
-var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}

@@ -1,4 +1,4 @@
-package sources
+package store
 
 import (
 	"context"
@@ -27,14 +27,14 @@ type partition struct {
 // directly under prefix (on a mirror, web/packages/00/ … ff/) are listed by up
 // to jobs goroutines at once; their output is buffered in bounded batches and
 // handed on in order, so memory depends on jobs, not on the number of objects.
-func ListSorted(ctx context.Context, st Store, prefix, startAfter string, jobs int, fn func(Object) error) error {
+func ListSorted(ctx context.Context, st Reader, prefix, startAfter string, jobs int, fn func(Object) error) error {
 	return ListRange(ctx, st, prefix, startAfter, "", jobs, fn)
 }
 
 // ListRange is ListSorted that stops before the first key at or after end
 // ("" for no end): no folder past end is listed, so a part of a mirror costs
 // the requests of that part alone.
-func ListRange(ctx context.Context, st Store, prefix, startAfter, end string, jobs int, fn func(Object) error) error {
+func ListRange(ctx context.Context, st Reader, prefix, startAfter, end string, jobs int, fn func(Object) error) error {
 	if jobs < 1 {
 		jobs = 1
 	}
@@ -86,7 +86,7 @@ func ListRange(ctx context.Context, st Store, prefix, startAfter, end string, jo
 // errEnd stops a listing at the end of its range.
 var errEnd = errors.New("end of range")
 
-func listPartition(ctx context.Context, st Store, p *partition, startAfter, end string) error {
+func listPartition(ctx context.Context, st Reader, p *partition, startAfter, end string) error {
 	batch := make([]Object, 0, listBatch)
 	err := st.List(ctx, p.dir, startAfter, func(o Object) error {
 		if end != "" && o.Key >= end {

@@ -1,4 +1,4 @@
-package sources
+package posixstore
 
 import (
 	"crypto/sha256"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/safefs"
+	"github.com/bandercheck/bandercheck/internal/store"
 )
 
 // TestHashFallbackNeverFollowsLinks: the path for kernels without openat2
@@ -35,8 +36,8 @@ func TestHashFallbackNeverFollowsLinks(t *testing.T) {
 		t.Errorf("regular file: %+v %q %v", o, sum, err)
 	}
 	for _, rel := range []string{"aa/filelink", "aa/dirlink/secret", "aa/fifo"} {
-		if _, sum, err := hashFallback(base, "web/packages/"+rel, rel, make([]byte, 8)); !errors.Is(err, ErrNotRegular) || sum != "" {
-			t.Errorf("%s: %q %v, want ErrNotRegular", rel, sum, err)
+		if _, sum, err := hashFallback(base, "web/packages/"+rel, rel, make([]byte, 8)); !errors.Is(err, store.ErrNotRegular) || sum != "" {
+			t.Errorf("%s: %q %v, want store.ErrNotRegular", rel, sum, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package sources_test
+package store_test
 
 import (
 	"runtime"

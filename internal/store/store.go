@@ -1,7 +1,12 @@
-package sources
+// Package store states the contract of a mirror's store, in one place: the
+// read side (Reader), the write side (Writer) and both (Store), which each
+// backend (internal/store/posixstore, internal/store/s3store) implements and
+// the conformance suite (internal/store/storetest) checks.
+package store
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -27,8 +32,8 @@ type Object struct {
 	ETag     string    // S3: the object's ETag ("" on POSIX)
 }
 
-// Store is a mirror's flat key space for reading: a folder on disk or an S3 prefix.
-type Store interface {
+// Reader is a mirror's flat key space for reading: a folder on disk or an S3 prefix.
+type Reader interface {
 	// List calls fn once per object whose key starts with prefix and sorts
 	// after startAfter, in byte order of the key, from the calling goroutine.
 	List(ctx context.Context, prefix, startAfter string, fn func(Object) error) error
@@ -73,4 +78,14 @@ func WithoutStat(ctx context.Context) context.Context {
 	return context.WithValue(ctx, withoutStatKey{}, true)
 }
 
-func withoutStat(ctx context.Context) bool { return ctx.Value(withoutStatKey{}) != nil }
+// StatSkipped tells whether ctx was marked by WithoutStat.
+func StatSkipped(ctx context.Context) bool { return ctx.Value(withoutStatKey{}) != nil }
+
+// ErrNotRegular says an object to read is a FIFO, a device, a socket or a
+// folder: it is never opened for reading (a FIFO would block for ever).
+var ErrNotRegular = errors.New("not a regular file")
+
+// TempDir is where a backend may stage uploads, relative to web/packages
+// (the POSIX backend does, so the final rename stays on one file system):
+// no mirror key lies below it, and scan storage skips it.
+const TempDir = ".bandercheck-tmp"

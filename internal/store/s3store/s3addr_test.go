@@ -1,12 +1,12 @@
-package sources_test
+package s3store_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 	"github.com/bandercheck/bandercheck/internal/testutil"
-	"github.com/bandercheck/bandercheck/sources"
 )
 
 // An endpoint named by an IP address or localhost gets path-style addressing
@@ -22,14 +22,14 @@ func TestIPAndLocalhostEndpointsImplyPathStyle(t *testing.T) {
 	for _, endpoint := range []string{srv.Endpoint, "http://localhost" + port} {
 		opt := srv.Options("mirror", "")
 		opt.Endpoint, opt.PathStyle = endpoint, false
-		if _, err := sources.OpenS3(ctx, opt); err != nil {
+		if _, err := s3store.Open(ctx, opt); err != nil {
 			t.Errorf("%s without path style: %v", endpoint, err)
 		}
 		if endpoint == srv.Endpoint {
 			continue
 		}
 		opt.VirtualHost = true
-		if _, err := sources.OpenS3(ctx, opt); err == nil {
+		if _, err := s3store.Open(ctx, opt); err == nil {
 			t.Errorf("%s told to keep virtual-hosted style reached the bucket: the setting is ignored", endpoint)
 		}
 	}
