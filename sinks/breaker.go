@@ -28,7 +28,6 @@ func (e *HostDownError) Error() string {
 		"nothing was lost: the plan is kept and the same command retries it", e.Host, e.Attempts, e.Err, e.Fix)
 }
 
-
 // statusError is an HTTP answer that is not 200.
 type statusError struct {
 	src    string
@@ -53,8 +52,8 @@ func hostFailure(err error) bool {
 // has never answered trips after its budget of failed attempts in a row; one that
 // did answer (it works; a failure may be passing) after eight times as many.
 type breaker struct {
-	mu     sync.Mutex
-	hosts  map[string]*hostState
+	mu    sync.Mutex
+	hosts map[string]*hostState
 }
 
 type hostState struct {
