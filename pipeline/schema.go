@@ -16,7 +16,7 @@ var Columns = map[string][]string{
 	"designated":              {"path", "project", "size", "sha256", "url", "upload_time"},
 	"problems/storage":        {"path", "stage", "error", "fallback"},
 	"problems/metadata":       {"path", "stage", "error", "fallback"},
-	"upstream":                {"project"},
+	"upstream":                {"project", "serial"},
 	"plan/download":           {"path", "url", "size", "sha256", "reason", "upload_time"},
 	"plan/delete":             {"path", "size", "reason"},
 	"plan/remove-projects":    {"project", "path"},

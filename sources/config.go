@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/configparser"
@@ -33,6 +34,8 @@ type Config struct {
 	DigestName               string // [mirror] digest_name (default sha256)
 	DownloadMirror           string // [mirror] download-mirror
 	DownloadMirrorNoFallback bool   // [mirror] download-mirror-no-fallback
+	RootURI                  string // [mirror] root_uri: absolute prefix of simple page links (sync)
+	KeepIndexVersions        int    // [mirror] keep_index_versions: versioned simple pages (sync)
 
 	Filters *filters.Set // [plugins] enabled and each plugin's settings
 }
@@ -113,6 +116,7 @@ func ReadConfig(path string) (*Config, error) {
 		SimpleFormat:   strings.ToUpper(strings.TrimSpace(m("simple-format"))),
 		DigestName:     strings.TrimSpace(m("digest_name")),
 		DownloadMirror: strings.TrimSpace(m("download-mirror")),
+		RootURI:        strings.TrimSpace(m("root_uri")),
 	}
 	for _, b := range []struct {
 		key  string
@@ -130,6 +134,13 @@ func ReadConfig(path string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
 		}
 		*b.into = v
+	}
+	if k := strings.TrimSpace(m("keep_index_versions")); k != "" {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s: [mirror] keep_index_versions: %q is not a whole number of versions (0 or more)", path, k))
+		}
+		c.KeepIndexVersions = n
 	}
 	if !slices.Contains([]string{"ALL", "HTML", "JSON"}, c.SimpleFormat) {
 		errs = append(errs, fmt.Errorf("%s: [mirror] simple-format: %q is not ALL, HTML or JSON", path, c.SimpleFormat))

@@ -87,7 +87,7 @@ func TestHostileIndexesFailInBoundedMemory(t *testing.T) {
 				io.Copy(w, b.body())
 			}))
 			defer srv.Close()
-			_, err := FetchIndex(context.Background(), srv.Client(), srv.URL, func(string) error { return nil })
+			_, err := FetchIndex(context.Background(), srv.Client(), srv.URL, func(string, int64) error { return nil })
 			if err == nil || !strings.Contains(err.Error(), "not") {
 				t.Errorf("a hostile index was taken: %v", err)
 			}

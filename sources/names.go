@@ -49,6 +49,10 @@ func MirrorPath(rawURL string) (string, error) {
 	return packagesKey(u.Path, rawURL)
 }
 
+// MirrorPathFromPath is MirrorPath for a URL path that the caller has
+// already percent-decoded (as bandersnatch's unquote does).
+func MirrorPathFromPath(p, rawURL string) (string, error) { return packagesKey(p, rawURL) }
+
 func packagesKey(p, rawURL string) (string, error) {
 	if !strings.HasPrefix(p, "/packages/") {
 		return "", fmt.Errorf("url %q: path is not under /packages/", rawURL)

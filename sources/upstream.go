@@ -13,11 +13,16 @@ import (
 // SimpleJSONType is the PEP 691 media type of the JSON simple index.
 const SimpleJSONType = "application/vnd.pypi.simple.v1+json"
 
+// NoSerial is the serial of a project whose index entry gives none (an HTML
+// index, or a JSON entry without `_last-serial`).
+const NoSerial = -1
+
 // FetchIndex GETs <base>/simple/ (PEP 691 JSON preferred, PEP 503 HTML
-// accepted) and calls fn with each project name as it streams in. An answer
-// that is cut short, empty or not an index is an error: it is never taken to
-// mean that upstream has no projects.
-func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(name string) error) (int64, error) {
+// accepted) and calls fn with each project name and its `_last-serial`
+// (NoSerial when the index gives none) as they stream in. An answer that is
+// cut short, empty or not an index is an error: it is never taken to mean
+// that upstream has no projects.
+func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(name string, serial int64) error) (int64, error) {
 	url := strings.TrimSuffix(base, "/") + "/simple/"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -37,7 +42,7 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var n int64
-	count := func(name string) error { n++; return fn(name) }
+	count := func(name string, serial int64) error { n++; return fn(name, serial) }
 	if mt == SimpleJSONType || mt == "application/json" {
 		err = parseIndexJSON(resp.Body, count)
 	} else {
@@ -56,7 +61,11 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 // on a mirror holds 255 bytes; anything far longer is an attack or a fault).
 const maxIndexName = 4096
 
-func parseIndexJSON(r io.Reader, fn func(string) error) error {
+// parseIndexJSON reads a PEP 691 index as bandersnatch 8's master.py does:
+// each project's "name" and "_last-serial". An entry without a serial is
+// passed on with NoSerial (bandersnatch skips it; sync fetches it only
+// when the mirror lacks it), an entry without a name is skipped.
+func parseIndexJSON(r io.Reader, fn func(string, int64) error) error {
 	dec := newDecoder(r) // strings cut to maxString: an endless name is an error, not a heap
 	saw := false
 	err := members(dec, "index", func(key string) error {
@@ -64,20 +73,28 @@ func parseIndexJSON(r io.Reader, fn func(string) error) error {
 			return skip(dec)
 		}
 		saw = true
-		return elements(dec, "projects", func(int) error {
-			return members(dec, "project", func(k string) error {
-				if k != "name" {
-					return skip(dec)
+		return elements(dec, "projects", func(i int) error {
+			name, serial := "", int64(NoSerial)
+			err := members(dec, "project", func(k string) (err error) {
+				switch {
+				case k == "name":
+					name, err = readString(dec)
+				case k == "_last-serial" && dec.PeekKind() == '0':
+					serial, err = readInt(dec, k)
+				default:
+					err = skip(dec)
 				}
-				name, err := readString(dec)
-				if err != nil {
-					return err
-				}
-				if len(name) > maxIndexName {
-					return fmt.Errorf("a project name of more than %d bytes: not an index", maxIndexName)
-				}
-				return fn(name)
+				return err
 			})
+			switch {
+			case err != nil:
+				return fmt.Errorf("projects[%d]: %w", i, err)
+			case len(name) > maxIndexName:
+				return fmt.Errorf("a project name of more than %d bytes: not an index", maxIndexName)
+			case name == "":
+				return nil
+			}
+			return fn(name, serial)
 		})
 	})
 	if err == nil && !saw {
@@ -86,7 +103,7 @@ func parseIndexJSON(r io.Reader, fn func(string) error) error {
 	return err
 }
 
-func parseIndexHTML(r io.Reader, fn func(string) error) error {
+func parseIndexHTML(r io.Reader, fn func(string, int64) error) error {
 	return walkAnchors(r, "index", nil, func(_ []attr, name string) error {
 		if name == "" {
 			return nil
@@ -94,6 +111,6 @@ func parseIndexHTML(r io.Reader, fn func(string) error) error {
 		if len(name) > maxIndexName {
 			return fmt.Errorf("a project name of more than %d bytes: not an index", maxIndexName)
 		}
-		return fn(name)
+		return fn(name, NoSerial)
 	})
 }

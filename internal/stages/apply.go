@@ -151,6 +151,13 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 			failures = append(failures, fmt.Sprintf("%d %s rows failed (bandercheck cat applied/%s | grep ,failed,; a rerun of apply retries them)", failed, a.name, a.name))
 		}
 	}
+	if c.Only == "" {
+		// every action had its turn: the check this plan belongs to is over
+		// (run starts a new one next time), whatever failed or was refused
+		if err := run.Require(applyFinished, sum.PlanID, true); err != nil {
+			return err
+		}
+	}
 	if len(refusals) > 0 {
 		what := "apply refused deletes and project removals"
 		if downloadsRan {
@@ -163,6 +170,10 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 	}
 	return nil
 }
+
+// applyFinished is the run.json option that names the plan an apply went
+// through to its end.
+const applyFinished = "apply.finished"
 
 // deleteRefusals returns why deletes must not run, each naming its override.
 func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -74,45 +75,88 @@ func (c *ScanUpstream) base(g *Env) (string, error) {
 // fetch makes one attempt: names are normalized, sorted and deduplicated
 // into the upstream manifest, which is written only when the index was whole.
 func (c *ScanUpstream) fetch(ctx context.Context, g *Env, client *http.Client, base, tmp string) error {
-	sorter := pipeline.NewSorter(tmp, 64<<20, 1, func(r []string) string { return r[0] })
+	_, err := writeUpstream(ctx, g, client, base, tmp, "scan upstream", pipeline.MustSpec("upstream"))
+	return err
+}
+
+// writeUpstream reads upstream's index into the manifest spec: one row per
+// normal name with its serial (the highest of its spellings; empty when the
+// index gives none), sorted. It returns the highest serial seen
+// (sources.NoSerial when none).
+func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (int64, error) {
+	sorter := pipeline.NewSorter(tmp, 64<<20, 2, func(r []string) string { return r[0] })
 	defer sorter.Close()
-	rep := g.reporter("scan upstream", "projects")
+	rep := g.reporter(stage, "projects")
 	defer rep.Finish()
-	if _, err := sources.FetchIndex(ctx, client, base, func(name string) error {
+	top := int64(sources.NoSerial)
+	if _, err := sources.FetchIndex(ctx, client, base, func(name string, serial int64) error {
 		rep.Add(1, 0)
-		return sorter.Add([]string{sources.Normalize(name)})
+		top = max(top, serial)
+		return sorter.Add([]string{sources.Normalize(name), formatSerial(serial)})
 	}); err != nil {
-		return err
+		return top, err
 	}
 	sorted, err := sorter.Sort()
 	if err != nil {
-		return err
+		return top, err
 	}
 	defer sorted.Close()
-	st, err := pipeline.OpenStage(g.State, "scan upstream", true, g.stageOptions(), pipeline.MustSpec("upstream"))
+	st, err := pipeline.OpenStage(g.State, stage, true, g.stageOptions(), spec)
 	if err != nil {
-		return err
+		return top, err
 	}
 	defer st.Close()
-	prev := ""
+	var prev []string
+	flush := func() error {
+		if prev == nil {
+			return nil
+		}
+		if err := st.Write(0, prev...); err != nil {
+			return err
+		}
+		return st.EndUnit(prev[0])
+	}
 	for {
 		row, err := sorted.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return top, err
 		}
-		if row[0] == prev || row[0] == "" {
+		if row[0] == "" {
 			continue
 		}
-		prev = row[0]
-		if err := st.Write(0, row[0]); err != nil {
-			return err
+		if prev != nil && row[0] == prev[0] {
+			if parseSerial(row[1]) > parseSerial(prev[1]) {
+				prev[1] = row[1]
+			}
+			continue
 		}
-		if err := st.EndUnit(row[0]); err != nil {
-			return err
+		if err := flush(); err != nil {
+			return top, err
 		}
+		prev = []string{row[0], row[1]}
 	}
-	return st.Finish()
+	if err := flush(); err != nil {
+		return top, err
+	}
+	return top, st.Finish()
+}
+
+// formatSerial writes a serial for a manifest: empty when unknown.
+func formatSerial(n int64) string {
+	if n < 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// parseSerial reads a manifest's serial: sources.NoSerial when empty or bad.
+func parseSerial(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return sources.NoSerial
+	}
+	return n
 }

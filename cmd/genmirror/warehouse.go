@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
+)
+
+// WarehouseCmd serves the fake upstream of a scenario on loopback.
+type WarehouseCmd struct {
+	Scenario string `help:"Scenario to serve (golden)." default:"golden" enum:"golden"`
+	Step     int    `help:"State of the scenario (0 = first sync, 1 = after upstream changes)." default:"0"`
+	Addr     string `help:"Listen address (loopback only)." default:"127.0.0.1:0"`
+}
+
+// Run implements the command: it prints the base URL, then serves until interrupted.
+func (c *WarehouseCmd) Run(ctx context.Context) error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+		return fmt.Errorf("warehouse listens on loopback only, not %q", c.Addr)
+	}
+	l, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + l.Addr().String()
+	w, err := fakepypi.Golden(base, c.Step)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	fmt.Println(base)
+	os.Stdout.Sync()
+	srv := &http.Server{Handler: w}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

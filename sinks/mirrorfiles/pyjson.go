@@ -1,0 +1,364 @@
+package mirrorfiles
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Value is a JSON value as Python's json.loads holds it: objects keep the
+// order of their first keys (a repeated key keeps its first place and takes
+// its last value, as a dict does), numbers keep their literal until written.
+type Value struct {
+	Kind  byte     // KindObject, KindArray, KindString, KindInt, KindFloat, KindTrue, KindFalse, KindNull
+	Str   string   // string value; number literal
+	Keys  []string // object keys, in order
+	Elems []*Value // object values (parallel to Keys) or array elements
+}
+
+// Kinds of Value.
+const (
+	KindObject = '{'
+	KindArray  = '['
+	KindString = '"'
+	KindInt    = 'i'
+	KindFloat  = 'f'
+	KindTrue   = 't'
+	KindFalse  = 'F'
+	KindNull   = 'n'
+)
+
+// maxDepth bounds nesting, as Python's recursion limit does for json.loads.
+const maxDepth = 900
+
+// ParseJSON reads one JSON document whole (nothing may follow it).
+func ParseJSON(doc []byte) (*Value, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true))
+	v, err := parseValue(dec, 0)
+	if err != nil {
+		return nil, fmt.Errorf("parse the document: %w", err)
+	}
+	if _, err := dec.ReadToken(); err == nil {
+		return nil, errors.New("parse the document: data after the JSON value")
+	}
+	return v, nil
+}
+
+func parseValue(dec *jsontext.Decoder, depth int) (*Value, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("nested deeper than %d", maxDepth)
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case '{':
+		v := &Value{Kind: KindObject}
+		index := map[string]int{}
+		for dec.PeekKind() != '}' {
+			k, err := dec.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			key := k.String() // before the next read voids the token
+			e, err := parseValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if i, ok := index[key]; ok {
+				v.Elems[i] = e
+				continue
+			}
+			index[key] = len(v.Keys)
+			v.Keys = append(v.Keys, key)
+			v.Elems = append(v.Elems, e)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		return v, nil
+	case '[':
+		v := &Value{Kind: KindArray}
+		for dec.PeekKind() != ']' {
+			e, err := parseValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			v.Elems = append(v.Elems, e)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		return v, nil
+	case '"':
+		return &Value{Kind: KindString, Str: tok.String()}, nil
+	case '0':
+		lit := tok.String()
+		if strings.ContainsAny(lit, ".eE") {
+			return &Value{Kind: KindFloat, Str: lit}, nil
+		}
+		return &Value{Kind: KindInt, Str: lit}, nil
+	case 't':
+		return &Value{Kind: KindTrue}, nil
+	case 'f':
+		return &Value{Kind: KindFalse}, nil
+	case 'n':
+		return &Value{Kind: KindNull}, nil
+	}
+	return nil, fmt.Errorf("unexpected token %v", tok)
+}
+
+// Get returns the value of key in an object (nil when absent or v is not one).
+func (v *Value) Get(key string) *Value {
+	if v == nil || v.Kind != KindObject {
+		return nil
+	}
+	if i := slices.Index(v.Keys, key); i >= 0 {
+		return v.Elems[i]
+	}
+	return nil
+}
+
+// Truthy is Python's truth value of v.
+func (v *Value) Truthy() bool {
+	if v == nil {
+		return false
+	}
+	switch v.Kind {
+	case KindObject, KindArray:
+		return len(v.Elems) > 0
+	case KindString:
+		return v.Str != ""
+	case KindInt:
+		return strings.Trim(v.Str, "-0") != ""
+	case KindFloat:
+		f, _ := strconv.ParseFloat(v.Str, 64)
+		return f != 0
+	case KindTrue:
+		return true
+	}
+	return false
+}
+
+// Any converts v into what encoding/json decodes into any (the filters'
+// input): map[string]any, []any, string, float64, bool, nil; integers that
+// fit become int64 as the metadata scan gives sizes.
+func (v *Value) Any() any {
+	switch v.Kind {
+	case KindObject:
+		m := make(map[string]any, len(v.Keys))
+		for i, k := range v.Keys {
+			m[k] = v.Elems[i].Any()
+		}
+		return m
+	case KindArray:
+		a := make([]any, len(v.Elems))
+		for i, e := range v.Elems {
+			a[i] = e.Any()
+		}
+		return a
+	case KindString:
+		return v.Str
+	case KindInt:
+		if n, err := strconv.ParseInt(v.Str, 10, 64); err == nil {
+			return n
+		}
+		f, _ := strconv.ParseFloat(v.Str, 64)
+		return f
+	case KindFloat:
+		f, _ := strconv.ParseFloat(v.Str, 64)
+		return f
+	case KindTrue:
+		return true
+	case KindFalse:
+		return false
+	}
+	return nil
+}
+
+// pyWriter writes JSON as Python's json.dump does: ensure_ascii; either the
+// default separators (", ", ": ") or indent=4 with ",", ": "; sort_keys.
+type pyWriter struct {
+	b      *bytes.Buffer
+	indent bool
+	sort   bool
+}
+
+// DumpIndentSorted is json.dump(v, f, indent=4, sort_keys=True): what
+// bandersnatch writes to web/json/<name>.
+func DumpIndentSorted(v *Value) []byte {
+	var b bytes.Buffer
+	(&pyWriter{b: &b, indent: true, sort: true}).value(v, 0)
+	return b.Bytes()
+}
+
+// Dumps is json.dumps(v) with default separators, in key order.
+func Dumps(v *Value) []byte {
+	var b bytes.Buffer
+	(&pyWriter{b: &b}).value(v, 0)
+	return b.Bytes()
+}
+
+func (w *pyWriter) newline(depth int) {
+	w.b.WriteByte('\n')
+	for range depth {
+		w.b.WriteString("    ")
+	}
+}
+
+func (w *pyWriter) value(v *Value, depth int) {
+	switch v.Kind {
+	case KindObject:
+		if len(v.Keys) == 0 {
+			w.b.WriteString("{}")
+			return
+		}
+		order := make([]int, len(v.Keys))
+		for i := range order {
+			order[i] = i
+		}
+		if w.sort {
+			slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(v.Keys[a], v.Keys[b]) })
+		}
+		w.b.WriteByte('{')
+		for n, i := range order {
+			w.sep(n, depth+1)
+			w.b.WriteString(PyString(v.Keys[i]))
+			w.b.WriteString(": ")
+			w.value(v.Elems[i], depth+1)
+		}
+		w.end(depth)
+		w.b.WriteByte('}')
+	case KindArray:
+		if len(v.Elems) == 0 {
+			w.b.WriteString("[]")
+			return
+		}
+		w.b.WriteByte('[')
+		for n, e := range v.Elems {
+			w.sep(n, depth+1)
+			w.value(e, depth+1)
+		}
+		w.end(depth)
+		w.b.WriteByte(']')
+	case KindString:
+		w.b.WriteString(PyString(v.Str))
+	case KindInt:
+		w.b.WriteString(pyInt(v.Str))
+	case KindFloat:
+		w.b.WriteString(pyFloatLiteral(v.Str))
+	case KindTrue:
+		w.b.WriteString("true")
+	case KindFalse:
+		w.b.WriteString("false")
+	default:
+		w.b.WriteString("null")
+	}
+}
+
+func (w *pyWriter) sep(n, depth int) {
+	if n > 0 {
+		if w.indent {
+			w.b.WriteByte(',')
+		} else {
+			w.b.WriteString(", ")
+		}
+	}
+	if w.indent {
+		w.newline(depth)
+	}
+}
+
+func (w *pyWriter) end(depth int) {
+	if w.indent {
+		w.newline(depth)
+	}
+}
+
+// PyString quotes s as json.dumps with ensure_ascii does: `"` and `\`
+// escaped, \n \r \t \b \f by name, every other byte outside ' '…'~'
+// (DEL included) as \u00XX, non-ASCII as \uXXXX (surrogate pairs above
+// U+FFFF), hex digits in lower case.
+func PyString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r >= ' ' && r <= '~':
+			b.WriteRune(r)
+		case r >= 0x10000:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// pyInt writes an integer literal as Python's int() then str() does ("-0"
+// is 0); arbitrary size.
+func pyInt(lit string) string {
+	n, ok := new(big.Int).SetString(lit, 10)
+	if !ok {
+		return lit
+	}
+	return n.String()
+}
+
+// pyFloatLiteral writes a JSON float literal as Python's float repr does.
+func pyFloatLiteral(lit string) string {
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil && !math.IsInf(f, 0) {
+		return lit
+	}
+	return PyFloat(f)
+}
+
+// PyFloat is Python's repr of a float: the shortest digits that read back,
+// fixed notation for exponents -4 … 15 with at least one decimal ("1.0"),
+// else d.ddde±XX; json writes inf as Infinity.
+func PyFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+	if exp < -4 || exp >= 16 {
+		return e
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsRune(s, '.') {
+		s += ".0"
+	}
+	return s
+}
