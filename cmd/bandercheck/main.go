@@ -75,6 +75,25 @@ func run(ctx context.Context, args []string) int {
 
 type exitPanic int
 
+// bandersnatchHabits are bandersnatch's commands, and what does their job here.
+var bandersnatchHabits = map[string]string{
+	"verify": "bandercheck run does what bandersnatch verify does (scan, plan, then apply; run --dry-run to look first)",
+	"delete": "bandercheck run removes what the config and upstream no longer list (within its guards)",
+}
+
+// habitHint is a hint for a first argument that is a bandersnatch command.
+func habitHint(args []string) string {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if hint, ok := bandersnatchHabits[a]; ok {
+			return ": " + hint
+		}
+	}
+	return ""
+}
+
 // parse runs the command line and turns its outcome into an exit code.
 func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (code int) {
 	defer func() {
@@ -88,12 +107,12 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bandercheck:", err)
+		fmt.Fprintln(os.Stderr, "bandercheck:", err.Error()+habitHint(args))
 		return 2
 	}
 	env := cli.Globals.env()
 	cmd := kctx.Command()
-	if cmd == "status" || cmd == "report" || strings.HasPrefix(cmd, "cat") {
+	if cmd == "status" || cmd == "report" || strings.HasPrefix(cmd, "cat") || cmd == "plan" && cli.Plan.Show { // read STATE only
 		return report(ctx, kctx.Run(env))
 	}
 	// one process at a time writes a state directory

@@ -91,7 +91,7 @@ func TestScanUpstream(t *testing.T) {
 			defer srv.Close()
 			state := t.TempDir() + "/st"
 			r := bc(t, nil, "--mirror", t.TempDir(), "--state", state, "scan", "upstream", "--upstream", srv.URL, "--attempts", "2")
-			if r.code != 1 || !strings.Contains(r.stderr, "gave up after 2 attempts") {
+			if r.code != 1 || !strings.Contains(r.stderr, "did not answer in 2 attempts") {
 				t.Errorf("exit %d: %s", r.code, r.stderr)
 			}
 			if r := bc(t, nil, "--state", state, "cat", "upstream"); r.code == 0 {

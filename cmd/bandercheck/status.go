@@ -61,7 +61,11 @@ func (c *StatusCmd) Run(g *stages.Env) error {
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Manifest, dash(r.Stage), r.State, r.Shards, r.Rows, dash(clip(r.Cursor, 48)), timeOrDash(r.Started), timeOrDash(r.Finished))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Println()
+	return stages.ShowPlan(os.Stdout, g.State)
 }
 
 func dash(s string) string {

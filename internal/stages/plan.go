@@ -27,11 +27,19 @@ type Plan struct {
 // of one mirror that several machines scanned (bandercheck --partition K/N).
 type PlanCommand struct {
 	Plan       `embed:""`
+	Show       bool     `help:"Print the plan in STATE and what apply did with it, reading STATE only (no new plan)."`
+	Force      bool     `help:"Plan anew even over a plan that apply has started and not finished (its applied results are kept in STATE/previous/applied)."`
 	Partitions []string `help:"Put the scans of these partitions' state directories (or of every state directory in one folder) end to end into STATE first, then plan: the plan one scan of the whole mirror would give. STATE keeps its own scan upstream." sep:"," placeholder:"STATE,...|DIR"`
 }
 
 // Run implements the command.
 func (c *PlanCommand) Run(ctx context.Context, g *Env) error {
+	if c.Show {
+		return ShowPlan(g.stdout(), g.State)
+	}
+	if err := keepApplied(g, c.Force); err != nil {
+		return err
+	}
 	if len(c.Partitions) > 0 {
 		if err := g.wholeMirror("plan"); err != nil {
 			return err
@@ -212,11 +220,7 @@ func swapPlan(g *Env, newDir string) error {
 	if err := os.Rename(filepath.Join(newDir, "plan"), planDir); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	applied := filepath.Join(g.State, "applied")
-	if _, err := os.Stat(applied); err == nil {
-		logf(g, "plan: a new plan replaces the old one; its applied records are discarded")
-	}
-	return errors.Join(os.RemoveAll(applied), os.RemoveAll(filepath.Join(g.State, "tmp", "retry")), os.RemoveAll(old), os.RemoveAll(newDir))
+	return errors.Join(os.RemoveAll(filepath.Join(g.State, "tmp", "retry")), os.RemoveAll(old), os.RemoveAll(newDir))
 }
 
 type joinOptions struct {

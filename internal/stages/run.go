@@ -102,6 +102,11 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	var planErr error
 	if err == nil {
 		err = step("plan", part || planCurrent(g.State), func() error {
+			// run carries its check to the end: results of an apply it
+			// started are kept in STATE/previous, not refused
+			if err := keepApplied(g, true); err != nil {
+				return err
+			}
 			_, perr := c.Plan.plan(ctx, g)
 			return perr
 		})
@@ -118,6 +123,10 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	}
 	if part && err == nil {
 		fmt.Fprintf(g.stdout(), "partition %s scanned into %s; once every part is, plan them with: bandercheck --state PLAN-STATE plan --partitions STATE-0,...,STATE-%d\n", g.Partition, g.State, g.Partition.N-1)
+	}
+	var ue *pipeline.UsageError
+	if errors.As(err, &ue) {
+		return err // nothing ran: no tables (of an earlier check) before the error
 	}
 	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {
 		err = rerr

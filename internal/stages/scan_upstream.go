@@ -54,7 +54,7 @@ func (c *ScanUpstream) Run(ctx context.Context, g *Env) error {
 		func() error { return c.fetch(ctx, g, client, base, tmp) })
 	var re *work.RetryableError
 	if errors.As(err, &re) {
-		return fmt.Errorf("scan upstream: gave up after %d attempts: %w", max(c.Attempts, 1), err)
+		return fmt.Errorf("scan upstream: %s did not answer in %d attempts (%w): check that it is up and reachable from here, and --upstream (or [mirror] master in the config)", base, max(c.Attempts, 1), err)
 	}
 	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/bandercheck/bandercheck/internal/store"
 )
@@ -71,7 +72,18 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if p := strings.Trim(opt.Prefix, "/"); p != "" {
 		st.prefix = p + "/"
 	}
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(opt.Bucket)}); err != nil {
+	if err := haveCredentials(ctx, client); err != nil {
+		return nil, fmt.Errorf("s3 bucket %s at %s: no credentials (%v): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or [s3] aws_access_key_id and aws_secret_access_key in the config", opt.Bucket, endpointName(opt.Endpoint), err)
+	}
+	// a few attempts, not the scans' ten: a wrong endpoint is told in seconds
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(opt.Bucket)}, func(o *s3.Options) { o.RetryMaxAttempts = 2 }); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ne *net.OpError
+		if errors.As(err, &ne) {
+			return nil, fmt.Errorf("s3 endpoint %s cannot be reached (%v): check --s3-endpoint (or [s3] endpoint_url in the config) and that the server is up", endpointName(opt.Endpoint), ne.Err)
+		}
 		switch httpStatus(err) {
 		case http.StatusNotFound:
 			return nil, fmt.Errorf("s3 bucket %s does not exist at %s: check --mirror and --s3-endpoint", opt.Bucket, endpointName(opt.Endpoint))
@@ -112,6 +124,7 @@ func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 	loads := []func(*config.LoadOptions) error{
 		config.WithRegion(region),
 		config.WithHTTPClient(httpClient),
+		config.WithLogger(logging.Nop{}), // failures are returned, and said once
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = 10
@@ -139,6 +152,26 @@ func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	return client, nil
+}
+
+// haveCredentials asks the client's credential chain once, for a few
+// seconds at most: on a machine without credentials the chain's last link
+// asks the EC2 instance metadata service, which elsewhere never answers.
+func haveCredentials(ctx context.Context, client *s3.Client) error {
+	creds := client.Options().Credentials
+	if creds == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err := creds.Retrieve(ctx)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("none in the environment or the AWS files, and the EC2 instance metadata service did not answer")
+	}
+	if err != nil {
+		return errors.New("none in the environment, the AWS files or the EC2 instance metadata service")
+	}
+	return nil
 }
 
 // impliesPathStyle tells whether an endpoint URL names its host by an IP
