@@ -331,6 +331,12 @@ func (r rehashPolicy) due(key, hashedAt string) bool {
 	return t.Unix() < slot
 }
 
+// dotNamer is a store that can list the names beginning with "." of a
+// folder without listing the whole folder.
+type dotNamer interface {
+	DotNames(ctx context.Context, prefix string, fn func(name string, dir bool) error) error
+}
+
 // maxLeftovers bounds the temp files listed in one metadata folder.
 const maxLeftovers = 100_000
 
@@ -341,7 +347,11 @@ const maxLeftovers = 100_000
 // file, under the grace guard.
 func listLeftovers(ctx context.Context, store sources.Store, prefix, after string, emit func(sources.Object) error) error {
 	var keys []string
-	err := store.Names(ctx, prefix, func(name string, dir bool) error {
+	names := store.Names
+	if d, ok := store.(dotNamer); ok {
+		names = d.DotNames // S3: only what begins with "."
+	}
+	err := names(ctx, prefix, func(name string, dir bool) error {
 		if dir || !strings.HasPrefix(name, ".") || name == ".lock" || name == ".s3keep" {
 			return nil
 		}
