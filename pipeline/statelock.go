@@ -101,7 +101,8 @@ func DiscardState(stateDir string) error {
 const PreviousDir = "previous"
 
 // KeepPrevious moves a finished storage manifest to STATE/previous/storage,
-// replacing the one kept before, with the mirror it describes. An
+// replacing the one kept before (and everything kept of another mirror),
+// with the mirror it describes. An
 // unfinished one is left for --fresh to discard.
 func KeepPrevious(stateDir, mirror string) error {
 	sf, err := ReadStageFile(stateDir, "storage")
@@ -109,7 +110,11 @@ func KeepPrevious(stateDir, mirror string) error {
 		return nil
 	}
 	prev := filepath.Join(stateDir, PreviousDir)
-	if err := os.RemoveAll(prev); err != nil {
+	drop := filepath.Join(prev, "storage")
+	if PreviousMirror(stateDir) != mirror {
+		drop = prev // what is kept describes another mirror
+	}
+	if err := os.RemoveAll(drop); err != nil {
 		return fmt.Errorf("keep the storage manifest: %w", err)
 	}
 	if err := os.MkdirAll(prev, 0o755); err != nil {
@@ -131,4 +136,32 @@ func PreviousMirror(stateDir string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// KeepApplied moves STATE/applied (what the last check's apply did) to
+// STATE/previous/applied, replacing the one kept before, so that starting a
+// new check never discards the evidence of the last one. Without applied
+// results it does nothing.
+func KeepApplied(stateDir, mirror string) error {
+	src := filepath.Join(stateDir, "applied")
+	if _, err := os.Stat(src); err != nil {
+		return nil
+	}
+	prev := filepath.Join(stateDir, PreviousDir)
+	dst := filepath.Join(prev, "applied")
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("keep the applied results: %w", err)
+	}
+	if err := os.MkdirAll(prev, 0o755); err != nil {
+		return fmt.Errorf("keep the applied results: %w", err)
+	}
+	if PreviousMirror(stateDir) == "" {
+		if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o644); err != nil {
+			return fmt.Errorf("keep the applied results: %w", err)
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("keep the applied results: %w", err)
+	}
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/sources"
 	"golang.org/x/time/rate"
 )
@@ -61,7 +63,7 @@ type Want struct {
 // Fetch downloads w into m. The body streams through sha256 and a size
 // check into an Upload that is committed only when both match. It returns
 // a *FetchError for failures of the file; other errors are the mirror's.
-func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
+func (f *Fetcher) Fetch(ctx context.Context, m store.Writer, w Want) (int64, error) {
 	srcs, err := f.sources(w.URL)
 	if err != nil {
 		return 0, &FetchError{err}
@@ -76,11 +78,11 @@ func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
 	var failures []error
 	for _, src := range srcs {
 		var n int64
-		err := sources.Retry(ctx, attempts, wait, nil, func() (err error) {
+		err := work.Retry(ctx, attempts, wait, nil, func() (err error) {
 			n, err = f.attempt(ctx, m, w, src)
 			return err
 		})
-		var re *sources.RetryableError
+		var re *work.RetryableError
 		if errors.As(err, &re) {
 			err = &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, err)}
 		}
@@ -135,7 +137,7 @@ func (f *Fetcher) source(raw, base string) (string, error) {
 	return out, nil
 }
 
-func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (int64, error) {
+func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src string) (int64, error) {
 	if f.Limiter != nil {
 		if err := f.Limiter.Wait(ctx); err != nil {
 			return 0, err
@@ -150,12 +152,12 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, &sources.RetryableError{Err: err}
+		return 0, &work.RetryableError{Err: err}
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return 0, &sources.RetryableError{Err: fmt.Errorf("%s: %s", src, resp.Status)}
+		return 0, &work.RetryableError{Err: fmt.Errorf("%s: %s", src, resp.Status)}
 	case resp.StatusCode != http.StatusOK:
 		return 0, &FetchError{fmt.Errorf("%s: %s", src, resp.Status)}
 	}
@@ -164,7 +166,7 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 	if err != nil {
 		return 0, &FetchError{fmt.Errorf("%s: %w", w.Key, err)}
 	}
-	meta := sources.Meta{Uploaded: w.Uploaded}
+	meta := store.Meta{Uploaded: w.Uploaded}
 	if algo == "sha256" {
 		meta.SHA256 = want
 	}
@@ -187,14 +189,14 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body: %w", src, err)}
+		return 0, &work.RetryableError{Err: fmt.Errorf("%s: body: %w", src, err)}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
 	case w.Size >= 0 && n != w.Size:
 		_ = up.Abort()
 		if n < w.Size {
-			return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
+			return 0, &work.RetryableError{Err: fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
 		}
 		return 0, &FetchError{fmt.Errorf("%s: size mismatch: more than the %d bytes planned", src, w.Size)}
 	case w.Size < 0 && n > MaxUnknownSize:

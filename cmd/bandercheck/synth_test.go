@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 	"github.com/bandercheck/bandercheck/internal/synth"
-	"github.com/bandercheck/bandercheck/sources"
 )
 
 // startSynth serves a small synthetic mirror with every kind of defect as
@@ -39,7 +40,7 @@ func TestSynthS3Store(t *testing.T) {
 	t.Parallel()
 	srv, _ := startSynth(t, synth.Config{Seed: 2, Projects: 60, HashMismatch: 0.05})
 	ctx := context.Background()
-	st, err := sources.OpenS3(ctx, sources.S3Options{Bucket: "mirror", Prefix: "root", Endpoint: srv.S3URL, PathStyle: true, AccessKey: "a", SecretKey: "b"})
+	st, err := s3store.Open(ctx, s3store.Options{Bucket: "mirror", Prefix: "root", Endpoint: srv.S3URL, PathStyle: true, AccessKey: "a", SecretKey: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +51,8 @@ func TestSynthS3Store(t *testing.T) {
 		}
 		return nil
 	})
-	var got []sources.Object
-	if err := sources.ListRange(ctx, st, "web/packages/", "", "", 4, func(o sources.Object) error { got = append(got, o); return nil }); err != nil {
+	var got []store.Object
+	if err := store.ListRange(ctx, st, "web/packages/", "", "", 4, func(o store.Object) error { got = append(got, o); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	keys := make([]string, len(got))
