@@ -68,8 +68,8 @@ func checkOwnState(stateDir string) error {
 		return fmt.Errorf("state directory %s: %w", stateDir, err)
 	}
 	for _, e := range entries {
-		if e.Name() == PreviousDir && PreviousMirror(stateDir) != "" {
-			continue // what run --fresh kept
+		if e.Name() == PreviousDir && PreviousMirror(stateDir) != "" || e.Name() == HistoryFileName {
+			continue // what a new check keeps
 		}
 		if e.Name() != StateLockName {
 			return &UsageError{Msg: fmt.Sprintf("state directory %s holds files but no %s: it is not bandercheck's and is left untouched; choose an empty or new --state", stateDir, RunFileName)}
@@ -79,7 +79,7 @@ func checkOwnState(stateDir string) error {
 }
 
 // DiscardState removes everything in a bandercheck state directory except
-// the lock its caller holds and STATE/previous; a directory that is not
+// the lock its caller holds, STATE/previous and STATE/history.csv; a directory that is not
 // bandercheck's is refused.
 func DiscardState(stateDir string) error {
 	if err := checkOwnState(stateDir); err != nil {
@@ -97,7 +97,7 @@ func DiscardState(stateDir string) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() == StateLockName || e.Name() == PreviousDir {
+		if e.Name() == StateLockName || e.Name() == PreviousDir || e.Name() == HistoryFileName {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(stateDir, e.Name())); err != nil {

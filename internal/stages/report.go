@@ -64,6 +64,9 @@ func (c *Report) Run(ctx context.Context, g *Env) error {
 }
 
 type reportData struct {
+	Verdict                         reportVerdict
+	Trend                           template.HTML
+	Unowned                         pipeline.Tally
 	State, Mirror, RunID, Generated string
 	Stages                          []reportStage
 	Plan                            *reportPlan
@@ -172,7 +175,18 @@ func (c *Report) gather(ctx context.Context, g *Env) (*reportData, error) {
 		if d.TopDelete, err = topProjects(ctx, g.State, tmp, "plan/delete", pipeline.DeleteSize, c.Top); err != nil {
 			return nil, err
 		}
+		if t := sum.Join.Delete["unowned"]; t != nil {
+			d.Unowned = *t
+		}
+		d.Verdict = verdict(g.State, run, sum, d.Cmd)
+	} else {
+		d.Verdict = reportVerdict{Class: "refused", Text: "Not checked yet: no plan in this state.", Command: d.Cmd("run --dry-run")}
 	}
+	hist, err := pipeline.ReadHistory(g.State)
+	if err != nil {
+		return nil, err
+	}
+	d.Trend = trendChart(hist)
 	for _, m := range []string{"problems/storage", "problems/metadata"} {
 		sf, err := pipeline.ReadStageFile(g.State, m)
 		if err != nil {
@@ -216,6 +230,9 @@ func topProjects(ctx context.Context, state, tmp, manifest string, sizeCol, n in
 	s := pipeline.NewSorter(tmp, 32<<20, 2, func(r []string) string { return r[0] })
 	add := cancellable(ctx, s.Add)
 	err := pipeline.EachRow(state, manifest, func(row []string) error {
+		if manifest == "plan/delete" && row[pipeline.DeleteReason] != "project-removed" {
+			return nil // an unowned file has no project: it is counted apart, not filed under a guess
+		}
 		return add([]string{projectOfFile(row[0]), row[sizeCol]})
 	})
 	if err != nil {

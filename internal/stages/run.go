@@ -128,6 +128,11 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	if errors.As(err, &ue) {
 		return err // nothing ran: no tables (of an earlier check) before the error
 	}
+	if !part {
+		if herr := appendHistory(g.State, now()); herr != nil && err == nil {
+			err = herr
+		}
+	}
 	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {
 		err = rerr
 	}

@@ -68,3 +68,37 @@ func startOver(g *Env) error {
 	}
 	return pipeline.DiscardState(g.State)
 }
+
+// appendHistory adds this run's line to STATE/history.csv: what the plan in
+// STATE found and what apply did with it (nothing without a plan).
+func appendHistory(state string, now time.Time) error {
+	sum, err := pipeline.ReadPlanSummary(state)
+	if err != nil || sum.Join == nil {
+		return nil
+	}
+	files := func(m map[string]*pipeline.Tally, reasons ...string) (n int64) {
+		for _, r := range reasons {
+			if t := m[r]; t != nil {
+				n += t.Files
+			}
+		}
+		return n
+	}
+	e := pipeline.HistoryEntry{Time: now, PlanID: sum.PlanID,
+		Missing: files(sum.Join.Download, "missing"), Corrupt: files(sum.Join.Download, "size-mismatch", "hash-mismatch"),
+		Unowned: files(sum.Join.Delete, "unowned"), ProjectRemoved: files(sum.Join.Delete, "project-removed")}
+	for _, a := range []string{"download", "delete", "remove-projects"} {
+		counts, err := appliedCounts(state, a)
+		if err != nil {
+			continue
+		}
+		switch a {
+		case "download":
+			e.Repaired += counts[resultOK]
+		case "delete":
+			e.Deleted += counts[resultOK]
+		}
+		e.Failed += counts[resultFailed]
+	}
+	return pipeline.AppendHistory(state, e)
+}
