@@ -148,6 +148,30 @@ func (p *Project) LastSerial() (int64, error) {
 	return strconv.ParseInt(p.serial, 10, 64)
 }
 
+// SafeName is bandersnatch_safe_name: each run of characters other than
+// ASCII letters, digits and '.' becomes '-', then lower case. `bandersnatch
+// sync NAME` passes SafeName(NAME) as the raw name, so the page title reads
+// "alpha-pkg" where a full sync, which takes the index's spelling, writes
+// "Alpha_Pkg".
+func SafeName(name string) string {
+	var b strings.Builder
+	run := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' {
+			b.WriteByte(c)
+			run = false
+			continue
+		}
+		if !run {
+			b.WriteByte('-')
+			run = true
+		}
+		// a multi-byte character is one run with its neighbours
+	}
+	return strings.ToLower(b.String())
+}
+
 // canonicalize is packaging's canonicalize_name.
 func canonicalize(name string) string {
 	var b strings.Builder

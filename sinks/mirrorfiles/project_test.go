@@ -155,3 +155,12 @@ func TestVersionedPages(t *testing.T) {
 		t.Errorf("links %v", links)
 	}
 }
+
+func TestSafeName(t *testing.T) {
+	// bandersnatch_safe_name, as `bandersnatch sync NAME` spells the title (seen: "Links for alpha-pkg")
+	for in, want := range map[string]string{"alpha_pkg": "alpha-pkg", "Zope.Interface": "zope.interface", "a__b--c": "a-b-c", "é-x": "-x", "A B": "a-b"} {
+		if got := SafeName(in); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
