@@ -53,9 +53,7 @@ func (r *recheck) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// file dates may be whole seconds: what was written in the second the scan
-	// began counts as changed (re-reading a project too many is harmless)
-	since := sf.Started.Truncate(time.Second).Add(-time.Nanosecond)
+	started := sf.Started
 	hashIndex := run.Option("metadata.hash-index") == "true"
 	from := run.Option("metadata.from")
 	refs := map[string]*projectRef{}
@@ -67,7 +65,7 @@ func (r *recheck) load(ctx context.Context) error {
 	}
 	err = r.store.Modified(ctx, "web/json/", func(key string, mod time.Time) error {
 		name := strings.TrimPrefix(key, "web/json/")
-		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !mod.After(since) {
+		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !changedSince(mod, started) {
 			return nil
 		}
 		pr := ref(sources.Normalize(name))
@@ -93,7 +91,7 @@ func (r *recheck) load(ctx context.Context) error {
 			if dir == "" || strings.HasPrefix(dir, ".") {
 				return nil
 			}
-			if !mod.After(since) {
+			if !changedSince(mod, started) {
 				return nil
 			}
 			ref(sources.Normalize(dir)).simple = true
@@ -126,7 +124,7 @@ func (r *recheck) load(ctx context.Context) error {
 		}
 		// a changed document that cannot be read now (a FIFO, damaged) is not
 		// made up for by the older other source: what the change named is unknown
-		if (out.project[2] == "" || len(out.problems) > 0) && !r.allowProblems {
+		if (out.project[2] == "" || unreadable(out.problems)) && !r.allowProblems {
 			return &pipeline.RefusedError{Guards: []string{"metadata-changed"}, Msg: fmt.Sprintf("project %s's metadata changed since the scan and cannot be read now (%s): its files cannot be told from orphans, so nothing is deleted; scan again (bandercheck run --fresh), or pass --allow-problems", n, problemText(out.problems))}
 		}
 		r.names[n] = true
@@ -136,6 +134,21 @@ func (r *recheck) load(ctx context.Context) error {
 	}
 	r.loaded = true
 	return nil
+}
+
+// clockSlack is how far behind the clock a file's ctime may be stamped: the
+// kernel stamps files from a clock that is up to a tick (4-10 ms) behind.
+const clockSlack = 20 * time.Millisecond
+
+// changedSince tells whether a document last changed at t (store.Reader's
+// Modified) may have changed after the scan started. Dates of whole seconds
+// (S3, file systems of whole seconds) count from the start of that second
+// (re-reading a project too many is harmless).
+func changedSince(t, started time.Time) bool {
+	if t.Nanosecond() == 0 {
+		return !t.Before(started.Truncate(time.Second))
+	}
+	return t.After(started.Add(-clockSlack))
 }
 
 // ownedSink records, as a changed project is read again, each path it names,
@@ -179,6 +192,17 @@ func cutLast(s string) (string, string, bool) {
 		return "", s, false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// unreadable tells whether a source of the project could not be read (a
+// filter's note is no such problem).
+func unreadable(problems [][]string) bool {
+	for _, p := range problems {
+		if p[pipeline.ProblemStage] != problemStageFilter {
+			return true
+		}
+	}
+	return false
 }
 
 func problemText(problems [][]string) string {

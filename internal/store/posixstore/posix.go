@@ -217,7 +217,7 @@ func (d *Store) Modified(ctx context.Context, prefix string, fn func(string, tim
 			return fn(prefix+de.Name(), time.Now()) // a FIFO, link or device: changed, and unreadable
 		}
 		// ctime, which rsync -a, cp -p and tar x cannot set back, as mtime they can
-		changed := time.Unix(st.Mtim.Unix())
+		changed := time.Unix(st.Mtim.Unix()) // with nanoseconds
 		if c := time.Unix(st.Ctim.Unix()); c.After(changed) {
 			changed = c
 		}
