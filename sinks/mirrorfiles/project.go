@@ -116,9 +116,17 @@ func Prepare(doc []byte, rawName string, o Options) (*Project, error) {
 	}
 	p := &Project{Name: name, RawName: rawName, opts: o, doc: v}
 	fp, err := p.filterView()
-	if err == nil && o.Filters != nil {
-		var by string
-		if by, err = o.Filters.ExcludesProject(fp); err == nil && by != "" {
+	if o.Filters.FiltersProjects() {
+		// the metadata filters read the document before web/json is written:
+		// a document they cannot read stops the project with nothing written
+		by := ""
+		if err == nil {
+			by, err = o.Filters.ExcludesProject(fp)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("project %s: %w", name, err)
+		}
+		if by != "" {
 			p.Skip = by
 			return p, nil
 		}
@@ -210,7 +218,8 @@ func checkName(n string) error {
 }
 
 // filterView is what the filters see: info's fields, and each release's
-// files with all their fields (Index: position in p.docFiles order).
+// files with all their fields (Index: the file's position among all the
+// document's files, in order).
 func (p *Project) filterView() (*filters.Project, error) {
 	info := p.doc.Get("info")
 	rel := p.doc.Get("releases")

@@ -67,6 +67,10 @@ func TestMetadataFilterSkipsEverything(t *testing.T) {
 	if p.JSONFiles() != nil || p.Pages() != nil || p.Downloads() != nil {
 		t.Fatal("a skipped project writes files")
 	}
+	// with a metadata filter on, a document it cannot read stops the project before web/json
+	if p, err := Prepare([]byte(`{"releases": {}}`), "x", OptionsFromConfig(cfg)); p != nil || err == nil {
+		t.Fatalf("no info under a metadata filter: %v %v", p, err)
+	}
 	p, err = Prepare(w.Document("removed-later"), "removed-later", OptionsFromConfig(cfg)) // one release
 	if err != nil || p.Skip != "" || len(p.JSONFiles()) != 2 {
 		t.Fatalf("kept project: skip %q, err %v", p.Skip, err)
