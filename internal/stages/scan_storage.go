@@ -21,13 +21,25 @@ import (
 )
 
 // ScanStorage lists web/packages into the storage manifest.
-type ScanStorage struct {
-	Jobs        int      `help:"Folders listed at once, and files hashed at once on a disk (on S3, --s3-requests objects are read or asked for their metadata at once)." default:"${storage_jobs}"`
-	Hash        HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|full"`
-	RehashAfter Days     `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
-	Fresh       bool     `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
+type ScanStorageOptions struct {
+	// Jobs is how many folders are listed at once, and files hashed at
+	// once on a disk (on S3 the store's request window bounds the work).
+	Jobs int
+	// Hash fills the sha256 column (HashNone: it stays empty).
+	Hash HashMode
+	// RehashAfter reads a file again once its digest is this old, spread so
+	// that each run reads an even share (a rolling scrub); 0: never.
+	RehashAfter Days
+	// Fresh discards the stage's earlier output (the last finished storage
+	// manifest is kept in STATE/previous for Hash to reuse).
+	Fresh bool
 
 	now func() time.Time // the clock, for tests
+}
+
+// DefaultScanStorageOptions are scan storage's defaults.
+func DefaultScanStorageOptions() ScanStorageOptions {
+	return ScanStorageOptions{Jobs: 16, RehashAfter: Days(30 * 24 * time.Hour)}
 }
 
 const packagesPrefix = "web/packages/"
@@ -35,16 +47,19 @@ const packagesPrefix = "web/packages/"
 // stagingPrefix is where apply stages downloads on POSIX: never listed.
 const stagingPrefix = packagesPrefix + store.TempDir + "/"
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanStorage) Validate() error {
+// Validate refuses options no scan can run with.
+func (c ScanStorageOptions) Validate() error {
 	if c.Jobs < 1 {
-		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
+		return usage("--jobs %d: give at least 1", c.Jobs)
 	}
-	return nil
+	return c.Hash.Validate()
 }
 
 // Run implements the command.
-func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
+func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	ms, loc, err := g.openStore(ctx)
 	if err != nil {
 		return err
