@@ -121,8 +121,8 @@ func (s *miniSync) project(w *fakepypi.Warehouse, rawName string) {
 // release file mtimes, on the first sync and after upstream changed.
 func TestGoldenTrees(t *testing.T) {
 	confs, _ := filepath.Glob("../../testdata/golden/*.conf")
-	if len(confs) != 3 {
-		t.Fatalf("want 3 golden configs, found %d", len(confs))
+	if len(confs) < 3 {
+		t.Fatalf("want at least 3 golden configs, found %d", len(confs))
 	}
 	for _, conf := range confs {
 		name := strings.TrimSuffix(filepath.Base(conf), ".conf")

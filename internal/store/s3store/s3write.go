@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -58,7 +60,7 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 		meta["sha256"] = u.meta.SHA256
 	}
 	if !u.meta.Uploaded.IsZero() {
-		meta["uploaded-at"] = strconv.FormatInt(u.meta.Uploaded.Unix(), 10)
+		meta["uploaded-at"] = UploadedAt(u.meta.Uploaded)
 	}
 	_, err = u.m.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key),
@@ -169,4 +171,22 @@ func (m *Store) Present(ctx context.Context, key string, size int64, sum string)
 	}
 	got, err := store.HashContent(ctx, m, key)
 	return err == nil && got == sum, nil // unreadable: fetch it again
+}
+
+// UploadedAt is the "uploaded-at" metadata bandersnatch's S3 backend writes:
+// str(upload_time.timestamp()), Python's repr of the float seconds
+// ("1581537968.580457", "1577934245.0"). t may carry the float-rounded
+// nanoseconds of a POSIX mtime: it is taken to the nearest microsecond.
+func UploadedAt(t time.Time) string {
+	us := t.UnixNano() / 1000
+	if r := t.UnixNano() % 1000; r >= 500 {
+		us++
+	} else if r <= -500 {
+		us--
+	}
+	s := strconv.FormatFloat(float64(us)/1e6, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
 }
