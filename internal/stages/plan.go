@@ -79,6 +79,38 @@ func (c *PlanOptions) Run(ctx context.Context, g *Env) error {
 	return err
 }
 
+// joinInto opens the plan stage in newDir and merge-joins into it. When an
+// input is not in the order its stage promises, it closes that attempt,
+// sorts the input instead and starts over, at most twice. The caller closes
+// the stage it returns.
+func joinInto(ctx context.Context, g *Env, newDir string, opts joinOptions) (*pipeline.Stage, *pipeline.JoinSummary, error) {
+	for tries := 0; ; tries++ {
+		st, err := pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
+			pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects"))
+		if err != nil {
+			return nil, nil, err
+		}
+		join, err := runJoin(ctx, opts, st)
+		if err == nil {
+			return st, join, nil
+		}
+		st.Close() // this attempt's shards are discarded: the next starts afresh
+		var oe *pipeline.OrderError
+		if !errors.As(err, &oe) || tries == 2 {
+			return nil, nil, fmt.Errorf("plan: %w", err)
+		}
+		switch oe.Stream {
+		case "storage":
+			opts.sortStorage = true
+		case pipeline.DesignatedStream:
+			opts.sortDesignated = true
+		default:
+			return nil, nil, err
+		}
+		logf(g, "plan: %v; sorting %s instead", err, oe.Stream)
+	}
+}
+
 // planInputs checks that the stages plan reads are done.
 func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err error) {
 	for _, need := range []struct{ manifest, cmd string }{{"storage", "scan storage"}, {"designated", "scan metadata"}} {
@@ -147,37 +179,12 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 		return nil, err
 	}
 
-	st, err := pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
-		pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects"))
+	st, join, err := joinInto(ctx, g, newDir, joinOptions{state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	mem := int64(c.Memory)
-	opts := joinOptions{state: g.State, tmp: tmp, memory: mem, removals: removals, from: from, cutoff: sum.GraceCutoff}
-	sum.Join, err = runJoin(ctx, opts, st)
-	var oe *pipeline.OrderError
-	for tries := 0; errors.As(err, &oe) && tries < 2; tries++ {
-		// an input was not in the order its stage promises: sort it and start over
-		switch oe.Stream {
-		case "storage":
-			opts.sortStorage = true
-		case pipeline.DesignatedStream:
-			opts.sortDesignated = true
-		default:
-			return nil, err
-		}
-		logf(g, "plan: %v; sorting %s instead", err, oe.Stream)
-		if st, err = pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
-			pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects")); err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		sum.Join, err = runJoin(ctx, opts, st)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
+	sum.Join = join
 	if removals {
 		if sum.RemoveProjectsRows, err = writeRemovals(g.State, from, st, hashIndex); err != nil {
 			return nil, err
