@@ -29,11 +29,18 @@ func LockState(stateDir string) (unlock func() error, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("state directory %s: %w", stateDir, err)
 	}
-	if err := checkOwnState(stateDir); err != nil {
-		return nil, err
-	}
+	// The lock comes before anything in the folder is read: another process
+	// may be resetting it (run --fresh), and what it holds meanwhile proves
+	// nothing. Only a folder without the lock file is checked before one is
+	// made in it, so a folder that is not bandercheck's gets no file.
 	path := filepath.Join(stateDir, StateLockName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := checkOwnState(stateDir); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock the state directory: %w", err)
 	}
@@ -44,7 +51,11 @@ func LockState(stateDir string) (unlock func() error, err error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() error { return errors.Join(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close()) }, nil
+	unlock = func() error { return errors.Join(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close()) }
+	if err := checkOwnState(stateDir); err != nil {
+		return nil, errors.Join(err, unlock())
+	}
+	return unlock, nil
 }
 
 // checkOwnState refuses a directory that holds files but no run.json.

@@ -158,7 +158,7 @@ func TestFetchSource(t *testing.T) {
 		{"", "", "/packages/ab/x.whl", ""},
 	}
 	for _, c := range cases {
-		got, err := (&Fetcher{Upstream: c.upstream}).source(c.url, c.base)
+		got, _, err := (&Fetcher{Upstream: c.upstream}).source(c.url, c.base)
 		if c.want == "" {
 			if err == nil || !strings.Contains(err.Error(), "--download-base") {
 				t.Errorf("%q with no base: %q, %v; want an error naming --download-base", c.url, got, err)

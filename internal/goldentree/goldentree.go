@@ -194,9 +194,14 @@ func (t Tree) AddDir(p string) {
 
 // Diff compares a tree with a recorded manifest and copies; it returns one
 // line per difference (empty when they are the same), with the first
-// differing line of a copied file.
-func (t Tree) Diff(manifest []string, copies map[string][]byte) []string {
+// differing line of a copied file. ignoreModes leaves file modes out (a
+// store that writes every file 0644, where bandersnatch leaves status,
+// generation and last-modified 0600 and its .lock 0755).
+func (t Tree) Diff(manifest []string, copies map[string][]byte, ignoreModes bool) []string {
 	got := strings.Split(strings.TrimSuffix(t.Manifest(), "\n"), "\n")
+	if ignoreModes {
+		got, manifest = withoutModes(got), withoutModes(manifest)
+	}
 	want := map[string]bool{}
 	for _, l := range manifest {
 		want[l] = true
@@ -221,6 +226,18 @@ func (t Tree) Diff(manifest []string, copies map[string][]byte) []string {
 	}
 	slices.Sort(diffs)
 	return diffs
+}
+
+// withoutModes blanks the mode field of file lines.
+func withoutModes(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if f := strings.SplitN(l, " ", 3); len(f) == 3 && (f[0] == "f" || f[0] == "v") {
+			l = f[0] + " ---- " + f[2]
+		}
+		out[i] = l
+	}
+	return out
 }
 
 func firstDiff(got, want []byte) string {

@@ -177,6 +177,10 @@ func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) 
 		w.Uploaded = t
 	}
 	n, err := d.fetch.Fetch(ctx, d.mirror, w)
+	var hd *sinks.HostDownError
+	if errors.As(err, &hd) {
+		return appliedRow{}, err // apply stops; the shard is not recorded, so its rows are retried
+	}
 	var fe *sinks.FetchError
 	var pe *posixstore.PathError
 	if errors.As(err, &fe) || errors.As(err, &pe) {

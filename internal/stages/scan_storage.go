@@ -306,6 +306,12 @@ func (r rehashPolicy) due(key, hashedAt string) bool {
 	return t.Unix() < slot
 }
 
+// dotNamer is a store that can list the names beginning with "." of a
+// folder without listing the whole folder.
+type dotNamer interface {
+	DotNames(ctx context.Context, prefix string, fn func(name string, dir bool) error) error
+}
+
 // maxLeftovers bounds the temp files listed in one metadata folder.
 const maxLeftovers = 100_000
 
@@ -316,7 +322,11 @@ const maxLeftovers = 100_000
 // file, under the grace guard.
 func listLeftovers(ctx context.Context, ms store.Reader, prefix, after string, emit func(store.Object) error) error {
 	var keys []string
-	err := ms.Names(ctx, prefix, func(name string, dir bool) error {
+	names := ms.Names
+	if d, ok := ms.(dotNamer); ok {
+		names = d.DotNames // S3: only what begins with "."
+	}
+	err := names(ctx, prefix, func(name string, dir bool) error {
 		if dir || !strings.HasPrefix(name, ".") || name == ".lock" || name == ".s3keep" {
 			return nil
 		}

@@ -18,6 +18,9 @@ type Output struct {
 	// rewrite and copies, 0600 for status, generation and last-modified);
 	// on S3 it means nothing.
 	Mode uint32
+	// UpdateSafe marks a file bandersnatch leaves untouched when its bytes
+	// are unchanged (status, generation, web/last-modified).
+	UpdateSafe bool
 }
 
 // Link is a symbolic link keep_index_versions makes: Path points at the
@@ -67,10 +70,10 @@ func (p *Project) Pages() []Output {
 	var out []Output
 	if p.opts.html() {
 		h := p.HTML()
-		out = append(out, Output{dir + "index.html", h, 0o644}, Output{dir + "index.v1_html", h, 0o644})
+		out = append(out, Output{Path: dir + "index.html", Data: h, Mode: 0o644}, Output{Path: dir + "index.v1_html", Data: h, Mode: 0o644})
 	}
 	if p.opts.json() {
-		out = append(out, Output{dir + "index.v1_json", p.PageJSON(), 0o644})
+		out = append(out, Output{Path: dir + "index.v1_json", Data: p.PageJSON(), Mode: 0o644})
 	}
 	return out
 }

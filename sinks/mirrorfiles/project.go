@@ -116,9 +116,17 @@ func Prepare(doc []byte, rawName string, o Options) (*Project, error) {
 	}
 	p := &Project{Name: name, RawName: rawName, opts: o, doc: v}
 	fp, err := p.filterView()
-	if err == nil && o.Filters != nil {
-		var by string
-		if by, err = o.Filters.ExcludesProject(fp); err == nil && by != "" {
+	if o.Filters.FiltersProjects() {
+		// the metadata filters read the document before web/json is written:
+		// a document they cannot read stops the project with nothing written
+		by := ""
+		if err == nil {
+			by, err = o.Filters.ExcludesProject(fp)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("project %s: %w", name, err)
+		}
+		if by != "" {
 			p.Skip = by
 			return p, nil
 		}
@@ -146,6 +154,30 @@ func (p *Project) LastSerial() (int64, error) {
 		return 0, errors.New("the document has no integer last_serial")
 	}
 	return strconv.ParseInt(p.serial, 10, 64)
+}
+
+// SafeName is bandersnatch_safe_name: each run of characters other than
+// ASCII letters, digits and '.' becomes '-', then lower case. `bandersnatch
+// sync NAME` passes SafeName(NAME) as the raw name, so the page title reads
+// "alpha-pkg" where a full sync, which takes the index's spelling, writes
+// "Alpha_Pkg".
+func SafeName(name string) string {
+	var b strings.Builder
+	run := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' {
+			b.WriteByte(c)
+			run = false
+			continue
+		}
+		if !run {
+			b.WriteByte('-')
+			run = true
+		}
+		// a multi-byte character is one run with its neighbours
+	}
+	return strings.ToLower(b.String())
 }
 
 // canonicalize is packaging's canonicalize_name.
@@ -186,7 +218,8 @@ func checkName(n string) error {
 }
 
 // filterView is what the filters see: info's fields, and each release's
-// files with all their fields (Index: position in p.docFiles order).
+// files with all their fields (Index: the file's position among all the
+// document's files, in order).
 func (p *Project) filterView() (*filters.Project, error) {
 	info := p.doc.Get("info")
 	rel := p.doc.Get("releases")

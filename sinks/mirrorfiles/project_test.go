@@ -67,6 +67,10 @@ func TestMetadataFilterSkipsEverything(t *testing.T) {
 	if p.JSONFiles() != nil || p.Pages() != nil || p.Downloads() != nil {
 		t.Fatal("a skipped project writes files")
 	}
+	// with a metadata filter on, a document it cannot read stops the project before web/json
+	if p, err := Prepare([]byte(`{"releases": {}}`), "x", OptionsFromConfig(cfg)); p != nil || err == nil {
+		t.Fatalf("no info under a metadata filter: %v %v", p, err)
+	}
 	p, err = Prepare(w.Document("removed-later"), "removed-later", OptionsFromConfig(cfg)) // one release
 	if err != nil || p.Skip != "" || len(p.JSONFiles()) != 2 {
 		t.Fatalf("kept project: skip %q, err %v", p.Skip, err)
@@ -153,5 +157,14 @@ func TestVersionedPages(t *testing.T) {
 	}
 	if len(links) != 3 || links[1].Path != "web/simple/d/delta/index.v1_html" || links[1].Target != wantWrite[1] {
 		t.Errorf("links %v", links)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	// bandersnatch_safe_name, as `bandersnatch sync NAME` spells the title (seen: "Links for alpha-pkg")
+	for in, want := range map[string]string{"alpha_pkg": "alpha-pkg", "Zope.Interface": "zope.interface", "a__b--c": "a-b-c", "é-x": "-x", "A B": "a-b"} {
+		if got := SafeName(in); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

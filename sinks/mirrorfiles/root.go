@@ -34,7 +34,7 @@ func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, rem
 	}
 	h.WriteString("  </body>\n</html>")
 	if o.html() {
-		write = append(write, Output{"web/simple/index.html", h.Bytes(), 0o644}, Output{"web/simple/index.v1_html", h.Bytes(), 0o644})
+		write = append(write, Output{Path: "web/simple/index.html", Data: h.Bytes(), Mode: 0o644}, Output{Path: "web/simple/index.v1_html", Data: h.Bytes(), Mode: 0o644})
 	} else {
 		remove = append(remove, "web/simple/index.html")
 	}
@@ -44,7 +44,7 @@ func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, rem
 				{Kind: KindInt, Str: strconv.FormatInt(serial, 10)}, strValue("1.1")}},
 			projects,
 		}}
-		write = append(write, Output{"web/simple/index.v1_json", Dumps(idx), 0o644})
+		write = append(write, Output{Path: "web/simple/index.v1_json", Data: Dumps(idx), Mode: 0o644})
 	}
 	return write, remove
 }
@@ -86,16 +86,18 @@ func sortDirs(dirs []string, hashIndex bool) []string {
 // writes it (0600 when new, the old file's mode otherwise; an unchanged
 // file is left alone) only when the sync had no error.
 func StatusFile(serial int64) Output {
-	return Output{Path: "status", Data: []byte(strconv.FormatInt(serial, 10)), Mode: 0o600}
+	return Output{Path: "status", Data: []byte(strconv.FormatInt(serial, 10)), Mode: 0o600, UpdateSafe: true}
 }
 
 // GenerationFile is `generation`: "5", written at every start.
-func GenerationFile() Output { return Output{Path: "generation", Data: []byte("5"), Mode: 0o600} }
+func GenerationFile() Output {
+	return Output{Path: "generation", Data: []byte("5"), Mode: 0o600, UpdateSafe: true}
+}
 
 // LastModifiedFile is web/last-modified: the time the sync started,
 // "%Y%m%dT%H:%M:%S\n" in UTC, written with status.
 func LastModifiedFile(start time.Time) Output {
-	return Output{Path: "web/last-modified", Data: []byte(start.UTC().Format("20060102T15:04:05") + "\n"), Mode: 0o600}
+	return Output{Path: "web/last-modified", Data: []byte(start.UTC().Format("20060102T15:04:05") + "\n"), Mode: 0o600, UpdateSafe: true}
 }
 
 // BootstrapDirs are the folders bandersnatch makes at every start (on S3

@@ -73,8 +73,9 @@ func (d *Store) Close() error {
 
 // Create starts writing key; nothing is visible until Commit. A download
 // below web/packages is staged in the staging folder; any other file (a
-// root index) beside its target, under a name beginning with '.', which no
-// scan takes for a project.
+// root index, a page, a document) beside its target, under a name
+// beginning with '.', which no scan takes for a project; missing folders
+// above it are made.
 func (d *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
 	w, err := d.writer()
 	if err != nil {
@@ -164,8 +165,10 @@ func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
 	if target == d.packages {
 		dir, err = d.packages.MkdirAll(store.TempDir)
 	} else {
+		// sync writes pages and documents of new projects: their folders
+		// (web/simple/<name>/, web/pypi/<name>/) are made, never through a link
 		parent, _ := splitKey(rel)
-		dir, err = d.rootDir.OpenDir(parent)
+		dir, err = d.rootDir.MkdirAll(parent)
 	}
 	if err != nil {
 		return nil, classify(key, err)
