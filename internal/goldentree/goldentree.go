@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,18 @@ type Entry struct {
 
 // Tree is a mirror tree by path.
 type Tree map[string]*Entry
+
+// Root stands for the mirror's folder in recorded symlink targets
+// (keep_index_versions links point at absolute paths).
+const Root = "@ROOT@"
+
+// stampRE is make_time_stamp() in a versioned page's name
+// (index_<serial>_<stamp>.<ext>): when the sync ran, so not compared.
+var stampRE = regexp.MustCompile(`_\d{4}-\d{2}-\d{2}T\d{6}(\.\d{6})?Z\.`)
+
+// Normalize replaces the time stamp of a versioned page's name with
+// "@STAMP@", in a path or a link target.
+func Normalize(p string) string { return stampRE.ReplaceAllString(p, "_@STAMP@.") }
 
 // hasMtime tells whether a path's mtime is part of the tree: release files
 // and their .metadata, as bandersnatch sets them to the upload time.
@@ -86,7 +99,7 @@ func Read(root string) (Tree, error) {
 		if rel == "." {
 			return nil
 		}
-		rel = filepath.ToSlash(rel)
+		rel = Normalize(filepath.ToSlash(rel))
 		e := &Entry{Path: rel}
 		info, err := d.Info()
 		if err != nil {
@@ -97,6 +110,10 @@ func Read(root string) (Tree, error) {
 			if e.Link, err = os.Readlink(p); err != nil {
 				return err
 			}
+			if rest, ok := strings.CutPrefix(e.Link, root+"/"); ok {
+				e.Link = Root + "/" + rest
+			}
+			e.Link = Normalize(e.Link)
 		case d.IsDir():
 			e.Dir = true
 		default:
@@ -178,6 +195,13 @@ func Load(dir string) (manifest []string, copies map[string][]byte, err error) {
 // Add puts a file into the tree with its parent folders.
 func (t Tree) Add(p string, data []byte, mode uint32, mtime time.Time) {
 	t[p] = &Entry{Path: p, Data: data, Mode: mode, Mtime: mtime, Varies: slices.Contains(Volatile, p)}
+	t.AddDir(path.Dir(p))
+}
+
+// AddLink puts a symbolic link into the tree with its parent folders
+// (target as Read records it: Root + "/" + a path inside the mirror).
+func (t Tree) AddLink(p, target string) {
+	t[p] = &Entry{Path: p, Link: target}
 	t.AddDir(path.Dir(p))
 }
 
