@@ -54,11 +54,11 @@ func printApplied(w io.Writer, state, title string) error {
 	return tw.Flush()
 }
 
-// keepApplied is what plan does with the applied results of the plan it
+// KeepApplied is what plan does with the applied results of the plan it
 // replaces: when that apply went through to its end they are kept in
 // STATE/previous/applied; when it stopped halfway, a new plan is refused
 // without --force (finish it with apply, or read it with plan --show).
-func keepApplied(g *Env, force bool) error {
+func KeepApplied(g *Env, force bool) error {
 	applied := filepath.Join(g.State, "applied")
 	if _, err := os.Stat(applied); err != nil {
 		return nil
