@@ -42,15 +42,16 @@ func New(o Options) Reporter {
 	}
 	r := &reporter{o: o, start: time.Now(), stop: make(chan struct{})}
 	if o.Live {
+		// the rate is drawn in the description, once there is one: the
+		// bar's own shows "0 files/hr" before the first item
 		r.bar = progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(o.Out),
 			progressbar.OptionSetDescription(o.Stage),
 			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString(o.Unit),
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 		)
+		liveBars.Add(1)
 	}
 	r.wg.Go(r.loop)
 	return r
@@ -98,11 +99,16 @@ func (r *reporter) show(final bool) {
 			r.bar.ChangeMax64(total)
 		}
 		_ = r.bar.Set64(items)
-		r.bar.Describe(fmt.Sprintf("%s %s", r.o.Stage, mib(bytes)))
+		rate := ""
+		if el := time.Since(r.start).Seconds(); items > 0 && el >= 1 {
+			rate = fmt.Sprintf(", %.0f %s/s", float64(items)/el, r.o.Unit)
+		}
+		r.bar.Describe(fmt.Sprintf("%s %s%s", r.o.Stage, mib(bytes), rate))
 		return
 	}
 	if r.bar != nil {
 		_ = r.bar.Finish()
+		liveBars.Add(-1)
 	}
 	el := time.Since(r.start).Seconds()
 	rate := float64(items) / max(el, 1e-9)
@@ -138,3 +144,25 @@ func (r *reporter) Finish() {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// liveBars counts the bars drawn on the terminal now.
+var liveBars atomic.Int64
+
+// clearLine moves to the start of the line and clears it (ANSI).
+const clearLine = "\r\x1b[2K"
+
+// LogWriter wraps the writer logs go to when a bar may share the terminal
+// with them: while a bar is drawn, each log line first clears the bar's line,
+// so it never lands inside the bar; the bar is drawn again below it on its
+// next tick.
+func LogWriter(w io.Writer) io.Writer { return logWriter{w} }
+
+type logWriter struct{ w io.Writer }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	if liveBars.Load() == 0 {
+		return l.w.Write(p)
+	}
+	n, err := l.w.Write(append([]byte(clearLine), p...))
+	return max(n-len(clearLine), 0), err
+}

@@ -255,7 +255,7 @@ func (g *Env) stderr() io.Writer {
 // logf writes one log line to stderr.
 func logf(g *Env, format string, args ...any) {
 	if g.log == nil {
-		g.log = newLogger(g.stderr(), g.LogFormat)
+		g.log = newLogger(progress.LogWriter(g.stderr()), g.LogFormat)
 	}
 	g.log.Info(fmt.Sprintf(format, args...))
 }
