@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bandercheck/bandercheck/internal/filters"
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -88,11 +89,11 @@ type Project struct {
 	Skip string
 
 	opts     Options
-	doc      *Value
-	serial   string   // str(int(last_serial)); "" when the document has none
-	versions []string // releases left after the filters, document order
-	files    []*Value // their files, document order
-	err      error    // why bandersnatch stops after writing web/json
+	doc      *pyjson.Value
+	serial   string          // str(int(last_serial)); "" when the document has none
+	versions []string        // releases left after the filters, document order
+	files    []*pyjson.Value // their files, document order
+	err      error           // why bandersnatch stops after writing web/json
 }
 
 // Prepare parses one /pypi/<name>/json document as bandersnatch 8's
@@ -106,11 +107,11 @@ type Project struct {
 // bad URL or upload time, a filter that cannot judge a value): write
 // JSONFiles, record the error as the project's problem, and nothing else.
 func Prepare(doc []byte, rawName string, o Options) (*Project, error) {
-	name := canonicalize(rawName)
+	name := sources.Normalize(rawName) // packaging's canonicalize_name
 	if err := checkName(name); err != nil {
 		return nil, fmt.Errorf("project %q: %w", rawName, err)
 	}
-	v, err := ParseJSON(doc)
+	v, err := pyjson.ParseJSON(doc)
 	if err != nil {
 		return nil, fmt.Errorf("project %s: %w", name, err)
 	}
@@ -180,27 +181,6 @@ func SafeName(name string) string {
 	return strings.ToLower(b.String())
 }
 
-// canonicalize is packaging's canonicalize_name.
-func canonicalize(name string) string {
-	var b strings.Builder
-	sep := false
-	for _, r := range name {
-		if r == '-' || r == '_' || r == '.' {
-			sep = true
-			continue
-		}
-		if sep {
-			b.WriteByte('-')
-			sep = false
-		}
-		b.WriteString(strings.ToLower(string(r)))
-	}
-	if sep {
-		b.WriteByte('-')
-	}
-	return b.String()
-}
-
 // checkName refuses a name that is not one folder below web/json,
 // web/pypi and web/simple.
 func checkName(n string) error {
@@ -223,14 +203,14 @@ func checkName(n string) error {
 func (p *Project) filterView() (*filters.Project, error) {
 	info := p.doc.Get("info")
 	rel := p.doc.Get("releases")
-	if p.doc.Kind != KindObject || info == nil {
+	if p.doc.Kind != pyjson.KindObject || info == nil {
 		return nil, errors.New("the document has no info")
 	}
-	if rel == nil || rel.Kind != KindObject {
+	if rel == nil || rel.Kind != pyjson.KindObject {
 		return nil, errors.New("the document has no releases object")
 	}
 	fp := &filters.Project{Info: map[string]any{}}
-	if info.Kind == KindObject {
+	if info.Kind == pyjson.KindObject {
 		fp.Info = info.Any().(map[string]any)
 	}
 	fp.Name, _ = fp.Info["name"].(string)
@@ -240,12 +220,12 @@ func (p *Project) filterView() (*filters.Project, error) {
 	n := 0
 	for i, version := range rel.Keys {
 		files := rel.Elems[i]
-		if files.Kind != KindArray {
+		if files.Kind != pyjson.KindArray {
 			return nil, fmt.Errorf("releases[%q] is not a list", version)
 		}
 		r := &filters.Release{Version: version}
 		for _, f := range files.Elems {
-			if f.Kind != KindObject {
+			if f.Kind != pyjson.KindObject {
 				return nil, fmt.Errorf("releases[%q] holds a file that is not an object", version)
 			}
 			r.Files = append(r.Files, &filters.File{Fields: f.Any().(map[string]any), Index: n})
@@ -260,11 +240,11 @@ func (p *Project) filterView() (*filters.Project, error) {
 }
 
 // pyIntOf is str(int(v)) for an integer or a decimal string; "" otherwise.
-func pyIntOf(v *Value) string {
+func pyIntOf(v *pyjson.Value) string {
 	switch v.Kind {
-	case KindInt:
-		return pyInt(v.Str)
-	case KindString:
+	case pyjson.KindInt:
+		return pyjson.PyInt(v.Str)
+	case pyjson.KindString:
 		if n, err := strconv.ParseInt(strings.TrimSpace(v.Str), 10, 64); err == nil {
 			return strconv.FormatInt(n, 10)
 		}
@@ -279,7 +259,7 @@ func (p *Project) filter(fp *filters.Project) error {
 			return fmt.Errorf("filter %w", err)
 		}
 	}
-	var all []*Value
+	var all []*pyjson.Value
 	rel := p.doc.Get("releases")
 	for _, files := range rel.Elems {
 		all = append(all, files.Elems...)
@@ -316,8 +296,8 @@ func (p *Project) check() error {
 }
 
 // str is v's string value ("" when v is not a string).
-func str(v *Value) string {
-	if v == nil || v.Kind != KindString {
+func str(v *pyjson.Value) string {
+	if v == nil || v.Kind != pyjson.KindString {
 		return ""
 	}
 	return v.Str

@@ -168,3 +168,36 @@ func TestSafeName(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	read := func(body string) (Options, error) {
+		conf := filepath.Join(dir, "b.conf")
+		os.WriteFile(conf, []byte("[mirror]\ndirectory = /m\n"+body), 0o644)
+		cfg, err := sources.ReadConfig(conf)
+		if err != nil {
+			return Options{}, err
+		}
+		return OptionsFromConfig(cfg), nil
+	}
+	o, err := read("json = yes\nsimple-format = json\nhash-index = on\nroot_uri = https://files.example/m\nkeep_index_versions = 3\ndigest_name = md5\nrelease-files = 0\ncore-metadata = false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{JSON: true, SimpleFormat: "JSON", HashIndex: true, RootURI: "https://files.example/m", KeepIndexVersions: 3, DigestName: "md5"}
+	o.Filters = nil
+	if o != want {
+		t.Fatalf("options %+v, want %+v", o, want)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = read("")
+	o.Filters = nil
+	if d := DefaultOptions(); o != d {
+		t.Fatalf("defaults %+v, want %+v", o, d)
+	}
+	if _, err := read("keep_index_versions = many\n"); err == nil || !strings.Contains(err.Error(), "keep_index_versions") {
+		t.Fatalf("a bad keep_index_versions: %v", err)
+	}
+}

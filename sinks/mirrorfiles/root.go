@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 )
 
 // RootIndexFiles is sync_index_page: the root simple index of every project
@@ -25,11 +27,11 @@ func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, rem
 	var h bytes.Buffer
 	h.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n" +
 		"    <title>Simple Index</title>\n  </head>\n  <body>\n")
-	projects := &Value{Kind: KindArray}
+	projects := &pyjson.Value{Kind: pyjson.KindArray}
 	for _, n := range sorted {
 		fmt.Fprintf(&h, "    <a href=\"%s/\">%s</a><br/>\n", n, n)
 		if o.json() {
-			projects.Elems = append(projects.Elems, &Value{Kind: KindObject, Keys: []string{"name"}, Elems: []*Value{strValue(n)}})
+			projects.Elems = append(projects.Elems, &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"name"}, Elems: []*pyjson.Value{strValue(n)}})
 		}
 	}
 	h.WriteString("  </body>\n</html>")
@@ -39,12 +41,12 @@ func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, rem
 		remove = append(remove, "web/simple/index.html")
 	}
 	if o.json() {
-		idx := &Value{Kind: KindObject, Keys: []string{"meta", "projects"}, Elems: []*Value{
-			{Kind: KindObject, Keys: []string{"_last-serial", "api-version"}, Elems: []*Value{
-				{Kind: KindInt, Str: strconv.FormatInt(serial, 10)}, strValue("1.1")}},
+		idx := &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"meta", "projects"}, Elems: []*pyjson.Value{
+			{Kind: pyjson.KindObject, Keys: []string{"_last-serial", "api-version"}, Elems: []*pyjson.Value{
+				{Kind: pyjson.KindInt, Str: strconv.FormatInt(serial, 10)}, strValue("1.1")}},
 			projects,
 		}}
-		write = append(write, Output{Path: "web/simple/index.v1_json", Data: Dumps(idx), Mode: 0o644})
+		write = append(write, Output{Path: "web/simple/index.v1_json", Data: pyjson.Dumps(idx), Mode: 0o644})
 	}
 	return write, remove
 }
