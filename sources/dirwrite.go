@@ -85,6 +85,28 @@ func (d *DirStore) Create(ctx context.Context, key string, meta Meta) (Upload, e
 	return w.create(key, meta)
 }
 
+// MkdirAll makes the folder key (relative to the root) and what is
+// missing above it, never following a link.
+func (d *DirStore) MkdirAll(ctx context.Context, key string) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	target, rel, err := w.locate(key + "/x")
+	if err != nil {
+		return err
+	}
+	dir, _ := splitKey(rel)
+	if dir == "" {
+		return nil
+	}
+	f, err := target.MkdirAll(dir)
+	if err != nil {
+		return classify(key, err)
+	}
+	return f.Close()
+}
+
 // Remove deletes files, then the folders left empty up to web/packages (also
 // when the file was already gone: a kill between the two). The result has
 // one error (or nil) per key; the second is the mirror's own failure.
@@ -143,6 +165,9 @@ func (d *dirWriter) locate(key string) (*safefs.Dir, string, error) {
 		}
 		return d.packages, rest, nil
 	}
+	if key == TempDir || strings.HasPrefix(key, TempDir+"/") {
+		return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
+	}
 	return d.rootDir, key, nil
 }
 
@@ -162,13 +187,9 @@ func (d *dirWriter) create(key string, meta Meta) (Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dir *safefs.Dir
-	if target == d.packages {
-		dir, err = d.packages.MkdirAll(TempDir)
-	} else {
-		parent, _ := splitKey(rel)
-		dir, err = d.rootDir.OpenDir(parent)
-	}
+	// staged where the rename into place stays on one file system: web/packages
+	// (it may be another volume) or the root; both folders go when the lock does
+	dir, err := target.MkdirAll(TempDir)
 	if err != nil {
 		return nil, classify(key, err)
 	}
@@ -190,7 +211,11 @@ func splitKey(key string) (string, string) {
 func (u *dirUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
 
 func (u *dirUpload) Commit(ctx context.Context) error {
-	err := u.f.Chmod(0o644)
+	mode := os.FileMode(0o644)
+	if u.meta.Mode != 0 {
+		mode = os.FileMode(u.meta.Mode)
+	}
+	err := u.f.Chmod(mode)
 	if err == nil {
 		err = u.f.Sync()
 	}
@@ -283,17 +308,24 @@ func (d *dirWriter) lock() (func() error, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if _, err := d.packages.RemoveAll(TempDir); err != nil {
+	if err := d.clearStaging(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
+		return nil, err
 	}
 	return func() error {
-		_, err := d.packages.RemoveAll(TempDir)
-		if err != nil {
-			err = fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
-		}
-		return errors.Join(err, syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
+		return errors.Join(d.clearStaging(), syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
 	}, nil
+}
+
+// clearStaging removes what a killed run left in the staging folders.
+func (d *dirWriter) clearStaging() error {
+	if _, err := d.packages.RemoveAll(TempDir); err != nil {
+		return fmt.Errorf("clear web/packages/%s: %w", TempDir, err)
+	}
+	if _, err := d.rootDir.RemoveAll(TempDir); err != nil {
+		return fmt.Errorf("clear %s: %w", TempDir, err)
+	}
+	return nil
 }
 
 // PathError is a failure of one key (a link on its path, a file where a
