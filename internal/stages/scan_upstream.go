@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/progress"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -87,10 +88,17 @@ func (c *ScanUpstream) fetch(ctx context.Context, g *Env, client *http.Client, b
 func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (int64, error) {
 	sorter := pipeline.NewSorter(tmp, 64<<20, 3, func(r []string) string { return r[0] })
 	defer sorter.Close()
-	rep := g.reporter(stage, "projects")
-	defer rep.Finish()
+	var rep progress.Reporter // from the first name: an index that fails at once says one line
+	defer func() {
+		if rep != nil {
+			rep.Finish()
+		}
+	}()
 	top := int64(sources.NoSerial)
 	if _, err := sources.FetchIndex(ctx, client, base, func(name string, serial int64) error {
+		if rep == nil {
+			rep = g.reporter(stage, "projects")
+		}
 		rep.Add(1, 0)
 		top = max(top, serial)
 		return sorter.Add([]string{sources.Normalize(name), name, formatSerial(serial)})

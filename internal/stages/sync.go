@@ -74,6 +74,8 @@ type syncRun struct {
 	Target   int64     `json:"target"`   // the serial reached when every project is synced
 	Changed  int64     `json:"changed"`  // projects upstream changed since Status, before the filters
 	Todo     int64     `json:"todo"`     // projects to fetch (sync/todo without the gone ones)
+	Removed  int64     `json:"removed"`  // gone projects removed so far (--remove-deleted)
+	Steps    []string  `json:"steps"`    // the end's steps done: a resumed end skips them
 	Started  time.Time `json:"started"`
 	Finished bool      `json:"finished"`
 }
@@ -121,6 +123,9 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 	}
 	if strings.HasPrefix(se.base, "http://") && !conf.Sync.AllowNonHTTPS && o.Upstream == "" {
 		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] master %s is not https: set allow-non-https = true to use it, as bandersnatch asks", g.Config, se.base)}
+	}
+	if _, _, err := g.openRun(); err != nil { // STATE is bandercheck's, and this mirror's
+		return res, err
 	}
 	if o.DryRun {
 		return dryRunSync(ctx, se)
@@ -252,7 +257,25 @@ func safeName(n string) string {
 // or to the sync in progress in STATE.
 func dryRunSync(ctx context.Context, se *syncEnv) (SyncResult, error) {
 	var res SyncResult
-	store, _, err := se.g.openStore(ctx)
+	tmp, err := os.MkdirTemp(se.g.State, "sync-dry-run-")
+	if err != nil {
+		return res, fmt.Errorf("sync --dry-run: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	g := *se.g
+	g.State = tmp
+	se.g = &g
+	if loc, err := g.mirror(); err == nil && !loc.IsS3() {
+		if _, err := os.Stat(loc.Path); errors.Is(err, os.ErrNotExist) {
+			// a mirror not made yet reads as an empty one
+			empty := filepath.Join(tmp, "empty-mirror")
+			if err := os.MkdirAll(empty, 0o755); err != nil {
+				return res, err
+			}
+			g.Mirror = Location{Path: empty}
+		}
+	}
+	store, _, err := g.openStore(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -261,14 +284,6 @@ func dryRunSync(ctx context.Context, se *syncEnv) (SyncResult, error) {
 	if err != nil {
 		return res, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(se.g.State), "sync-dry-run-")
-	if err != nil {
-		return res, fmt.Errorf("sync --dry-run: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	g := *se.g
-	g.State = tmp
-	se.g = &g
 	se.run = &syncRun{Projects: syncNames(se.o.Projects), Status: status, Target: status}
 	if len(se.run.Projects) == 0 {
 		if err := syncUpstream(ctx, se); err != nil {

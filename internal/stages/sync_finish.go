@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
@@ -19,46 +20,72 @@ import (
 // bandersnatch's todo file goes. It can run again after a kill: each step
 // writes whole files from what the mirror holds.
 func syncFinish(ctx context.Context, se *syncEnv, failed bool) (int64, error) {
-	crashpoint.Hit("sync-finish")
 	named := len(se.run.Projects) > 0
-	var removed int64
-	var err error
 	if se.o.RemoveDeleted {
-		if removed, err = removeGone(ctx, se); err != nil {
-			return removed, err
+		if err := removeGone(ctx, se); err != nil {
+			return se.run.Removed, err
 		}
 	}
-	if named || se.run.Status == 0 || se.run.Changed > 0 || se.run.Todo > 0 || removed > 0 {
+	removed := se.run.Removed
+	err := se.step("index", func() error {
+		if !(named || se.run.Status == 0 || se.run.Changed > 0 || se.run.Todo > 0 || removed > 0) {
+			return nil // bandersnatch leaves the index of an incremental sync with nothing to do
+		}
 		dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
 		if err != nil {
-			return removed, err
+			return err
 		}
 		write, remove := mirrorfiles.RootIndexFiles(dirs, se.run.Status, se.opts)
 		for _, o := range write {
 			if err := writeOutput(ctx, se.store, o); err != nil {
-				return removed, err
+				return err
 			}
 		}
-		if err := removeKeys(ctx, se.store, remove); err != nil {
-			return removed, err
-		}
+		return removeKeys(ctx, se.store, remove)
+	})
+	if err != nil {
+		return removed, err
 	}
-	crashpoint.Hit("sync-index")
-	if !failed && !named {
+	if failed || named { // done, without a serial: the next sync starts over from the status serial
+		se.run.Finished = true
+		return removed, saveSyncRun(se.g.State, se.run)
+	}
+	err = se.step("status", func() error {
 		if st := mirrorfiles.StatusFile(se.run.Target); !sameContent(ctx, se.store, st.Path, st.Data) {
-			if err := writeOutput(ctx, se.store, st); err != nil {
-				return removed, err
+			return writeOutput(ctx, se.store, st)
+		}
+		return nil
+	})
+	if err == nil {
+		err = se.step("last-modified", func() error {
+			if err := writeOutput(ctx, se.store, mirrorfiles.LastModifiedFile(se.run.Started)); err != nil {
+				return err
 			}
-		}
-		if err := writeOutput(ctx, se.store, mirrorfiles.LastModifiedFile(se.run.Started)); err != nil {
-			return removed, err
-		}
-		if err := removeKeys(ctx, se.store, []string{"todo"}); err != nil {
-			return removed, err
-		}
+			return removeKeys(ctx, se.store, []string{"todo"})
+		})
+	}
+	if err != nil {
+		return removed, err
 	}
 	se.run.Finished = true
 	return removed, saveSyncRun(se.g.State, se.run)
+}
+
+// step runs one step of the end once per sync: it is recorded in
+// STATE/sync/run.json when done, and a resumed end skips it.
+func (se *syncEnv) step(name string, fn func() error) error {
+	if slices.Contains(se.run.Steps, name) {
+		return nil
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	se.run.Steps = append(se.run.Steps, name)
+	if err := saveSyncRun(se.g.State, se.run); err != nil {
+		return err
+	}
+	crashpoint.Hit("sync-" + name)
+	return nil
 }
 
 // removeKeys removes files; one that is already gone is fine.
@@ -83,12 +110,15 @@ func removeKeys(ctx context.Context, store Backend, keys []string) error {
 // their simple page lists, web/json/<name>, web/pypi/<name>/ and the simple
 // folder. More than --max-remove-projects of the mirror's projects is
 // refused: an upstream that lost that many is taken for a fault.
-func removeGone(ctx context.Context, se *syncEnv) (int64, error) {
+func removeGone(ctx context.Context, se *syncEnv) error {
+	if slices.Contains(se.run.Steps, "remove") {
+		return nil
+	}
 	dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	local := int64(len(dirs))
+	local := int64(len(dirs)) + se.run.Removed // as many as before the first removal
 	limit := se.o.MaxRemoveProjects.Of(local)
 	var gone []string // at most limit+1: the guard below refuses more
 	err = pipeline.EachRow(se.g.State, "sync/todo", func(row []string) error {
@@ -102,21 +132,23 @@ func removeGone(ctx context.Context, se *syncEnv) (int64, error) {
 		return nil
 	})
 	if err != nil && err != errTooMany {
-		return 0, err
+		return err
 	}
 	if int64(len(gone)) > limit {
-		return 0, &pipeline.RefusedError{Guards: []string{"max-remove-projects"}, Msg: fmt.Sprintf(
+		return &pipeline.RefusedError{Guards: []string{"max-remove-projects"}, Msg: fmt.Sprintf(
 			"sync --remove-deleted: more than %d of the mirror's %d projects are gone upstream (--max-remove-projects %s): nothing was removed; check upstream, or raise the limit", limit, local, se.o.MaxRemoveProjects)}
 	}
-	var n int64
-	for _, p := range gone {
+	for _, p := range gone[se.run.Removed:] {
 		if err := removeProject(ctx, se, p); err != nil {
-			return n, err
+			return err
 		}
-		n++
+		se.run.Removed++
+		if err := saveSyncRun(se.g.State, se.run); err != nil {
+			return err
+		}
 		crashpoint.Hit("sync-remove")
 	}
-	return n, nil
+	return se.step("remove", func() error { return nil })
 }
 
 var errTooMany = fmt.Errorf("too many projects gone")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -28,18 +27,16 @@ func syncUpstream(ctx context.Context, se *syncEnv) error {
 	if stageDone(se.g.State, "sync/upstream") {
 		return nil
 	}
-	crashpoint.Hit("sync-upstream")
 	client := sources.NewUpstreamClient(se.conf.Sync.Timeout, se.conf.Sync.GlobalTimeout, 2)
 	tmp := filepath.Join(se.g.State, "tmp")
-	err := sources.Retry(ctx, se.o.Attempts, se.o.StaleWait, func(err error, wait time.Duration) {
-		logf(se.g, "sync: the index: %v; asking again in %s", err, wait)
-	}, func() error {
+	err := sources.Retry(ctx, se.o.Attempts, se.o.StaleWait, nil, func() error {
 		_, err := writeUpstream(ctx, se.g, client, se.base, tmp, "sync upstream", pipeline.MustSpec("sync/upstream"))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sync: upstream's index: %w", err)
 	}
+	crashpoint.Hit("sync-upstream")
 	return nil
 }
 
@@ -83,8 +80,7 @@ func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
 		if err := saveSyncRun(se.g.State, se.run); err != nil {
 			return 0, err
 		}
-		crashpoint.Hit("sync-todo")
-		return n, st.Finish()
+		return n, finishTodo(st)
 	}
 	local, err := localProjects(ctx, se)
 	if err != nil {
@@ -125,8 +121,15 @@ func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
 	if err := saveSyncRun(se.g.State, se.run); err != nil {
 		return 0, err
 	}
-	crashpoint.Hit("sync-todo")
-	return n, st.Finish()
+	return n, finishTodo(st)
+}
+
+func finishTodo(st *pipeline.Stage) error {
+	err := st.Finish()
+	if err == nil {
+		crashpoint.Hit("sync-todo")
+	}
+	return err
 }
 
 // mergeNames walks upstream's rows and the mirror's sorted project names
