@@ -23,7 +23,6 @@ require (
 	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/time v0.16.0
-	gopkg.in/ini.v1 v1.68.0
 	k8s.io/api v0.37.2
 	sigs.k8s.io/yaml v1.6.0
 )

@@ -29,11 +29,18 @@ func LockState(stateDir string) (unlock func() error, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("state directory %s: %w", stateDir, err)
 	}
-	if err := checkOwnState(stateDir); err != nil {
-		return nil, err
-	}
+	// The lock comes before anything in the folder is read: another process
+	// may be resetting it (run --fresh), and what it holds meanwhile proves
+	// nothing. Only a folder without the lock file is checked before one is
+	// made in it, so a folder that is not bandercheck's gets no file.
 	path := filepath.Join(stateDir, StateLockName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := checkOwnState(stateDir); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock the state directory: %w", err)
 	}
@@ -44,7 +51,11 @@ func LockState(stateDir string) (unlock func() error, err error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() error { return errors.Join(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close()) }, nil
+	unlock = func() error { return errors.Join(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close()) }
+	if err := checkOwnState(stateDir); err != nil {
+		return nil, errors.Join(err, unlock())
+	}
+	return unlock, nil
 }
 
 // checkOwnState refuses a directory that holds files but no run.json.
@@ -101,7 +112,8 @@ func DiscardState(stateDir string) error {
 const PreviousDir = "previous"
 
 // KeepPrevious moves a finished storage manifest to STATE/previous/storage,
-// replacing the one kept before, with the mirror it describes. An
+// replacing the one kept before (and everything kept of another mirror),
+// with the mirror it describes. An
 // unfinished one is left for --fresh to discard.
 func KeepPrevious(stateDir, mirror string) error {
 	sf, err := ReadStageFile(stateDir, "storage")
@@ -109,7 +121,11 @@ func KeepPrevious(stateDir, mirror string) error {
 		return nil
 	}
 	prev := filepath.Join(stateDir, PreviousDir)
-	if err := os.RemoveAll(prev); err != nil {
+	drop := filepath.Join(prev, "storage")
+	if PreviousMirror(stateDir) != mirror {
+		drop = prev // what is kept describes another mirror
+	}
+	if err := os.RemoveAll(drop); err != nil {
 		return fmt.Errorf("keep the storage manifest: %w", err)
 	}
 	if err := os.MkdirAll(prev, 0o755); err != nil {
@@ -131,4 +147,32 @@ func PreviousMirror(stateDir string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// KeepApplied moves STATE/applied (what the last check's apply did) to
+// STATE/previous/applied, replacing the one kept before, so that starting a
+// new check never discards the evidence of the last one. Without applied
+// results it does nothing.
+func KeepApplied(stateDir, mirror string) error {
+	src := filepath.Join(stateDir, "applied")
+	if _, err := os.Stat(src); err != nil {
+		return nil
+	}
+	prev := filepath.Join(stateDir, PreviousDir)
+	dst := filepath.Join(prev, "applied")
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("keep the applied results: %w", err)
+	}
+	if err := os.MkdirAll(prev, 0o755); err != nil {
+		return fmt.Errorf("keep the applied results: %w", err)
+	}
+	if PreviousMirror(stateDir) == "" {
+		if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o644); err != nil {
+			return fmt.Errorf("keep the applied results: %w", err)
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("keep the applied results: %w", err)
+	}
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/sources"
 	"golang.org/x/time/rate"
 )
@@ -35,6 +37,12 @@ type Fetcher struct {
 	Attempts   int           // attempts per file (4 when 0)
 	Backoff    time.Duration // first wait between attempts (500ms when 0)
 	Limiter    *rate.Limiter // requests per second, nil for no limit
+	// BreakerBudget is how many attempts in a row may fail at a host that
+	// never answered before Fetch returns a *HostDownError for every file
+	// from it (DefaultBreakerBudget when 0).
+	BreakerBudget int
+
+	breaker breaker
 }
 
 // MaxUnknownSize is the most a file of unknown size (core metadata, a few
@@ -61,7 +69,7 @@ type Want struct {
 // Fetch downloads w into m. The body streams through sha256 and a size
 // check into an Upload that is committed only when both match. It returns
 // a *FetchError for failures of the file; other errors are the mirror's.
-func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
+func (f *Fetcher) Fetch(ctx context.Context, m store.Writer, w Want) (int64, error) {
 	srcs, err := f.sources(w.URL)
 	if err != nil {
 		return 0, &FetchError{err}
@@ -74,15 +82,28 @@ func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
 		wait = 500 * time.Millisecond
 	}
 	var failures []error
+	var down error
 	for _, src := range srcs {
+		host, fix := f.hostOf(src.url), src.fix
 		var n int64
-		err := sources.Retry(ctx, attempts, wait, nil, func() (err error) {
-			n, err = f.attempt(ctx, m, w, src)
+		err := work.Retry(ctx, attempts, wait, nil, func() (err error) {
+			if err := f.breaker.check(host); err != nil {
+				return err
+			}
+			n, err = f.attempt(ctx, m, w, src.url)
+			if ctx.Err() == nil {
+				f.breaker.record(host, err, fix, f.BreakerBudget)
+			}
 			return err
 		})
-		var re *sources.RetryableError
+		var hd *HostDownError
+		if errors.As(err, &hd) {
+			down = err // the next source, if any, may answer
+			continue
+		}
+		var re *work.RetryableError
 		if errors.As(err, &re) {
-			err = &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src, attempts, err)}
+			err = &FetchError{fmt.Errorf("%s: gave up after %d attempts: %w", src.url, attempts, err)}
 		}
 		var fe *FetchError
 		if !errors.As(err, &fe) {
@@ -90,52 +111,76 @@ func (f *Fetcher) Fetch(ctx context.Context, m Mirror, w Want) (int64, error) {
 		}
 		failures = append(failures, err)
 	}
+	if len(failures) == 0 && down != nil {
+		return 0, down // every source is down: apply stops
+	}
 	return 0, &FetchError{errors.Join(failures...)}
+}
+
+// hostOf is the scheme and host of a URL, as the breaker counts them.
+func (f *Fetcher) hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// source is one place a file is fetched from, and the option that chose it.
+type source struct {
+	url string
+	fix string // what to change when its host is down
 }
 
 // sources are where a file URL is fetched from, in order: --download-base
 // alone; or the download mirror, then (unless NoFallback) the URL itself.
-func (f *Fetcher) sources(raw string) ([]string, error) {
+func (f *Fetcher) sources(raw string) ([]source, error) {
 	if f.Base != "" || f.Mirror == "" {
-		s, err := f.source(raw, f.Base)
-		return []string{s}, err
+		s, fix, err := f.source(raw, f.Base)
+		if f.Base != "" {
+			fix = "check that it is up and that --download-base " + f.Base + " is right"
+		}
+		return []source{{s, fix}}, err
 	}
-	first, err := f.source(raw, f.Mirror)
+	first, _, err := f.source(raw, f.Mirror)
+	mirrorFix := "check that it is up and that [mirror] download-mirror " + f.Mirror + " in the config is right, or pass --download-base URL"
 	if err != nil || f.NoFallback {
-		return []string{first}, err
+		return []source{{first, mirrorFix}}, err
 	}
-	second, err := f.source(raw, "")
+	second, fix, err := f.source(raw, "")
 	if err != nil {
-		return []string{first}, nil // a path-only URL with no upstream: the mirror alone
+		return []source{{first, mirrorFix}}, nil // a path-only URL with no upstream: the mirror alone
 	}
-	return []string{first, second}, nil
+	return []source{{first, mirrorFix}, {second, fix}}, nil
 }
 
 // source is where a file URL is fetched from: --download-base (keeping any
 // path of its own) before the URL's path when set, else the URL itself, or
 // the upstream before a URL that is a path only.
-func (f *Fetcher) source(raw, base string) (string, error) {
+// fix says what to change when that host is down.
+func (f *Fetcher) source(raw, base string) (out, fix string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("url %q: %w", raw, err)
+		return "", "", fmt.Errorf("url %q: %w", raw, err)
 	}
 	if base == "" {
 		if u.IsAbs() {
-			return raw, nil
+			return raw, "the project metadata's file URLs name this host: check that it is reachable from here, or download from a reachable mirror with --download-base URL (or [mirror] download-mirror in the config)", nil
 		}
 		base = f.Upstream
+		fix = "check that it is up and that --upstream (or [mirror] master in the config) " + f.Upstream + " is right, or pass --download-base URL"
 	}
 	if base == "" {
-		return "", fmt.Errorf("url %q is a path only (from a simple page): pass --download-base or --upstream (or [mirror] master in the config) to download it", raw)
+		return "", "", fmt.Errorf("url %q is a path only (from a simple page): pass --download-base or --upstream (or [mirror] master in the config) to download it", raw)
 	}
-	out := strings.TrimRight(base, "/") + u.EscapedPath()
+	out = strings.TrimRight(base, "/") + u.EscapedPath()
 	if u.RawQuery != "" {
 		out += "?" + u.RawQuery
 	}
-	return out, nil
+	return out, fix, nil
 }
 
-func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (int64, error) {
+func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src string) (int64, error) {
 	if f.Limiter != nil {
 		if err := f.Limiter.Wait(ctx); err != nil {
 			return 0, err
@@ -150,21 +195,21 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, &sources.RetryableError{Err: err}
+		return 0, &work.RetryableError{Err: err}
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return 0, &sources.RetryableError{Err: fmt.Errorf("%s: %s", src, resp.Status)}
+		return 0, &work.RetryableError{Err: &statusError{src, resp.Status, resp.StatusCode}}
 	case resp.StatusCode != http.StatusOK:
-		return 0, &FetchError{fmt.Errorf("%s: %s", src, resp.Status)}
+		return 0, &FetchError{&statusError{src, resp.Status, resp.StatusCode}}
 	}
 	algo, want := sources.SplitDigest(w.SHA256)
 	h, err := sources.NewDigest(algo)
 	if err != nil {
 		return 0, &FetchError{fmt.Errorf("%s: %w", w.Key, err)}
 	}
-	meta := sources.Meta{Uploaded: w.Uploaded}
+	meta := store.Meta{Uploaded: w.Uploaded}
 	if algo == "sha256" {
 		meta.SHA256 = want
 	}
@@ -187,14 +232,14 @@ func (f *Fetcher) attempt(ctx context.Context, m Mirror, w Want, src string) (in
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body: %w", src, err)}
+		return 0, &work.RetryableError{Err: fmt.Errorf("%s: body: %w", src, err)}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
 	case w.Size >= 0 && n != w.Size:
 		_ = up.Abort()
 		if n < w.Size {
-			return 0, &sources.RetryableError{Err: fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
+			return 0, &work.RetryableError{Err: fmt.Errorf("%s: body cut short: %d of %d bytes", src, n, w.Size)}
 		}
 		return 0, &FetchError{fmt.Errorf("%s: size mismatch: more than the %d bytes planned", src, w.Size)}
 	case w.Size < 0 && n > MaxUnknownSize:

@@ -16,18 +16,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/store/posixstore"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
 // fullMirror is a Mirror whose disk is full.
-type fullMirror struct{ *sources.DirStore }
+type fullMirror struct{ *posixstore.Store }
 
-type fullUpload struct{ sources.Upload }
+type fullUpload struct{ store.Upload }
 
 func (f fullUpload) Write(p []byte) (int, error) { return 0, syscall.ENOSPC }
 
-func (f *fullMirror) Create(ctx context.Context, key string, meta sources.Meta) (sources.Upload, error) {
-	up, err := f.DirStore.Create(ctx, key, meta)
+func (f *fullMirror) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
+	up, err := f.Store.Create(ctx, key, meta)
 	return fullUpload{up}, err
 }
 
@@ -77,15 +79,15 @@ func TestFetchVerifiesAndSeparatesMirrorErrors(t *testing.T) {
 	if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "no space left") {
 		t.Errorf("full disk: %v, want a mirror error (not a FetchError)", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(root, "web/packages", sources.TempDir, "*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(root, "web/packages", store.TempDir, "*")); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
 
-// openMirror opens root as a DirStore for the test.
-func openMirror(t *testing.T, root string) *sources.DirStore {
+// openMirror opens root as a POSIX store for the test.
+func openMirror(t *testing.T, root string) *posixstore.Store {
 	t.Helper()
-	m, err := sources.OpenDir(root)
+	m, err := posixstore.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestFetchSource(t *testing.T) {
 		{"", "", "/packages/ab/x.whl", ""},
 	}
 	for _, c := range cases {
-		got, err := (&Fetcher{Upstream: c.upstream}).source(c.url, c.base)
+		got, _, err := (&Fetcher{Upstream: c.upstream}).source(c.url, c.base)
 		if c.want == "" {
 			if err == nil || !strings.Contains(err.Error(), "--download-base") {
 				t.Errorf("%q with no base: %q, %v; want an error naming --download-base", c.url, got, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/net/html"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -23,19 +24,19 @@ var RootIndexes = []string{"web/simple/index.html", "web/simple/index.v1_html", 
 // RewriteRootIndex rewrites the root simple indexes without the removed
 // projects (normalized names), so the mirror stops advertising them. Each
 // file streams through a filter into an Upload; a missing file is skipped.
-func RewriteRootIndex(ctx context.Context, store sources.Store, m Mirror, removed map[string]bool) error {
+func RewriteRootIndex(ctx context.Context, ms store.Reader, m store.Writer, removed map[string]bool) error {
 	if len(removed) == 0 {
 		return nil
 	}
 	for _, key := range RootIndexes {
-		rc, err := store.Open(ctx, key)
+		rc, err := ms.Open(ctx, key)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("rewrite %s: %w", key, err)
 		}
-		up, err := m.Create(ctx, key, sources.Meta{})
+		up, err := m.Create(ctx, key, store.Meta{})
 		if err != nil {
 			rc.Close()
 			return fmt.Errorf("rewrite %s: %w", key, err)

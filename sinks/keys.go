@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bandercheck/bandercheck/internal/safefs"
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -22,7 +23,7 @@ func CheckPackageKey(key string) error {
 	if err := checkClean(key); err != nil {
 		return err
 	}
-	if rest == sources.TempDir || strings.HasPrefix(rest, sources.TempDir+"/") {
+	if rest == store.TempDir || strings.HasPrefix(rest, store.TempDir+"/") {
 		return fmt.Errorf("refused: %q is in bandercheck's staging folder", key)
 	}
 	return nil

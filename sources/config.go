@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bandercheck/bandercheck/internal/configparser"
 	"github.com/bandercheck/bandercheck/internal/filters"
-	"gopkg.in/ini.v1"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 )
 
 // Config is what bandercheck takes from a bandersnatch.conf: where the
@@ -45,30 +46,80 @@ type Config struct {
 var digestNames = []string{"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256",
 	"sha3_384", "sha3_512", "blake2b", "blake2s", "sha512_224", "sha512_256"}
 
-// ReadConfig reads a bandersnatch.conf as Python's configparser reads it
-// ("=" separates keys, values go on over indented lines, no inline comments).
+// bandersnatchDefaults are the [mirror] values bandersnatch 8 reads before
+// the operator's file (its defaults.conf): a key the file leaves out takes
+// them, and a %(key)s reference can name them. (master is left out: where
+// the file names none, bandercheck asks for --upstream rather than assume.)
+const bandersnatchDefaults = `[mirror]
+storage-backend = filesystem
+storage-filesystem-manage-permissions = true
+proxy =
+download-mirror =
+download-mirror-no-fallback = false
+allow-non-https = false
+json = false
+release-files = true
+core-metadata = true
+hash-index = false
+simple-format = ALL
+compare-method = hash
+digest_name = sha256
+keep-index-versions = 0
+cleanup = false
+stop-on-error = false
+timeout = 10
+global-timeout = 1800
+workers = 3
+verifiers = 3
+root_uri =
+diff-file =
+diff-append-epoch = false
+log-config =
+`
+
+// ReadConfig reads a bandersnatch.conf as bandersnatch 8 reads it: Python's
+// configparser.ConfigParser(delimiters="=") over its defaults, keys as
+// written, values whole however long, %(key)s interpolation at most 10
+// levels deep (see internal/configparser). A FIFO, a device or a file of
+// more than configparser.MaxFileSize bytes is refused without waiting.
 func ReadConfig(path string) (*Config, error) {
-	f, err := ini.LoadSources(ini.LoadOptions{AllowPythonMultilineValues: true, IgnoreInlineComment: true,
-		KeyValueDelimiters: "=", AllowBooleanKeys: true}, path)
+	data, err := safefs.ReadRegular(path, configparser.MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, fmt.Errorf("read config: %w", err)
 	}
-	m, s3 := f.Section("mirror"), f.Section("s3")
-	c := &Config{
-		Given:          true,
-		Directory:      m.Key("directory").String(),
-		S3:             strings.EqualFold(m.Key("storage-backend").String(), "s3"),
-		Master:         m.Key("master").String(),
-		S3Endpoint:     s3.Key("endpoint_url").String(),
-		S3Region:       s3.Key("region_name").String(),
-		S3AccessKey:    s3.Key("aws_access_key_id").String(),
-		S3SecretKey:    s3.Key("aws_secret_access_key").String(),
-		SimpleFormat:   strings.ToUpper(strings.TrimSpace(m.Key("simple-format").MustString("ALL"))),
-		DigestName:     strings.TrimSpace(m.Key("digest_name").MustString("sha256")),
-		DownloadMirror: strings.TrimSpace(m.Key("download-mirror").String()),
-		RootURI:        strings.TrimSpace(m.Key("root_uri").String()),
+	f := configparser.New()
+	if err := f.Read("bandersnatch defaults", []byte(bandersnatchDefaults)); err != nil {
+		return nil, err
+	}
+	if err := f.Read(path, data); err != nil {
+		return nil, fmt.Errorf("config %w (bandersnatch refuses it too): fix the file", err)
 	}
 	var errs []error
+	get := func(section, key string) string {
+		if !f.HasOption(section, key) {
+			return ""
+		}
+		v, err := f.Get(section, key)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config %w: fix the file", err))
+		}
+		return v
+	}
+	m := func(key string) string { return get("mirror", key) }
+	c := &Config{
+		Given:          true,
+		Directory:      m("directory"),
+		S3:             strings.EqualFold(m("storage-backend"), "s3"),
+		Master:         m("master"),
+		S3Endpoint:     get("s3", "endpoint_url"),
+		S3Region:       get("s3", "region_name"),
+		S3AccessKey:    get("s3", "aws_access_key_id"),
+		S3SecretKey:    get("s3", "aws_secret_access_key"),
+		SimpleFormat:   strings.ToUpper(strings.TrimSpace(m("simple-format"))),
+		DigestName:     strings.TrimSpace(m("digest_name")),
+		DownloadMirror: strings.TrimSpace(m("download-mirror")),
+		RootURI:        strings.TrimSpace(m("root_uri")),
+	}
 	for _, b := range []struct {
 		key  string
 		def  bool
@@ -77,13 +128,16 @@ func ReadConfig(path string) (*Config, error) {
 		{"hash-index", false, &c.HashIndex}, {"json", false, &c.JSON}, {"release-files", true, &c.ReleaseFiles},
 		{"core-metadata", true, &c.CoreMetadata}, {"download-mirror-no-fallback", false, &c.DownloadMirrorNoFallback},
 	} {
-		v, err := configBool(m.Key(b.key).String(), b.def)
+		if b.key == "download-mirror-no-fallback" && c.DownloadMirror == "" {
+			continue // bandersnatch reads it only with a download-mirror
+		}
+		v, err := configBool(m(b.key), b.def)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
 		}
 		*b.into = v
 	}
-	if k := strings.TrimSpace(m.Key("keep_index_versions").String()); k != "" {
+	if k := strings.TrimSpace(m("keep_index_versions")); k != "" {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 0 {
 			errs = append(errs, fmt.Errorf("%s: [mirror] keep_index_versions: %q is not a whole number of versions (0 or more)", path, k))
@@ -107,6 +161,7 @@ func ReadConfig(path string) (*Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+
 	if c.Filters, err = filters.Load(f, path); err != nil {
 		return nil, err
 	}

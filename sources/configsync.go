@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 // SyncSettings are the [mirror] keys that say how bandersnatch mirror talks
@@ -21,11 +19,11 @@ type SyncSettings struct {
 	CompareMethod string        // compare-method: hash (default) or stat
 }
 
-// readSyncSettings reads SyncSettings from the [mirror] section m.
-func readSyncSettings(m *ini.Section, path string) (SyncSettings, []error) {
+// readSyncSettings reads SyncSettings from the [mirror] section (m reads a key).
+func readSyncSettings(m func(key string) string, path string) (SyncSettings, []error) {
 	s := SyncSettings{Workers: 3, Timeout: 10 * time.Second, GlobalTimeout: 1800 * time.Second, CompareMethod: "hash"}
 	var errs []error
-	if v := strings.TrimSpace(m.Key("workers").String()); v != "" {
+	if v := strings.TrimSpace(m("workers")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10 {
 			errs = append(errs, fmt.Errorf("%s: [mirror] workers: %q: give a whole number from 1 to 10 (bandersnatch refuses more than 10)", path, v))
@@ -36,7 +34,7 @@ func readSyncSettings(m *ini.Section, path string) (SyncSettings, []error) {
 		key  string
 		into *time.Duration
 	}{{"timeout", &s.Timeout}, {"global-timeout", &s.GlobalTimeout}} {
-		v := strings.TrimSpace(m.Key(d.key).String())
+		v := strings.TrimSpace(m(d.key))
 		if v == "" {
 			continue
 		}
@@ -51,13 +49,13 @@ func readSyncSettings(m *ini.Section, path string) (SyncSettings, []error) {
 		key  string
 		into *bool
 	}{{"stop-on-error", &s.StopOnError}, {"allow-non-https", &s.AllowNonHTTPS}} {
-		v, err := configBool(m.Key(b.key).String(), false)
+		v, err := configBool(m(b.key), false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
 		}
 		*b.into = v
 	}
-	if v := strings.ToLower(strings.TrimSpace(m.Key("compare-method").String())); v != "" {
+	if v := strings.ToLower(strings.TrimSpace(m("compare-method"))); v != "" {
 		if v != "hash" && v != "stat" {
 			errs = append(errs, fmt.Errorf("%s: [mirror] compare-method: %q is not hash or stat", path, v))
 		}

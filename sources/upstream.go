@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/bandercheck/bandercheck/internal/work"
 )
 
 // SimpleJSONType is the PEP 691 media type of the JSON simple index.
@@ -31,11 +33,11 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 	req.Header.Set("Accept", SimpleJSONType+", text/html;q=0.1")
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, &RetryableError{fmt.Errorf("upstream %s: %w", url, err)}
+		return 0, &work.RetryableError{Err: fmt.Errorf("upstream %s: %w", url, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-		return 0, &RetryableError{fmt.Errorf("upstream %s: %s", url, resp.Status)}
+		return 0, &work.RetryableError{Err: fmt.Errorf("upstream %s: %s", url, resp.Status)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("upstream %s: %s", url, resp.Status)
@@ -49,10 +51,10 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 		err = parseIndexHTML(resp.Body, count)
 	}
 	if err != nil {
-		return n, &RetryableError{fmt.Errorf("upstream %s: %w", url, err)}
+		return n, &work.RetryableError{Err: fmt.Errorf("upstream %s: %w", url, err)}
 	}
 	if n == 0 {
-		return 0, &RetryableError{fmt.Errorf("upstream %s: the index lists no projects", url)}
+		return 0, &work.RetryableError{Err: fmt.Errorf("upstream %s: the index lists no projects", url)}
 	}
 	return n, nil
 }

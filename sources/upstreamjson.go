@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/work"
 )
 
 // SerialHeader is the header upstream answers a project's JSON document
@@ -77,7 +79,7 @@ func NewUpstreamClient(timeout, global time.Duration, conns int) *http.Client {
 func (u *Upstream) Project(ctx context.Context, normalized string, serial int64) ([]byte, error) {
 	url := strings.TrimSuffix(u.Base, "/") + "/pypi/" + url.PathEscape(normalized) + "/json"
 	var doc []byte
-	err := Retry(ctx, max(u.Attempts, 1), u.StaleWait, nil, func() (err error) {
+	err := work.Retry(ctx, max(u.Attempts, 1), u.StaleWait, nil, func() (err error) {
 		doc, err = u.attempt(ctx, url, serial)
 		return err
 	})
@@ -97,14 +99,14 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 		if parent.Err() != nil {
 			return nil, parent.Err()
 		}
-		return nil, &RetryableError{fmt.Errorf("upstream %s: %w", url, err)}
+		return nil, &work.RetryableError{Err: fmt.Errorf("upstream %s: %w", url, err)}
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, fmt.Errorf("upstream %s: %w", url, ErrNotFound)
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, &RetryableError{fmt.Errorf("upstream %s: %s", url, resp.Status)}
+		return nil, &work.RetryableError{Err: fmt.Errorf("upstream %s: %s", url, resp.Status)}
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("upstream %s: %s", url, resp.Status)
 	}
@@ -115,7 +117,7 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 		}
 	}
 	if serial > 0 && got < serial {
-		return nil, &RetryableError{&StaleError{URL: url, Want: serial, Got: got}}
+		return nil, &work.RetryableError{Err: &StaleError{URL: url, Want: serial, Got: got}}
 	}
 	if resp.ContentLength > MaxDocument {
 		return nil, fmt.Errorf("upstream %s: a document of %d bytes, more than the %d a sync accepts", url, resp.ContentLength, MaxDocument)
@@ -129,7 +131,7 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 		if parent.Err() != nil {
 			return nil, parent.Err()
 		}
-		return nil, &RetryableError{fmt.Errorf("upstream %s: reading the answer: %w", url, err)}
+		return nil, &work.RetryableError{Err: fmt.Errorf("upstream %s: reading the answer: %w", url, err)}
 	}
 	if len(doc) > MaxDocument {
 		return nil, fmt.Errorf("upstream %s: a document of more than the %d bytes a sync accepts", url, MaxDocument)

@@ -10,16 +10,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/bandercheck/bandercheck/sources"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 )
 
 // s3Digest maps each key under web/packages/ of the mirror to its sha256.
-func s3Digest(t *testing.T, st *sources.S3Store) map[string]string {
+func s3Digest(t *testing.T, st *s3store.Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	ctx := context.Background()
-	err := st.List(ctx, "web/packages/", "", func(o sources.Object) error {
+	err := st.List(ctx, "web/packages/", "", func(o store.Object) error {
 		rc, err := st.Open(ctx, o.Key)
 		if err != nil {
 			return err
@@ -47,7 +47,7 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 	// S3 dates objects by their upload, just now: no grace, or nothing could be deleted
 	mustBC(t, env, runArgs("s3://pypi/mirror", state, url, "--grace", "0s")...)
 
-	st, err := sources.OpenS3(context.Background(), srv.Options("pypi", "mirror"))
+	st, err := s3store.Open(context.Background(), srv.Options("pypi", "mirror"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 	}
 	// a downloaded object carries bandersnatch's metadata
 	key := m.truth["missing"][0]
-	client, err := sources.OpenS3Client(context.Background(), srv.Options("pypi", "mirror"))
+	client, err := s3store.OpenClient(context.Background(), srv.Options("pypi", "mirror"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"github.com/bandercheck/bandercheck/internal/stages"
 	"io"
 	"os"
 	"syscall"
+
+	"github.com/bandercheck/bandercheck/internal/stages"
 
 	"github.com/bandercheck/bandercheck/pipeline"
 )

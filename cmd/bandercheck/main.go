@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/stages"
@@ -42,10 +40,11 @@ type ScanCmd struct {
 }
 
 const exitHelp = `Exit codes: 0 done (also when differences were found and planned); 1 failure;
-2 usage or configuration error; 3 refused by a safety guard.`
+2 usage or configuration error; 3 refused by a safety guard; 130 stopped by SIGINT,
+143 by SIGTERM (what was committed is kept: run the same command again).`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -72,13 +71,13 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "bandercheck:", err)
 		return 1
 	}
-	return parse(parser, &cli, args)
+	return parse(ctx, parser, &cli, args)
 }
 
 type exitPanic int
 
 // parse runs the command line and turns its outcome into an exit code.
-func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
+func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			c, ok := r.(exitPanic)
@@ -96,7 +95,7 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 	env := cli.Globals.env()
 	cmd := kctx.Command()
 	if cmd == "status" || cmd == "report" || strings.HasPrefix(cmd, "cat") {
-		return report(kctx.Run(env))
+		return report(ctx, kctx.Run(env))
 	}
 	// one process at a time writes a state directory
 	unlock, err := pipeline.LockState(cli.State)
@@ -108,7 +107,7 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 			env.StageFinished(cmd, time.Since(start))
 		}
 	}
-	code = report(err)
+	code = report(ctx, err)
 	if merr := env.WriteMetrics(cmd, code, err); merr != nil {
 		fmt.Fprintln(os.Stderr, "bandercheck:", merr)
 		code = max(code, 1)
@@ -117,13 +116,14 @@ func parse(parser *kong.Kong, cli *CLI, args []string) (code int) {
 }
 
 // report prints a command's error, if any, and returns its exit code.
-func report(err error) int {
+func report(ctx context.Context, err error) int {
 	if err == nil {
 		return 0
 	}
 	if interrupted(err) {
-		fmt.Fprintln(os.Stderr, "bandercheck: stopped by a signal; what was committed is kept, the shard in progress was discarded: run the same command again to continue")
-		return 1
+		sig, code := signalExit(ctx)
+		fmt.Fprintf(os.Stderr, "bandercheck: stopped by a signal (%v, exit %d); what was committed is kept, the shard in progress was discarded: run the same command again to continue\n", sig, code)
+		return code
 	}
 	fmt.Fprintln(os.Stderr, "bandercheck:", err)
 	return exitCode(err)

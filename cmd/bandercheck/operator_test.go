@@ -74,32 +74,38 @@ func TestSIGTERMStopsApplyWithinSeconds(t *testing.T) {
 	})
 	state := t.TempDir() + "/st"
 	scanAndPlan(t, nil, m.root, state, url)
-	cmd := exec.Command(testutil.Binary(t, "./cmd/bandercheck"), "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--jobs", "1")
-	cmd.Env = cleanEnv()
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-arrived:
-	case err := <-done:
-		t.Fatalf("apply ended before the hanging download: %v\n%s", err, errb.String())
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatal("the hanging download was never asked for")
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(errb.String(), "stopped by a signal") {
-			t.Errorf("after SIGTERM: %v\n%s", err, errb.String())
+	// as shells and systemd expect: 128 + the signal's number
+	for _, sig := range []struct {
+		s    syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		cmd := exec.Command(testutil.Binary(t, "./cmd/bandercheck"), "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--jobs", "1")
+		cmd.Env = cleanEnv()
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("apply did not stop within 20 s of SIGTERM\n%s", errb.String())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-arrived:
+		case err := <-done:
+			t.Fatalf("apply ended before the hanging download: %v\n%s", err, errb.String())
+		case <-time.After(2 * time.Minute):
+			cmd.Process.Kill()
+			t.Fatal("the hanging download was never asked for")
+		}
+		cmd.Process.Signal(sig.s)
+		select {
+		case err := <-done:
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != sig.code || !strings.Contains(errb.String(), "stopped by a signal ("+sig.s.String()) {
+				t.Errorf("after %v: %v, want exit %d\n%s", sig.s, err, sig.code, errb.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("apply did not stop within 20 s of %v\n%s", sig.s, errb.String())
+		}
 	}
 	if _, err := os.Stat(filepath.Join(m.root, "web/packages/.bandercheck-tmp")); err == nil {
 		t.Errorf("the staging folder is left after SIGTERM")

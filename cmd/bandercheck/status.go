@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/bandercheck/bandercheck/internal/stages"
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/stages"
 
 	"github.com/bandercheck/bandercheck/pipeline"
 )

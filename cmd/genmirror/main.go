@@ -23,6 +23,7 @@ type CLI struct {
 	Upload       UploadCmd       `cmd:"" help:"Upload a mirror folder to S3, with bandersnatch's sha256 metadata."`
 	S3Bench      S3BenchCmd      `cmd:"" name:"s3bench" help:"Time the S3 references of the benchmarks."`
 	Proxy        ProxyCmd        `cmd:"" help:"Put latency and faults (503 SlowDown, resets) in front of an S3 server, on 127.0.0.1."`
+	SynthS3      SynthS3Cmd      `cmd:"" name:"synth-s3" help:"Serve a synthetic mirror of any size (up to all of upstream) as an S3 bucket and its upstream, on 127.0.0.1, with no storage."`
 }
 
 func main() {

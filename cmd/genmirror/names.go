@@ -8,6 +8,31 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// loadAllNames reads every name of a zstd file of one name a line.
+func loadAllNames(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer zr.Close()
+	var all []string
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		if sc.Text() != "" {
+			all = append(all, sc.Text())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return all, nil
+}
+
 // loadNames reads up to n project names from a zstd file of one name a line,
 // spread evenly over the file; without a file it makes synthetic names.
 func loadNames(path string, n int) ([]string, error) {

@@ -7,8 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/bandercheck/bandercheck/sources"
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 )
 
 // S3BenchCmd measures the S3 references the benchmarks compare against.
@@ -23,12 +22,12 @@ type S3BenchCmd struct {
 
 // Run implements the command; it prints "<objects> <seconds>".
 func (c *S3BenchCmd) Run(ctx context.Context) error {
-	opt := sources.S3Options{Bucket: c.Bucket, Endpoint: c.Endpoint, PathStyle: true, AccessKey: c.AccessKey, SecretKey: c.SecretKey}
-	st, err := sources.OpenS3(ctx, opt)
+	opt := s3store.Options{Bucket: c.Bucket, Endpoint: c.Endpoint, PathStyle: true, AccessKey: c.AccessKey, SecretKey: c.SecretKey}
+	st, err := s3store.Open(ctx, opt)
 	if err != nil {
 		return err
 	}
-	client, err := sources.OpenS3Client(ctx, opt) // the reference: a plain ListObjectsV2 loop
+	client, err := s3store.OpenClient(ctx, opt) // the reference: a plain ListObjectsV2 loop
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/bandercheck/bandercheck/sources"
 )
 
 // UploadCmd uploads a mirror folder to S3 (links become copies).
@@ -31,7 +30,7 @@ type UploadCmd struct {
 
 // Run implements the command.
 func (c *UploadCmd) Run(ctx context.Context) error {
-	client, err := sources.OpenS3Client(ctx, sources.S3Options{Bucket: c.Bucket, Endpoint: c.Endpoint, PathStyle: true, AccessKey: c.AccessKey, SecretKey: c.SecretKey})
+	client, err := s3store.OpenClient(ctx, s3store.Options{Bucket: c.Bucket, Endpoint: c.Endpoint, PathStyle: true, AccessKey: c.AccessKey, SecretKey: c.SecretKey})
 	if err != nil {
 		return err
 	}

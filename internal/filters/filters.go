@@ -16,7 +16,7 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/ini.v1"
+	"github.com/bandercheck/bandercheck/internal/configparser"
 )
 
 // ConfigError is a bad filter setting: where it is and what is wrong.
@@ -112,14 +112,18 @@ var (
 // config without [plugins] enables none. "all" enables every plugin, each
 // with the settings it finds (as bandersnatch does); a plugin named
 // explicitly must have its settings, or Load says which are missing.
-func Load(f *ini.File, path string) (*Set, error) {
+func Load(f *configparser.File, path string) (*Set, error) {
 	s := &Set{}
-	if !f.HasSection("plugins") || !f.Section("plugins").HasKey("enabled") {
+	if !f.HasOption("plugins", "enabled") {
 		return s, nil
 	}
 	all := false
 	var enabled []string
-	for _, line := range strings.Split(f.Section("plugins").Key("enabled").String(), "\n") {
+	en, err := f.Get("plugins", "enabled")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(en, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -145,6 +149,9 @@ func Load(f *ini.File, path string) (*Set, error) {
 	for _, n := range enabled {
 		if err := l.add(s, n); err != nil {
 			return nil, err
+		}
+		if l.err != nil { // a setting that could not be read (interpolation)
+			return nil, l.err
 		}
 	}
 	s.names = enabled
@@ -287,19 +294,36 @@ func (s *Set) Apply(p *Project) error {
 
 // loader reads plugin settings and remembers what it read for the fingerprint.
 type loader struct {
-	f      *ini.File
+	f      *configparser.File
 	path   string
 	strict bool
 	read   []string
+	err    error // the first setting that could not be read
+}
+
+// get returns a key's value, as bandersnatch reads it (interpolated), or
+// ok=false when the key is absent or cannot be read (then l.err says why).
+func (l *loader) get(section, key string) (string, bool) {
+	if !l.f.HasOption(section, key) {
+		return "", false
+	}
+	v, err := l.f.Get(section, key)
+	if err != nil {
+		if l.err == nil {
+			l.err = err
+		}
+		return "", false
+	}
+	l.read = append(l.read, section+"."+key+"="+v)
+	return v, true
 }
 
 // lines returns a key's non-empty lines, or ok=false when the key is absent.
 func (l *loader) lines(section, key string) (lines []string, ok bool) {
-	if !l.f.HasSection(section) || !l.f.Section(section).HasKey(key) {
+	v, ok := l.get(section, key)
+	if !ok {
 		return nil, false
 	}
-	v := l.f.Section(section).Key(key).String()
-	l.read = append(l.read, section+"."+key+"="+v)
 	for _, line := range strings.Split(v, "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			lines = append(lines, line)
@@ -316,14 +340,26 @@ func (l *loader) need(plugin, section, key string) error {
 	return &ConfigError{l.path, section, key, fmt.Sprintf("plugin %s is enabled but this setting is missing: add it, or remove %s from [plugins] enabled", plugin, plugin)}
 }
 
-// keys returns a section's keys in file order, for the metadata plugins.
-func (l *loader) keys(section string) []*ini.Key {
+// setting is one key of a section and its value.
+type setting struct{ name, value string }
+
+// Name is the key as written.
+func (k setting) Name() string { return k.name }
+
+// String is the value, interpolated.
+func (k setting) String() string { return k.value }
+
+// keys returns a section's keys in file order (then [DEFAULT]'s, as a
+// section proxy lists them), for the metadata plugins.
+func (l *loader) keys(section string) []setting {
 	if !l.f.HasSection(section) {
 		return nil
 	}
-	ks := l.f.Section(section).Keys()
-	for _, k := range ks {
-		l.read = append(l.read, section+"."+k.Name()+"="+k.String())
+	var ks []setting
+	for _, k := range l.f.Options(section) {
+		if v, ok := l.get(section, k); ok {
+			ks = append(ks, setting{k, v})
+		}
 	}
 	return ks
 }

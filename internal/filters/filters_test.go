@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/ini.v1"
+	"github.com/bandercheck/bandercheck/internal/configparser"
 )
 
 // load parses a config the way sources.ReadConfig does.
@@ -16,8 +16,8 @@ func load(t *testing.T, conf string) (*Set, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bandersnatch.conf")
 	os.WriteFile(path, []byte(conf), 0o644)
-	f, err := ini.LoadSources(ini.LoadOptions{AllowPythonMultilineValues: true, IgnoreInlineComment: true, KeyValueDelimiters: "="}, path)
-	if err != nil {
+	f := configparser.New()
+	if err := f.Read(path, []byte(conf)); err != nil {
 		t.Fatal(err)
 	}
 	return Load(f, path)
@@ -99,8 +99,8 @@ func TestReleaseFilters(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "bandersnatch.conf")
 			os.WriteFile(filepath.Join(filepath.Dir(path), "req.txt"), []byte("foo==2.0rc1\nbar\n-r other.txt\n"), 0o644)
 			os.WriteFile(path, []byte(c.conf), 0o644)
-			f, err := ini.LoadSources(ini.LoadOptions{AllowPythonMultilineValues: true, IgnoreInlineComment: true, KeyValueDelimiters: "="}, path)
-			if err != nil {
+			f := configparser.New()
+			if err := f.Read(path, []byte(c.conf)); err != nil {
 				t.Fatal(err)
 			}
 			s, err := Load(f, path)

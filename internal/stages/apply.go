@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks"
-	"github.com/bandercheck/bandercheck/sources"
 )
 
 // Apply carries out the plan.
@@ -104,28 +104,28 @@ func (c *Apply) Run(ctx context.Context, g *Env) error {
 	if c.DryRun {
 		return c.dryRun(g, sum)
 	}
-	store, _, err := g.openStore(ctx)
+	ms, _, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	mirror := sinks.Mirror(store)
+	mirror := store.Writer(ms)
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {
 		return err
 	}
-	err = c.applyLocked(ctx, g, run, sum, store, mirror)
+	err = c.applyLocked(ctx, g, run, sum, ms, mirror)
 	return errors.Join(err, unlock())
 }
 
-func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum *pipeline.PlanSummary, store sources.Store, mirror sinks.Mirror) error {
+func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum *pipeline.PlanSummary, ms store.Reader, mirror store.Writer) error {
 	if err := run.Require("apply.plan-id", sum.PlanID, c.Fresh); err != nil {
 		return err
 	}
 	refusals, guards := c.deleteRefusals(sum)
 	var failures []string
 	downloadsRan := false
-	rc := &recheck{g: g, store: store, allowProblems: c.AllowProblems}
-	for _, a := range c.actions(ctx, g, store, mirror, rc) {
+	rc := &recheck{g: g, store: ms, allowProblems: c.AllowProblems}
+	for _, a := range c.actions(ctx, g, ms, mirror, rc) {
 		if c.Only != "" && a.name != c.Only {
 			continue
 		}
@@ -151,6 +151,13 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 			failures = append(failures, fmt.Sprintf("%d %s rows failed (bandercheck cat applied/%s | grep ,failed,; a rerun of apply retries them)", failed, a.name, a.name))
 		}
 	}
+	if c.Only == "" {
+		// every action had its turn: the check this plan belongs to is over
+		// (run starts a new one next time), whatever failed or was refused
+		if err := run.Require(applyFinished, sum.PlanID, true); err != nil {
+			return err
+		}
+	}
 	if len(refusals) > 0 {
 		what := "apply refused deletes and project removals"
 		if downloadsRan {
@@ -163,6 +170,10 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 	}
 	return nil
 }
+
+// applyFinished is the run.json option that names the plan an apply went
+// through to its end.
+const applyFinished = "apply.finished"
 
 // deleteRefusals returns why deletes must not run, each naming its override.
 func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string) {
@@ -181,7 +192,7 @@ func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string)
 	return out, guards
 }
 
-func (c *Apply) actions(ctx context.Context, g *Env, store sources.Store, mirror sinks.Mirror, rc *recheck) []applyAction {
+func (c *Apply) actions(ctx context.Context, g *Env, ms store.Reader, mirror store.Writer, rc *recheck) []applyAction {
 	upstream := c.Upstream
 	if upstream == "" {
 		if conf, err := g.config(); err == nil {
@@ -206,7 +217,7 @@ func (c *Apply) actions(ctx context.Context, g *Env, store sources.Store, mirror
 			do: func(ctx context.Context, rows [][]string) ([]appliedRow, error) {
 				if sp == nil {
 					var err error
-					if sp, err = listSpellings(ctx, store, g.State); err != nil {
+					if sp, err = listSpellings(ctx, ms, g.State); err != nil {
 						return nil, err
 					}
 				}
@@ -217,7 +228,7 @@ func (c *Apply) actions(ctx context.Context, g *Env, store sources.Store, mirror
 				if err != nil {
 					return err
 				}
-				return sinks.RewriteRootIndex(ctx, store, mirror, removed)
+				return sinks.RewriteRootIndex(ctx, ms, mirror, removed)
 			}},
 	}
 }

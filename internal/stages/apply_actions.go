@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/store/posixstore"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
@@ -129,7 +131,7 @@ func firstCell(row []string) string {
 
 // downloader fetches one plan shard's files concurrently.
 type downloader struct {
-	mirror sinks.Mirror
+	mirror store.Writer
 	fetch  *sinks.Fetcher
 	jobs   int
 }
@@ -175,8 +177,12 @@ func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) 
 		w.Uploaded = t
 	}
 	n, err := d.fetch.Fetch(ctx, d.mirror, w)
+	var hd *sinks.HostDownError
+	if errors.As(err, &hd) {
+		return appliedRow{}, err // apply stops; the shard is not recorded, so its rows are retried
+	}
 	var fe *sinks.FetchError
-	var pe *sources.PathError
+	var pe *posixstore.PathError
 	if errors.As(err, &fe) || errors.As(err, &pe) {
 		return failedRow(path, err), nil
 	}
@@ -189,7 +195,7 @@ func (d *downloader) one(ctx context.Context, row []string) (appliedRow, error) 
 
 // deleteShard removes the files of checked rows of plan/delete, except those
 // a project owns since the plan (rc).
-func deleteShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]string) ([]appliedRow, error) {
+func deleteShard(ctx context.Context, m store.Writer, rc *recheck, rows [][]string) ([]appliedRow, error) {
 	out := make([]appliedRow, len(rows))
 	var keys []string
 	var at []int
@@ -221,7 +227,7 @@ func deleteShard(ctx context.Context, m sinks.Mirror, rc *recheck, rows [][]stri
 // of projects whose metadata changed since the plan (rc). A row of
 // web/json/<name> or web/pypi/<name>/ removes every spelling of the project
 // there (web/json/Gone_Pkg and web/json/gone-pkg).
-func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, sp *spellings, rows [][]string) ([]appliedRow, error) {
+func removeProjectsShard(ctx context.Context, m store.Writer, rc *recheck, sp *spellings, rows [][]string) ([]appliedRow, error) {
 	out := make([]appliedRow, len(rows))
 	for i, r := range rows {
 		project, path := r[pipeline.RemoveProject], r[pipeline.RemovePath]
@@ -242,7 +248,7 @@ func removeProjectsShard(ctx context.Context, m sinks.Mirror, rc *recheck, sp *s
 			errs = append(errs, err)
 		}
 		err := errors.Join(errs...)
-		var pe *sources.PathError
+		var pe *posixstore.PathError
 		switch {
 		case err == nil:
 			out[i] = appliedRow{Path: path, Result: resultOK}
@@ -263,7 +269,7 @@ type spellings struct {
 
 // listSpellings lists web/json and web/pypi once, keeping the names of the
 // projects plan/remove-projects removes (a bounded set: --max-remove-projects).
-func listSpellings(ctx context.Context, store sources.Store, state string) (*spellings, error) {
+func listSpellings(ctx context.Context, ms store.Reader, state string) (*spellings, error) {
 	removed, err := removedProjects(state, &recheck{loaded: true})
 	if err != nil || len(removed) == 0 {
 		return &spellings{}, err
@@ -273,7 +279,7 @@ func listSpellings(ctx context.Context, store sources.Store, state string) (*spe
 		prefix string
 		dir    bool
 	}{{"web/json/", false}, {"web/pypi/", true}} {
-		err := store.Names(ctx, folder.prefix, func(name string, dir bool) error {
+		err := ms.Names(ctx, folder.prefix, func(name string, dir bool) error {
 			norm := sources.Normalize(name)
 			if dir != folder.dir || !removed[norm] || strings.HasPrefix(name, ".") {
 				return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -24,7 +25,7 @@ const (
 // what they now name, and removals of those projects, are skipped.
 type recheck struct {
 	g             *Env
-	store         sources.Store
+	store         store.Reader
 	allowProblems bool // an unreadable changed project does not stop deletes
 	loaded        bool
 	names         map[string]bool   // normalized names of changed projects

@@ -10,9 +10,11 @@ import (
 	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/partition"
+	"github.com/bandercheck/bandercheck/internal/progress"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/store/posixstore"
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/progress"
-	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -28,7 +30,7 @@ type Env struct {
 	// S3VirtualHost keeps virtual-hosted addressing even for an IP or
 	// localhost endpoint
 	S3VirtualHost bool
-	S3Requests    int // S3 requests in flight at once; sources.DefaultS3Requests when 0
+	S3Requests    int // S3 requests in flight at once; s3store.DefaultRequests when 0
 	// Partition is the part of the mirror the scans read (the zero Part: all
 	// of it); plan --partitions puts the parts together.
 	Partition partition.Part
@@ -138,7 +140,7 @@ func (g *Env) mirror() (Location, error) {
 }
 
 // openStore opens the mirror for reading.
-func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
+func (g *Env) openStore(ctx context.Context) (store.Store, Location, error) {
 	if _, err := g.config(); err != nil {
 		return nil, Location{}, err // a bad config stops every stage before it starts
 	}
@@ -147,7 +149,7 @@ func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
 		return nil, loc, err
 	}
 	if !loc.IsS3() {
-		st, err := sources.OpenDir(loc.Path)
+		st, err := posixstore.Open(loc.Path)
 		if err != nil {
 			return nil, loc, &pipeline.UsageError{Msg: err.Error()}
 		}
@@ -157,13 +159,13 @@ func (g *Env) openStore(ctx context.Context) (Backend, Location, error) {
 	if err != nil {
 		return nil, loc, err
 	}
-	opt := sources.S3Options{
+	opt := s3store.Options{
 		Bucket: loc.Bucket, Prefix: loc.Prefix,
 		Endpoint: firstOf(g.S3Endpoint, c.S3Endpoint), Region: firstOf(g.S3Region, c.S3Region),
 		PathStyle: g.S3PathStyle, VirtualHost: g.S3VirtualHost, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
 		Requests: g.S3Requests,
 	}
-	st, err := sources.OpenS3(ctx, opt)
+	st, err := s3store.Open(ctx, opt)
 	if err != nil {
 		return nil, loc, err
 	}
@@ -182,17 +184,11 @@ func (g *Env) wholeMirror(stage string) error {
 // requestWorkers is how many workers a stage that waits on its store runs:
 // on S3 as many as the requests allowed in flight (--s3-requests), since each
 // waits a round trip; on a disk jobs, which the CPU and the disk bound.
-func requestWorkers(store sources.Store, jobs int) int {
-	if s, ok := store.(interface{ Requests() int }); ok {
+func requestWorkers(ms store.Reader, jobs int) int {
+	if s, ok := ms.(interface{ Requests() int }); ok {
 		return s.Requests()
 	}
 	return jobs
-}
-
-// Backend is a mirror's store: what the scans read and what apply changes.
-type Backend interface {
-	sources.Store
-	sinks.Mirror
 }
 
 // openRun opens STATE/run.json for the mirror.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bandercheck/bandercheck/internal/partition"
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -33,7 +34,7 @@ const (
 // normal name, so that every project is seen once, in normalized order,
 // whichever of the three places it is in, keeping the names in part. Memory
 // holds the sorter's budget.
-func listProjects(ctx context.Context, store sources.Store, tmp string, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
+func listProjects(ctx context.Context, ms store.Reader, tmp string, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
 	s := pipeline.NewSorter(tmp, 32<<20, 3, func(r []string) string { return r[0] })
 	counts := map[string]int64{}
 	add := func(source string) func(string, bool) error {
@@ -52,17 +53,17 @@ func listProjects(ctx context.Context, store sources.Store, tmp string, hashInde
 			return s.Add([]string{norm, name, source})
 		}
 	}
-	if err := store.Names(ctx, "web/json/", add(fromJSON)); err != nil {
+	if err := ms.Names(ctx, "web/json/", add(fromJSON)); err != nil {
 		return s, counts, err
 	}
-	if err := store.Names(ctx, "web/pypi/", add(fromPyPI)); err != nil {
+	if err := ms.Names(ctx, "web/pypi/", add(fromPyPI)); err != nil {
 		return s, counts, err
 	}
 	if !hashIndex {
-		return s, counts, store.Names(ctx, "web/simple/", add(fromSimple))
+		return s, counts, ms.Names(ctx, "web/simple/", add(fromSimple))
 	}
 	var shards []string
-	if err := store.Names(ctx, "web/simple/", func(n string, dir bool) error {
+	if err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
 		if dir {
 			shards = append(shards, n)
 		}
@@ -71,7 +72,7 @@ func listProjects(ctx context.Context, store sources.Store, tmp string, hashInde
 		return s, counts, err
 	}
 	for _, c := range shards {
-		if err := store.Names(ctx, "web/simple/"+c+"/", add(fromSimple)); err != nil {
+		if err := ms.Names(ctx, "web/simple/"+c+"/", add(fromSimple)); err != nil {
 			return s, counts, err
 		}
 	}
@@ -125,10 +126,10 @@ func appendNew(list []string, s string) []string {
 }
 
 // detectHashIndex tells whether web/simple holds one-character folders only.
-func detectHashIndex(ctx context.Context, store sources.Store) (bool, error) {
+func detectHashIndex(ctx context.Context, ms store.Reader) (bool, error) {
 	seen, long := 0, false
 	errStop := fmt.Errorf("stop")
-	err := store.Names(ctx, "web/simple/", func(n string, dir bool) error {
+	err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
 		if !dir {
 			return nil
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/bandercheck/bandercheck/internal/filters"
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -57,7 +58,7 @@ const problemStageFilter = "filter"
 // metaScan reads one project's metadata from its preferred source, falling
 // back to the other.
 type metaScan struct {
-	store     sources.Store
+	store     store.Reader
 	from      string // fromJSON or fromSimple
 	hashIndex bool
 	design    designation
@@ -248,7 +249,7 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 		}
 		return 0, p, 0, errors.New(what), nil
 	}
-	if errors.Is(err, sources.ErrNotRegular) {
+	if errors.Is(err, store.ErrNotRegular) {
 		return 0, p, 0, errors.New(path + " is not a regular file (a FIFO, device or folder): never read"), nil
 	}
 	if err != nil {

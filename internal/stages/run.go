@@ -26,9 +26,10 @@ type RunAll struct {
 	Plan        `embed:""`
 	ApplyShared `embed:""`
 	DryRun      bool `help:"Stop after plan."`
-	Fresh       bool `help:"Start over: discard everything in STATE but the last finished storage manifest (kept in STATE/previous for --hash to reuse)."`
+	Fresh       bool `help:"Start a new check even when the one in STATE is unfinished (the last finished storage manifest and applied results are kept in STATE/previous)." xor:"start"`
+	ResumeOnly  bool `help:"Only resume the check in STATE: never start a new one when it has finished (by default run starts a new check once the last was applied, its plan refused, or its plan is older than --max-plan-age)." xor:"start"`
 
-	now func() time.Time // scan storage's clock, for tests
+	now func() time.Time // scan storage's and run's clock, for tests
 }
 
 type stageTime struct {
@@ -54,14 +55,15 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	if part && !c.DryRun {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("run --partition %s scans one part of the mirror, and nothing can be planned or applied from one part: add --dry-run, then plan --partitions with every part's state, then apply", g.Partition)}
 	}
-	if c.Fresh {
-		// the manifest kept is of the mirror the old run scanned
-		if old, err := pipeline.ReadRun(g.State); err == nil {
-			if err := pipeline.KeepPrevious(g.State, old.Mirror); err != nil {
-				return err
-			}
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	if fresh, why := c.nextCheck(g, now()); fresh {
+		if why != "--fresh" {
+			logf(g, "run: starting a new check: %s", why)
 		}
-		if err := pipeline.DiscardState(g.State); err != nil {
+		if err := startOver(g); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -48,7 +49,7 @@ func (c *ScanMetadata) Validate() error {
 
 // Run implements the command.
 func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
-	store, _, err := g.openStore(ctx)
+	ms, _, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 	}
 	hashIndex := conf.HashIndex
 	if g.Config == "" {
-		if hashIndex, err = detectHashIndex(ctx, store); err != nil {
+		if hashIndex, err = detectHashIndex(ctx, ms); err != nil {
 			return err
 		}
 	}
@@ -83,7 +84,7 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 		logf(g, "scan metadata: done already (%d projects, %d files); pass --fresh to scan again", st.Rows(mProjects), st.Rows(mDesignated))
 		return nil
 	}
-	names, counts, err := listProjects(ctx, store, filepath.Join(g.State, "tmp"), hashIndex, g.Partition.Names())
+	names, counts, err := listProjects(ctx, ms, filepath.Join(g.State, "tmp"), hashIndex, g.Partition.Names())
 	if err != nil {
 		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
 	}
@@ -99,9 +100,9 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 	rep.SetTotal(max(counts[fromJSON], counts[fromSimple])) // the larger listing: about one name a project
 	rep.Add(st.Rows(mProjects), 0)
 
-	m := &metaScan{store: store, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config)}
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config)}
 	w := &stageSink{st: st}
-	err = sources.OrderedMap(ctx, requestWorkers(store, c.Jobs),
+	err = work.OrderedMap(ctx, requestWorkers(ms, c.Jobs),
 		func(ctx context.Context, emit func(projectRef) error) error {
 			return groupRefs(sorted, st.Cursor(), emit)
 		},
@@ -138,7 +139,7 @@ func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
 			return st.EndUnit(out.ref.normalized)
 		})
 	if err != nil {
-		return fmt.Errorf("scan metadata of %s: %w", store, err)
+		return fmt.Errorf("scan metadata of %s: %w", ms, err)
 	}
 	return st.Finish()
 }

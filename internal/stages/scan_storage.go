@@ -15,8 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/sources"
 )
 
 // ScanStorage lists web/packages into the storage manifest.
@@ -32,7 +33,7 @@ type ScanStorage struct {
 const packagesPrefix = "web/packages/"
 
 // stagingPrefix is where apply stages downloads on POSIX: never listed.
-const stagingPrefix = packagesPrefix + sources.TempDir + "/"
+const stagingPrefix = packagesPrefix + store.TempDir + "/"
 
 // Validate implements kong's hook: bad values are refused before anything runs.
 func (c *ScanStorage) Validate() error {
@@ -44,7 +45,7 @@ func (c *ScanStorage) Validate() error {
 
 // Run implements the command.
 func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
-	store, loc, err := g.openStore(ctx)
+	ms, loc, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 	if full {
 		hash = HashContent
 	}
-	if err := requirePackages(ctx, store); err != nil {
+	if err := requirePackages(ctx, ms); err != nil {
 		return err
 	}
 	run, _, err := g.openRun()
@@ -125,7 +126,7 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		return st.EndUnit(o.Key)
 	}
 	list := func(ctx context.Context, emit func(storageItem) error) error {
-		visit := func(o sources.Object) error {
+		visit := func(o store.Object) error {
 			it := storageItem{obj: o}
 			if prev != nil {
 				row, err := prev.lookup(o.Key)
@@ -139,11 +140,11 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		// in path order: web/json/.* < web/packages/ < web/pypi/.* < web/simple/.*;
 		// a partition's range starts and ends inside web/packages/
 		if keys.Lo == "" {
-			if err := listLeftovers(ctx, store, "web/json/", st.Cursor(), visit); err != nil {
+			if err := listLeftovers(ctx, ms, "web/json/", st.Cursor(), visit); err != nil {
 				return err
 			}
 		}
-		err := sources.ListRange(ctx, store, packagesPrefix, max(st.Cursor(), keys.Lo), keys.Hi, c.Jobs, func(o sources.Object) error {
+		err := store.ListRange(ctx, ms, packagesPrefix, max(st.Cursor(), keys.Lo), keys.Hi, c.Jobs, func(o store.Object) error {
 			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
 				return nil // bandersnatch's markers, apply's staging folder
 			}
@@ -151,7 +152,7 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		})
 		for _, prefix := range []string{"web/pypi/", "web/simple/"} {
 			if err == nil && keys.Hi == "" {
-				err = listLeftovers(ctx, store, prefix, st.Cursor(), visit)
+				err = listLeftovers(ctx, ms, prefix, st.Cursor(), visit)
 			}
 		}
 		return err
@@ -160,17 +161,17 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		err = list(ctx, func(it storageItem) error { return write(classify(it.obj)) })
 	} else {
 		if hash == HashContent && prev == nil {
-			ctx = sources.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
+			ctx = store.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
 		}
-		err = sources.OrderedMapQuick(ctx, requestWorkers(store, c.Jobs), list,
+		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), list,
 			func(it storageItem) (storageResult, bool) { return reuse(it, hash, scrub) },
 			func(ctx context.Context, it storageItem) (storageResult, error) {
-				return hashObject(ctx, store, hash, it.obj, scrub.now)
+				return hashObject(ctx, ms, hash, it.obj, scrub.now)
 			},
 			write)
 	}
 	if err != nil {
-		return fmt.Errorf("scan storage of %s: %w", store, err)
+		return fmt.Errorf("scan storage of %s: %w", ms, err)
 	}
 	if hash != HashNone {
 		logf(g, "scan storage: %s", tally)
@@ -234,7 +235,7 @@ func (p *previousStorage) Close() error {
 
 // storageItem is a listed object with the previous manifest's row for its path.
 type storageItem struct {
-	obj  sources.Object
+	obj  store.Object
 	prev []string
 }
 
@@ -256,7 +257,7 @@ func storageRow(r storageResult) []string {
 // digest the rolling scrub does not yet want read again.
 func reuse(it storageItem, mode HashMode, scrub rehashPolicy) (storageResult, bool) {
 	p, o := it.prev, it.obj
-	if p == nil || o.Kind != sources.Regular || p[pipeline.StorageSHA256] == "" {
+	if p == nil || o.Kind != store.Regular || p[pipeline.StorageSHA256] == "" {
 		return storageResult{}, false
 	}
 	current := storageRow(storageResult{obj: o})
@@ -339,9 +340,9 @@ const maxLeftovers = 100_000
 // files of a sync that was killed while rewriting a document, never
 // projects. As storage rows they are planned for deletion like any unowned
 // file, under the grace guard.
-func listLeftovers(ctx context.Context, store sources.Store, prefix, after string, emit func(sources.Object) error) error {
+func listLeftovers(ctx context.Context, ms store.Reader, prefix, after string, emit func(store.Object) error) error {
 	var keys []string
-	err := store.Names(ctx, prefix, func(name string, dir bool) error {
+	err := ms.Names(ctx, prefix, func(name string, dir bool) error {
 		if dir || !strings.HasPrefix(name, ".") || name == ".lock" || name == ".s3keep" {
 			return nil
 		}
@@ -358,7 +359,7 @@ func listLeftovers(ctx context.Context, store sources.Store, prefix, after strin
 	}
 	slices.Sort(keys)
 	for _, key := range keys {
-		o, err := store.Stat(ctx, key)
+		o, err := ms.Stat(ctx, key)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // gone meanwhile
 		}
@@ -373,7 +374,7 @@ func listLeftovers(ctx context.Context, store sources.Store, prefix, after strin
 }
 
 type storageResult struct {
-	obj      sources.Object
+	obj      store.Object
 	sha256   string
 	hashedAt string // when sha256 was computed from the content; "" for stored metadata
 	reused   bool
@@ -381,35 +382,35 @@ type storageResult struct {
 	row      []string // the manifest row, when already formatted
 }
 
-func classify(o sources.Object) storageResult {
+func classify(o store.Object) storageResult {
 	switch o.Kind {
-	case sources.Symlink:
+	case store.Symlink:
 		return storageResult{obj: o, problem: "symbolic link: never followed, listed or deleted"}
-	case sources.Other:
+	case store.Other:
 		return storageResult{obj: o, problem: "not a regular file: never listed or deleted"}
 	}
 	return storageResult{obj: o}
 }
 
 // hashObject fills the sha256 of a regular file; a file that vanished becomes a problem row.
-func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sources.Object, now time.Time) (storageResult, error) {
+func hashObject(ctx context.Context, ms store.Reader, mode HashMode, o store.Object, now time.Time) (storageResult, error) {
 	r := classify(o)
 	if r.problem != "" {
 		return r, nil
 	}
 	if mode == HashMetadata {
-		sum, err := store.StoredSHA256(ctx, o.Key)
+		sum, err := ms.StoredSHA256(ctx, o.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			return storageResult{obj: o, problem: "removed while scanning"}, nil
 		}
 		r.sha256 = sum
 		return r, err
 	}
-	read, sum, err := sources.HashObject(ctx, store, o.Key)
+	read, sum, err := store.HashObject(ctx, ms, o.Key)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return storageResult{obj: o, problem: "removed while scanning"}, nil
-	case errors.Is(err, sources.ErrNotRegular):
+	case errors.Is(err, store.ErrNotRegular):
 		return storageResult{obj: o, problem: "not a regular file, or a link on the way (since it was listed): never read or deleted"}, nil
 	case err != nil:
 		return r, fmt.Errorf("hash %s: %w", o.Key, err)
@@ -419,13 +420,13 @@ func hashObject(ctx context.Context, store sources.Store, mode HashMode, o sourc
 }
 
 // requirePackages fails clearly when the mirror has no web/packages.
-func requirePackages(ctx context.Context, store sources.Store) error {
-	ok, err := store.HasFolder(ctx, packagesPrefix)
+func requirePackages(ctx context.Context, ms store.Reader) error {
+	ok, err := ms.HasFolder(ctx, packagesPrefix)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/ folder: is --mirror the bandersnatch directory (the one holding web/)?", store)}
+		return &pipeline.UsageError{Msg: fmt.Sprintf("mirror %s has no web/packages/ folder: is --mirror the bandersnatch directory (the one holding web/)?", ms)}
 	}
 	return nil
 }

@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/progress"
+	"github.com/bandercheck/bandercheck/internal/progress"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -47,12 +48,12 @@ func (c *ScanUpstream) Run(ctx context.Context, g *Env) error {
 	}
 	client := &http.Client{Timeout: c.Timeout}
 	tmp := filepath.Join(g.State, "tmp")
-	err = sources.Retry(ctx, c.Attempts, time.Second,
+	err = work.Retry(ctx, c.Attempts, time.Second,
 		func(err error, wait time.Duration) {
 			logf(g, "scan upstream: attempt failed (%v); retrying in %s", err, wait)
 		},
 		func() error { return c.fetch(ctx, g, client, base, tmp) })
-	var re *sources.RetryableError
+	var re *work.RetryableError
 	if errors.As(err, &re) {
 		return fmt.Errorf("scan upstream: gave up after %d attempts: %w", max(c.Attempts, 1), err)
 	}

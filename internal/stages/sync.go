@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
 	"github.com/bandercheck/bandercheck/sources"
@@ -86,7 +87,7 @@ type syncEnv struct {
 	o     SyncOptions
 	conf  *sources.Config
 	opts  mirrorfiles.Options
-	store Backend
+	store store.Store
 	run   *syncRun
 	base  string // upstream
 }
@@ -135,11 +136,11 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 			return res, fmt.Errorf("sync: make the mirror's folder: %w", err)
 		}
 	}
-	store, loc, err := g.openStore(ctx)
+	ms, loc, err := g.openStore(ctx)
 	if err != nil {
 		return res, err
 	}
-	se.store = store
+	se.store = ms
 	unlock, err := syncLock(ctx, se)
 	if err != nil {
 		return res, err
@@ -275,12 +276,12 @@ func dryRunSync(ctx context.Context, se *syncEnv) (SyncResult, error) {
 			g.Mirror = Location{Path: empty}
 		}
 	}
-	store, _, err := g.openStore(ctx)
+	ms, _, err := g.openStore(ctx)
 	if err != nil {
 		return res, err
 	}
-	se.store = store
-	status, err := readStatus(ctx, store, true)
+	se.store = ms
+	status, err := readStatus(ctx, ms, true)
 	if err != nil {
 		return res, err
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
@@ -77,7 +79,7 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 	cursor := st.Cursor()
 	var failedRun, answered int64 // consecutive projects upstream did not answer; projects it did
 	var lastFail string
-	err = sources.OrderedMap(ctx, workers, func(ctx context.Context, emit func([]string) error) error {
+	err = work.OrderedMap(ctx, workers, func(ctx context.Context, emit func([]string) error) error {
 		for {
 			row, err := nextRow(todo)
 			if err != nil || row == nil {
@@ -207,7 +209,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		return o, nil
 	case err != nil:
 		var stale *sources.StaleError
-		var re *sources.RetryableError
+		var re *work.RetryableError
 		o.reached = errors.As(err, &stale) || !errors.As(err, &re)
 		fail(name, err.Error())
 		return o, nil
@@ -269,7 +271,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (string, error) {
 	w := d.Want()
 	if p.se.conf.Sync.CompareMethod == "stat" {
-		if obj, err := p.se.store.Stat(ctx, d.Path); err == nil && obj.Kind == sources.Regular &&
+		if obj, err := p.se.store.Stat(ctx, d.Path); err == nil && obj.Kind == store.Regular &&
 			(d.Size < 0 || obj.Size == d.Size) && obj.Modified.Equal(d.Mtime) {
 			return "present", nil
 		}

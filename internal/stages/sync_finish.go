@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
 	"github.com/bandercheck/bandercheck/sources"
@@ -89,11 +90,11 @@ func (se *syncEnv) step(name string, fn func() error) error {
 }
 
 // removeKeys removes files; one that is already gone is fine.
-func removeKeys(ctx context.Context, store Backend, keys []string) error {
+func removeKeys(ctx context.Context, ms store.Store, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	errs, err := store.Remove(ctx, keys)
+	errs, err := ms.Remove(ctx, keys)
 	if err != nil {
 		return err
 	}

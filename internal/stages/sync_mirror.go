@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
 	"github.com/bandercheck/bandercheck/sources"
@@ -47,8 +48,8 @@ func syncLock(ctx context.Context, se *syncEnv) (func() error, error) {
 // a generation file that is missing, not a number or 2 to 4 means starting
 // over (serial 0); another generation than 5 is refused. It then writes the
 // generation file, unless dryRun.
-func readStatus(ctx context.Context, store Backend, dryRun bool) (int64, error) {
-	gen, err := readSmall(ctx, store, "generation")
+func readStatus(ctx context.Context, ms store.Store, dryRun bool) (int64, error) {
+	gen, err := readSmall(ctx, ms, "generation")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, err
 	}
@@ -58,14 +59,14 @@ func readStatus(ctx context.Context, store Backend, dryRun bool) (int64, error) 
 		return 0, fmt.Errorf("sync: the mirror's generation file says %d; bandersnatch 8 and sync know generation 5 only", g)
 	}
 	if !dryRun {
-		if err := writeOutput(ctx, store, mirrorfiles.GenerationFile()); err != nil {
+		if err := writeOutput(ctx, ms, mirrorfiles.GenerationFile()); err != nil {
 			return 0, err
 		}
 	}
 	if reset {
 		return 0, nil
 	}
-	s, err := readSmall(ctx, store, "status")
+	s, err := readSmall(ctx, ms, "status")
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
@@ -80,8 +81,8 @@ func readStatus(ctx context.Context, store Backend, dryRun bool) (int64, error) 
 }
 
 // readSmall reads a small file of the mirror (status, generation), at most 4 KiB.
-func readSmall(ctx context.Context, store sources.Store, key string) (string, error) {
-	r, err := store.Open(ctx, key)
+func readSmall(ctx context.Context, ms store.Reader, key string) (string, error) {
+	r, err := ms.Open(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -94,8 +95,8 @@ func readSmall(ctx context.Context, store sources.Store, key string) (string, er
 }
 
 // writeOutput writes one whole file, visible only when complete.
-func writeOutput(ctx context.Context, store Backend, o mirrorfiles.Output) error {
-	up, err := store.Create(ctx, o.Path, sources.Meta{Mode: o.Mode})
+func writeOutput(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
+	up, err := ms.Create(ctx, o.Path, store.Meta{Mode: o.Mode})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.Path, err)
 	}
@@ -111,10 +112,10 @@ func writeOutput(ctx context.Context, store Backend, o mirrorfiles.Output) error
 // localSerial is the serial of a project's simple page on the mirror (the
 // last thing a sync writes for it, so its files are in place): v1_json's
 // meta._last-serial or the HTML page's SERIAL comment; -1 when unknown.
-func localSerial(ctx context.Context, store sources.Store, o mirrorfiles.Options, project string) int64 {
+func localSerial(ctx context.Context, ms store.Reader, o mirrorfiles.Options, project string) int64 {
 	dir := mirrorfiles.SimpleDir(project, o.HashIndex)
 	for _, page := range []string{"index.v1_json", "index.html"} {
-		r, err := store.Open(ctx, dir+page)
+		r, err := ms.Open(ctx, dir+page)
 		if err != nil {
 			continue
 		}
@@ -134,7 +135,7 @@ func localSerial(ctx context.Context, store sources.Store, o mirrorfiles.Options
 
 // sameContent tells whether key already holds data (status left untouched
 // when the serial did not move, as bandersnatch leaves it).
-func sameContent(ctx context.Context, store sources.Store, key string, data []byte) bool {
-	s, err := readSmall(ctx, store, key)
+func sameContent(ctx context.Context, ms store.Reader, key string, data []byte) bool {
+	s, err := readSmall(ctx, ms, key)
 	return err == nil && bytes.Equal([]byte(s), data)
 }

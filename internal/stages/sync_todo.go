@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -29,7 +31,7 @@ func syncUpstream(ctx context.Context, se *syncEnv) error {
 	}
 	client := sources.NewUpstreamClient(se.conf.Sync.Timeout, se.conf.Sync.GlobalTimeout, 2)
 	tmp := filepath.Join(se.g.State, "tmp")
-	err := sources.Retry(ctx, se.o.Attempts, se.o.StaleWait, nil, func() error {
+	err := work.Retry(ctx, se.o.Attempts, se.o.StaleWait, nil, func() error {
 		_, err := writeUpstream(ctx, se.g, client, se.base, tmp, "sync upstream", pipeline.MustSpec("sync/upstream"))
 		return err
 	})
@@ -208,9 +210,9 @@ func localProjects(ctx context.Context, se *syncEnv) (pipeline.RowReader, error)
 
 // simpleDirs lists web/simple's project folders relative to it ("beta", or
 // "b/beta" with hash-index), skipping names that begin with '.'.
-func simpleDirs(ctx context.Context, store sources.Store, hashIndex bool) ([]string, error) {
+func simpleDirs(ctx context.Context, ms store.Reader, hashIndex bool) ([]string, error) {
 	var out, shards []string
-	err := store.Names(ctx, "web/simple/", func(n string, dir bool) error {
+	err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
 		switch {
 		case !dir || strings.HasPrefix(n, "."):
 		case hashIndex:
@@ -224,7 +226,7 @@ func simpleDirs(ctx context.Context, store sources.Store, hashIndex bool) ([]str
 		if err != nil {
 			break
 		}
-		err = store.Names(ctx, "web/simple/"+c+"/", func(n string, dir bool) error {
+		err = ms.Names(ctx, "web/simple/"+c+"/", func(n string, dir bool) error {
 			if dir && !strings.HasPrefix(n, ".") {
 				out = append(out, c+"/"+n)
 			}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/bandercheck/bandercheck/sources"
+	"github.com/bandercheck/bandercheck/internal/store/s3store"
 )
 
 // S3 is a running versitygw.
@@ -66,8 +66,8 @@ func Versity(t testing.TB) *S3 {
 }
 
 // Options returns S3Options for a bucket and prefix on this server.
-func (s *S3) Options(bucket, prefix string) sources.S3Options {
-	return sources.S3Options{Bucket: bucket, Prefix: prefix, Endpoint: s.Endpoint, PathStyle: true, AccessKey: s.AccessKey, SecretKey: s.SecretKey}
+func (s *S3) Options(bucket, prefix string) s3store.Options {
+	return s3store.Options{Bucket: bucket, Prefix: prefix, Endpoint: s.Endpoint, PathStyle: true, AccessKey: s.AccessKey, SecretKey: s.SecretKey}
 }
 
 // Env is the environment a bandercheck subprocess needs to reach this server.
@@ -79,8 +79,8 @@ func (s *S3) Env() []string {
 // Bucket creates a bucket and returns a client for it.
 func (s *S3) Bucket(t testing.TB, name string) *s3.Client {
 	t.Helper()
-	// a bucket must exist before OpenS3 checks it, so create it with a raw client
-	st, err := sources.OpenS3Client(context.Background(), s.Options(name, ""))
+	// a bucket must exist before s3store.Open checks it, so create it with a raw client
+	st, err := s3store.OpenClient(context.Background(), s.Options(name, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,17 @@
 package mirrorfiles
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +34,8 @@ type miniSync struct {
 	opts   Options
 	tree   goldentree.Tree
 	status int64
+	// s3 is the bucket bandersnatch's S3 backend would hold: key -> metadata
+	s3 map[string]map[string]string
 }
 
 func (s *miniSync) run(w *fakepypi.Warehouse) {
@@ -50,6 +59,9 @@ func (s *miniSync) run(w *fakepypi.Warehouse) {
 	s.tree.Add(g.Path, g.Data, g.Mode, time.Time{})
 	for _, d := range BootstrapDirs(s.opts) {
 		s.tree.AddDir(d)
+	}
+	for _, k := range S3BootstrapKeeps(s.opts) {
+		s.s3[k] = nil
 	}
 	target := s.status
 	for _, p := range ix.Projects {
@@ -82,6 +94,34 @@ func (s *miniSync) run(w *fakepypi.Warehouse) {
 	}
 }
 
+// s3Manifest is the bucket as testdata/golden/s3/s3list.py lists it.
+func (s *miniSync) s3Manifest() string {
+	var lines []string
+	for key, e := range s.tree {
+		if e.Dir || key == ".lock" { // S3's lock object is removed at the end
+			continue
+		}
+		sum := sha256.Sum256(e.Data)
+		digest := hex.EncodeToString(sum[:])
+		if key == "web/last-modified" {
+			digest = "-"
+		}
+		meta := s.s3[key]
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		mj, _ := json.Marshal(meta) // sorted keys, as json.dumps(sort_keys=True) for plain strings
+		lines = append(lines, fmt.Sprintf("%s %d %s %s", key, len(e.Data), digest, strings.ReplaceAll(strings.ReplaceAll(string(mj), `":"`, `": "`), `","`, `", "`)))
+	}
+	for key := range s.s3 {
+		if strings.HasSuffix(key, S3Keep) {
+			lines = append(lines, key+" 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 {}")
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
 func (s *miniSync) project(w *fakepypi.Warehouse, rawName string) {
 	t := s.t
 	doc := w.Document(rawName)
@@ -109,6 +149,10 @@ func (s *miniSync) project(w *fakepypi.Warehouse, rawName string) {
 			t.Fatalf("%s: %d", d.URL, rec.Code)
 		}
 		s.tree.Add(d.Path, rec.Body.Bytes(), 0o644, d.Mtime)
+		s.s3[d.Path] = d.S3Metadata()
+	}
+	for _, k := range p.S3Keeps() {
+		s.s3[k] = nil
 	}
 	s.tree.AddDir(strings.TrimSuffix(p.SimpleDir(), "/"))
 	for _, o := range p.Pages() {
@@ -121,8 +165,8 @@ func (s *miniSync) project(w *fakepypi.Warehouse, rawName string) {
 // release file mtimes, on the first sync and after upstream changed.
 func TestGoldenTrees(t *testing.T) {
 	confs, _ := filepath.Glob("../../testdata/golden/*.conf")
-	if len(confs) != 3 {
-		t.Fatalf("want 3 golden configs, found %d", len(confs))
+	if len(confs) < 3 {
+		t.Fatalf("want at least 3 golden configs, found %d", len(confs))
 	}
 	for _, conf := range confs {
 		name := strings.TrimSuffix(filepath.Base(conf), ".conf")
@@ -131,7 +175,7 @@ func TestGoldenTrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &miniSync{t: t, opts: OptionsFromConfig(cfg), tree: goldentree.Tree{}}
+			s := &miniSync{t: t, opts: OptionsFromConfig(cfg), tree: goldentree.Tree{}, s3: map[string]map[string]string{}}
 			for step := range fakepypi.GoldenSteps {
 				w, err := fakepypi.Golden(goldenBase, step)
 				if err != nil {
@@ -145,7 +189,42 @@ func TestGoldenTrees(t *testing.T) {
 				if d := s.tree.Diff(manifest, copies); len(d) > 0 {
 					t.Errorf("step %d: %d differences from bandersnatch's tree:\n%s", step, len(d), strings.Join(d, "\n"))
 				}
+				// the same sync through bandersnatch's S3 backend, where recorded
+				want, err := os.ReadFile(filepath.Join("../../testdata/golden/s3", name, fmt.Sprintf("step%d.S3MANIFEST", step)))
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.s3Manifest(); got != string(want) {
+					t.Errorf("step %d on S3:\n%s", step, lineDiff(got, string(want)))
+				}
 			}
 		})
 	}
+}
+
+// lineDiff lists the lines only one side has.
+func lineDiff(got, want string) string {
+	g, w := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(got, "\n") {
+		g[l] = true
+	}
+	for _, l := range strings.Split(want, "\n") {
+		w[l] = true
+	}
+	var out []string
+	for l := range g {
+		if !w[l] {
+			out = append(out, "ours only:   "+l)
+		}
+	}
+	for l := range w {
+		if !g[l] {
+			out = append(out, "golden only: "+l)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"slices"
@@ -45,7 +46,7 @@ func ParseJSON(doc []byte) (*Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse the document: %w", err)
 	}
-	if _, err := dec.ReadToken(); err == nil {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, errors.New("parse the document: data after the JSON value")
 	}
 	return v, nil

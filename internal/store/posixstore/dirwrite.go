@@ -1,0 +1,390 @@
+package posixstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/safefs"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+// dirWriter is the write side of a Store. Every path is walked from
+// descriptors held open since the first write, one component at a time,
+// never following a link: a link met anywhere below web/packages (or below
+// the root for the root indexes and removals) is a per-file failure naming
+// it. The root itself and web/packages may be links (a separate volume):
+// they are resolved once, when the descriptors are opened.
+//
+// Downloads are written in web/packages/.bandercheck-tmp/ (the file system of
+// their targets, so the final rename is atomic; scan storage skips it), and
+// renamed into place when complete, making their folders only then.
+type dirWriter struct {
+	root     string
+	rootDir  *safefs.Dir
+	packages *safefs.Dir
+}
+
+// packagesPrefix is the prefix of the keys that live below web/packages.
+const packagesPrefix = "web/packages/"
+
+// writer opens the descriptors writes and Hash go through, once.
+func (d *Store) writer() (*dirWriter, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.w != nil {
+		return d.w, nil
+	}
+	rd, err := safefs.OpenRoot(d.root, "")
+	if err != nil {
+		return nil, fmt.Errorf("open mirror %s: %w", d.root, err)
+	}
+	pd, err := safefs.OpenRoot(filepath.Join(d.root, "web", "packages"), "web/packages")
+	if err != nil {
+		rd.Close()
+		return nil, fmt.Errorf("open mirror %s: %w", d.root, err)
+	}
+	d.w = &dirWriter{root: d.root, rootDir: rd, packages: pd}
+	return d.w, nil
+}
+
+// Close releases the descriptors writes went through.
+func (d *Store) Close() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.w == nil {
+		return nil
+	}
+	err := errors.Join(d.w.packages.Close(), d.w.rootDir.Close())
+	d.w = nil
+	return err
+}
+
+// Create starts writing key; nothing is visible until Commit. A file below
+// web/packages is staged in web/packages' staging folder, any other (a page,
+// a document, the root index) in the root's; both go when the lock does.
+func (d *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
+	w, err := d.writer()
+	if err != nil {
+		return nil, err
+	}
+	return w.create(key, meta)
+}
+
+// MkdirAll makes the folder key (relative to the root) and what is
+// missing above it, never following a link.
+func (d *Store) MkdirAll(ctx context.Context, key string) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	target, rel, err := w.locate(key + "/x")
+	if err != nil {
+		return err
+	}
+	dir, _ := splitKey(rel)
+	if dir == "" {
+		return nil
+	}
+	f, err := target.MkdirAll(dir)
+	if err != nil {
+		return classify(key, err)
+	}
+	return f.Close()
+}
+
+// Remove deletes files, then the folders left empty up to web/packages (also
+// when the file was already gone: a kill between the two). The result has
+// one error (or nil) per key; the second is the mirror's own failure.
+func (d *Store) Remove(ctx context.Context, keys []string) ([]error, error) {
+	w, err := d.writer()
+	if err != nil {
+		return nil, err
+	}
+	return w.remove(ctx, keys)
+}
+
+// RemoveTree deletes everything under a folder key ending in '/'.
+func (d *Store) RemoveTree(ctx context.Context, prefix string) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	return w.removeTree(prefix)
+}
+
+// Present tells, never through a link, whether key holds a regular file of
+// size (-1: any) whose sha256 is sum ("": any).
+func (d *Store) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	w, err := d.writer()
+	if err != nil {
+		return false, err
+	}
+	return w.present(key, size, sum)
+}
+
+// Lock takes a non-blocking exclusive flock on <root>/.lock, the lock
+// bandersnatch takes while it syncs, or refuses with a *pipeline.RefusedError.
+// Under it no other apply runs, so what is staged is left from a kill and is
+// cleared; unlocking clears the staging folder again and releases the
+// descriptors.
+func (d *Store) Lock(ctx context.Context) (func() error, error) {
+	w, err := d.writer()
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := w.lock()
+	if err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return func() error { return errors.Join(unlock(), d.Close()) }, nil
+}
+
+// locate picks the held folder a key lives below, and the key relative to it.
+func (d *dirWriter) locate(key string) (*safefs.Dir, string, error) {
+	if err := safefs.CheckRel(key); err != nil {
+		return nil, "", &PathError{Key: key, Err: err}
+	}
+	if rest, ok := strings.CutPrefix(key, packagesPrefix); ok {
+		if rest == store.TempDir || strings.HasPrefix(rest, store.TempDir+"/") {
+			return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
+		}
+		return d.packages, rest, nil
+	}
+	if key == store.TempDir || strings.HasPrefix(key, store.TempDir+"/") {
+		return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
+	}
+	return d.rootDir, key, nil
+}
+
+type dirUpload struct {
+	d      *dirWriter
+	dir    *safefs.Dir // where the temporary file is
+	f      *os.File
+	name   string
+	key    string
+	target *safefs.Dir
+	rel    string
+	meta   store.Meta
+}
+
+func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
+	target, rel, err := d.locate(key)
+	if err != nil {
+		return nil, err
+	}
+	// staged where the rename into place stays on one file system: web/packages
+	// (it may be another volume) or the root; both folders go when the lock does
+	dir, err := target.MkdirAll(store.TempDir)
+	if err != nil {
+		return nil, classify(key, err)
+	}
+	f, name, err := dir.CreateTemp(".bandercheck-", ".tmp")
+	if err != nil {
+		dir.Close()
+		return nil, classify(key, err)
+	}
+	return &dirUpload{d: d, dir: dir, f: f, name: name, key: key, target: target, rel: rel, meta: meta}, nil
+}
+
+func splitKey(key string) (string, string) {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		return key[:i], key[i+1:]
+	}
+	return "", key
+}
+
+func (u *dirUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+func (u *dirUpload) Commit(ctx context.Context) error {
+	mode := os.FileMode(0o644)
+	if u.meta.Mode != 0 {
+		mode = os.FileMode(u.meta.Mode)
+	}
+	err := u.f.Chmod(mode)
+	if err == nil {
+		err = u.f.Sync()
+	}
+	if cerr := u.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !u.meta.Uploaded.IsZero() {
+		ts := unix.NsecToTimespec(u.meta.Uploaded.UnixNano())
+		err = u.dir.Chtimes(u.name, [2]unix.Timespec{ts, ts})
+	}
+	if err == nil {
+		err = u.target.Install(u.dir, u.name, u.rel)
+	}
+	if err != nil {
+		_ = unix.Unlinkat(u.dir.Fd(), u.name, 0)
+		u.dir.Close()
+		return classify(u.key, err)
+	}
+	return u.dir.Close()
+}
+
+func (u *dirUpload) Abort() error {
+	_ = u.f.Close()
+	err := unix.Unlinkat(u.dir.Fd(), u.name, 0)
+	u.dir.Close()
+	if err != nil && err != unix.ENOENT {
+		return fmt.Errorf("discard the download of %s: %w", u.key, err)
+	}
+	return nil
+}
+
+func (d *dirWriter) remove(ctx context.Context, keys []string) ([]error, error) {
+	errs := make([]error, len(keys))
+	for i, key := range keys {
+		if err := ctx.Err(); err != nil {
+			return errs, err
+		}
+		dir, rel, err := d.locate(key)
+		removed := false
+		if err == nil {
+			removed, err = dir.Unlink(rel)
+		}
+		if err != nil {
+			if isSinkFailure(err) {
+				return errs, fmt.Errorf("delete %s: %w", key, err)
+			}
+			errs[i] = classify(key, err)
+			continue
+		}
+		if removed {
+			crashpoint.Hit("unlink")
+		}
+		if dir == d.packages {
+			if parent, _ := splitKey(rel); parent != "" {
+				dir.Prune(parent)
+			}
+		}
+	}
+	return errs, nil
+}
+
+func (d *dirWriter) removeTree(prefix string) error {
+	dir, rel, err := d.locate(strings.TrimSuffix(prefix, "/"))
+	removed := false
+	if err == nil {
+		removed, err = dir.RemoveAll(rel)
+	}
+	if err != nil {
+		if isSinkFailure(err) {
+			return fmt.Errorf("remove %s: %w", prefix, err)
+		}
+		return classify(prefix, err)
+	}
+	if removed {
+		crashpoint.Hit("remove")
+	}
+	return nil
+}
+
+func (d *dirWriter) lock() (func() error, error) {
+	path := filepath.Join(d.root, ".lock")
+	f, err := d.rootDir.OpenLockFile(".lock")
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := d.clearStaging(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		return errors.Join(d.clearStaging(), syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
+	}, nil
+}
+
+// clearStaging removes what a killed run left in the staging folders.
+func (d *dirWriter) clearStaging() error {
+	if _, err := d.packages.RemoveAll(store.TempDir); err != nil {
+		return fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
+	}
+	if _, err := d.rootDir.RemoveAll(store.TempDir); err != nil {
+		return fmt.Errorf("clear %s: %w", store.TempDir, err)
+	}
+	return nil
+}
+
+// PathError is a failure of one key (a link on its path, a file where a
+// folder belongs, a name the system refuses): apply records a failed row and
+// goes on.
+type PathError struct {
+	Key string
+	Err error
+}
+
+func (e *PathError) Error() string { return fmt.Sprintf("%s: %v", e.Key, e.Err) }
+func (e *PathError) Unwrap() error { return e.Err }
+
+// classify wraps errors of one path in *PathError; errors of the mirror
+// itself (full, read-only, denied, I/O) are returned as they are.
+func classify(key string, err error) error {
+	if err == nil || isSinkFailure(err) {
+		return err
+	}
+	var pe *PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	var nf *safefs.NotFollowedError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EISDIR) ||
+		errors.Is(err, unix.ENAMETOOLONG) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EEXIST) ||
+		errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EILSEQ) {
+		return &PathError{Key: key, Err: err}
+	}
+	return err
+}
+
+// isSinkFailure tells errors of the mirror itself (full, read-only, denied),
+// which stop apply, from errors of one file.
+func isSinkFailure(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EDQUOT) ||
+		errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EIO)
+}
+
+func (d *dirWriter) present(key string, size int64, sum string) (bool, error) {
+	dir, rel, err := d.locate(key)
+	if err != nil {
+		return false, nil
+	}
+	f, err := dir.OpenFile(rel)
+	if err != nil {
+		if isSinkFailure(err) && !errors.Is(err, os.ErrPermission) {
+			return false, fmt.Errorf("read %s: %w", key, err)
+		}
+		return false, nil // missing, a link, not a regular file: fetch (and refuse to install) it
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || size >= 0 && fi.Size() != size {
+		return false, nil
+	}
+	if sum == "" {
+		return true, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, nil
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum, nil
+}

@@ -1,0 +1,192 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/pipeline"
+)
+
+// deleteBatch is the most keys one DeleteObjects call takes.
+const deleteBatch = 1000
+
+// StageUploadsIn sets the local folder where Create stages a file before
+// sending it (apply uses STATE/tmp/uploads).
+func (s *Store) StageUploadsIn(dir string) { s.stageDir = dir }
+
+type s3Upload struct {
+	m    *Store
+	f    *os.File
+	key  string
+	meta store.Meta
+}
+
+// Create implements Mirror: content is staged in a local file and sent by
+// one PutObject on Commit, with the sha256 and uploaded-at metadata that
+// bandersnatch's S3 backend writes.
+func (m *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
+	if err := os.MkdirAll(m.stageDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(m.stageDir, "upload-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", key, err)
+	}
+	return &s3Upload{m: m, f: f, key: key, meta: meta}, nil
+}
+
+func (u *s3Upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+func (u *s3Upload) Commit(ctx context.Context) error {
+	defer u.Abort()
+	size, err := u.f.Seek(0, 2)
+	if err == nil {
+		_, err = u.f.Seek(0, 0)
+	}
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{}
+	if u.meta.SHA256 != "" {
+		meta["sha256"] = u.meta.SHA256
+	}
+	if !u.meta.Uploaded.IsZero() {
+		meta["uploaded-at"] = UploadedAt(u.meta.Uploaded)
+	}
+	_, err = u.m.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key),
+		Body: u.f, ContentLength: aws.Int64(size), Metadata: meta,
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", u.key, err)
+	}
+	return nil
+}
+
+func (u *s3Upload) Abort() error {
+	_ = u.f.Close()
+	if err := os.Remove(u.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Remove implements Mirror with DeleteObjects batches of up to 1,000 keys,
+// checking the per-key errors of each answer.
+func (m *Store) Remove(ctx context.Context, keys []string) ([]error, error) {
+	errs := make([]error, len(keys))
+	for start := 0; start < len(keys); start += deleteBatch {
+		end := min(start+deleteBatch, len(keys))
+		objs := make([]types.ObjectIdentifier, 0, end-start)
+		index := map[string]int{}
+		for i := start; i < end; i++ {
+			full := m.prefix + keys[i]
+			objs = append(objs, types.ObjectIdentifier{Key: aws.String(full)})
+			index[full] = i
+		}
+		out, err := m.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(m.bucket), Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return errs, fmt.Errorf("delete %d objects from s3://%s: %w", len(objs), m.bucket, err)
+		}
+		for _, e := range out.Errors {
+			i, ok := index[aws.ToString(e.Key)]
+			if !ok || aws.ToString(e.Code) == "NoSuchKey" {
+				continue
+			}
+			errs[i] = fmt.Errorf("%s: %s", aws.ToString(e.Code), aws.ToString(e.Message))
+		}
+	}
+	return errs, nil
+}
+
+// RemoveTree implements Mirror.
+func (m *Store) RemoveTree(ctx context.Context, prefix string) error {
+	var batch []string
+	flush := func() error {
+		errs, err := m.Remove(ctx, batch)
+		if err != nil {
+			return err
+		}
+		batch = batch[:0]
+		return errors.Join(errs...)
+	}
+	err := m.List(ctx, prefix, "", func(o store.Object) error {
+		batch = append(batch, o.Key)
+		if len(batch) == deleteBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Lock implements Mirror: S3 has no flock, so apply refuses while the .lock
+// object that bandersnatch writes during a sync exists.
+func (m *Store) Lock(ctx context.Context) (func() error, error) {
+	_, err := m.Stat(ctx, ".lock")
+	if err == nil {
+		return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("check the mirror lock: %w", err)
+	}
+	return func() error { return nil }, nil
+}
+
+// Present implements Mirror: the listing's size, then bandersnatch's sha256
+// metadata, else the content.
+func (m *Store) Present(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	o, err := m.Stat(ctx, key)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if size >= 0 && o.Size != size {
+		return false, nil
+	}
+	if sum == "" {
+		return true, nil
+	}
+	if stored, err := m.StoredSHA256(ctx, key); err == nil && stored != "" {
+		return stored == sum, nil
+	}
+	got, err := store.HashContent(ctx, m, key)
+	return err == nil && got == sum, nil // unreadable: fetch it again
+}
+
+// UploadedAt is the "uploaded-at" metadata bandersnatch's S3 backend writes:
+// str(upload_time.timestamp()), Python's repr of the float seconds
+// ("1581537968.580457", "1577934245.0"). t may carry the float-rounded
+// nanoseconds of a POSIX mtime: it is taken to the nearest microsecond.
+func UploadedAt(t time.Time) string {
+	us := t.UnixNano() / 1000
+	if r := t.UnixNano() % 1000; r >= 500 {
+		us++
+	} else if r <= -500 {
+		us--
+	}
+	s := strconv.FormatFloat(float64(us)/1e6, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+)
+
+// listBatch is how many objects a partition lister hands over at once.
+const listBatch = 1000
+
+// listAhead is how many full batches a partition lister may hold before the
+// consumer reaches it. Two keep the 16 listers of a warm 1.2-million-file tree
+// as fast as four did, at 58–62 MiB peak RSS instead of 70–74 (issue 13).
+const listAhead = 2
+
+type partition struct {
+	dir string // a folder key ending in '/', or "" for a single object
+	obj Object // when dir is ""
+	ch  chan []Object
+	err error // set before ch is closed
+}
+
+// ListSorted lists every object under prefix that sorts after startAfter, in
+// byte order of the key, calling fn from the calling goroutine. The folders
+// directly under prefix (on a mirror, web/packages/00/ … ff/) are listed by up
+// to jobs goroutines at once; their output is buffered in bounded batches and
+// handed on in order, so memory depends on jobs, not on the number of objects.
+func ListSorted(ctx context.Context, st Reader, prefix, startAfter string, jobs int, fn func(Object) error) error {
+	return ListRange(ctx, st, prefix, startAfter, "", jobs, fn)
+}
+
+// ListRange is ListSorted that stops before the first key at or after end
+// ("" for no end): no folder past end is listed, so a part of a mirror costs
+// the requests of that part alone.
+func ListRange(ctx context.Context, st Reader, prefix, startAfter, end string, jobs int, fn func(Object) error) error {
+	if jobs < 1 {
+		jobs = 1
+	}
+	dirs, objs, err := st.Children(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	parts := make([]*partition, 0, len(dirs)+len(objs))
+	for i, j := 0, 0; i < len(dirs) || j < len(objs); {
+		if j >= len(objs) || (i < len(dirs) && dirs[i] < objs[j].Key) {
+			d := dirs[i]
+			i++
+			if startAfter >= d && !strings.HasPrefix(startAfter, d) || end != "" && d >= end {
+				continue
+			}
+			parts = append(parts, &partition{dir: d, ch: make(chan []Object, listAhead)})
+			continue
+		}
+		o := objs[j]
+		j++
+		if o.Key > startAfter && (end == "" || o.Key < end) {
+			parts = append(parts, &partition{obj: o})
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, jobs)
+	wg.Go(func() {
+		for _, p := range parts {
+			if p.dir == "" {
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() { p.err = listPartition(ctx, st, p, startAfter, end); close(p.ch) })
+		}
+	})
+	err = consumePartitions(ctx, parts, slots, fn)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// errEnd stops a listing at the end of its range.
+var errEnd = errors.New("end of range")
+
+func listPartition(ctx context.Context, st Reader, p *partition, startAfter, end string) error {
+	batch := make([]Object, 0, listBatch)
+	err := st.List(ctx, p.dir, startAfter, func(o Object) error {
+		if end != "" && o.Key >= end {
+			return errEnd
+		}
+		batch = append(batch, o)
+		if len(batch) < listBatch {
+			return nil
+		}
+		select {
+		case p.ch <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]Object, 0, listBatch)
+		return nil
+	})
+	if errors.Is(err, errEnd) {
+		err = nil
+	}
+	if err == nil && len(batch) > 0 {
+		select {
+		case p.ch <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
+}
+
+func consumePartitions(ctx context.Context, parts []*partition, slots chan struct{}, fn func(Object) error) error {
+	for _, p := range parts {
+		if p.dir == "" {
+			if err := fn(p.obj); err != nil {
+				return err
+			}
+			continue
+		}
+		for batch := range p.ch {
+			for _, o := range batch {
+				if err := fn(o); err != nil {
+					return err
+				}
+			}
+		}
+		if p.err != nil {
+			return p.err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		<-slots
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Meta describes a file being stored.
+type Meta struct {
+	SHA256   string
+	Uploaded time.Time // zero when unknown
+	Mode     uint32    // POSIX permission bits; 0 means 0644
+}
+
+// Upload is a file being written; it becomes visible only on Commit.
+type Upload interface {
+	io.Writer
+	// Commit makes the file visible at its key, complete.
+	Commit(ctx context.Context) error
+	// Abort discards what was written.
+	Abort() error
+}
+
+// Writer is the write side of a store, what apply and sync change it with.
+type Writer interface {
+	// Create starts writing key; nothing is visible until Commit.
+	Create(ctx context.Context, key string, meta Meta) (Upload, error)
+	// Remove deletes files; a key that is already gone is a success. The
+	// result has one error (or nil) per key.
+	Remove(ctx context.Context, keys []string) ([]error, error)
+	// RemoveTree deletes everything under a folder key ending in '/'.
+	RemoveTree(ctx context.Context, prefix string) error
+	// Present tells whether key already holds a regular file of size (-1:
+	// any) whose sha256 is sum ("": any), so a rerun need not fetch it again.
+	// Anything unreadable, or not a regular file, is not present.
+	Present(ctx context.Context, key string, size int64, sum string) (bool, error)
+	// Lock takes the mirror's lock for the whole apply, or refuses with a
+	// *pipeline.RefusedError while a sync holds it.
+	Lock(ctx context.Context) (unlock func() error, err error)
+}
+
+// Store is a mirror's store, both sides: what the scans read and what apply
+// and sync change. posixstore.Store and s3store.Store are both.
+type Store interface {
+	Reader
+	Writer
+}
