@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/progress"
 	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
-	"github.com/bandercheck/bandercheck/internal/progress"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
