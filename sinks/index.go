@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/net/html"
 
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -257,7 +258,7 @@ func (p *pyJSON) item() {
 
 func (p *pyJSON) key(k string) {
 	p.item()
-	p.w.WriteString(pyString(k))
+	p.w.WriteString(pyjson.PyString(k))
 	p.w.WriteString(": ")
 }
 
@@ -298,42 +299,9 @@ func (p *pyJSON) copyValue(dec *jsontext.Decoder) error {
 		dec.ReadToken()
 		p.close(']')
 	case '"':
-		p.w.WriteString(pyString(tok.String()))
+		p.w.WriteString(pyjson.PyString(tok.String()))
 	default: // numbers, true, false, null: as written
 		p.w.WriteString(tok.String())
 	}
 	return nil
-}
-
-// pyString quotes s as json.dumps with ensure_ascii does.
-func pyString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || (r > 0x7e && r < 0x10000 && r != 0x7f):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		case r >= 0x10000:
-			r -= 0x10000
-			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

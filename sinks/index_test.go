@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 )
 
 func TestFilterHTMLDropsOnlyRemovedAnchors(t *testing.T) {
@@ -100,7 +102,8 @@ func TestRootIndexRewriteKeepsBandersnatchBytes(t *testing.T) {
 			}
 		}
 	}
-	if got := pyString("caf\u00e9 \"q\" \x01 \U0001F600"); got != `"caf\u00e9 \"q\" \u0001 \ud83d\ude00"` {
+	// Python's ensure_ascii escapes DEL too: only ' ' … '~' stay as written
+	if got := pyjson.PyString("caf\u00e9 \"q\" \x01 \x7f \U0001F600"); got != `"caf\u00e9 \"q\" \u0001 \u007f \ud83d\ude00"` {
 		t.Errorf("pyString: %s", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/internal/store/s3store"
+	"github.com/bandercheck/bandercheck/internal/testutil"
 )
 
 // s3Digest maps each key under web/packages/ of the mirror to its sha256.
@@ -40,6 +41,7 @@ func s3Digest(t *testing.T, st *s3store.Store) map[string]string {
 
 func TestRunOnS3MatchesTruth(t *testing.T) {
 	t.Parallel()
+	testutil.NeedVersity(t) // before the mirror is generated: a skip costs nothing
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	srv, env := m.uploadToVersity(t)

@@ -19,6 +19,9 @@ type CatCmd struct {
 	Manifest string `arg:"" help:"Manifest name: storage, projects, designated, problems/storage, problems/metadata, upstream, plan/download, plan/delete, plan/remove-projects, applied/download, applied/delete, applied/remove-projects."`
 }
 
+// WritesState implements stateWriter: cat only reads STATE.
+func (c *CatCmd) WritesState() bool { return false }
+
 // Run implements the command.
 func (c *CatCmd) Run(g *stages.Env) error {
 	r, err := pipeline.OpenManifest(g.State, c.Manifest)

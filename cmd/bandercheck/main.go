@@ -9,35 +9,35 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"time"
 
-	"github.com/bandercheck/bandercheck/internal/stages"
 	"github.com/bandercheck/bandercheck/pipeline"
 
 	"github.com/alecthomas/kong"
 )
 
-// CLI is the command line.
+// CLI is the command line: one type a command or group, each in its own file,
+// mapping its flags onto the stage's options (internal/stages has no kong).
 type CLI struct {
 	Globals
 
-	Scan   ScanCmd            `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
-	Plan   stages.PlanCommand `cmd:"" help:"Merge-join storage against designated files into plans."`
-	Apply  stages.Apply       `cmd:"" help:"Carry out the plan."`
-	Run    stages.RunAll      `cmd:"" help:"Every stage in order, resuming where STATE left off."`
-	Status StatusCmd          `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
-	Report stages.Report      `cmd:"" help:"Write one self-contained HTML page about STATE: stages, the plan as a chart, the projects with the most bytes to download or delete, the first problems."`
-	Cat    CatCmd             `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
-	Sync   SyncCmd            `cmd:"" help:"Mirror upstream as 'bandersnatch mirror' does with --config (or 'bandersnatch sync NAME...' with names), as resumable stages."`
+	Scan   ScanCmd   `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
+	Plan   PlanCmd   `cmd:"" help:"Merge-join storage against designated files into plans."`
+	Apply  ApplyCmd  `cmd:"" help:"Carry out the plan."`
+	Run    RunCmd    `cmd:"" help:"Every stage in order, resuming where STATE left off."`
+	Status StatusCmd `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
+	Report ReportCmd `cmd:"" help:"Write one self-contained HTML page about STATE: stages, the plan as a chart, the projects with the most bytes to download or delete, the first problems."`
+	Cat    CatCmd    `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
+	Sync   SyncCmd   `cmd:"" help:"Mirror upstream as 'bandersnatch mirror' does with --config (or 'bandersnatch sync NAME...' with names), as resumable stages."`
 }
 
-// ScanCmd groups the scanning stages.
-type ScanCmd struct {
-	Storage  stages.ScanStorage  `cmd:"" help:"List what the mirror holds under web/packages."`
-	Metadata stages.ScanMetadata `cmd:"" help:"Read every project's metadata into designated files."`
-	Upstream stages.ScanUpstream `cmd:"" help:"List the projects that exist upstream."`
-}
+// stateWriter is a command that says whether it writes STATE: those that do
+// run under the state lock (one process at a time) and write metrics.
+type stateWriter interface{ WritesState() bool }
+
+// stageRecorder is a command that records the time of each of its stages
+// itself (run); main records any other command as one stage.
+type stageRecorder interface{ RecordsStages() bool }
 
 const exitHelp = `Exit codes: 0 done (also when differences were found and planned); 1 failure;
 2 usage or configuration error; 3 refused by a safety guard; 130 stopped by SIGINT,
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string) int {
 		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n"+exitHelp),
 		kong.UsageOnError(),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Vars(stages.Defaults),
+		defaultVars(),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
 	)
 	if err != nil {
@@ -94,7 +94,8 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 	}
 	env := cli.Globals.env()
 	cmd := kctx.Command()
-	if cmd == "status" || cmd == "report" || strings.HasPrefix(cmd, "cat") {
+	target := kctx.Selected().Target.Addr().Interface()
+	if w, ok := target.(stateWriter); !ok || !w.WritesState() {
 		return report(ctx, kctx.Run(env))
 	}
 	// one process at a time writes a state directory
@@ -103,7 +104,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 		defer unlock()
 		start := time.Now()
 		err = kctx.Run(env)
-		if cmd != "run" { // run records each of its stages
+		if r, ok := target.(stageRecorder); !ok || !r.RecordsStages() {
 			env.StageFinished(cmd, time.Since(start))
 		}
 	}

@@ -123,6 +123,7 @@ func TestPartitionsPlanAsOneScanPOSIX(t *testing.T) {
 
 func TestPartitionsPlanAsOneScanS3(t *testing.T) {
 	t.Parallel()
+	testutil.NeedVersity(t) // before the mirror is generated: a skip costs nothing
 	m := generate(t, 300)
 	url := m.serve(t, nil)
 	_, env := m.uploadToVersity(t)
@@ -159,6 +160,7 @@ func TestPartitionsRefused(t *testing.T) {
 // faults: no request lost, no row doubled.
 func TestS3FaultsChangeNothing(t *testing.T) {
 	t.Parallel()
+	testutil.NeedVersity(t) // before the mirror is generated: a skip costs nothing
 	m := generate(t, 200)
 	url := m.serve(t, nil)
 	srv, env := m.uploadToVersity(t)

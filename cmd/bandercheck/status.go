@@ -30,6 +30,9 @@ type StatusRow struct {
 	Finished *time.Time `json:"finished,omitempty"`
 }
 
+// WritesState implements stateWriter: status only reads STATE.
+func (c *StatusCmd) WritesState() bool { return false }
+
 // Run implements the command.
 func (c *StatusCmd) Run(g *stages.Env) error {
 	if _, err := os.Stat(g.State); err != nil {

@@ -21,12 +21,22 @@ type SyncCmd struct {
 	StaleWait         time.Duration `help:"Wait after a stale answer before asking again, doubled each time (bandersnatch: 1s)." default:"1s" hidden:""`
 }
 
-// Run implements the command.
-func (c *SyncCmd) Run(ctx context.Context, g *stages.Env) error {
+func (c *SyncCmd) options() stages.SyncOptions {
 	o := stages.DefaultSyncOptions()
 	o.Projects, o.DryRun, o.RemoveDeleted = c.Projects, c.DryRun, c.RemoveDeleted
 	o.MaxRemoveProjects, o.Upstream, o.Workers, o.StaleWait = c.MaxRemoveProjects, c.Upstream, c.Workers, c.StaleWait
-	res, err := stages.Sync(ctx, g, o)
+	return o
+}
+
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *SyncCmd) Validate() error { return c.options().Validate() }
+
+// WritesState implements stateWriter.
+func (c *SyncCmd) WritesState() bool { return true }
+
+// Run implements the command.
+func (c *SyncCmd) Run(ctx context.Context, g *stages.Env) error {
+	res, err := stages.Sync(ctx, g, c.options())
 	if err != nil || c.DryRun {
 		return err
 	}

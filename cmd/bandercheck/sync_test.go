@@ -60,7 +60,7 @@ func sameAsGolden(t *testing.T, name, mirror string, step int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := tree.Diff(manifest, copies); len(d) > 0 {
+	if d := tree.Diff(manifest, copies, false); len(d) > 0 {
 		t.Errorf("step %d: %d differences from bandersnatch's tree:\n%s", step, len(d), strings.Join(d, "\n"))
 	}
 }

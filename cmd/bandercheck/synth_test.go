@@ -141,3 +141,23 @@ func TestSynthDryRunFindsPlantedDefects(t *testing.T) {
 		}
 	}
 }
+
+// TestSynthStorageScanListsOnlyPackages: scan storage lists web/packages
+// and the temp files of the metadata folders, not the metadata folders
+// themselves (three names a project: 2.6M keys at full size).
+func TestSynthStorageScanListsOnlyPackages(t *testing.T) {
+	t.Parallel()
+	srv, env := startSynth(t, synth.Config{Seed: 3, Projects: 300})
+	packages := int64(0)
+	srv.Mirror.Keys(func(k string) error {
+		if strings.HasPrefix(k, "root/web/packages/") {
+			packages++
+		}
+		return nil
+	})
+	mustBC(t, env, "--mirror", "s3://mirror/root", "--state", t.TempDir(), "scan", "storage")
+	// one more: the check that web/packages exists
+	if c := srv.Counts(); c.ListedKeys > packages+1 {
+		t.Fatalf("scan storage listed %d keys; web/packages holds %d", c.ListedKeys, packages)
+	}
+}

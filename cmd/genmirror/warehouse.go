@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
 
 	"github.com/bandercheck/bandercheck/internal/fakepypi"
 )
@@ -22,11 +17,7 @@ type WarehouseCmd struct {
 
 // Run implements the command: it prints the base URL, then serves until interrupted.
 func (c *WarehouseCmd) Run(ctx context.Context) error {
-	host, _, err := net.SplitHostPort(c.Addr)
-	if err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
-		return fmt.Errorf("warehouse listens on loopback only, not %q", c.Addr)
-	}
-	l, err := net.Listen("tcp", c.Addr)
+	l, err := listenLoopback("warehouse", c.Addr)
 	if err != nil {
 		return err
 	}
@@ -38,12 +29,5 @@ func (c *WarehouseCmd) Run(ctx context.Context) error {
 		l.Close()
 		return err
 	}
-	fmt.Println(base)
-	os.Stdout.Sync()
-	srv := &http.Server{Handler: w}
-	go func() { <-ctx.Done(); srv.Close() }()
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilDone(ctx, l, w)
 }

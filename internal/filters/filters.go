@@ -374,137 +374,33 @@ func (l *loader) fail(section, key, msg string) error {
 	return &ConfigError{l.path, section, key, msg}
 }
 
+// add builds the plugin name from its config and adds it to the set; a
+// name bandercheck does not know adds nothing.
 func (l *loader) add(s *Set, name string) error {
-	switch name {
-	case "allowlist_project":
-		names, err := l.allowNames(name)
-		if err != nil {
-			return err
-		}
-		s.project = append(s.project, &allowProject{plugin: name, names: names})
-	case "project_requirements":
-		reqs, err := l.requirementFiles(name)
-		if err != nil {
-			return err
-		}
-		names := map[string]bool{}
-		for _, r := range reqs {
-			names[r.name] = true
-		}
-		s.project = append(s.project, &allowProject{plugin: name, names: names})
-	case "blocklist_project":
-		p, err := l.blockProject()
-		if err != nil {
-			return err
-		}
-		s.project = append(s.project, p)
-	case "regex_project":
-		pats, err := l.patterns(name, "filter_regex", "packages")
-		if err != nil {
-			return err
-		}
-		s.project = append(s.project, &regexProject{pats})
-	case "regex_project_metadata":
-		f, err := l.regexMetadata(name, name)
-		if err != nil {
-			return err
-		}
-		s.metadata = append(s.metadata, projectRegex{f})
-		s.need(f.paths(), "info")
-	case "size_project_metadata":
-		f, err := l.sizeProject()
-		if err != nil {
-			return err
-		}
-		if f != nil {
-			s.metadata = append(s.metadata, f)
-		}
-	case "versions_count_project_metadata":
-		f, err := l.versionsCount()
-		if err != nil {
-			return err
-		}
-		if f != nil {
-			s.metadata = append(s.metadata, f)
-		}
-	case "allowlist_release", "blocklist_release":
-		section := strings.TrimSuffix(name, "_release")
-		lines, ok := l.lines(section, "packages")
-		if !ok {
-			if err := l.need(name, section, "packages"); err != nil {
-				return err
-			}
-		}
-		var reqs []requirement
-		for _, line := range lines {
-			if name == "allowlist_release" {
-				if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "-") {
-					continue
-				}
-				line, _, _ = strings.Cut(line, "#")
-			} else if strings.HasPrefix(line, "#") {
-				continue
-			}
-			r, err := parseRequirement(line)
-			if err != nil {
-				return l.fail(section, "packages", err.Error())
-			}
-			reqs = append(reqs, r)
-		}
-		if name == "allowlist_release" {
-			s.release = append(s.release, &allowRelease{plugin: name, reqs: reqs})
-		} else {
-			s.release = append(s.release, &blockRelease{reqs})
-		}
-	case "project_requirements_pinned":
-		reqs, err := l.requirementFiles(name)
-		if err != nil {
-			return err
-		}
-		s.pinned = &allowRelease{plugin: name, reqs: reqs}
-	case "prerelease_release":
-		f := &prerelease{}
-		if lines, ok := l.lines("filter_prerelease", "packages"); ok {
-			for _, line := range lines {
-				f.only = append(f.only, Normalize(line))
-			}
-		}
-		s.release = append(s.release, f)
-	case "regex_release":
-		pats, err := l.patterns(name, "filter_regex", "releases")
-		if err != nil {
-			return err
-		}
-		s.release = append(s.release, &regexRelease{pats})
-	case "latest_release":
-		f, err := l.latest()
-		if err != nil {
-			return err
-		}
-		if f != nil {
-			s.release = append(s.release, f)
-		}
-	case "exclude_platform":
-		f, err := l.excludePlatform()
-		if err != nil {
-			return err
-		}
-		s.file = append(s.file, f)
-	case "regex_release_file_metadata":
-		f, err := l.regexMetadata(name, name)
-		if err != nil {
-			return err
-		}
-		s.file = append(s.file, f)
-		s.need(f.paths(), "release_file", "info")
-	case "version_range_release_file_metadata":
-		f, err := l.versionRange()
-		if err != nil {
-			return err
-		}
-		s.file = append(s.file, f)
-		s.need(f.paths(), "release_file", "info")
+	build, ok := plugins[name]
+	if !ok {
+		return nil
 	}
+	p, err := build(l, name)
+	if err != nil {
+		return err
+	}
+	if p.project != nil {
+		s.project = append(s.project, p.project)
+	}
+	if p.metadata != nil {
+		s.metadata = append(s.metadata, p.metadata)
+	}
+	if p.release != nil {
+		s.release = append(s.release, p.release)
+	}
+	if p.file != nil {
+		s.file = append(s.file, p.file)
+	}
+	if p.pinned != nil {
+		s.pinned = p.pinned
+	}
+	s.need(p.paths, p.roots...)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,18 @@ type Entry struct {
 
 // Tree is a mirror tree by path.
 type Tree map[string]*Entry
+
+// Root stands for the mirror's folder in recorded symlink targets
+// (keep_index_versions links point at absolute paths).
+const Root = "@ROOT@"
+
+// stampRE is make_time_stamp() in a versioned page's name
+// (index_<serial>_<stamp>.<ext>): when the sync ran, so not compared.
+var stampRE = regexp.MustCompile(`_\d{4}-\d{2}-\d{2}T\d{6}(\.\d{6})?Z\.`)
+
+// Normalize replaces the time stamp of a versioned page's name with
+// "@STAMP@", in a path or a link target.
+func Normalize(p string) string { return stampRE.ReplaceAllString(p, "_@STAMP@.") }
 
 // hasMtime tells whether a path's mtime is part of the tree: release files
 // and their .metadata, as bandersnatch sets them to the upload time.
@@ -86,7 +99,7 @@ func Read(root string) (Tree, error) {
 		if rel == "." {
 			return nil
 		}
-		rel = filepath.ToSlash(rel)
+		rel = Normalize(filepath.ToSlash(rel))
 		e := &Entry{Path: rel}
 		info, err := d.Info()
 		if err != nil {
@@ -97,6 +110,10 @@ func Read(root string) (Tree, error) {
 			if e.Link, err = os.Readlink(p); err != nil {
 				return err
 			}
+			if rest, ok := strings.CutPrefix(e.Link, root+"/"); ok {
+				e.Link = Root + "/" + rest
+			}
+			e.Link = Normalize(e.Link)
 		case d.IsDir():
 			e.Dir = true
 		default:
@@ -181,6 +198,13 @@ func (t Tree) Add(p string, data []byte, mode uint32, mtime time.Time) {
 	t.AddDir(path.Dir(p))
 }
 
+// AddLink puts a symbolic link into the tree with its parent folders
+// (target as Read records it: Root + "/" + a path inside the mirror).
+func (t Tree) AddLink(p, target string) {
+	t[p] = &Entry{Path: p, Link: target}
+	t.AddDir(path.Dir(p))
+}
+
 // AddDir puts a folder and its parents into the tree.
 func (t Tree) AddDir(p string) {
 	for p != "." && p != "/" && p != "" {
@@ -194,9 +218,14 @@ func (t Tree) AddDir(p string) {
 
 // Diff compares a tree with a recorded manifest and copies; it returns one
 // line per difference (empty when they are the same), with the first
-// differing line of a copied file.
-func (t Tree) Diff(manifest []string, copies map[string][]byte) []string {
+// differing line of a copied file. ignoreModes leaves file modes out (a
+// store that writes every file 0644, where bandersnatch leaves status,
+// generation and last-modified 0600 and its .lock 0755).
+func (t Tree) Diff(manifest []string, copies map[string][]byte, ignoreModes bool) []string {
 	got := strings.Split(strings.TrimSuffix(t.Manifest(), "\n"), "\n")
+	if ignoreModes {
+		got, manifest = withoutModes(got), withoutModes(manifest)
+	}
 	want := map[string]bool{}
 	for _, l := range manifest {
 		want[l] = true
@@ -221,6 +250,18 @@ func (t Tree) Diff(manifest []string, copies map[string][]byte) []string {
 	}
 	slices.Sort(diffs)
 	return diffs
+}
+
+// withoutModes blanks the mode field of file lines.
+func withoutModes(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if f := strings.SplitN(l, " ", 3); len(f) == 3 && (f[0] == "f" || f[0] == "v") {
+			l = f[0] + " ---- " + f[2]
+		}
+		out[i] = l
+	}
+	return out
 }
 
 func firstDiff(got, want []byte) string {

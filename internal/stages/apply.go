@@ -21,40 +21,71 @@ import (
 )
 
 // Apply carries out the plan.
-type Apply struct {
-	Jobs        int `help:"Downloads at once." default:"${apply_jobs}"`
-	ApplyShared `embed:""`
-	Upstream    string        `help:"Base URL for files that simple pages link by path only (default: the config's [mirror] master)." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	Timeout     time.Duration `help:"Time limit of one download attempt." default:"${download_timeout}"`
-	DryRun      bool          `help:"Print what would be done and change nothing."`
-	Only        string        `help:"Carry out one action only." enum:",download,delete,remove-projects" default:""`
-	Fresh       bool          `help:"Forget what earlier runs of apply recorded and carry out the whole plan again."`
+type ApplyOptions struct {
+	// Jobs is how many downloads run at once.
+	Jobs int
+	ApplyShared
+	// Upstream is the base URL for files that simple pages link by path
+	// only; "": the config's [mirror] master.
+	Upstream string
+	// Timeout limits one download attempt.
+	Timeout time.Duration
+	// DryRun prints what would be done and changes nothing.
+	DryRun bool
+	// Only carries out one action: "download", "delete" or
+	// "remove-projects" ("": all).
+	Only string
+	// Fresh forgets what earlier runs of apply recorded and carries out the
+	// whole plan again.
+	Fresh bool
 }
 
 // ApplyShared are the options of apply that run takes as they are.
 type ApplyShared struct {
-	Rate          float64       `help:"Download requests per second at most (0: no limit)." default:"${rate}"`
-	DownloadBase  string        `help:"Download every file from this base URL instead, before the file URL's path (a closer mirror, a test server)." placeholder:"URL" env:"BANDERCHECK_DOWNLOAD_BASE"`
-	MaxDelete     Limit         `help:"Refuse deletes when the plan has more than this: a count, or a percentage of the stored files." default:"${max_delete}"`
-	MaxPlanAge    time.Duration `help:"Refuse a plan older than this: the mirror has changed since." default:"${max_plan_age}"`
-	AllowProblems bool          `help:"Delete even though some project's metadata could not be read by any source."`
+	// Rate is the most download requests a second (0: no limit).
+	Rate float64
+	// DownloadBase, when set, is where every file is downloaded from,
+	// before the file URL's path (a closer mirror, a test server).
+	DownloadBase string
+	// MaxDelete refuses deletes beyond this many of the stored files.
+	MaxDelete Limit
+	// MaxPlanAge refuses a plan older than this: the mirror has changed since.
+	MaxPlanAge time.Duration
+	// AllowProblems deletes even though some project's metadata could not
+	// be read by any source.
+	AllowProblems bool
 }
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *Apply) Validate() error {
+// DefaultApplyShared are the defaults of the options run shares with apply.
+func DefaultApplyShared() ApplyShared {
+	return ApplyShared{MaxDelete: Limit{Percent: 10, IsPct: true}, MaxPlanAge: 24 * time.Hour}
+}
+
+// DefaultApplyOptions are apply's defaults.
+func DefaultApplyOptions() ApplyOptions {
+	return ApplyOptions{Jobs: 8, ApplyShared: DefaultApplyShared(), Timeout: 10 * time.Minute}
+}
+
+// Validate refuses options no apply can run with.
+func (c ApplyOptions) Validate() error {
+	switch c.Only {
+	case "", "download", "delete", "remove-projects":
+	default:
+		return usage("--only %q: give download, delete or remove-projects", c.Only)
+	}
 	return validateApply(c.Jobs, c.Rate, c.Timeout, c.MaxPlanAge, c.DownloadBase, c.Upstream)
 }
 
 func validateApply(jobs int, rateLimit float64, timeout, maxPlanAge time.Duration, urls ...string) error {
 	switch {
 	case jobs < 1:
-		return fmt.Errorf("--jobs %d: give at least 1", jobs)
+		return usage("--jobs %d: give at least 1", jobs)
 	case math.IsNaN(rateLimit) || math.IsInf(rateLimit, 0) || rateLimit < 0:
-		return fmt.Errorf("--rate %v: give a number of requests per second, 0 for no limit", rateLimit)
+		return usage("--rate %v: give a number of requests per second, 0 for no limit", rateLimit)
 	case timeout <= 0:
-		return fmt.Errorf("--timeout %v: give a positive duration such as 10m", timeout)
+		return usage("--timeout %v: give a positive duration such as 10m", timeout)
 	case maxPlanAge <= 0:
-		return fmt.Errorf("--max-plan-age %v: give a positive duration such as 24h", maxPlanAge)
+		return usage("--max-plan-age %v: give a positive duration such as 24h", maxPlanAge)
 	}
 	for _, u := range urls {
 		if err := checkHTTPURL(u); err != nil {
@@ -71,13 +102,16 @@ func checkHTTPURL(s string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http:// or https:// URL with a host", s)
+		return usage("%q is not an http:// or https:// URL with a host", s)
 	}
 	return nil
 }
 
 // Run implements the command.
-func (c *Apply) Run(ctx context.Context, g *Env) error {
+func (c *ApplyOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if err := g.wholeMirror("apply"); err != nil {
 		return err
 	}
@@ -117,7 +151,7 @@ func (c *Apply) Run(ctx context.Context, g *Env) error {
 	return errors.Join(err, unlock())
 }
 
-func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum *pipeline.PlanSummary, ms store.Reader, mirror store.Writer) error {
+func (c *ApplyOptions) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum *pipeline.PlanSummary, ms store.Reader, mirror store.Writer) error {
 	if err := run.Require("apply.plan-id", sum.PlanID, c.Fresh); err != nil {
 		return err
 	}
@@ -176,7 +210,7 @@ func (c *Apply) applyLocked(ctx context.Context, g *Env, run *pipeline.Run, sum 
 const applyFinished = "apply.finished"
 
 // deleteRefusals returns why deletes must not run, each naming its override.
-func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string) {
+func (c *ApplyOptions) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string) {
 	if c.Only == "download" {
 		return nil, nil // nothing is deleted
 	}
@@ -192,7 +226,7 @@ func (c *Apply) deleteRefusals(sum *pipeline.PlanSummary) (out, guards []string)
 	return out, guards
 }
 
-func (c *Apply) actions(ctx context.Context, g *Env, ms store.Reader, mirror store.Writer, rc *recheck) []applyAction {
+func (c *ApplyOptions) actions(ctx context.Context, g *Env, ms store.Reader, mirror store.Writer, rc *recheck) []applyAction {
 	upstream := c.Upstream
 	if upstream == "" {
 		if conf, err := g.config(); err == nil {
@@ -237,7 +271,7 @@ func (c *Apply) actions(ctx context.Context, g *Env, ms store.Reader, mirror sto
 // become one unit of applied/<action>, so a rerun skips recorded shards and
 // redoes the current one. Every row is checked before it is acted on. A rerun
 // of a finished action that has failed rows retries those rows only.
-func (c *Apply) apply(ctx context.Context, g *Env, a applyAction) error {
+func (c *ApplyOptions) apply(ctx context.Context, g *Env, a applyAction) error {
 	planName, appliedName := "plan/"+a.name, "applied/"+a.name
 	plan, err := pipeline.OpenManifest(g.State, planName)
 	if err != nil {
@@ -337,7 +371,7 @@ func (c *Apply) apply(ctx context.Context, g *Env, a applyAction) error {
 
 // retryStage moves a finished applied manifest aside (as the previous
 // results to carry over) and opens the action's stage anew.
-func (c *Apply) retryStage(g *Env, appliedName, retryState string) (*pipeline.Stage, error) {
+func (c *ApplyOptions) retryStage(g *Env, appliedName, retryState string) (*pipeline.Stage, error) {
 	aside := filepath.Join(retryState, filepath.FromSlash(appliedName))
 	if err := os.RemoveAll(aside); err != nil {
 		return nil, err
@@ -352,7 +386,7 @@ func (c *Apply) retryStage(g *Env, appliedName, retryState string) (*pipeline.St
 }
 
 // dryRun prints what apply would do.
-func (c *Apply) dryRun(g *Env, sum *pipeline.PlanSummary) error {
+func (c *ApplyOptions) dryRun(g *Env, sum *pipeline.PlanSummary) error {
 	tw := tabwriter.NewWriter(g.stdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "would\tfiles\tbytes\t")
 	dl, del := pipeline.Total(sum.Join.Download), pipeline.Total(sum.Join.Delete)

@@ -100,10 +100,41 @@ func checkDownloadRow(row []string) (string, error) {
 	if err := sinks.CheckPackageKey(row[pipeline.DownloadPath]); err != nil {
 		return row[pipeline.DownloadPath], err
 	}
-	if _, err := sinks.ParseSize(row[pipeline.DownloadSize]); err != nil {
-		return row[pipeline.DownloadPath], fmt.Errorf("refused: size %q is not a number", row[pipeline.DownloadSize])
+	path := row[pipeline.DownloadPath]
+	if n, err := sinks.ParseSize(row[pipeline.DownloadSize]); err != nil || (n < 0 && row[pipeline.DownloadSize] != "") {
+		return path, fmt.Errorf("refused: size %q is not a number of bytes", row[pipeline.DownloadSize])
 	}
-	return row[pipeline.DownloadPath], nil
+	if err := checkDigest(path, row[pipeline.DownloadSHA256]); err != nil {
+		return path, err
+	}
+	if t := row[pipeline.DownloadUploadTime]; t != "" {
+		if _, err := time.Parse(time.RFC3339, t); err != nil {
+			return path, fmt.Errorf("refused: upload_time %q is not an RFC 3339 time", t)
+		}
+	}
+	return path, nil
+}
+
+// checkDigest accepts what a plan/download row must carry for the download
+// to be verified: a sha256 in hex, or for a .metadata file (whose upstream
+// may give another algorithm) "algorithm:hex". A row without one would be
+// fetched unverified into the served tree, so it is refused.
+func checkDigest(path, d string) error {
+	algo, want := sources.SplitDigest(d)
+	if algo != "sha256" && !strings.HasSuffix(path, ".metadata") {
+		return fmt.Errorf("refused: digest %q: a release file is verified by its sha256", d)
+	}
+	h, err := sources.NewDigest(algo)
+	if err != nil {
+		return fmt.Errorf("refused: digest %q: %v", d, err)
+	}
+	if len(want) != 2*h.Size() || strings.Trim(strings.ToLower(want), "0123456789abcdef") != "" {
+		if d == "" {
+			return fmt.Errorf("refused: no digest: a download is only made when its bytes can be verified")
+		}
+		return fmt.Errorf("refused: digest %q is not %d hex digits of %s", d, 2*h.Size(), algo)
+	}
+	return nil
 }
 
 // checkDeleteRow checks a row of plan/delete (path,size,reason).

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,10 +15,11 @@ import (
 
 // Bounds of what apply re-reads under the lock: a sync or two since the scan
 // changes a few hundred projects; more than this means the plan is too old.
-const (
-	maxChangedProjects = 20000
-	maxChangedFiles    = 2000000
-)
+// The files the changed projects name are held as paths, at most
+// maxChangedFiles of them (~200 MB, well under the systemd unit's MemoryHigh).
+const maxChangedProjects = 20000
+
+var maxChangedFiles = 250000 // a variable so that a test can lower it
 
 // recheck re-reads, under the mirror's lock, the metadata of every project
 // whose document changed (or appeared) since the metadata scan began: a sync
@@ -51,9 +53,7 @@ func (r *recheck) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// file dates may be whole seconds: what was written in the second the scan
-	// began counts as changed (re-reading a project too many is harmless)
-	since := sf.Started.Truncate(time.Second).Add(-time.Nanosecond)
+	started := sf.Started
 	hashIndex := run.Option("metadata.hash-index") == "true"
 	from := run.Option("metadata.from")
 	refs := map[string]*projectRef{}
@@ -65,7 +65,7 @@ func (r *recheck) load(ctx context.Context) error {
 	}
 	err = r.store.Modified(ctx, "web/json/", func(key string, mod time.Time) error {
 		name := strings.TrimPrefix(key, "web/json/")
-		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !mod.After(since) {
+		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !changedSince(mod, started) {
 			return nil
 		}
 		pr := ref(sources.Normalize(name))
@@ -91,7 +91,7 @@ func (r *recheck) load(ctx context.Context) error {
 			if dir == "" || strings.HasPrefix(dir, ".") {
 				return nil
 			}
-			if !mod.After(since) {
+			if !changedSince(mod, started) {
 				return nil
 			}
 			ref(sources.Normalize(dir)).simple = true
@@ -113,26 +113,69 @@ func (r *recheck) load(ctx context.Context) error {
 	}
 	slices.Sort(norms)
 	for _, n := range norms {
-		var rows collected
-		out, err := m.scan(ctx, *refs[n], &rows, 0)
+		sink := &ownedSink{owned: r.owned, project: n}
+		out, err := m.scan(ctx, *refs[n], sink, 0)
 		if err != nil {
+			var re *pipeline.RefusedError
+			if errors.As(err, &re) {
+				return err
+			}
 			return fmt.Errorf("apply: read %s again: %w", n, err)
 		}
-		if out.project[2] == "" && !r.allowProblems {
+		// a changed document that cannot be read now (a FIFO, damaged) is not
+		// made up for by the older other source: what the change named is unknown
+		if (out.project[2] == "" || unreadable(out.problems)) && !r.allowProblems {
 			return &pipeline.RefusedError{Guards: []string{"metadata-changed"}, Msg: fmt.Sprintf("project %s's metadata changed since the scan and cannot be read now (%s): its files cannot be told from orphans, so nothing is deleted; scan again (bandercheck run --fresh), or pass --allow-problems", n, problemText(out.problems))}
 		}
 		r.names[n] = true
-		for _, row := range rows.rows {
-			r.owned[row[0]] = n
-		}
-		if len(r.owned) > maxChangedFiles {
-			return tooMany(maxChangedProjects + 1)
-		}
 	}
 	if len(r.names) > 0 {
 		logf(r.g, "apply: %d projects' metadata changed since the scan; deletes and removals they now own are skipped", len(r.names))
 	}
 	r.loaded = true
+	return nil
+}
+
+// clockSlack is how far behind the clock a file's ctime may be stamped: the
+// kernel stamps files from a clock that is up to a tick (4-10 ms) behind.
+const clockSlack = 20 * time.Millisecond
+
+// changedSince tells whether a document last changed at t (store.Reader's
+// Modified) may have changed after the scan started. Dates of whole seconds
+// (S3, file systems of whole seconds) count from the start of that second
+// (re-reading a project too many is harmless).
+func changedSince(t, started time.Time) bool {
+	if t.Nanosecond() == 0 {
+		return !t.Before(started.Truncate(time.Second))
+	}
+	return t.After(started.Add(-clockSlack))
+}
+
+// ownedSink records, as a changed project is read again, each path it names,
+// one at a time and within maxChangedFiles (the rows themselves are not kept).
+type ownedSink struct {
+	owned   map[string]string
+	project string
+	added   []string // paths this project added, dropped again by discard
+}
+
+func (s *ownedSink) designated(row ...string) error {
+	if _, ok := s.owned[row[0]]; ok {
+		return nil
+	}
+	if len(s.owned) >= maxChangedFiles {
+		return &pipeline.RefusedError{Guards: []string{"metadata-changed"}, Msg: fmt.Sprintf("the projects whose metadata changed since the scan (now at %s) name more than %d files, more than apply holds in memory to re-check deletes: scan again (bandercheck run --fresh) so the plan knows them", s.project, maxChangedFiles)}
+	}
+	s.owned[row[0]] = s.project
+	s.added = append(s.added, row[0])
+	return nil
+}
+
+func (s *ownedSink) discard() error {
+	for _, p := range s.added {
+		delete(s.owned, p)
+	}
+	s.added = s.added[:0]
 	return nil
 }
 
@@ -149,6 +192,17 @@ func cutLast(s string) (string, string, bool) {
 		return "", s, false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// unreadable tells whether a source of the project could not be read (a
+// filter's note is no such problem).
+func unreadable(problems [][]string) bool {
+	for _, p := range problems {
+		if p[pipeline.ProblemStage] != problemStageFilter {
+			return true
+		}
+	}
+	return false
 }
 
 func problemText(problems [][]string) string {

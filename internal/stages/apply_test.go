@@ -105,7 +105,7 @@ func TestStagesOnS3InProcess(t *testing.T) {
 		S3Endpoint: srv.Endpoint, S3PathStyle: true, State: filepath.Join(dir, "state"), Progress: "never",
 		Stdout: io.Discard, Stderr: io.Discard}}
 	f.scans()
-	if err := (&Plan{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, f.env); err != nil {
+	if err := (&PlanOptions{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	up := serveFiles(t, missing)

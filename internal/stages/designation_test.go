@@ -189,7 +189,7 @@ func TestConfigChangeRefusesResume(t *testing.T) {
 	f.withConfig("[mirror]\njson = true\n")
 	f.scans()
 	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled = prerelease_release\n")
-	err := (&ScanMetadata{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
+	err := (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata.config") {
 		t.Fatalf("a resume under other filters: %v", err)
@@ -201,7 +201,7 @@ func TestBadConfigIsUsageError(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"web/json/demo": jsonDoc("demo", 1), "web/packages/aa/x.whl": "x"})
 	f.withConfig("[plugins]\nenabled = blocklist_release\n[blocklist]\npackages =\n    demo>=>1\n")
-	err := (&ScanStorage{Jobs: 1}).Run(f.ctx, f.env)
+	err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "[blocklist] packages") {
 		t.Fatalf("scan storage with a malformed specifier: %v", err)
@@ -239,7 +239,7 @@ func TestProjectFilterReports(t *testing.T) {
 	}
 
 	// asked to, plan removes it: its files and its metadata, within the guard
-	remove := &Plan{MaxRemoveProjects: Limit{N: 0}, Memory: 64 << 20, RemoveFiltered: true}
+	remove := &PlanOptions{MaxRemoveProjects: Limit{N: 0}, Memory: 64 << 20, RemoveFiltered: true}
 	var re *pipeline.RefusedError
 	if err := remove.Run(f.ctx, f.env); !errors.As(err, &re) {
 		t.Fatalf("--remove-filtered-projects beyond --max-remove-projects 0: %v", err)

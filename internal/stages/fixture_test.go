@@ -90,7 +90,7 @@ func (f *fixture) rows(name string) [][]string {
 
 // runFreshPlansNothing runs again from scratch and fails unless every plan
 // manifest is empty: the mirror is what its metadata says.
-func (f *fixture) runFreshPlansNothing(run *RunAll, what string) {
+func (f *fixture) runFreshPlansNothing(run *RunOptions, what string) {
 	f.t.Helper()
 	run.Fresh = true
 	if err := run.Run(f.ctx, f.env); err != nil {
@@ -115,22 +115,22 @@ func (f *fixture) column(name string, i int) []string {
 // scans runs scan storage and scan metadata (from JSON without a config).
 func (f *fixture) scans() {
 	f.t.Helper()
-	if err := (&ScanStorage{Jobs: 2}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
 		f.t.Fatalf("scan storage: %v", err)
 	}
-	if err := (&ScanMetadata{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
+	if err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
 		f.t.Fatalf("scan metadata: %v", err)
 	}
 }
 
 // plan runs plan with the defaults of the command line.
 func (f *fixture) plan() error {
-	return (&Plan{Grace: defaultDuration("grace"), MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env)
+	return (&PlanOptions{Grace: DefaultPlanOptions().Grace, MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env)
 }
 
 // apply returns apply with the defaults of the command line and no download limit.
-func testApply(base string) *Apply {
-	return &Apply{Jobs: 2, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: base}}
+func testApply(base string) *ApplyOptions {
+	return &ApplyOptions{Jobs: 2, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: base}}
 }
 
 // serveFiles is an upstream on loopback that serves each pkg at its URL path.

@@ -3,10 +3,11 @@ package stages
 import (
 	"fmt"
 
-	"github.com/alecthomas/kong"
+	"github.com/bandercheck/bandercheck/pipeline"
 )
 
-// HashMode is --hash: bare (content on POSIX, metadata on S3), =content, =metadata or =full.
+// HashMode is what scan storage fills the sha256 column from: HashDefault
+// (content on POSIX, metadata on S3), HashContent, HashMetadata or HashFull.
 type HashMode string
 
 // Hash modes.
@@ -18,29 +19,14 @@ const (
 	HashFull     HashMode = "full" // content, every file read, no digest reused
 )
 
-// Decode implements kong.MapperValue: a bare --hash takes no value.
-func (h *HashMode) Decode(ctx *kong.DecodeContext) error {
-	if ctx.Scan.Peek().Type != kong.FlagValueToken {
-		*h = HashDefault
+// Validate refuses a mode that is none of the above.
+func (h HashMode) Validate() error {
+	switch h {
+	case HashNone, HashDefault, HashContent, HashMetadata, HashFull:
 		return nil
 	}
-	var v string
-	if err := ctx.Scan.PopValueInto("hash", &v); err != nil {
-		return err
-	}
-	switch HashMode(v) {
-	case HashContent, HashMetadata, HashFull:
-		*h = HashMode(v)
-	case "none", "":
-		*h = HashNone
-	default:
-		return fmt.Errorf("--hash=%s: want content, metadata or full", v)
-	}
-	return nil
+	return usage("--hash=%s: want content, metadata or full", string(h))
 }
-
-// IsBool makes a bare --hash valid.
-func (h *HashMode) IsBool() bool { return true }
 
 // resolve picks the mode for a store.
 func (h HashMode) resolve(s3 bool) HashMode {
@@ -51,4 +37,9 @@ func (h HashMode) resolve(s3 bool) HashMode {
 		return HashContent
 	}
 	return h
+}
+
+// usage is a *pipeline.UsageError (exit 2) with a formatted message.
+func usage(format string, args ...any) error {
+	return &pipeline.UsageError{Msg: fmt.Sprintf(format, args...)}
 }

@@ -64,6 +64,20 @@ func (b *ByteSize) UnmarshalText(t []byte) error {
 	return err
 }
 
+// String implements fmt.Stringer: the largest binary unit that gives a whole
+// number (256MiB), else bytes (1500B); ParseByteSize reads it back.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "B"
+}
+
 // ParseByteSize parses a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
 func ParseByteSize(s string) (ByteSize, error) {
 	units := []struct {

@@ -15,49 +15,61 @@ import (
 )
 
 // Plan merge-joins storage against designated files into plans.
-type Plan struct {
-	Grace             time.Duration `help:"Files modified after the storage scan began, less this, are never planned for deletion." default:"${grace}"`
-	MaxRemoveProjects Limit         `help:"Refuse project removals when more local projects than this (a count or a percentage) are missing upstream." default:"${max_remove_projects}"`
-	Memory            ByteSize      `help:"Memory budget of the whole stage (sort runs spill to STATE/tmp beyond it)." default:"${memory}"`
-	RemoveFiltered    bool          `name:"remove-filtered-projects" help:"Also remove the local projects that the config's project filters exclude (scan metadata reports them in problems/metadata), within --max-remove-projects."`
-	MaxDownload       DownloadLimit `help:"Refuse a plan that downloads more than this: a count, a percentage of the designated files, or a size such as 2TiB (a misread filter or config must not pull terabytes)." default:"${max_download}"`
+type PlanOptions struct {
+	// Grace: files modified after the storage scan began, less Grace, are
+	// never planned for deletion.
+	Grace time.Duration
+	// MaxRemoveProjects refuses project removals when more local projects
+	// than this are missing upstream.
+	MaxRemoveProjects Limit
+	// Memory is the whole stage's budget (sort runs spill to STATE/tmp beyond it).
+	Memory ByteSize
+	// RemoveFiltered also removes the local projects that the config's
+	// project filters exclude, within MaxRemoveProjects.
+	RemoveFiltered bool
+	// MaxDownload refuses a plan that downloads more than this (its zero
+	// value: no limit).
+	MaxDownload DownloadLimit
 }
 
-// PlanCommand is the plan command: Plan, and --partitions to plan the parts
-// of one mirror that several machines scanned (bandercheck --partition K/N).
-type PlanCommand struct {
-	Plan       `embed:""`
-	Partitions []string `help:"Put the scans of these partitions' state directories (or of every state directory in one folder) end to end into STATE first, then plan: the plan one scan of the whole mirror would give. STATE keeps its own scan upstream." sep:"," placeholder:"STATE,...|DIR"`
-}
-
-// Run implements the command.
-func (c *PlanCommand) Run(ctx context.Context, g *Env) error {
-	if len(c.Partitions) > 0 {
-		if err := g.wholeMirror("plan"); err != nil {
-			return err
-		}
-		dirs, err := pipeline.PartitionDirs(c.Partitions)
-		if err != nil {
-			return err
-		}
-		if err := pipeline.AssembleParts(g.State, dirs); err != nil {
-			return err
-		}
-		logf(g, "plan: the scans of %d partitions are put together in %s", len(dirs), g.State)
+// DefaultPlanOptions are plan's defaults.
+func DefaultPlanOptions() PlanOptions {
+	return PlanOptions{
+		Grace:             time.Hour,
+		MaxRemoveProjects: Limit{Percent: 1, IsPct: true},
+		Memory:            256 << 20,
+		MaxDownload:       DownloadLimit{Files: Limit{Percent: 10, IsPct: true}, set: true},
 	}
-	return c.Plan.Run(ctx, g)
 }
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *Plan) Validate() error {
+// AssembleParts puts the scans of the partitions' state directories (or of
+// every state directory in one folder) end to end into STATE, so that plan
+// then gives the plan one scan of the whole mirror would.
+func AssembleParts(g *Env, partitions []string) error {
+	if err := g.wholeMirror("plan"); err != nil {
+		return err
+	}
+	dirs, err := pipeline.PartitionDirs(partitions)
+	if err != nil {
+		return err
+	}
+	if err := pipeline.AssembleParts(g.State, dirs); err != nil {
+		return err
+	}
+	logf(g, "plan: the scans of %d partitions are put together in %s", len(dirs), g.State)
+	return nil
+}
+
+// Validate refuses options no plan can be made with.
+func (c PlanOptions) Validate() error {
 	if c.Grace < 0 {
-		return fmt.Errorf("--grace %v: give a duration of 0s or more", c.Grace)
+		return usage("--grace %v: give a duration of 0s or more", c.Grace)
 	}
 	return nil
 }
 
 // Run implements the command.
-func (c *Plan) Run(ctx context.Context, g *Env) error {
+func (c *PlanOptions) Run(ctx context.Context, g *Env) error {
 	sum, err := c.plan(ctx, g)
 	if sum != nil {
 		if perr := printPlanSummary(g.stdout(), sum); perr != nil {
@@ -65,6 +77,38 @@ func (c *Plan) Run(ctx context.Context, g *Env) error {
 		}
 	}
 	return err
+}
+
+// joinInto opens the plan stage in newDir and merge-joins into it. When an
+// input is not in the order its stage promises, it closes that attempt,
+// sorts the input instead and starts over, at most twice. The caller closes
+// the stage it returns.
+func joinInto(ctx context.Context, g *Env, newDir string, opts joinOptions) (*pipeline.Stage, *pipeline.JoinSummary, error) {
+	for tries := 0; ; tries++ {
+		st, err := pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
+			pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects"))
+		if err != nil {
+			return nil, nil, err
+		}
+		join, err := runJoin(ctx, opts, st)
+		if err == nil {
+			return st, join, nil
+		}
+		st.Close() // this attempt's shards are discarded: the next starts afresh
+		var oe *pipeline.OrderError
+		if !errors.As(err, &oe) || tries == 2 {
+			return nil, nil, fmt.Errorf("plan: %w", err)
+		}
+		switch oe.Stream {
+		case "storage":
+			opts.sortStorage = true
+		case pipeline.DesignatedStream:
+			opts.sortDesignated = true
+		default:
+			return nil, nil, err
+		}
+		logf(g, "plan: %v; sorting %s instead", err, oe.Stream)
+	}
 }
 
 // planInputs checks that the stages plan reads are done.
@@ -87,7 +131,7 @@ func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err e
 	return storage, upstream, nil
 }
 
-func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) {
+func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) {
 	if err := g.wholeMirror("plan"); err != nil {
 		return nil, err
 	}
@@ -135,37 +179,12 @@ func (c *Plan) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, error) 
 		return nil, err
 	}
 
-	st, err := pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
-		pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects"))
+	st, join, err := joinInto(ctx, g, newDir, joinOptions{state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	mem := int64(c.Memory)
-	opts := joinOptions{state: g.State, tmp: tmp, memory: mem, removals: removals, from: from, cutoff: sum.GraceCutoff}
-	sum.Join, err = runJoin(ctx, opts, st)
-	var oe *pipeline.OrderError
-	for tries := 0; errors.As(err, &oe) && tries < 2; tries++ {
-		// an input was not in the order its stage promises: sort it and start over
-		switch oe.Stream {
-		case "storage":
-			opts.sortStorage = true
-		case pipeline.DesignatedStream:
-			opts.sortDesignated = true
-		default:
-			return nil, err
-		}
-		logf(g, "plan: %v; sorting %s instead", err, oe.Stream)
-		if st, err = pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
-			pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects")); err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		sum.Join, err = runJoin(ctx, opts, st)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
+	sum.Join = join
 	if removals {
 		if sum.RemoveProjectsRows, err = writeRemovals(g.State, from, st, hashIndex); err != nil {
 			return nil, err

@@ -53,10 +53,10 @@ func planFixture(t *testing.T) (f *fixture, missing, badHash, badSize pkg) {
 		gone.key():                      gone.content,
 		"web/packages/ff/ff/orphan.whl": "nobody's",
 	})
-	if err := (&ScanStorage{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ScanMetadata{From: fromJSON, Jobs: 2}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanMetadataOptions{From: fromJSON, Jobs: 2}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	return f, missing, badHash, badSize
@@ -68,7 +68,7 @@ func planFixture(t *testing.T) (f *fixture, missing, badHash, badSize pkg) {
 func TestPlanInProcess(t *testing.T) {
 	t.Parallel()
 	f, missing, badHash, badSize := planFixture(t)
-	if err := (&ScanUpstream{Upstream: upstreamIndex(t, "alpha", "beta"), Timeout: defaultDuration("upstream_timeout"), Attempts: 1}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanUpstreamOptions{Upstream: upstreamIndex(t, "alpha", "beta"), Timeout: DefaultScanUpstreamOptions().Timeout, Attempts: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.column("upstream", 0); !slices.Equal(got, []string{"alpha", "beta"}) {
@@ -76,7 +76,7 @@ func TestPlanInProcess(t *testing.T) {
 	}
 	var summary strings.Builder
 	f.env.Stdout = &summary
-	if err := (&Plan{MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env); err != nil {
+	if err := (&PlanOptions{MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	flat := strings.Join(strings.Fields(summary.String()), " ")
@@ -118,10 +118,10 @@ func TestPlanInProcess(t *testing.T) {
 func TestPlanRefusesManyRemovals(t *testing.T) {
 	t.Parallel()
 	f, _, _, _ := planFixture(t)
-	if err := (&ScanUpstream{Upstream: upstreamIndex(t, "alpha"), Timeout: defaultDuration("upstream_timeout"), Attempts: 1}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanUpstreamOptions{Upstream: upstreamIndex(t, "alpha"), Timeout: DefaultScanUpstreamOptions().Timeout, Attempts: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	err := (&Plan{MaxRemoveProjects: Limit{N: 1}, Memory: 64 << 20}).Run(f.ctx, f.env)
+	err := (&PlanOptions{MaxRemoveProjects: Limit{N: 1}, Memory: 64 << 20}).Run(f.ctx, f.env)
 	var re *pipeline.RefusedError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "--max-remove-projects") {
 		t.Fatalf("plan with 2 of 3 projects gone and a limit of 1: %v", err)
@@ -135,7 +135,7 @@ func TestPlanRefusesManyRemovals(t *testing.T) {
 func TestPlanNeedsScans(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"web/packages/aa/x.whl": "x"})
-	if err := (&ScanStorage{Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	err := f.plan()
@@ -159,7 +159,7 @@ func TestPlanMaxDownload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = (&Plan{MaxRemoveProjects: Limit{Percent: 100, IsPct: true}, Memory: 64 << 20, MaxDownload: limit}).Run(f.ctx, f.env)
+		err = (&PlanOptions{MaxRemoveProjects: Limit{Percent: 100, IsPct: true}, Memory: 64 << 20, MaxDownload: limit}).Run(f.ctx, f.env)
 		var re *pipeline.RefusedError
 		if got := errors.As(err, &re) && strings.Contains(err.Error(), "--max-download "+limit.String()); got != c.refuse {
 			t.Errorf("--max-download %s: %v, want refused %v", c.limit, err, c.refuse)

@@ -27,13 +27,36 @@ import (
 // projects with the most bytes to download or delete, the first problems,
 // and for each figure the command that gives it from the manifests. It
 // reads the state only, with memory bounded as every stage's is.
-type Report struct {
-	Out string `help:"Where to write the page (- for stdout)." default:"STATE/report.html" placeholder:"FILE"`
-	Top int    `help:"How many projects the tables of bytes to download and to delete list." default:"20"`
+type ReportOptions struct {
+	// Out is where the page goes: a file, "-" for stdout, or
+	// "STATE/report.html" for report.html in the state directory.
+	Out string
+	// Top is how many projects the tables of bytes to download and to
+	// delete list.
+	Top int
+}
+
+// DefaultReportOptions are report's defaults.
+func DefaultReportOptions() ReportOptions {
+	return ReportOptions{Out: "STATE/report.html", Top: 20}
+}
+
+// Validate refuses options no page can be written with.
+func (c ReportOptions) Validate() error {
+	if c.Top < 0 {
+		return usage("--top %d: give 0 or more", c.Top)
+	}
+	if c.Out == "" {
+		return usage("--out is empty: give a file, or - for stdout")
+	}
+	return nil
 }
 
 // Run implements the command.
-func (c *Report) Run(ctx context.Context, g *Env) error {
+func (c *ReportOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(g.State, pipeline.RunFileName)); err != nil {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("report: %s holds no bandercheck state (%v): pass the --state a run wrote", g.State, err)}
 	}
@@ -110,7 +133,7 @@ type projectBytes struct {
 	Size    string
 }
 
-func (c *Report) gather(ctx context.Context, g *Env) (*reportData, error) {
+func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error) {
 	run, err := pipeline.ReadRun(g.State)
 	if err != nil {
 		return nil, err

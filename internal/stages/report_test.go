@@ -20,11 +20,11 @@ func TestReportListsEachProblem(t *testing.T) {
 	if n := len(f.rows("problems/metadata")); n != 3 {
 		t.Fatalf("%d metadata problems, want 3", n)
 	}
-	if err := (&Plan{MaxRemoveProjects: Limit{Percent: 100, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env); err != nil {
+	if err := (&PlanOptions{MaxRemoveProjects: Limit{Percent: 100, IsPct: true}, Memory: 64 << 20}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "report.html")
-	if err := (&Report{Out: out, Top: 20}).Run(f.ctx, f.env); err != nil {
+	if err := (&ReportOptions{Out: out, Top: 20}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)

@@ -16,20 +16,36 @@ import (
 // RunAll runs every stage in order, resuming where STATE left off. It takes
 // plan's options and apply's shared ones as they are; the flags it has for
 // the scans are named apart (--list-jobs) where the scans' names collide.
-type RunAll struct {
-	Hash        HashMode `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata|full"`
-	RehashAfter Days     `help:"See scan storage --rehash-after." default:"${rehash_after}"`
-	From        string   `help:"Metadata source: json or simple (see scan metadata --from)." enum:",json,simple" default:"${metadata_from}"`
-	Upstream    string   `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	ListJobs    int      `help:"scan storage: folders listed at once, and files hashed at once on a disk (scan storage --jobs)." default:"${storage_jobs}"`
-	Jobs        int      `help:"scan metadata: documents read at once on a disk (scan metadata --jobs); apply: downloads at once (apply --jobs). On S3 the scans run --s3-requests at once instead." default:"${metadata_jobs}"`
-	Plan        `embed:""`
-	ApplyShared `embed:""`
-	DryRun      bool `help:"Stop after plan."`
-	Fresh       bool `help:"Start a new check even when the one in STATE is unfinished (the last finished storage manifest and applied results are kept in STATE/previous)." xor:"start"`
-	ResumeOnly  bool `help:"Only resume the check in STATE: never start a new one when it has finished (by default run starts a new check once the last was applied, its plan refused, or its plan is older than --max-plan-age)." xor:"start"`
+type RunOptions struct {
+	// Hash, RehashAfter: scan storage's.
+	Hash        HashMode
+	RehashAfter Days
+	// From: scan metadata's.
+	From string
+	// Upstream is the upstream index's base URL; scan upstream runs when
+	// this or the config's [mirror] master is given.
+	Upstream string
+	// ListJobs is scan storage's Jobs.
+	ListJobs int
+	// Jobs is scan metadata's and apply's Jobs.
+	Jobs int
+	Plan PlanOptions
+	ApplyShared
+	// DryRun stops after plan.
+	DryRun bool
+	// Fresh starts a new check even when the one in STATE is unfinished
+	// (the last finished storage manifest and applied results are kept in
+	// STATE/previous); ResumeOnly never starts a new one. At most one.
+	Fresh      bool
+	ResumeOnly bool
 
 	now func() time.Time // scan storage's and run's clock, for tests
+}
+
+// DefaultRunOptions are run's defaults: each stage's own.
+func DefaultRunOptions() RunOptions {
+	s, m := DefaultScanStorageOptions(), DefaultScanMetadataOptions()
+	return RunOptions{RehashAfter: s.RehashAfter, From: m.From, ListJobs: s.Jobs, Jobs: m.Jobs, Plan: DefaultPlanOptions(), ApplyShared: DefaultApplyShared()}
 }
 
 type stageTime struct {
@@ -38,19 +54,31 @@ type stageTime struct {
 	skip bool
 }
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *RunAll) Validate() error {
-	if c.ListJobs < 1 {
-		return fmt.Errorf("--list-jobs %d: give at least 1", c.ListJobs)
+// Validate refuses options no run can go with.
+func (c RunOptions) Validate() error {
+	switch {
+	case c.ListJobs < 1:
+		return usage("--list-jobs %d: give at least 1", c.ListJobs)
+	case c.Fresh && c.ResumeOnly:
+		return usage("--fresh and --resume-only can't be used together")
+	}
+	if err := c.Hash.Validate(); err != nil {
+		return err
+	}
+	if err := checkFrom(c.From); err != nil {
+		return err
 	}
 	if err := c.Plan.Validate(); err != nil {
 		return err
 	}
-	return validateApply(c.Jobs, c.Rate, defaultDuration("download_timeout"), c.MaxPlanAge, c.DownloadBase, c.Upstream)
+	return validateApply(c.Jobs, c.Rate, DefaultApplyOptions().Timeout, c.MaxPlanAge, c.DownloadBase, c.Upstream)
 }
 
 // Run implements the command.
-func (c *RunAll) Run(ctx context.Context, g *Env) error {
+func (c *RunOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	part := !g.Partition.Whole()
 	if part && !c.DryRun {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("run --partition %s scans one part of the mirror, and nothing can be planned or applied from one part: add --dry-run, then plan --partitions with every part's state, then apply", g.Partition)}
@@ -89,14 +117,14 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 		}
 	}
 	err := step("scan storage", false, func() error {
-		return (&ScanStorage{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
+		return (&ScanStorageOptions{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
 	})
 	if err == nil {
-		err = step("scan metadata", false, func() error { return (&ScanMetadata{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
+		err = step("scan metadata", false, func() error { return (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
 	}
 	if err == nil {
 		err = step("scan upstream", part || upstream == "" || stageDone(g.State, "upstream"), func() error {
-			return (&ScanUpstream{Upstream: upstream, Timeout: defaultDuration("upstream_timeout"), Attempts: defaultInt("upstream_attempts")}).Run(ctx, g)
+			return (&ScanUpstreamOptions{Upstream: upstream, Timeout: DefaultScanUpstreamOptions().Timeout, Attempts: DefaultScanUpstreamOptions().Attempts}).Run(ctx, g)
 		})
 	}
 	var planErr error
@@ -113,7 +141,7 @@ func (c *RunAll) Run(ctx context.Context, g *Env) error {
 	}
 	if err == nil {
 		err = step("apply", c.DryRun, func() error {
-			return (&Apply{Jobs: c.Jobs, ApplyShared: c.ApplyShared, Upstream: upstream, Timeout: defaultDuration("download_timeout")}).Run(ctx, g)
+			return (&ApplyOptions{Jobs: c.Jobs, ApplyShared: c.ApplyShared, Upstream: upstream, Timeout: DefaultApplyOptions().Timeout}).Run(ctx, g)
 		})
 	}
 	if part && err == nil {
@@ -147,7 +175,7 @@ func planCurrent(state string) bool {
 }
 
 // report prints the plan, what was applied, time per stage and peak memory.
-func (c *RunAll) report(w io.Writer, g *Env, times []stageTime) error {
+func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil {
 		fmt.Fprintln(w, "plan:")
 		if err := printPlanSummary(w, sum); err != nil {

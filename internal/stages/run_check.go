@@ -21,7 +21,7 @@ import (
 //     an apply that stopped long ago) starts over: apply would refuse it;
 //   - anything else resumes: an unfinished scan, plan or apply, and a fresh
 //     dry run, which run then applies.
-func (c *RunAll) nextCheck(g *Env, now time.Time) (fresh bool, why string) {
+func (c *RunOptions) nextCheck(g *Env, now time.Time) (fresh bool, why string) {
 	switch {
 	case c.Fresh:
 		return true, "--fresh"

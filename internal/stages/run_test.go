@@ -8,9 +8,9 @@ import (
 )
 
 // testRun is run --hash with the defaults of the command line.
-func testRun(upstream, downloads string) *RunAll {
-	return &RunAll{Hash: HashContent, From: fromJSON, Upstream: upstream, ListJobs: 2, Jobs: 2,
-		Plan:        Plan{Grace: defaultDuration("grace"), MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20},
+func testRun(upstream, downloads string) *RunOptions {
+	return &RunOptions{Hash: HashContent, From: fromJSON, Upstream: upstream, ListJobs: 2, Jobs: 2,
+		Plan:        PlanOptions{Grace: DefaultPlanOptions().Grace, MaxRemoveProjects: Limit{Percent: 50, IsPct: true}, Memory: 64 << 20},
 		ApplyShared: ApplyShared{DownloadBase: downloads, MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour}}
 }
 

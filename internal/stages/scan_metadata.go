@@ -13,10 +13,21 @@ import (
 )
 
 // ScanMetadata reads every project's metadata into projects, designated and problems/metadata.
-type ScanMetadata struct {
-	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
-	Jobs  int    `help:"Documents read and parsed at once on a disk (on S3, --s3-requests)." default:"${metadata_jobs}"`
-	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
+type ScanMetadataOptions struct {
+	// From is where file lists come from: "json" (web/json/*), "simple"
+	// (each project's index.v1_json or index.html), or "": json, or simple
+	// when the config says [mirror] json = false (bandersnatch's default).
+	From string
+	// Jobs is how many documents are read and parsed at once on a disk
+	// (on S3 the store's request window).
+	Jobs int
+	// Fresh discards the stage's earlier output and scans from the start.
+	Fresh bool
+}
+
+// DefaultScanMetadataOptions are scan metadata's defaults.
+func DefaultScanMetadataOptions() ScanMetadataOptions {
+	return ScanMetadataOptions{Jobs: 8}
 }
 
 // Manifest indexes of the metadata stage.
@@ -39,16 +50,28 @@ func metadataSource(flag string, conf *sources.Config) string {
 	return fromJSON
 }
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanMetadata) Validate() error {
+// Validate refuses options no scan can run with.
+func (c ScanMetadataOptions) Validate() error {
 	if c.Jobs < 1 {
-		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
+		return usage("--jobs %d: give at least 1", c.Jobs)
 	}
-	return nil
+	return checkFrom(c.From)
+}
+
+// checkFrom accepts the metadata sources --from names.
+func checkFrom(from string) error {
+	switch from {
+	case "", fromJSON, fromSimple:
+		return nil
+	}
+	return usage("--from %q: give json or simple", from)
 }
 
 // Run implements the command.
-func (c *ScanMetadata) Run(ctx context.Context, g *Env) error {
+func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	ms, _, err := g.openStore(ctx)
 	if err != nil {
 		return err

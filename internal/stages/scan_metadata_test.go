@@ -61,10 +61,10 @@ func TestScanMetadataFromSimple(t *testing.T) {
 		"web/simple/gamma/index.html": page,
 		p.key():                       p.content,
 	})
-	if err := (&ScanStorage{Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ScanMetadata{From: fromSimple, Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanMetadataOptions{From: fromSimple, Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	d := f.rows("designated")

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -21,13 +20,25 @@ import (
 )
 
 // ScanStorage lists web/packages into the storage manifest.
-type ScanStorage struct {
-	Jobs        int      `help:"Folders listed at once, and files hashed at once on a disk (on S3, --s3-requests objects are read or asked for their metadata at once)." default:"${storage_jobs}"`
-	Hash        HashMode `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|full"`
-	RehashAfter Days     `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
-	Fresh       bool     `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
+type ScanStorageOptions struct {
+	// Jobs is how many folders are listed at once, and files hashed at
+	// once on a disk (on S3 the store's request window bounds the work).
+	Jobs int
+	// Hash fills the sha256 column (HashNone: it stays empty).
+	Hash HashMode
+	// RehashAfter reads a file again once its digest is this old, spread so
+	// that each run reads an even share (a rolling scrub); 0: never.
+	RehashAfter Days
+	// Fresh discards the stage's earlier output (the last finished storage
+	// manifest is kept in STATE/previous for Hash to reuse).
+	Fresh bool
 
 	now func() time.Time // the clock, for tests
+}
+
+// DefaultScanStorageOptions are scan storage's defaults.
+func DefaultScanStorageOptions() ScanStorageOptions {
+	return ScanStorageOptions{Jobs: 16, RehashAfter: Days(30 * 24 * time.Hour)}
 }
 
 const packagesPrefix = "web/packages/"
@@ -35,44 +46,20 @@ const packagesPrefix = "web/packages/"
 // stagingPrefix is where apply stages downloads on POSIX: never listed.
 const stagingPrefix = packagesPrefix + store.TempDir + "/"
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanStorage) Validate() error {
+// Validate refuses options no scan can run with.
+func (c ScanStorageOptions) Validate() error {
 	if c.Jobs < 1 {
-		return fmt.Errorf("--jobs %d: give at least 1", c.Jobs)
+		return usage("--jobs %d: give at least 1", c.Jobs)
 	}
-	return nil
+	return c.Hash.Validate()
 }
 
 // Run implements the command.
-func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
-	ms, loc, err := g.openStore(ctx)
-	if err != nil {
+func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
 		return err
 	}
-	hash := c.Hash.resolve(loc.IsS3())
-	full := hash == HashFull
-	if full {
-		hash = HashContent
-	}
-	if err := requirePackages(ctx, ms); err != nil {
-		return err
-	}
-	run, _, err := g.openRun()
-	if err != nil {
-		return err
-	}
-	if err := errors.Join(run.Require("storage.hash", string(hash), c.Fresh),
-		run.Require("partition", g.Partition.String(), c.Fresh)); err != nil {
-		return err
-	}
-	keys := g.Partition.Keys()
-	if c.Fresh {
-		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
-			return err
-		}
-	}
-	st, err := pipeline.OpenStage(g.State, "scan storage", c.Fresh, g.stageOptions(),
-		pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
+	ms, loc, st, err := c.open(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -81,6 +68,7 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		logf(g, "scan storage: done already (%d files); pass --fresh to scan again", st.Rows(0))
 		return nil
 	}
+	hash, full := c.hashMode(loc)
 	if !full {
 		// What a listing or reusing scan holds is listed batches that die
 		// within moments; a lower GC target keeps the peak near that live set
@@ -88,96 +76,82 @@ func (c *ScanStorage) Run(ctx context.Context, g *Env) error {
 		// the default: its CPU goes to sha256, and it peaks at 60 MiB anyway.
 		defer debug.SetGCPercent(debug.SetGCPercent(60))
 	}
-	var prev *previousStorage
+	sc := &storageScan{ms: ms, st: st, keys: g.Partition.Keys(), jobs: c.Jobs}
 	if hash != HashNone && !full {
-		if prev, err = openPreviousStorage(g, loc.String()); err != nil {
+		if sc.prev, err = openPreviousStorage(g, loc.String()); err != nil {
 			return err
 		}
-		defer prev.Close()
+		defer sc.prev.Close()
 	}
 	now := time.Now
 	if c.now != nil {
 		now = c.now
 	}
 	scrub := rehashPolicy{every: time.Duration(c.RehashAfter), now: now()}
-	rep := g.reporter("scan storage", "files")
-	rep.Add(st.Rows(0), 0)
-	defer rep.Finish()
+	sc.rep = g.reporter("scan storage", "files")
+	sc.rep.Add(st.Rows(0), 0)
+	defer sc.rep.Finish()
 
-	var tally hashTally
-	write := func(r storageResult) error {
-		o := r.obj
-		switch {
-		case r.problem != "":
-			if err := st.Write(1, o.Key, "storage", r.problem, ""); err != nil {
-				return err
-			}
-		default:
-			row := r.row
-			if row == nil {
-				row = storageRow(r)
-			}
-			if err := st.Write(0, row...); err != nil {
-				return err
-			}
-			tally.add(r)
-			rep.Add(1, o.Size)
-		}
-		return st.EndUnit(o.Key)
-	}
-	list := func(ctx context.Context, emit func(storageItem) error) error {
-		visit := func(o store.Object) error {
-			it := storageItem{obj: o}
-			if prev != nil {
-				row, err := prev.lookup(o.Key)
-				if err != nil {
-					return err
-				}
-				it.prev = row
-			}
-			return emit(it)
-		}
-		// in path order: web/json/.* < web/packages/ < web/pypi/.* < web/simple/.*;
-		// a partition's range starts and ends inside web/packages/
-		if keys.Lo == "" {
-			if err := listLeftovers(ctx, ms, "web/json/", st.Cursor(), visit); err != nil {
-				return err
-			}
-		}
-		err := store.ListRange(ctx, ms, packagesPrefix, max(st.Cursor(), keys.Lo), keys.Hi, c.Jobs, func(o store.Object) error {
-			if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
-				return nil // bandersnatch's markers, apply's staging folder
-			}
-			return visit(o)
-		})
-		for _, prefix := range []string{"web/pypi/", "web/simple/"} {
-			if err == nil && keys.Hi == "" {
-				err = listLeftovers(ctx, ms, prefix, st.Cursor(), visit)
-			}
-		}
-		return err
-	}
 	if hash == HashNone {
-		err = list(ctx, func(it storageItem) error { return write(classify(it.obj)) })
+		err = sc.list(ctx, func(it storageItem) error { return sc.write(classify(it.obj)) })
 	} else {
-		if hash == HashContent && prev == nil {
+		if hash == HashContent && sc.prev == nil {
 			ctx = store.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
 		}
-		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), list,
+		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), sc.list,
 			func(it storageItem) (storageResult, bool) { return reuse(it, hash, scrub) },
 			func(ctx context.Context, it storageItem) (storageResult, error) {
 				return hashObject(ctx, ms, hash, it.obj, scrub.now)
 			},
-			write)
+			sc.write)
 	}
 	if err != nil {
 		return fmt.Errorf("scan storage of %s: %w", ms, err)
 	}
 	if hash != HashNone {
-		logf(g, "scan storage: %s", tally)
-		g.hashed = &tally // for run's report
+		logf(g, "scan storage: %s", sc.tally)
+		g.hashed = &sc.tally // for run's report
 	}
 	return st.Finish()
+}
+
+// hashMode is the mode Hash means on this store, and whether it is full
+// (content, every file read, no digest reused).
+func (c *ScanStorageOptions) hashMode(loc Location) (hash HashMode, full bool) {
+	hash = c.Hash.resolve(loc.IsS3())
+	if hash == HashFull {
+		return HashContent, true
+	}
+	return hash, false
+}
+
+// open opens the store and the stage, after the checks that STATE was made
+// for this scan: the hash mode and the partition must not change on resume.
+func (c *ScanStorageOptions) open(ctx context.Context, g *Env) (store.Store, Location, *pipeline.Stage, error) {
+	ms, loc, err := g.openStore(ctx)
+	if err != nil {
+		return nil, loc, nil, err
+	}
+	hash, _ := c.hashMode(loc)
+	if err := requirePackages(ctx, ms); err != nil {
+		return nil, loc, nil, err
+	}
+	run, _, err := g.openRun()
+	if err != nil {
+		return nil, loc, nil, err
+	}
+	if err := errors.Join(run.Require("storage.hash", string(hash), c.Fresh),
+		run.Require("partition", g.Partition.String(), c.Fresh)); err != nil {
+		return nil, loc, nil, err
+	}
+	if c.Fresh {
+		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
+			return nil, loc, nil, err
+		}
+	}
+	st, err := pipeline.OpenStage(g.State, "scan storage", c.Fresh, g.stageOptions(),
+		pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
+	return ms, loc, st, err
 }
 
 // previousStorage reads the last finished storage manifest (STATE/previous)
@@ -332,6 +306,12 @@ func (r rehashPolicy) due(key, hashedAt string) bool {
 	return t.Unix() < slot
 }
 
+// dotNamer is a store that can list the names beginning with "." of a
+// folder without listing the whole folder.
+type dotNamer interface {
+	DotNames(ctx context.Context, prefix string, fn func(name string, dir bool) error) error
+}
+
 // maxLeftovers bounds the temp files listed in one metadata folder.
 const maxLeftovers = 100_000
 
@@ -342,7 +322,11 @@ const maxLeftovers = 100_000
 // file, under the grace guard.
 func listLeftovers(ctx context.Context, ms store.Reader, prefix, after string, emit func(store.Object) error) error {
 	var keys []string
-	err := ms.Names(ctx, prefix, func(name string, dir bool) error {
+	names := ms.Names
+	if d, ok := ms.(dotNamer); ok {
+		names = d.DotNames // S3: only what begins with "."
+	}
+	err := names(ctx, prefix, func(name string, dir bool) error {
 		if dir || !strings.HasPrefix(name, ".") || name == ".lock" || name == ".s3keep" {
 			return nil
 		}

@@ -31,7 +31,7 @@ func TestScanStorageInProcess(t *testing.T) {
 		"web/json/a":              "{}",
 		"web/simple/a/index.html": "<html></html>",
 	})
-	if err := (&ScanStorage{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
+	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	got := f.rows("storage")
@@ -59,7 +59,7 @@ func TestScanStorageInProcess(t *testing.T) {
 func TestScanStorageNeedsPackagesFolder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"packages/aa/x.whl": "misplaced"})
-	err := (&ScanStorage{Jobs: 1}).Run(f.ctx, f.env)
+	err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) {
 		t.Fatalf("scan of a tree without web/packages: %v, want a usage error", err)
@@ -80,7 +80,7 @@ func TestScanStorageShardsAndResumesAsFinished(t *testing.T) {
 	f := newFixture(t, files)
 	f.env.ShardRows = 4
 	for range 2 {
-		if err := (&ScanStorage{Jobs: 2}).Run(f.ctx, f.env); err != nil {
+		if err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func TestScanStorageReusesOnlyWhatCannotHaveChanged(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	scan := func(at time.Time, fresh bool) {
 		t.Helper()
-		s := &ScanStorage{Jobs: 2, Hash: HashContent, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
+		s := &ScanStorageOptions{Jobs: 2, Hash: HashContent, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
 		if err := s.Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ func TestScanStorageReusesOnlyWhatCannotHaveChanged(t *testing.T) {
 		t.Errorf("the removed file still has a row")
 	}
 	// --hash=full reads everything again
-	s := &ScanStorage{Jobs: 2, Hash: HashFull, Fresh: true, now: func() time.Time { return t1.Add(time.Hour) }}
+	s := &ScanStorageOptions{Jobs: 2, Hash: HashFull, Fresh: true, now: func() time.Time { return t1.Add(time.Hour) }}
 	if err := s.Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestRollingScrubIsEven(t *testing.T) {
 	readOn := map[string]bool{}
 	for day := range 8 {
 		at := t0.Add(time.Duration(day) * 24 * time.Hour)
-		s := &ScanStorage{Jobs: 2, Hash: HashContent, RehashAfter: Days(7 * 24 * time.Hour), Fresh: day > 0, now: func() time.Time { return at }}
+		s := &ScanStorageOptions{Jobs: 2, Hash: HashContent, RehashAfter: Days(7 * 24 * time.Hour), Fresh: day > 0, now: func() time.Time { return at }}
 		if err := s.Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func TestScanStorageReusesOnS3ByETag(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	scan := func(mode HashMode, at time.Time, fresh bool) {
 		t.Helper()
-		s := &ScanStorage{Jobs: 2, Hash: mode, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
+		s := &ScanStorageOptions{Jobs: 2, Hash: mode, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
 		if err := s.Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}

@@ -17,25 +17,37 @@ import (
 )
 
 // ScanUpstream lists the projects upstream has.
-type ScanUpstream struct {
-	Upstream string        `help:"Base URL of the upstream index (the one serving /simple/); default: bandersnatch.conf [mirror] master." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"${upstream_timeout}"`
-	Attempts int           `help:"Attempts before giving up." default:"${upstream_attempts}"`
+type ScanUpstreamOptions struct {
+	// Upstream is the base URL of the upstream index (the one serving
+	// /simple/); "": the config's [mirror] master.
+	Upstream string
+	// Timeout limits one attempt to fetch the index.
+	Timeout time.Duration
+	// Attempts before giving up.
+	Attempts int
 }
 
-// Validate implements kong's hook: bad values are refused before anything runs.
-func (c *ScanUpstream) Validate() error {
+// DefaultScanUpstreamOptions are scan upstream's defaults.
+func DefaultScanUpstreamOptions() ScanUpstreamOptions {
+	return ScanUpstreamOptions{Timeout: 5 * time.Minute, Attempts: 4}
+}
+
+// Validate refuses options no scan can run with.
+func (c ScanUpstreamOptions) Validate() error {
 	switch {
 	case c.Timeout <= 0:
-		return fmt.Errorf("--timeout %v: give a positive duration such as 5m", c.Timeout)
+		return usage("--timeout %v: give a positive duration such as 5m", c.Timeout)
 	case c.Attempts < 1:
-		return fmt.Errorf("--attempts %d: give at least 1", c.Attempts)
+		return usage("--attempts %d: give at least 1", c.Attempts)
 	}
 	return checkHTTPURL(c.Upstream)
 }
 
 // Run implements the command.
-func (c *ScanUpstream) Run(ctx context.Context, g *Env) error {
+func (c *ScanUpstreamOptions) Run(ctx context.Context, g *Env) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if err := g.wholeMirror("scan upstream"); err != nil {
 		return err
 	}
@@ -60,7 +72,7 @@ func (c *ScanUpstream) Run(ctx context.Context, g *Env) error {
 	return err
 }
 
-func (c *ScanUpstream) base(g *Env) (string, error) {
+func (c *ScanUpstreamOptions) base(g *Env) (string, error) {
 	if c.Upstream != "" {
 		return c.Upstream, nil
 	}
@@ -76,7 +88,7 @@ func (c *ScanUpstream) base(g *Env) (string, error) {
 
 // fetch makes one attempt: names are normalized, sorted and deduplicated
 // into the upstream manifest, which is written only when the index was whole.
-func (c *ScanUpstream) fetch(ctx context.Context, g *Env, client *http.Client, base, tmp string) error {
+func (c *ScanUpstreamOptions) fetch(ctx context.Context, g *Env, client *http.Client, base, tmp string) error {
 	_, err := writeUpstream(ctx, g, client, base, tmp, "scan upstream", pipeline.MustSpec("upstream"))
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,13 +57,13 @@ func TestStagesInProcess(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"scan storage", func() error { return (&ScanStorage{Jobs: 2, Hash: HashDefault}).Run(ctx, env) }},
-		{"scan metadata", func() error { return (&ScanMetadata{From: fromJSON, Jobs: 2}).Run(ctx, env) }},
+		{"scan storage", func() error { return (&ScanStorageOptions{Jobs: 2, Hash: HashDefault}).Run(ctx, env) }},
+		{"scan metadata", func() error { return (&ScanMetadataOptions{From: fromJSON, Jobs: 2}).Run(ctx, env) }},
 		{"plan", func() error {
-			return (&Plan{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
+			return (&PlanOptions{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
 		}},
 		{"apply", func() error {
-			return (&Apply{Jobs: 2, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: upstream.URL}}).Run(ctx, env)
+			return (&ApplyOptions{Jobs: 2, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour, DownloadBase: upstream.URL}}).Run(ctx, env)
 		}},
 	}
 	for _, s := range steps {
@@ -99,25 +100,33 @@ func TestStagesInProcess(t *testing.T) {
 	}
 }
 
-func TestDefaultsParse(t *testing.T) {
+// TestDefaultOptionsValidate: every stage's defaults pass its own checks,
+// and a library caller that leaves a required option out is refused with a
+// usage error (exit 2) before anything runs, as the command line is.
+func TestDefaultOptionsValidate(t *testing.T) {
 	t.Parallel()
-	for _, k := range []string{"upstream_timeout", "grace", "download_timeout", "max_plan_age"} {
-		if defaultDuration(k) <= 0 {
-			t.Errorf("%s: %v", k, defaultDuration(k))
+	for name, o := range map[string]interface{ Validate() error }{
+		"scan storage": DefaultScanStorageOptions(), "scan metadata": DefaultScanMetadataOptions(),
+		"scan upstream": DefaultScanUpstreamOptions(), "plan": DefaultPlanOptions(), "apply": DefaultApplyOptions(),
+		"run": DefaultRunOptions(), "report": DefaultReportOptions(),
+	} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s: the defaults are refused: %v", name, err)
 		}
 	}
-	for _, k := range []string{"storage_jobs", "metadata_jobs", "upstream_attempts", "apply_jobs"} {
-		if defaultInt(k) < 1 {
-			t.Errorf("%s: %d", k, defaultInt(k))
+	var ue *pipeline.UsageError
+	for name, o := range map[string]interface{ Validate() error }{
+		"scan storage": ScanStorageOptions{}, "scan metadata": ScanMetadataOptions{}, "scan upstream": ScanUpstreamOptions{},
+		"apply": ApplyOptions{}, "run": RunOptions{}, "hash": HashMode("sha1"), "run --from": func() RunOptions { o := DefaultRunOptions(); o.From = "xml"; return o }(),
+	} {
+		if err := o.Validate(); !errors.As(err, &ue) {
+			t.Errorf("%s: zero options give %v, want a usage error", name, err)
 		}
 	}
-	for _, k := range []string{"max_remove_projects", "max_delete"} {
-		if _, err := ParseLimit(Defaults[k]); err != nil {
-			t.Errorf("%s: %v", k, err)
-		}
-	}
-	if _, err := ParseByteSize(Defaults["memory"]); err != nil {
-		t.Errorf("memory: %v", err)
+	f := newFixture(t, nil)
+	err := (&ScanStorageOptions{}).Run(f.ctx, f.env)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--jobs 0") {
+		t.Errorf("scan storage with Jobs 0 in process: %v, want the --jobs usage error", err)
 	}
 }
 
@@ -138,10 +147,10 @@ func TestApplyInProcessRefusesHostileRows(t *testing.T) {
 	ctx := context.Background()
 	env := &Env{Mirror: Location{Path: root}, State: filepath.Join(dir, "st"), Progress: "never"}
 	for _, step := range []func() error{
-		func() error { return (&ScanStorage{Jobs: 1}).Run(ctx, env) },
-		func() error { return (&ScanMetadata{From: fromJSON, Jobs: 1}).Run(ctx, env) },
+		func() error { return (&ScanStorageOptions{Jobs: 1}).Run(ctx, env) },
+		func() error { return (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(ctx, env) },
 		func() error {
-			return (&Plan{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
+			return (&PlanOptions{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
 		},
 	} {
 		if err := step(); err != nil {
@@ -161,7 +170,7 @@ func TestApplyInProcessRefusesHostileRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	err = (&Apply{Jobs: 1, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour}, Only: "delete"}).Run(ctx, env)
+	err = (&ApplyOptions{Jobs: 1, Timeout: time.Minute, ApplyShared: ApplyShared{MaxDelete: Limit{Percent: 100, IsPct: true}, MaxPlanAge: time.Hour}, Only: "delete"}).Run(ctx, env)
 	if err == nil || !strings.Contains(err.Error(), "2 delete rows failed") {
 		t.Fatalf("apply of a hostile plan: %v", err)
 	}

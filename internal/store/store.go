@@ -44,9 +44,13 @@ type Reader interface {
 	// '/'), in no particular order, without holding the whole folder in memory.
 	// A missing folder lists nothing.
 	Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error
-	// Modified calls fn with the key and modification time of every file
-	// below the folder prefix (ending in '/'), at any depth, in no particular
-	// order, without holding a folder in memory. A missing folder lists nothing.
+	// Modified calls fn with the key and the time of the last change of every
+	// file below the folder prefix (ending in '/'), at any depth, in no
+	// particular order, without holding a folder in memory. The time is one a
+	// writer cannot set back: on POSIX the later of mtime and ctime (a copy
+	// that keeps an old mtime still has a new ctime), and the current time for
+	// an entry that is not a regular file (a FIFO that replaced a document is
+	// a change); on S3 the server's LastModified. A missing folder lists nothing.
 	Modified(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error
 	// HasFolder tells whether the folder prefix (ending in '/') exists; on
 	// POSIX the folder may be a link (web/packages on another volume), on S3

@@ -79,15 +79,11 @@ func (m *Mirror) document(i, kind int, digests bool) []byte {
 
 func jsonStr(b []byte, s string) []byte { return strconv.AppendQuote(b, s) } // ASCII only: Go and JSON agree
 
+// jsonDoc writes releases before info (JSON objects have no order), so one
+// pass over the files gives both.
 func (m *Mirror) jsonDoc(i int, dig func(object) (string, string)) []byte {
 	b := make([]byte, 0, 1024)
-	b = append(b, `{"info":{"author":"synth","classifiers":["Programming Language :: Python :: 3"],"license":"MIT","name":`...)
-	b = jsonStr(b, m.names[i])
-	b = append(b, `,"summary":"a synthetic project","version":`...)
-	last := ""
-	m.projectFiles(i, func(f file) { last = f.version })
-	b = jsonStr(b, last)
-	b = append(b, `},"last_serial":`...)
+	b = append(b, `{"last_serial":`...)
 	b = strconv.AppendInt(b, m.serial(i), 10)
 	b = append(b, `,"releases":{`...)
 	version := ""
@@ -137,6 +133,10 @@ func (m *Mirror) jsonDoc(i int, dig func(object) (string, string)) []byte {
 	if version != "" {
 		b = append(b, ']')
 	}
+	b = append(b, `},"info":{"author":"synth","classifiers":["Programming Language :: Python :: 3"],"license":"MIT","name":`...)
+	b = jsonStr(b, m.names[i])
+	b = append(b, `,"summary":"a synthetic project","version":`...)
+	b = jsonStr(b, version)
 	return append(b, `},"urls":[],"vulnerabilities":[]}`...)
 }
 

@@ -28,18 +28,28 @@ type S3 struct {
 	SecretKey string
 }
 
+// NeedVersity skips the test, with a message, when versitygw is not
+// installed, and returns its path otherwise. A test that prepares anything
+// costly (a generated mirror) before it starts versitygw calls it first, so
+// a skip costs nothing.
+func NeedVersity(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("versitygw")
+	if err == nil {
+		return bin
+	}
+	gobin := filepath.Join(goPath(), "bin", "versitygw")
+	if _, serr := os.Stat(gobin); serr != nil {
+		t.Skip("versitygw not installed: run scripts/test.sh, or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	}
+	return gobin
+}
+
 // Versity starts versitygw on 127.0.0.1 over a fresh folder, or skips the test
 // with a message when it is not installed. It stops when the test ends.
 func Versity(t testing.TB) *S3 {
 	t.Helper()
-	bin, err := exec.LookPath("versitygw")
-	if err != nil {
-		gobin := filepath.Join(goPath(), "bin", "versitygw")
-		if _, serr := os.Stat(gobin); serr != nil {
-			t.Skip("versitygw not installed: run scripts/test.sh, or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
-		}
-		bin = gobin
-	}
+	bin := NeedVersity(t)
 	port := freePort(t)
 	s := &S3{Endpoint: "http://127.0.0.1:" + port, AccessKey: "bandercheck-test", SecretKey: "bandercheck-secret"}
 	dir := t.TempDir()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 	"github.com/bandercheck/bandercheck/sinks"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -42,7 +43,7 @@ func (d Download) Want() sinks.Want {
 // S3Metadata is the object metadata bandersnatch's S3 backend stores with a
 // downloaded file: {digest_name: digest, "uploaded-at": str(timestamp)}.
 func (d Download) S3Metadata() map[string]string {
-	return map[string]string{d.DigestName: d.Digest, "uploaded-at": PyFloat(pyTimestamp(d.UploadTime))}
+	return map[string]string{d.DigestName: d.Digest, "uploaded-at": pyjson.PyFloat(pyTimestamp(d.UploadTime))}
 }
 
 // Downloads are the files bandersnatch fetches for the project, in its
@@ -68,7 +69,7 @@ func (p *Project) Downloads() []Download {
 
 // file is what the downloads and pages read of one release file.
 type file struct {
-	v          *Value
+	v          *pyjson.Value
 	filename   string
 	url        string
 	rawPath    string // urlparse(url).path, still percent-encoded
@@ -81,7 +82,7 @@ type file struct {
 	metaDigest string
 }
 
-func fileOf(v *Value, o Options) (file, error) {
+func fileOf(v *pyjson.Value, o Options) (file, error) {
 	f := file{v: v, filename: str(v.Get("filename")), url: str(v.Get("url"))}
 	if f.filename == "" {
 		return f, fmt.Errorf("a file has no filename")
@@ -101,7 +102,7 @@ func fileOf(v *Value, o Options) (file, error) {
 			return f, fmt.Errorf("file %s has no sha256 digest", f.filename)
 		}
 		s := v.Get("size")
-		if s == nil || s.Kind != KindInt {
+		if s == nil || s.Kind != pyjson.KindInt {
 			return f, fmt.Errorf("file %s has no integer size", f.filename)
 		}
 		if f.size, err = strconv.ParseInt(s.Str, 10, 64); err != nil || f.size < 0 {
@@ -114,11 +115,11 @@ func fileOf(v *Value, o Options) (file, error) {
 	if o.CoreMetadata {
 		f.metaName, f.metaDigest = coreMetadataDigest(v, o.digest())
 	}
-	if rp := v.Get("requires_python"); rp != nil && rp.Kind != KindNull && rp.Kind != KindString {
+	if rp := v.Get("requires_python"); rp != nil && rp.Kind != pyjson.KindNull && rp.Kind != pyjson.KindString {
 		return f, fmt.Errorf("file %s: requires_python is not a string", f.filename)
 	}
 	if v.Get("yanked").Truthy() {
-		if yr := v.Get("yanked_reason"); yr.Truthy() && yr.Kind != KindString {
+		if yr := v.Get("yanked_reason"); yr.Truthy() && yr.Kind != pyjson.KindString {
 			return f, fmt.Errorf("file %s: yanked_reason is not a string", f.filename)
 		}
 	}
@@ -132,9 +133,9 @@ var hashlibNames = []string{"blake2b", "blake2s", "md5", "md5-sha1", "ripemd160"
 // coreMetadataDigest is find_core_metadata_digest: from a core-metadata
 // dict, the preferred digest, then sha256, then the first algorithm hashlib
 // knows in name order; none for true, false or an absent key.
-func coreMetadataDigest(v *Value, preferred string) (string, string) {
+func coreMetadataDigest(v *pyjson.Value, preferred string) (string, string) {
 	cm := v.Get("core-metadata")
-	if cm == nil || cm.Kind != KindObject {
+	if cm == nil || cm.Kind != pyjson.KindObject {
 		return "", ""
 	}
 	for _, n := range []string{preferred, "sha256"} {

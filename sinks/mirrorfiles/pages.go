@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 )
 
 // Output is one file to write whole (atomically: bandersnatch writes a
@@ -18,6 +20,9 @@ type Output struct {
 	// rewrite and copies, 0600 for status, generation and last-modified);
 	// on S3 it means nothing.
 	Mode uint32
+	// UpdateSafe marks a file bandersnatch leaves untouched when its bytes
+	// are unchanged (status, generation, web/last-modified).
+	UpdateSafe bool
 }
 
 // Link is a symbolic link keep_index_versions makes: Path points at the
@@ -35,7 +40,7 @@ func (p *Project) JSONFiles() []Output {
 	if !p.opts.JSON || p.Skip != "" {
 		return nil
 	}
-	b := DumpIndentSorted(p.doc)
+	b := pyjson.DumpIndentSorted(p.doc)
 	return []Output{
 		{Path: "web/json/" + p.Name, Data: b, Mode: 0o644},
 		{Path: "web/pypi/" + p.Name + "/json", Data: b, Mode: 0o644},
@@ -67,10 +72,10 @@ func (p *Project) Pages() []Output {
 	var out []Output
 	if p.opts.html() {
 		h := p.HTML()
-		out = append(out, Output{dir + "index.html", h, 0o644}, Output{dir + "index.v1_html", h, 0o644})
+		out = append(out, Output{Path: dir + "index.html", Data: h, Mode: 0o644}, Output{Path: dir + "index.v1_html", Data: h, Mode: 0o644})
 	}
 	if p.opts.json() {
-		out = append(out, Output{dir + "index.v1_json", p.PageJSON(), 0o644})
+		out = append(out, Output{Path: dir + "index.v1_json", Data: p.PageJSON(), Mode: 0o644})
 	}
 	return out
 }
@@ -117,7 +122,7 @@ func (p *Project) HTML() []byte {
 // with data-dist-info-metadata, data-yanked.
 func (p *Project) tags(f file) string {
 	var b strings.Builder
-	if rp := f.v.Get("requires_python"); rp != nil && rp.Kind == KindString {
+	if rp := f.v.Get("requires_python"); rp != nil && rp.Kind == pyjson.KindString {
 		fmt.Fprintf(&b, ` data-requires-python="%s"`, htmlEscape(rp.Str))
 	}
 	if f.metaName != "" {
@@ -140,51 +145,51 @@ var htmlEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`
 // versions in that order (not sorted), default separators.
 func (p *Project) PageJSON() []byte {
 	d := p.opts.digest()
-	files := &Value{Kind: KindArray}
+	files := &pyjson.Value{Kind: pyjson.KindArray}
 	for _, f := range p.sortedFiles() {
-		o := &Value{Kind: KindObject}
-		add := func(k string, v *Value) { o.Keys = append(o.Keys, k); o.Elems = append(o.Elems, v) }
+		o := &pyjson.Value{Kind: pyjson.KindObject}
+		add := func(k string, v *pyjson.Value) { o.Keys = append(o.Keys, k); o.Elems = append(o.Elems, v) }
 		add("filename", strValue(f.filename))
-		add("hashes", &Value{Kind: KindObject, Keys: []string{d}, Elems: []*Value{strValue(f.digest)}})
+		add("hashes", &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{d}, Elems: []*pyjson.Value{strValue(f.digest)}})
 		add("requires-python", getOr(f.v, "requires_python", strValue("")))
 		add("size", getOr(f.v, "size", nil))
 		add("upload-time", getOr(f.v, "upload_time_iso_8601", strValue("")))
 		add("url", strValue(p.href(f)))
-		add("yanked", getOr(f.v, "yanked", &Value{Kind: KindFalse}))
+		add("yanked", getOr(f.v, "yanked", &pyjson.Value{Kind: pyjson.KindFalse}))
 		if p.opts.CoreMetadata {
 			if f.metaName != "" {
-				add("core-metadata", &Value{Kind: KindObject, Keys: []string{f.metaName}, Elems: []*Value{strValue(f.metaDigest)}})
-			} else if cm := f.v.Get("core-metadata"); cm != nil && cm.Kind == KindFalse {
+				add("core-metadata", &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{f.metaName}, Elems: []*pyjson.Value{strValue(f.metaDigest)}})
+			} else if cm := f.v.Get("core-metadata"); cm != nil && cm.Kind == pyjson.KindFalse {
 				add("core-metadata", cm)
 			}
 		}
 		files.Elems = append(files.Elems, o)
 	}
-	versions := &Value{Kind: KindArray}
+	versions := &pyjson.Value{Kind: pyjson.KindArray}
 	sorted := slices.Clone(p.versions)
 	slices.Sort(sorted)
 	for _, v := range sorted {
 		versions.Elems = append(versions.Elems, strValue(v))
 	}
-	page := &Value{Kind: KindObject, Keys: []string{"files", "meta", "name", "versions"}, Elems: []*Value{
+	page := &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"files", "meta", "name", "versions"}, Elems: []*pyjson.Value{
 		files,
-		{Kind: KindObject, Keys: []string{"api-version", "_last-serial"}, Elems: []*Value{strValue("1.1"), strValue(p.serial)}},
+		{Kind: pyjson.KindObject, Keys: []string{"api-version", "_last-serial"}, Elems: []*pyjson.Value{strValue("1.1"), strValue(p.serial)}},
 		strValue(p.Name),
 		versions,
 	}}
-	return Dumps(page)
+	return pyjson.Dumps(page)
 }
 
-func strValue(s string) *Value { return &Value{Kind: KindString, Str: s} }
+func strValue(s string) *pyjson.Value { return &pyjson.Value{Kind: pyjson.KindString, Str: s} }
 
 // getOr is dict.get(key, def); a nil def stands for a required key
 // (Prepare has checked it is there).
-func getOr(v *Value, key string, def *Value) *Value {
+func getOr(v *pyjson.Value, key string, def *pyjson.Value) *pyjson.Value {
 	if e := v.Get(key); e != nil {
 		return e
 	}
 	if def == nil {
-		return &Value{Kind: KindNull}
+		return &pyjson.Value{Kind: pyjson.KindNull}
 	}
 	return def
 }

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bandercheck/bandercheck/internal/filters"
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -88,11 +89,11 @@ type Project struct {
 	Skip string
 
 	opts     Options
-	doc      *Value
-	serial   string   // str(int(last_serial)); "" when the document has none
-	versions []string // releases left after the filters, document order
-	files    []*Value // their files, document order
-	err      error    // why bandersnatch stops after writing web/json
+	doc      *pyjson.Value
+	serial   string          // str(int(last_serial)); "" when the document has none
+	versions []string        // releases left after the filters, document order
+	files    []*pyjson.Value // their files, document order
+	err      error           // why bandersnatch stops after writing web/json
 }
 
 // Prepare parses one /pypi/<name>/json document as bandersnatch 8's
@@ -106,19 +107,27 @@ type Project struct {
 // bad URL or upload time, a filter that cannot judge a value): write
 // JSONFiles, record the error as the project's problem, and nothing else.
 func Prepare(doc []byte, rawName string, o Options) (*Project, error) {
-	name := canonicalize(rawName)
+	name := sources.Normalize(rawName) // packaging's canonicalize_name
 	if err := checkName(name); err != nil {
 		return nil, fmt.Errorf("project %q: %w", rawName, err)
 	}
-	v, err := ParseJSON(doc)
+	v, err := pyjson.ParseJSON(doc)
 	if err != nil {
 		return nil, fmt.Errorf("project %s: %w", name, err)
 	}
 	p := &Project{Name: name, RawName: rawName, opts: o, doc: v}
 	fp, err := p.filterView()
-	if err == nil && o.Filters != nil {
-		var by string
-		if by, err = o.Filters.ExcludesProject(fp); err == nil && by != "" {
+	if o.Filters.FiltersProjects() {
+		// the metadata filters read the document before web/json is written:
+		// a document they cannot read stops the project with nothing written
+		by := ""
+		if err == nil {
+			by, err = o.Filters.ExcludesProject(fp)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("project %s: %w", name, err)
+		}
+		if by != "" {
 			p.Skip = by
 			return p, nil
 		}
@@ -148,25 +157,28 @@ func (p *Project) LastSerial() (int64, error) {
 	return strconv.ParseInt(p.serial, 10, 64)
 }
 
-// canonicalize is packaging's canonicalize_name.
-func canonicalize(name string) string {
+// SafeName is bandersnatch_safe_name: each run of characters other than
+// ASCII letters, digits and '.' becomes '-', then lower case. `bandersnatch
+// sync NAME` passes SafeName(NAME) as the raw name, so the page title reads
+// "alpha-pkg" where a full sync, which takes the index's spelling, writes
+// "Alpha_Pkg".
+func SafeName(name string) string {
 	var b strings.Builder
-	sep := false
-	for _, r := range name {
-		if r == '-' || r == '_' || r == '.' {
-			sep = true
+	run := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' {
+			b.WriteByte(c)
+			run = false
 			continue
 		}
-		if sep {
+		if !run {
 			b.WriteByte('-')
-			sep = false
+			run = true
 		}
-		b.WriteString(strings.ToLower(string(r)))
+		// a multi-byte character is one run with its neighbours
 	}
-	if sep {
-		b.WriteByte('-')
-	}
-	return b.String()
+	return strings.ToLower(b.String())
 }
 
 // checkName refuses a name that is not one folder below web/json,
@@ -186,18 +198,19 @@ func checkName(n string) error {
 }
 
 // filterView is what the filters see: info's fields, and each release's
-// files with all their fields (Index: position in p.docFiles order).
+// files with all their fields (Index: the file's position among all the
+// document's files, in order).
 func (p *Project) filterView() (*filters.Project, error) {
 	info := p.doc.Get("info")
 	rel := p.doc.Get("releases")
-	if p.doc.Kind != KindObject || info == nil {
+	if p.doc.Kind != pyjson.KindObject || info == nil {
 		return nil, errors.New("the document has no info")
 	}
-	if rel == nil || rel.Kind != KindObject {
+	if rel == nil || rel.Kind != pyjson.KindObject {
 		return nil, errors.New("the document has no releases object")
 	}
 	fp := &filters.Project{Info: map[string]any{}}
-	if info.Kind == KindObject {
+	if info.Kind == pyjson.KindObject {
 		fp.Info = info.Any().(map[string]any)
 	}
 	fp.Name, _ = fp.Info["name"].(string)
@@ -207,12 +220,12 @@ func (p *Project) filterView() (*filters.Project, error) {
 	n := 0
 	for i, version := range rel.Keys {
 		files := rel.Elems[i]
-		if files.Kind != KindArray {
+		if files.Kind != pyjson.KindArray {
 			return nil, fmt.Errorf("releases[%q] is not a list", version)
 		}
 		r := &filters.Release{Version: version}
 		for _, f := range files.Elems {
-			if f.Kind != KindObject {
+			if f.Kind != pyjson.KindObject {
 				return nil, fmt.Errorf("releases[%q] holds a file that is not an object", version)
 			}
 			r.Files = append(r.Files, &filters.File{Fields: f.Any().(map[string]any), Index: n})
@@ -227,11 +240,11 @@ func (p *Project) filterView() (*filters.Project, error) {
 }
 
 // pyIntOf is str(int(v)) for an integer or a decimal string; "" otherwise.
-func pyIntOf(v *Value) string {
+func pyIntOf(v *pyjson.Value) string {
 	switch v.Kind {
-	case KindInt:
-		return pyInt(v.Str)
-	case KindString:
+	case pyjson.KindInt:
+		return pyjson.PyInt(v.Str)
+	case pyjson.KindString:
 		if n, err := strconv.ParseInt(strings.TrimSpace(v.Str), 10, 64); err == nil {
 			return strconv.FormatInt(n, 10)
 		}
@@ -246,7 +259,7 @@ func (p *Project) filter(fp *filters.Project) error {
 			return fmt.Errorf("filter %w", err)
 		}
 	}
-	var all []*Value
+	var all []*pyjson.Value
 	rel := p.doc.Get("releases")
 	for _, files := range rel.Elems {
 		all = append(all, files.Elems...)
@@ -283,8 +296,8 @@ func (p *Project) check() error {
 }
 
 // str is v's string value ("" when v is not a string).
-func str(v *Value) string {
-	if v == nil || v.Kind != KindString {
+func str(v *pyjson.Value) string {
+	if v == nil || v.Kind != pyjson.KindString {
 		return ""
 	}
 	return v.Str

@@ -67,6 +67,10 @@ func TestMetadataFilterSkipsEverything(t *testing.T) {
 	if p.JSONFiles() != nil || p.Pages() != nil || p.Downloads() != nil {
 		t.Fatal("a skipped project writes files")
 	}
+	// with a metadata filter on, a document it cannot read stops the project before web/json
+	if p, err := Prepare([]byte(`{"releases": {}}`), "x", OptionsFromConfig(cfg)); p != nil || err == nil {
+		t.Fatalf("no info under a metadata filter: %v %v", p, err)
+	}
 	p, err = Prepare(w.Document("removed-later"), "removed-later", OptionsFromConfig(cfg)) // one release
 	if err != nil || p.Skip != "" || len(p.JSONFiles()) != 2 {
 		t.Fatalf("kept project: skip %q, err %v", p.Skip, err)
@@ -153,5 +157,47 @@ func TestVersionedPages(t *testing.T) {
 	}
 	if len(links) != 3 || links[1].Path != "web/simple/d/delta/index.v1_html" || links[1].Target != wantWrite[1] {
 		t.Errorf("links %v", links)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	// bandersnatch_safe_name, as `bandersnatch sync NAME` spells the title (seen: "Links for alpha-pkg")
+	for in, want := range map[string]string{"alpha_pkg": "alpha-pkg", "Zope.Interface": "zope.interface", "a__b--c": "a-b-c", "é-x": "-x", "A B": "a-b"} {
+		if got := SafeName(in); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOptionsFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	read := func(body string) (Options, error) {
+		conf := filepath.Join(dir, "b.conf")
+		os.WriteFile(conf, []byte("[mirror]\ndirectory = /m\n"+body), 0o644)
+		cfg, err := sources.ReadConfig(conf)
+		if err != nil {
+			return Options{}, err
+		}
+		return OptionsFromConfig(cfg), nil
+	}
+	o, err := read("json = yes\nsimple-format = json\nhash-index = on\nroot_uri = https://files.example/m\nkeep_index_versions = 3\ndigest_name = md5\nrelease-files = 0\ncore-metadata = false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{JSON: true, SimpleFormat: "JSON", HashIndex: true, RootURI: "https://files.example/m", KeepIndexVersions: 3, DigestName: "md5"}
+	o.Filters = nil
+	if o != want {
+		t.Fatalf("options %+v, want %+v", o, want)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = read("")
+	o.Filters = nil
+	if d := DefaultOptions(); o != d {
+		t.Fatalf("defaults %+v, want %+v", o, d)
+	}
+	if _, err := read("keep_index_versions = many\n"); err == nil || !strings.Contains(err.Error(), "keep_index_versions") {
+		t.Fatalf("a bad keep_index_versions: %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bandercheck/bandercheck/internal/pyjson"
 )
 
 // RootIndexFiles is sync_index_page: the root simple index of every project
@@ -25,26 +27,26 @@ func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, rem
 	var h bytes.Buffer
 	h.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n" +
 		"    <title>Simple Index</title>\n  </head>\n  <body>\n")
-	projects := &Value{Kind: KindArray}
+	projects := &pyjson.Value{Kind: pyjson.KindArray}
 	for _, n := range sorted {
 		fmt.Fprintf(&h, "    <a href=\"%s/\">%s</a><br/>\n", n, n)
 		if o.json() {
-			projects.Elems = append(projects.Elems, &Value{Kind: KindObject, Keys: []string{"name"}, Elems: []*Value{strValue(n)}})
+			projects.Elems = append(projects.Elems, &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"name"}, Elems: []*pyjson.Value{strValue(n)}})
 		}
 	}
 	h.WriteString("  </body>\n</html>")
 	if o.html() {
-		write = append(write, Output{"web/simple/index.html", h.Bytes(), 0o644}, Output{"web/simple/index.v1_html", h.Bytes(), 0o644})
+		write = append(write, Output{Path: "web/simple/index.html", Data: h.Bytes(), Mode: 0o644}, Output{Path: "web/simple/index.v1_html", Data: h.Bytes(), Mode: 0o644})
 	} else {
 		remove = append(remove, "web/simple/index.html")
 	}
 	if o.json() {
-		idx := &Value{Kind: KindObject, Keys: []string{"meta", "projects"}, Elems: []*Value{
-			{Kind: KindObject, Keys: []string{"_last-serial", "api-version"}, Elems: []*Value{
-				{Kind: KindInt, Str: strconv.FormatInt(serial, 10)}, strValue("1.1")}},
+		idx := &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"meta", "projects"}, Elems: []*pyjson.Value{
+			{Kind: pyjson.KindObject, Keys: []string{"_last-serial", "api-version"}, Elems: []*pyjson.Value{
+				{Kind: pyjson.KindInt, Str: strconv.FormatInt(serial, 10)}, strValue("1.1")}},
 			projects,
 		}}
-		write = append(write, Output{"web/simple/index.v1_json", Dumps(idx), 0o644})
+		write = append(write, Output{Path: "web/simple/index.v1_json", Data: pyjson.Dumps(idx), Mode: 0o644})
 	}
 	return write, remove
 }
@@ -86,16 +88,18 @@ func sortDirs(dirs []string, hashIndex bool) []string {
 // writes it (0600 when new, the old file's mode otherwise; an unchanged
 // file is left alone) only when the sync had no error.
 func StatusFile(serial int64) Output {
-	return Output{Path: "status", Data: []byte(strconv.FormatInt(serial, 10)), Mode: 0o600}
+	return Output{Path: "status", Data: []byte(strconv.FormatInt(serial, 10)), Mode: 0o600, UpdateSafe: true}
 }
 
 // GenerationFile is `generation`: "5", written at every start.
-func GenerationFile() Output { return Output{Path: "generation", Data: []byte("5"), Mode: 0o600} }
+func GenerationFile() Output {
+	return Output{Path: "generation", Data: []byte("5"), Mode: 0o600, UpdateSafe: true}
+}
 
 // LastModifiedFile is web/last-modified: the time the sync started,
 // "%Y%m%dT%H:%M:%S\n" in UTC, written with status.
 func LastModifiedFile(start time.Time) Output {
-	return Output{Path: "web/last-modified", Data: []byte(start.UTC().Format("20060102T15:04:05") + "\n"), Mode: 0o600}
+	return Output{Path: "web/last-modified", Data: []byte(start.UTC().Format("20060102T15:04:05") + "\n"), Mode: 0o600, UpdateSafe: true}
 }
 
 // BootstrapDirs are the folders bandersnatch makes at every start (on S3

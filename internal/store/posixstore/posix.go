@@ -209,14 +209,19 @@ func (d *Store) Modified(ctx context.Context, prefix string, fn func(string, tim
 		if de.IsDir() {
 			return d.Modified(ctx, prefix+de.Name()+"/", fn)
 		}
-		if !de.Type().IsRegular() {
-			return nil
-		}
 		var st unix.Stat_t
 		if err := unix.Fstatat(int(f.Fd()), de.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return nil // gone since the folder was read
 		}
-		return fn(prefix+de.Name(), time.Unix(st.Mtim.Unix()))
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return fn(prefix+de.Name(), time.Now()) // a FIFO, link or device: changed, and unreadable
+		}
+		// ctime, which rsync -a, cp -p and tar x cannot set back, as mtime they can
+		changed := time.Unix(st.Mtim.Unix()) // with nanoseconds
+		if c := time.Unix(st.Ctim.Unix()); c.After(changed) {
+			changed = c
+		}
+		return fn(prefix+de.Name(), changed)
 	})
 }
 

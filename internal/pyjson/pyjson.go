@@ -1,4 +1,9 @@
-package mirrorfiles
+// Package pyjson reads and writes JSON byte for byte as Python's json
+// module does: a Value keeps an object's first-key order (a repeated key
+// takes its last value, as a dict does) and number literals; Dumps and
+// DumpIndentSorted write json.dumps's default and indent=4, sort_keys=True
+// forms with ensure_ascii and Python's float repr.
+package pyjson
 
 import (
 	"bytes"
@@ -253,7 +258,7 @@ func (w *pyWriter) value(v *Value, depth int) {
 	case KindString:
 		w.b.WriteString(PyString(v.Str))
 	case KindInt:
-		w.b.WriteString(pyInt(v.Str))
+		w.b.WriteString(PyInt(v.Str))
 	case KindFloat:
 		w.b.WriteString(pyFloatLiteral(v.Str))
 	case KindTrue:
@@ -321,9 +326,9 @@ func PyString(s string) string {
 	return b.String()
 }
 
-// pyInt writes an integer literal as Python's int() then str() does ("-0"
+// PyInt writes an integer literal as Python's int() then str() does ("-0"
 // is 0); arbitrary size.
-func pyInt(lit string) string {
+func PyInt(lit string) string {
 	n, ok := new(big.Int).SetString(lit, 10)
 	if !ok {
 		return lit

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/bandercheck/bandercheck/internal/stages"
+)
+
+// ScanCmd groups the scanning stages.
+type ScanCmd struct {
+	Storage  ScanStorageCmd  `cmd:"" help:"List what the mirror holds under web/packages."`
+	Metadata ScanMetadataCmd `cmd:"" help:"Read every project's metadata into designated files."`
+	Upstream ScanUpstreamCmd `cmd:"" help:"List the projects that exist upstream."`
+}
+
+// ScanStorageCmd is scan storage: it writes STATE/storage and problems/storage.
+type ScanStorageCmd struct {
+	Jobs        int         `help:"Folders listed at once, and files hashed at once on a disk (on S3, --s3-requests objects are read or asked for their metadata at once)." default:"${storage_jobs}"`
+	Hash        hashFlag    `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|full"`
+	RehashAfter stages.Days `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
+	Fresh       bool        `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
+}
+
+func (c *ScanStorageCmd) options() stages.ScanStorageOptions {
+	return stages.ScanStorageOptions{Jobs: c.Jobs, Hash: stages.HashMode(c.Hash), RehashAfter: c.RehashAfter, Fresh: c.Fresh}
+}
+
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ScanStorageCmd) Validate() error { return c.options().Validate() }
+
+// WritesState implements stateWriter.
+func (c *ScanStorageCmd) WritesState() bool { return true }
+
+// Run implements the command.
+func (c *ScanStorageCmd) Run(ctx context.Context, g *stages.Env) error {
+	o := c.options()
+	return o.Run(ctx, g)
+}
+
+// ScanMetadataCmd is scan metadata: it writes STATE/projects, designated and problems/metadata.
+type ScanMetadataCmd struct {
+	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
+	Jobs  int    `help:"Documents read and parsed at once on a disk (on S3, --s3-requests)." default:"${metadata_jobs}"`
+	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
+}
+
+func (c *ScanMetadataCmd) options() stages.ScanMetadataOptions {
+	return stages.ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Fresh: c.Fresh}
+}
+
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ScanMetadataCmd) Validate() error { return c.options().Validate() }
+
+// WritesState implements stateWriter.
+func (c *ScanMetadataCmd) WritesState() bool { return true }
+
+// Run implements the command.
+func (c *ScanMetadataCmd) Run(ctx context.Context, g *stages.Env) error {
+	o := c.options()
+	return o.Run(ctx, g)
+}
+
+// ScanUpstreamCmd is scan upstream: it writes STATE/upstream.
+type ScanUpstreamCmd struct {
+	Upstream string        `help:"Base URL of the upstream index (the one serving /simple/); default: bandersnatch.conf [mirror] master." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"${upstream_timeout}"`
+	Attempts int           `help:"Attempts before giving up." default:"${upstream_attempts}"`
+}
+
+func (c *ScanUpstreamCmd) options() stages.ScanUpstreamOptions {
+	return stages.ScanUpstreamOptions{Upstream: c.Upstream, Timeout: c.Timeout, Attempts: c.Attempts}
+}
+
+// Validate implements kong's hook: bad values are refused before anything runs.
+func (c *ScanUpstreamCmd) Validate() error { return c.options().Validate() }
+
+// WritesState implements stateWriter.
+func (c *ScanUpstreamCmd) WritesState() bool { return true }
+
+// Run implements the command.
+func (c *ScanUpstreamCmd) Run(ctx context.Context, g *stages.Env) error {
+	o := c.options()
+	return o.Run(ctx, g)
+}
+
+// hashFlag is --hash: bare (content on POSIX, metadata on S3), =content, =metadata or =full.
+type hashFlag stages.HashMode
+
+// Decode implements kong.MapperValue: a bare --hash takes no value.
+func (h *hashFlag) Decode(ctx *kong.DecodeContext) error {
+	if ctx.Scan.Peek().Type != kong.FlagValueToken {
+		*h = hashFlag(stages.HashDefault)
+		return nil
+	}
+	var v string
+	if err := ctx.Scan.PopValueInto("hash", &v); err != nil {
+		return err
+	}
+	switch stages.HashMode(v) {
+	case stages.HashContent, stages.HashMetadata, stages.HashFull:
+		*h = hashFlag(v)
+	case "none", "":
+		*h = hashFlag(stages.HashNone)
+	default:
+		return fmt.Errorf("--hash=%s: want content, metadata or full", v)
+	}
+	return nil
+}
+
+// IsBool makes a bare --hash valid.
+func (h *hashFlag) IsBool() bool { return true }
