@@ -159,7 +159,7 @@ func assembleManifest(dest, manifest string, parts []partState) error {
 	if err := os.RemoveAll(work); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	if err := os.MkdirAll(work, 0o700); err != nil {
 		return err
 	}
 	var out *StageFile
@@ -208,7 +208,7 @@ func assembleManifest(dest, manifest string, parts []partState) error {
 	if err := os.RemoveAll(final); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return err
 	}
 	if err := os.Rename(work, final); err != nil {
@@ -228,7 +228,7 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

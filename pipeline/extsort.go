@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -119,7 +120,7 @@ func (s *Sorter) spill() error {
 		return err
 	}
 	if s.runDir == "" {
-		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		if err := os.MkdirAll(s.dir, 0o700); err != nil {
 			return fmt.Errorf("sort: %w", err)
 		}
 		d, err := os.MkdirTemp(s.dir, "sort-")
@@ -188,7 +189,7 @@ type runWriter struct {
 }
 
 func createRun(path string) (*runWriter, error) {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sort: %w", err)
 	}

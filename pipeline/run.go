@@ -39,7 +39,7 @@ func OpenRun(stateDir, mirror string) (*Run, error) {
 		} else if !errors.Is(derr, os.ErrNotExist) {
 			return nil, fmt.Errorf("state directory %s: %w", stateDir, derr)
 		}
-		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
 		r := &Run{ID: NewID(), Mirror: mirror, Created: time.Now().UTC(), Options: map[string]string{}, dir: stateDir}

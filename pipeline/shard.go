@@ -24,7 +24,7 @@ type shardWriter struct {
 
 func createShard(dir string, n int, header []byte) (*shardWriter, error) {
 	final := filepath.Join(dir, shardName(n))
-	f, err := os.OpenFile(final+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(final+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create shard: %w", err)
 	}

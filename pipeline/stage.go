@@ -117,7 +117,7 @@ func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spe
 				return nil, fmt.Errorf("stage %s: start over: %w", name, err)
 			}
 		}
-		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		if err := os.MkdirAll(p.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("stage %s: %w", name, err)
 		}
 		sf, err := ReadStageFile(stateDir, spec.Name)

@@ -23,7 +23,7 @@ func LockState(stateDir string) (unlock func() error, err error) {
 	case err == nil && !fi.IsDir():
 		return nil, &UsageError{Msg: fmt.Sprintf("state path %s is a file, not a folder: choose a folder for --state", stateDir)}
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
 			return nil, &UsageError{Msg: fmt.Sprintf("create state directory %s: %v", stateDir, err)}
 		}
 	case err != nil:
@@ -39,7 +39,7 @@ func LockState(stateDir string) (unlock func() error, err error) {
 		if err := checkOwnState(stateDir); err != nil {
 			return nil, err
 		}
-		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock the state directory: %w", err)
@@ -128,10 +128,10 @@ func KeepPrevious(stateDir, mirror string) error {
 	if err := os.RemoveAll(drop); err != nil {
 		return fmt.Errorf("keep the storage manifest: %w", err)
 	}
-	if err := os.MkdirAll(prev, 0o755); err != nil {
+	if err := os.MkdirAll(prev, 0o700); err != nil {
 		return fmt.Errorf("keep the storage manifest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o600); err != nil {
 		return fmt.Errorf("keep the storage manifest: %w", err)
 	}
 	if err := os.Rename(filepath.Join(stateDir, "storage"), filepath.Join(prev, "storage")); err != nil {
@@ -163,11 +163,11 @@ func KeepApplied(stateDir, mirror string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return fmt.Errorf("keep the applied results: %w", err)
 	}
-	if err := os.MkdirAll(prev, 0o755); err != nil {
+	if err := os.MkdirAll(prev, 0o700); err != nil {
 		return fmt.Errorf("keep the applied results: %w", err)
 	}
 	if PreviousMirror(stateDir) == "" {
-		if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o600); err != nil {
 			return fmt.Errorf("keep the applied results: %w", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/redact"
 	"github.com/bandercheck/bandercheck/pipeline"
 
 	"github.com/alecthomas/kong"
@@ -43,6 +44,9 @@ const exitHelp = `Exit codes: 0 done (also when differences were found and plann
 2 usage or configuration error; 3 refused by a safety guard; 130 stopped by SIGINT,
 143 by SIGTERM (what was committed is kept: run the same command again).`
 
+// stderr is where errors are printed, with URL credentials redacted.
+var stderr = redact.Writer(os.Stderr)
+
 func main() {
 	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:])
@@ -68,7 +72,7 @@ func run(ctx context.Context, args []string) int {
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
 	)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bandercheck:", err)
+		fmt.Fprintln(stderr, "bandercheck:", err)
 		return 1
 	}
 	return parse(ctx, parser, &cli, args)
@@ -89,7 +93,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bandercheck:", err)
+		fmt.Fprintln(stderr, "bandercheck:", err)
 		return 2
 	}
 	env := cli.Globals.env()
@@ -110,7 +114,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 	}
 	code = report(ctx, err)
 	if merr := env.WriteMetrics(cmd, code, err); merr != nil {
-		fmt.Fprintln(os.Stderr, "bandercheck:", merr)
+		fmt.Fprintln(stderr, "bandercheck:", merr)
 		code = max(code, 1)
 	}
 	return code
@@ -126,7 +130,7 @@ func report(ctx context.Context, err error) int {
 		fmt.Fprintf(os.Stderr, "bandercheck: stopped by a signal (%v, exit %d); what was committed is kept, the shard in progress was discarded: run the same command again to continue\n", sig, code)
 		return code
 	}
-	fmt.Fprintln(os.Stderr, "bandercheck:", err)
+	fmt.Fprintln(stderr, "bandercheck:", err)
 	return exitCode(err)
 }
 

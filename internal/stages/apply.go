@@ -376,7 +376,7 @@ func (c *ApplyOptions) retryStage(g *Env, appliedName, retryState string) (*pipe
 	if err := os.RemoveAll(aside); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(aside), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(aside), 0o700); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(filepath.Join(g.State, filepath.FromSlash(appliedName)), aside); err != nil {

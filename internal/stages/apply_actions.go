@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/redact"
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/internal/store/posixstore"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -36,7 +37,7 @@ type appliedRow struct {
 }
 
 func failedRow(path string, err error) appliedRow {
-	return appliedRow{Path: path, Result: resultFailed, Err: err.Error()}
+	return appliedRow{Path: path, Result: resultFailed, Err: redact.String(err.Error())}
 }
 
 // applyAction is one kind of planned work.

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/redact"
 	"io"
 	"log/slog"
 	"os"
@@ -244,12 +245,12 @@ func (g *Env) stdout() io.Writer {
 	return g.Stdout
 }
 
-// stderr is where logs and progress go.
+// stderr is where logs and progress go, with URL credentials redacted.
 func (g *Env) stderr() io.Writer {
 	if g.Stderr == nil {
-		return os.Stderr
+		return redact.Writer(os.Stderr)
 	}
-	return g.Stderr
+	return redact.Writer(g.Stderr)
 }
 
 // logf writes one log line to stderr.

@@ -181,7 +181,7 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 			d.Refusals = append(d.Refusals, fmt.Sprintf("%d projects' metadata could not be read by any source: apply refuses every delete unless --allow-problems.", sum.ProblemsWithoutFallback))
 		}
 		// a folder of its own: report may run beside a stage that sorts in STATE/tmp
-		if err := os.MkdirAll(filepath.Join(g.State, "tmp"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(g.State, "tmp"), 0o700); err != nil {
 			return nil, err
 		}
 		tmp, err := os.MkdirTemp(filepath.Join(g.State, "tmp"), "report-")
