@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"io"
 	"maps"
 	"os"
@@ -105,6 +106,9 @@ func orderParts(dest string, dirs []string) ([]partState, error) {
 	for _, d := range dirs {
 		if a, _ := filepath.Abs(d); a == absDest {
 			return nil, &UsageError{Msg: fmt.Sprintf("--partitions %s is --state itself: plan the parts into another state directory", d)}
+		}
+		if err := CheckNoLinks(d); err != nil {
+			return nil, fmt.Errorf("--partitions: %w", err)
 		}
 		r, err := ReadRun(d)
 		if err != nil {
@@ -219,15 +223,20 @@ func assembleManifest(dest, manifest string, parts []partState) error {
 
 // linkOrCopy hard-links src to dst, or copies it when they are on two
 // filesystems (or the filesystem has no links).
+// src must be a regular file (a link or a FIFO in a part's state is refused,
+// never linked into this state nor read).
 func linkOrCopy(src, dst string) error {
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	in, err := os.Open(src)
+	in, err := safefs.OpenRegularNoFollow(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if err := os.Link(src, dst); err == nil {
+		if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() {
+			return nil
+		}
+		os.Remove(dst) // replaced between the check and the link: copy what was opened
+	}
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err

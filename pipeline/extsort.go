@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -330,7 +331,7 @@ type runReader struct {
 }
 
 func openRun(path string, ncols int) (*runReader, error) {
-	f, err := os.Open(path)
+	f, err := safefs.OpenRegularNoFollow(path)
 	if err != nil {
 		return nil, fmt.Errorf("sort: %w", err)
 	}

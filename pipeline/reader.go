@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"io"
 	"os"
 	"path/filepath"
@@ -92,7 +93,8 @@ func (r *ManifestReader) Next() ([]string, error) {
 
 func (r *ManifestReader) openShard(sh ShardInfo) error {
 	r.shard = filepath.Join(r.dir, sh.File)
-	f, err := os.Open(r.shard)
+	f, err := safefs.OpenRegularNoFollow(r.shard) // a FIFO or a link is refused, not waited on
+
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w (the state is damaged: %s)", r.name, err, RerunAdvice(r.name))
 	}

@@ -23,6 +23,11 @@ var Columns = map[string][]string{
 	"applied/download":        {"path", "action", "result", "error"},
 	"applied/delete":          {"path", "action", "result", "error"},
 	"applied/remove-projects": {"path", "action", "result", "error"},
+	"sync/upstream":           {"project", "name", "serial"},
+	"sync/todo":               {"project", "name", "serial", "reason"},
+	"sync/projects":           {"project", "serial", "result", "files", "error"},
+	"sync/files":              {"path", "project", "size", "sha256", "url", "upload_time", "result"},
+	"problems/sync":           {"path", "stage", "error", "fallback"},
 }
 
 // ManifestNames lists the manifests in the order the stages write them.
@@ -32,6 +37,7 @@ var ManifestNames = []string{
 	"upstream",
 	"plan/download", "plan/delete", "plan/remove-projects",
 	"applied/download", "applied/delete", "applied/remove-projects",
+	"sync/upstream", "sync/todo", "sync/projects", "sync/files", "problems/sync",
 }
 
 // Spec names a manifest and its columns.

@@ -55,6 +55,9 @@ func LockState(stateDir string) (unlock func() error, err error) {
 	if err := checkOwnState(stateDir); err != nil {
 		return nil, errors.Join(err, unlock())
 	}
+	if err := CheckNoLinks(stateDir); err != nil {
+		return nil, errors.Join(err, unlock())
+	}
 	return unlock, nil
 }
 

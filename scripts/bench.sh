@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
 # table on stdout and in bench/latest.md. Sections (default: all):
-#   manifest storage s3 latency metadata filters hash plan apply delete run
+#   manifest storage s3 latency metadata filters hash plan apply delete run sync
+# (sync needs the real bandersnatch at $BANDERSNATCH, default /tmp/bs-venv/bin/bandersnatch;
+#  SYNC_SIZES are the side-by-side sizes, SYNC_OURS_SIZES ours alone, for peak RSS)
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/latest.md, replaced each run;
 # bench/results.md keeps the figures quoted in the issues, by hand);
@@ -9,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
-sections=${*:-manifest storage s3 latency metadata filters hash plan apply delete run}
+sections=${*:-manifest storage s3 latency metadata filters hash plan apply delete run sync}
 STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
 PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
 RUN_SIZES=${RUN_SIZES:-"10000 100000"}
@@ -304,6 +306,56 @@ bench_run() {
     row "run --dry-run: total" "$n projects, $(find "$m/web/packages" -type f | wc -l) files" "bandercheck" "$total" "$maxrss" "-" "-"
     kill "$server"; server=
   done
+}
+
+# serve_synth N STEP: the synthetic upstream (genmirror warehouse) of N
+# projects of 2 files at step STEP (1: 1% changed), on a fixed port, so the
+# URLs in its documents stay the same across steps
+serve_synth() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  rm -f "$work/wurl"
+  "$gm" warehouse --scenario synthetic --projects "$1" --files 2 --step "$2" --addr 127.0.0.1:18741 > "$work/wurl" &
+  server=$!
+  for _ in $(seq 600); do [ -s "$work/wurl" ] && break; sleep 0.1; done
+}
+# sync_conf DIR RELEASE_FILES: a bandersnatch.conf for the synthetic upstream
+sync_conf() {
+  printf '[mirror]\ndirectory = %s\nmaster = http://127.0.0.1:18741\nallow-non-https = true\nworkers = 10\nrelease-files = %s\nroot_uri = https://files.example.org\n' "$1" "$2" > "$1.conf"
+}
+bench_sync() {
+  local bs=${BANDERSNATCH:-/tmp/bs-venv/bin/bandersnatch}
+  for n in ${SYNC_SIZES:-10000}; do
+    for files in false true; do
+      local what="metadata and pages only"; [ "$files" = true ] && what="with files (2 a project)"
+      local ours="$work/sync-ours-$n-$files" theirs="$work/sync-bs-$n-$files"
+      rm -rf "$ours" "$ours.st" "$theirs"; sync_conf "$ours" "$files"; sync_conf "$theirs" "$files"
+      serve_synth "$n" 0
+      if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi
+      local rw=$wall rr=$rss
+      timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync
+      local reqs; reqs=$(awk -v d="$("$bc" --state "$ours.st" cat sync/files | grep -c ',downloaded$' || true)" -v n="$n" 'BEGIN{printf "%.2f", (n+d+1)/n}')
+      row "sync: initial, $what" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$n" "1.00"
+      row "sync: initial, $what" "$n projects" "bandercheck sync ($reqs requests/project)" "$wall" "$rss" "$n" "$(ratio "$rw" "$wall")"
+      [ "$files" = true ] || continue
+      serve_synth "$n" 1
+      if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi
+      rw=$wall rr=$rss
+      timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync
+      row "sync: incremental, 1% changed" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$((n / 100))" "1.00"
+      row "sync: incremental, 1% changed" "$n projects" "bandercheck sync" "$wall" "$rss" "$((n / 100))" "$(ratio "$rw" "$wall")"
+      if [ -x "$bs" ]; then
+        diff -r -x last-modified "$ours" "$theirs" > "$work/sync-diff" && echo "sync: the two trees are the same (but web/last-modified)" || echo "sync: the trees differ, see $work/sync-diff"
+      fi
+    done
+  done
+  for n in ${SYNC_OURS_SIZES:-10000 100000}; do
+    local ours="$work/sync-ours-alone-$n"
+    rm -rf "$ours" "$ours.st"; sync_conf "$ours" false
+    serve_synth "$n" 0
+    timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync
+    row "sync: initial, metadata and pages only" "$n projects" "bandercheck sync" "$wall" "$rss" "$n" "-"
+  done
+  kill "$server"; server=
 }
 
 for s in $sections; do "bench_$s"; done

@@ -38,6 +38,8 @@ type Config struct {
 	KeepIndexVersions        int    // [mirror] keep_index_versions: versioned simple pages (sync)
 
 	Filters *filters.Set // [plugins] enabled and each plugin's settings
+
+	Sync SyncSettings // how a sync talks to upstream (workers, timeouts, stop-on-error, ...)
 }
 
 // digestNames are the hashlib algorithms bandersnatch's digest_name may name.
@@ -142,6 +144,9 @@ func ReadConfig(path string) (*Config, error) {
 		}
 		c.KeepIndexVersions = n
 	}
+	var serrs []error
+	c.Sync, serrs = readSyncSettings(m, path)
+	errs = append(errs, serrs...)
 	if !slices.Contains([]string{"ALL", "HTML", "JSON"}, c.SimpleFormat) {
 		errs = append(errs, fmt.Errorf("%s: [mirror] simple-format: %q is not ALL, HTML or JSON", path, c.SimpleFormat))
 	}

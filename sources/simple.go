@@ -25,6 +25,13 @@ func ParseSimpleJSON(r io.Reader, normalized string, fn func(File) error) (Proje
 					p.Serial, err = readInt(dec, k)
 					return err
 				}
+				if k == "_last-serial" && dec.PeekKind() == '"' { // bandersnatch writes str(serial)
+					s, err := readString(dec)
+					if n, perr := strconv.ParseInt(s, 10, 64); err == nil && perr == nil && n >= 0 {
+						p.Serial = n
+					}
+					return err
+				}
 				return skip(dec)
 			})
 		case "files":

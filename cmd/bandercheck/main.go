@@ -30,6 +30,7 @@ type CLI struct {
 	Status StatusCmd `cmd:"" help:"Each manifest: state, shards, rows, cursor, started, finished."`
 	Report ReportCmd `cmd:"" help:"Write one self-contained HTML page about STATE: stages, the plan as a chart, the projects with the most bytes to download or delete, the first problems."`
 	Cat    CatCmd    `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
+	Sync   SyncCmd   `cmd:"" help:"Mirror upstream as 'bandersnatch mirror' does with --config (or 'bandersnatch sync NAME...' with names), as resumable stages."`
 }
 
 // stateWriter is a command that says whether it writes STATE: those that do

@@ -8,8 +8,10 @@ import (
 
 // WarehouseCmd serves the fake upstream of a scenario on loopback.
 type WarehouseCmd struct {
-	Scenario string `help:"Scenario to serve (golden)." default:"golden" enum:"golden"`
+	Scenario string `help:"Scenario to serve: golden, or synthetic (--projects projects of --files files; step 1 changes 1% of them)." default:"golden" enum:"golden,synthetic"`
 	Step     int    `help:"State of the scenario (0 = first sync, 1 = after upstream changes)." default:"0"`
+	Projects int    `help:"Projects of the synthetic scenario." default:"10000"`
+	Files    int    `help:"Files per project of the synthetic scenario." default:"2"`
 	Addr     string `help:"Listen address (loopback only)." default:"127.0.0.1:0"`
 }
 
@@ -19,8 +21,11 @@ func (c *WarehouseCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := fakepypi.Golden("http://"+l.Addr().String(), c.Step)
-	if err != nil {
+	base := "http://" + l.Addr().String()
+	var w *fakepypi.Warehouse
+	if c.Scenario == "synthetic" {
+		w = fakepypi.Synthetic(base, c.Projects, c.Files, c.Step)
+	} else if w, err = fakepypi.Golden(base, c.Step); err != nil {
 		l.Close()
 		return err
 	}

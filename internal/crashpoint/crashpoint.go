@@ -6,7 +6,11 @@
 // manifest of a stage recorded a commit, the others not yet), "shard" (a
 // commit of new shards recorded in every manifest of a stage), "download" (a file installed in
 // the mirror), "unlink" (a file unlinked, before its folders are pruned),
-// "remove" (a project path removed). Only stages that resume count: one
+// "remove" (a project path removed); sync's "sync-upstream" (the index
+// listed), "sync-todo" (the projects to fetch listed), "sync-project" (a
+// project's rows committed), "sync-download" (a file of a sync installed),
+// "sync-remove" (a gone project removed), "sync-index", "sync-status",
+// "sync-last-modified" (that step of the end done). Only stages that resume count: one
 // opened to start over would meet the same point again. A crash at "renamed"
 // or "partial" undoes that commit, so walks over them crash at the second
 // reach. Unset, Hit costs one atomic load.

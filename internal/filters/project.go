@@ -3,7 +3,7 @@ package filters
 import (
 	"bytes"
 	"fmt"
-	"os"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -120,6 +120,9 @@ func compileMatch(p string) (*regexp.Regexp, error) {
 
 // requirementFiles reads the requirements files [allowlist] requirements
 // names, under requirements_path (relative to the config file's folder).
+// maxRequirementsFile bounds one requirements file read into memory.
+const maxRequirementsFile = 16 << 20
+
 func (l *loader) requirementFiles(plugin string) ([]requirement, error) {
 	lines, ok := l.lines("allowlist", "requirements")
 	if !ok {
@@ -154,7 +157,7 @@ func (l *loader) requirementFiles(plugin string) ([]requirement, error) {
 	}
 	var reqs []requirement
 	for _, path := range files {
-		data, err := os.ReadFile(path)
+		data, err := safefs.ReadRegular(path, maxRequirementsFile) // no FIFO, no /dev/zero
 		if err != nil {
 			return nil, l.fail("allowlist", "requirements", fmt.Sprintf("requirements file: %v", err))
 		}

@@ -3,7 +3,8 @@ package stages
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/bandercheck/bandercheck/internal/safefs"
+	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,17 +132,25 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 	return nil
 }
 
+// maxMetricsFile bounds the metrics file read back: ours is a few KB.
+const maxMetricsFile = 4 << 20
+
 // previousSuccesses reads the last-success times from an earlier metrics
 // file, by command; an absent or unreadable file has none.
 func previousSuccesses(path string) map[string]float64 {
 	out := map[string]float64{}
-	f, err := os.Open(path)
+	// opened without blocking, regular files only, and read within a bound:
+	// a FIFO or a huge file there has nothing to carry over (it is replaced)
+	f, err := safefs.OpenRegular(path)
 	if err != nil {
 		return out
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Size() > maxMetricsFile {
+		return out
+	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(f)
+	fams, err := p.TextToMetricFamilies(io.LimitReader(f, maxMetricsFile))
 	if err != nil {
 		return out
 	}

@@ -57,6 +57,9 @@ func (c *ReportOptions) Run(ctx context.Context, g *Env) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if err := pipeline.CheckNoLinks(g.State); err != nil {
+		return err // report writes in STATE/tmp: nothing below STATE is followed
+	}
 	if _, err := os.Stat(filepath.Join(g.State, pipeline.RunFileName)); err != nil {
 		return &pipeline.UsageError{Msg: fmt.Sprintf("report: %s holds no bandercheck state (%v): pass the --state a run wrote", g.State, err)}
 	}

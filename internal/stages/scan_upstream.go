@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/progress"
 	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sources"
@@ -94,18 +95,26 @@ func (c *ScanUpstreamOptions) fetch(ctx context.Context, g *Env, client *http.Cl
 
 // writeUpstream reads upstream's index into the manifest spec: one row per
 // normal name with its serial (the highest of its spellings; empty when the
-// index gives none), sorted. It returns the highest serial seen
+// index gives none), sorted; with three columns (sync/upstream) the name as
+// upstream spells it goes between them. It returns the highest serial seen
 // (sources.NoSerial when none).
 func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (int64, error) {
-	sorter := pipeline.NewSorter(tmp, 64<<20, 2, func(r []string) string { return r[0] })
+	sorter := pipeline.NewSorter(tmp, 64<<20, 3, func(r []string) string { return r[0] })
 	defer sorter.Close()
-	rep := g.reporter(stage, "projects")
-	defer rep.Finish()
+	var rep progress.Reporter // from the first name: an index that fails at once says one line
+	defer func() {
+		if rep != nil {
+			rep.Finish()
+		}
+	}()
 	top := int64(sources.NoSerial)
 	if _, err := sources.FetchIndex(ctx, client, base, func(name string, serial int64) error {
+		if rep == nil {
+			rep = g.reporter(stage, "projects")
+		}
 		rep.Add(1, 0)
 		top = max(top, serial)
-		return sorter.Add([]string{sources.Normalize(name), formatSerial(serial)})
+		return sorter.Add([]string{sources.Normalize(name), name, formatSerial(serial)})
 	}); err != nil {
 		return top, err
 	}
@@ -124,7 +133,11 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 		if prev == nil {
 			return nil
 		}
-		if err := st.Write(0, prev...); err != nil {
+		row := prev
+		if len(spec.Columns) == 2 {
+			row = []string{prev[0], prev[2]}
+		}
+		if err := st.Write(0, row...); err != nil {
 			return err
 		}
 		return st.EndUnit(prev[0])
@@ -141,15 +154,15 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 			continue
 		}
 		if prev != nil && row[0] == prev[0] {
-			if parseSerial(row[1]) > parseSerial(prev[1]) {
-				prev[1] = row[1]
+			if parseSerial(row[2]) > parseSerial(prev[2]) {
+				prev[1], prev[2] = row[1], row[2]
 			}
 			continue
 		}
 		if err := flush(); err != nil {
 			return top, err
 		}
-		prev = []string{row[0], row[1]}
+		prev = []string{row[0], row[1], row[2]}
 	}
 	if err := flush(); err != nil {
 		return top, err

@@ -10,6 +10,7 @@ import (
 type Meta struct {
 	SHA256   string
 	Uploaded time.Time // zero when unknown
+	Mode     uint32    // POSIX permission bits; 0 means 0644
 }
 
 // Upload is a file being written; it becomes visible only on Commit.

@@ -71,17 +71,37 @@ func (d *Store) Close() error {
 	return err
 }
 
-// Create starts writing key; nothing is visible until Commit. A download
-// below web/packages is staged in the staging folder; any other file (a
-// root index, a page, a document) beside its target, under a name
-// beginning with '.', which no scan takes for a project; missing folders
-// above it are made.
+// Create starts writing key; nothing is visible until Commit. A file below
+// web/packages is staged in web/packages' staging folder, any other (a page,
+// a document, the root index) in the root's; both go when the lock does.
 func (d *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
 	w, err := d.writer()
 	if err != nil {
 		return nil, err
 	}
 	return w.create(key, meta)
+}
+
+// MkdirAll makes the folder key (relative to the root) and what is
+// missing above it, never following a link.
+func (d *Store) MkdirAll(ctx context.Context, key string) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	target, rel, err := w.locate(key + "/x")
+	if err != nil {
+		return err
+	}
+	dir, _ := splitKey(rel)
+	if dir == "" {
+		return nil
+	}
+	f, err := target.MkdirAll(dir)
+	if err != nil {
+		return classify(key, err)
+	}
+	return f.Close()
 }
 
 // Remove deletes files, then the folders left empty up to web/packages (also
@@ -142,6 +162,9 @@ func (d *dirWriter) locate(key string) (*safefs.Dir, string, error) {
 		}
 		return d.packages, rest, nil
 	}
+	if key == store.TempDir || strings.HasPrefix(key, store.TempDir+"/") {
+		return nil, "", &PathError{Key: key, Err: errors.New("is bandercheck's own staging folder")}
+	}
 	return d.rootDir, key, nil
 }
 
@@ -161,15 +184,9 @@ func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dir *safefs.Dir
-	if target == d.packages {
-		dir, err = d.packages.MkdirAll(store.TempDir)
-	} else {
-		// sync writes pages and documents of new projects: their folders
-		// (web/simple/<name>/, web/pypi/<name>/) are made, never through a link
-		parent, _ := splitKey(rel)
-		dir, err = d.rootDir.MkdirAll(parent)
-	}
+	// staged where the rename into place stays on one file system: web/packages
+	// (it may be another volume) or the root; both folders go when the lock does
+	dir, err := target.MkdirAll(store.TempDir)
 	if err != nil {
 		return nil, classify(key, err)
 	}
@@ -191,7 +208,11 @@ func splitKey(key string) (string, string) {
 func (u *dirUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
 
 func (u *dirUpload) Commit(ctx context.Context) error {
-	err := u.f.Chmod(0o644)
+	mode := os.FileMode(0o644)
+	if u.meta.Mode != 0 {
+		mode = os.FileMode(u.meta.Mode)
+	}
+	err := u.f.Chmod(mode)
 	if err == nil {
 		err = u.f.Sync()
 	}
@@ -284,17 +305,24 @@ func (d *dirWriter) lock() (func() error, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if _, err := d.packages.RemoveAll(store.TempDir); err != nil {
+	if err := d.clearStaging(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
+		return nil, err
 	}
 	return func() error {
-		_, err := d.packages.RemoveAll(store.TempDir)
-		if err != nil {
-			err = fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
-		}
-		return errors.Join(err, syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
+		return errors.Join(d.clearStaging(), syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close())
 	}, nil
+}
+
+// clearStaging removes what a killed run left in the staging folders.
+func (d *dirWriter) clearStaging() error {
+	if _, err := d.packages.RemoveAll(store.TempDir); err != nil {
+		return fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
+	}
+	if _, err := d.rootDir.RemoveAll(store.TempDir); err != nil {
+		return fmt.Errorf("clear %s: %w", store.TempDir, err)
+	}
+	return nil
 }
 
 // PathError is a failure of one key (a link on its path, a file where a

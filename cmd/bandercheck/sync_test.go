@@ -1,0 +1,185 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
+	"github.com/bandercheck/bandercheck/internal/goldentree"
+)
+
+// goldenBase is the upstream the golden trees were recorded from (their
+// web/json documents name it); downloads reach the test's server through
+// download-mirror, which changes nothing in the tree.
+const goldenBase = "http://127.0.0.1:39123"
+
+// goldenConfig writes golden config name for mirror and upstream url.
+func goldenConfig(t *testing.T, name, mirror, url, extra string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../testdata/golden", name+".conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("@MIRROR@", mirror, "@MASTER@", url).Replace(string(b))
+	s = strings.Replace(s, "[mirror]\n", "[mirror]\ndownload-mirror = "+url+"\ndownload-mirror-no-fallback = true\n"+extra, 1)
+	p := filepath.Join(t.TempDir(), name+".conf")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// goldenUpstream serves the golden scenario at step.
+func goldenUpstream(t *testing.T, step int) (*fakepypi.Warehouse, string) {
+	t.Helper()
+	w, err := fakepypi.Golden(goldenBase, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	t.Cleanup(srv.Close)
+	return w, srv.URL
+}
+
+// sameAsGolden fails the test unless mirror is bandersnatch's tree at step.
+func sameAsGolden(t *testing.T, name, mirror string, step int) {
+	t.Helper()
+	tree, err := goldentree.Read(mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := tree[".lock"]; e != nil {
+		e.Mode = 0o755 // bandersnatch's filelock leaves it so
+	}
+	manifest, copies, err := goldentree.Load(filepath.Join("../../testdata/golden", name, "step"+string(rune('0'+step))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tree.Diff(manifest, copies, false); len(d) > 0 {
+		t.Errorf("step %d: %d differences from bandersnatch's tree:\n%s", step, len(d), strings.Join(d, "\n"))
+	}
+}
+
+// TestSyncKilledAtEveryPoint: a sync killed (SIGKILL) at every crash point
+// of its stages, again and again until it finishes, leaves the tree an
+// uninterrupted sync writes (bandersnatch's), on the first sync and after
+// upstream changed.
+func TestSyncKilledAtEveryPoint(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"renamed", "partial", "shard", "sync-upstream", "sync-todo", "sync-project",
+		"sync-download", "sync-index", "sync-status", "sync-last-modified", "sync-remove"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+			env := []string{"BANDERCHECK_SHARD_ROWS=1"}
+			crashes := 0
+			for step := range fakepypi.GoldenSteps {
+				_, url := goldenUpstream(t, step)
+				conf := goldenConfig(t, "json-all-flat", mirror, url, "")
+				args := []string{"--config", conf, "--state", state, "sync", "--stale-wait", "1ms"}
+				if point == "sync-remove" {
+					args = append(args, "--remove-deleted", "--max-remove-projects", "50%")
+				}
+				if point == "sync-remove" && step == 0 {
+					mustBC(t, env, args...) // nothing is gone yet
+					continue
+				}
+				crashes += crashAtEveryPoint(t, env, point, args...)
+				if point != "sync-remove" {
+					sameAsGolden(t, "json-all-flat", mirror, step)
+				}
+			}
+			if point == "sync-remove" {
+				if _, err := os.Stat(filepath.Join(mirror, "web/json/removed-later")); !os.IsNotExist(err) {
+					t.Errorf("--remove-deleted left the gone project's document: %v", err)
+				}
+			}
+			t.Logf("%d crashes", crashes)
+		})
+	}
+}
+
+// TestSyncCommand: --dry-run prints the projects and writes nothing; bad
+// input is a problem row naming the project and the sync goes on (exit 1,
+// status not advanced); an upstream that answers nothing stops the sync fast
+// with one line; an http master needs allow-non-https.
+func TestSyncCommand(t *testing.T) {
+	t.Parallel()
+	w, url := goldenUpstream(t, 0)
+	mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+	conf := goldenConfig(t, "json-all-flat", mirror, url, "")
+
+	out := mustBC(t, nil, "--config", conf, "--state", state, "sync", "--dry-run")
+	if !strings.HasPrefix(out, "project,serial,reason\n") || !strings.Contains(out, "\nalpha-pkg,") || strings.Count(out, "\n") != 6 {
+		t.Errorf("dry run printed:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(mirror, "web")); !os.IsNotExist(err) {
+		t.Errorf("a dry run wrote to the mirror: %v", err)
+	}
+
+	// a hostile document, a file that is not found, a file whose digest is wrong
+	w.Override("/pypi/Alpha_Pkg/json", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set(fakepypi.SerialHeader, "99999")
+		rw.Write([]byte(`{"info": {"name": "Alpha_Pkg"}, "releases": {"1.0": [{"url": "` + strings.Repeat("[", 100000)))
+	})
+	beta := w.Project("beta")
+	var betaFile, deltaFile string
+	for _, r := range beta.Releases {
+		for _, f := range r.Files {
+			betaFile = f.Path()
+		}
+	}
+	for _, r := range w.Project("delta").Releases {
+		for _, f := range r.Files {
+			deltaFile = f.Path()
+		}
+	}
+	w.Override(betaFile, func(rw http.ResponseWriter, r *http.Request) { http.NotFound(rw, r) })
+	w.Override(deltaFile, func(rw http.ResponseWriter, r *http.Request) { rw.Write([]byte("not the file")) })
+	r := bc(t, nil, "--config", conf, "--state", state, "sync", "--stale-wait", "1ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "3 projects failed") {
+		t.Errorf("sync with bad input: exit %d\n%s", r.code, r.stderr)
+	}
+	problems := mustBC(t, nil, "--state", state, "cat", "problems/sync")
+	for _, want := range []string{"alpha-pkg,", "beta", "delta"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("no problem row names %s:\n%s", want, problems)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(mirror, "status")); !os.IsNotExist(err) {
+		t.Errorf("status written although projects failed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(mirror, "web/simple/gamma-dots/index.html")); err != nil {
+		t.Errorf("the good projects were not synced: %v", err)
+	}
+	// upstream fixed: the next sync fetches what failed and reaches bandersnatch's tree
+	w.Override("/pypi/Alpha_Pkg/json", nil)
+	w.Override(betaFile, nil)
+	w.Override(deltaFile, nil)
+	mustBC(t, nil, "--config", conf, "--state", state, "sync", "--stale-wait", "1ms")
+	sameAsGolden(t, "json-all-flat", mirror, 0)
+
+	// nothing answers: one line, fast
+	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Error(rw, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	conf2 := goldenConfig(t, "json-all-flat", filepath.Join(t.TempDir(), "m2"), down.URL, "")
+	start := time.Now()
+	r = bc(t, nil, "--config", conf2, "--state", t.TempDir(), "sync", "--stale-wait", "1ms")
+	if r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 3 || time.Since(start) > 30*time.Second {
+		t.Errorf("upstream down: exit %d after %s:\n%s", r.code, time.Since(start), r.stderr)
+	}
+
+	conf3 := strings.Replace(conf, ".conf", "-https.conf", 1)
+	b, _ := os.ReadFile(conf)
+	os.WriteFile(conf3, []byte(strings.Replace(string(b), "allow-non-https = true", "allow-non-https = false", 1)), 0o644)
+	if r := bc(t, nil, "--config", conf3, "--state", t.TempDir(), "sync"); r.code != 2 || !strings.Contains(r.stderr, "allow-non-https") {
+		t.Errorf("http master without allow-non-https: exit %d\n%s", r.code, r.stderr)
+	}
+}

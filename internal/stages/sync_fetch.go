@@ -1,0 +1,291 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/internal/work"
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sinks"
+	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// Results of a project in sync/projects.
+const (
+	syncedOK       = "synced"    // written: documents, files and pages
+	syncedCurrent  = "current"   // its own page is as new as upstream's serial: not fetched
+	syncedNotFound = "not-found" // upstream answered 404: skipped, as bandersnatch does
+	syncedFiltered = "filtered"  // a metadata filter excludes it: nothing written
+	syncedFailed   = "failed"    // a problem row says why; status is not advanced
+)
+
+// Columns of sync/todo.
+const (
+	todoProject, todoName, todoSerial, todoReason = 0, 1, 2, 3
+)
+
+// fetchTally counts what the fetch stage did in this process and before.
+type fetchTally struct{ synced, failed, downloaded int64 }
+
+// syncOutcome is what one project's sync produced, committed as one unit.
+type syncOutcome struct {
+	project  string
+	serial   string
+	result   string
+	err      string
+	files    [][]string // sync/files rows
+	problems [][]string // problems/sync rows
+	reached  bool       // upstream answered (anything but a dropped connection or a 5xx)
+}
+
+// syncFetch fetches every project of sync/todo after the stage's cursor,
+// `workers` at once, and commits each project's rows in todo order: a kill
+// loses at most the uncommitted projects, which the next sync redoes
+// (their files already in place are not fetched again).
+func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
+	var t fetchTally
+	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync")}
+	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, se.g.stageOptions(), specs...)
+	if err != nil {
+		return t, err
+	}
+	defer st.Close()
+	if err := tallyProjects(se.g.State, &t); err != nil {
+		return t, err
+	}
+	if st.Done() {
+		return t, nil
+	}
+	todo, err := pipeline.OpenManifest(se.g.State, "sync/todo")
+	if err != nil {
+		return t, err
+	}
+	defer todo.Close()
+	workers := se.conf.Sync.Workers
+	if se.o.Workers > 0 {
+		workers = se.o.Workers
+	}
+	workers = max(workers, 1)
+	p := newProjectSyncer(se, workers)
+	rep := se.g.reporter("sync fetch", "projects")
+	defer rep.Finish()
+	cursor := st.Cursor()
+	var failedRun, answered int64 // consecutive projects upstream did not answer; projects it did
+	var lastFail string
+	err = work.OrderedMap(ctx, workers, func(ctx context.Context, emit func([]string) error) error {
+		for {
+			row, err := nextRow(todo)
+			if err != nil || row == nil {
+				return err
+			}
+			if row[todoProject] <= cursor || row[todoReason] == todoGone {
+				continue
+			}
+			if err := emit(row); err != nil {
+				return err
+			}
+		}
+	}, p.sync, func(o syncOutcome) error {
+		if err := st.Write(0, o.project, o.serial, o.result, strconv.Itoa(len(o.files)), o.err); err != nil {
+			return err
+		}
+		for _, f := range o.files {
+			if f[6] == "downloaded" {
+				t.downloaded++
+			}
+			if err := st.Write(1, f...); err != nil {
+				return err
+			}
+		}
+		for _, pr := range o.problems {
+			if err := st.Write(2, pr...); err != nil {
+				return err
+			}
+		}
+		if err := st.EndUnit(o.project); err != nil {
+			return err
+		}
+		crashpoint.Hit("sync-project")
+		rep.Add(1, 0)
+		if o.result == syncedFailed {
+			t.failed++
+			logf(se.g, "sync: %s: %s", o.project, o.err)
+		} else {
+			t.synced++
+		}
+		if o.reached {
+			answered, failedRun = answered+1, 0
+		} else {
+			failedRun++
+			lastFail = o.err
+		}
+		if answered == 0 && failedRun >= int64(max(10, 2*workers)) {
+			return fmt.Errorf("sync: upstream %s answered none of the first %d projects (last: %s): is it down? nothing was written; run sync again later", se.base, failedRun, lastFail)
+		}
+		if o.result == syncedFailed && se.conf.Sync.StopOnError {
+			return fmt.Errorf("sync: stop-on-error: %s: %s", o.project, o.err)
+		}
+		return nil
+	})
+	if err != nil {
+		return t, err
+	}
+	return t, st.Finish()
+}
+
+// tallyProjects counts the projects an earlier run of the stage committed.
+func tallyProjects(state string, t *fetchTally) error {
+	sf, err := pipeline.ReadStageFile(state, "sync/projects")
+	if err != nil || sf.Rows == 0 {
+		return nil
+	}
+	if err := pipeline.EachRow(state, "sync/projects", func(row []string) error {
+		if row[2] == syncedFailed {
+			t.failed++
+		} else {
+			t.synced++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return pipeline.EachRow(state, "sync/files", func(row []string) error {
+		if row[6] == "downloaded" {
+			t.downloaded++
+		}
+		return nil
+	})
+}
+
+// projectSyncer syncs one project as bandersnatch's process_package does.
+type projectSyncer struct {
+	se       *syncEnv
+	upstream *sources.Upstream
+	fetch    *sinks.Fetcher
+	requests atomic.Int64
+}
+
+func newProjectSyncer(se *syncEnv, workers int) *projectSyncer {
+	s := se.conf.Sync
+	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers)
+	return &projectSyncer{
+		se:       se,
+		upstream: &sources.Upstream{Base: se.base, Client: client, Attempts: se.o.Attempts, StaleWait: se.o.StaleWait, IdleTimeout: s.Timeout},
+		fetch: &sinks.Fetcher{Client: client, Upstream: se.base, Mirror: se.conf.DownloadMirror, NoFallback: se.conf.DownloadMirrorNoFallback,
+			Attempts: 3, Backoff: se.o.StaleWait},
+	}
+}
+
+// sync fetches, filters and writes one project. Only a fault of the mirror
+// (a full disk) or ctx is an error; anything about the project is a
+// problem row and the sync goes on.
+func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, error) {
+	name, raw, reason := row[todoProject], row[todoName], row[todoReason]
+	serial := max(parseSerial(row[todoSerial]), 0)
+	o := syncOutcome{project: name, serial: row[todoSerial], reached: true}
+	fail := func(path, msg string) {
+		o.result, o.err = syncedFailed, msg
+		o.problems = append(o.problems, []string{path, "sync fetch", msg, ""})
+	}
+	if reason == todoChanged && serial > 0 {
+		if have := localSerial(ctx, p.se.store, p.se.opts, name); have >= serial {
+			o.result = syncedCurrent
+			return o, nil
+		}
+	}
+	doc, err := p.upstream.Project(ctx, name, serial)
+	switch {
+	case ctx.Err() != nil:
+		return o, ctx.Err()
+	case errors.Is(err, sources.ErrNotFound):
+		o.result = syncedNotFound
+		return o, nil
+	case err != nil:
+		var stale *sources.StaleError
+		var re *work.RetryableError
+		o.reached = errors.As(err, &stale) || !errors.As(err, &re)
+		fail(name, err.Error())
+		return o, nil
+	}
+	proj, perr := mirrorfiles.Prepare(doc, raw, p.se.opts)
+	if proj == nil {
+		fail(name, perr.Error())
+		return o, nil
+	}
+	if proj.Skip != "" {
+		o.result = syncedFiltered
+		return o, nil
+	}
+	if ls, err := proj.LastSerial(); err == nil {
+		o.serial = strconv.FormatInt(ls, 10)
+	}
+	for _, out := range proj.JSONFiles() {
+		if err := writeOutput(ctx, p.se.store, out); err != nil {
+			return o, err
+		}
+	}
+	if perr != nil {
+		fail(name, perr.Error())
+		return o, nil
+	}
+	failed := 0
+	for _, d := range proj.Downloads() {
+		result, err := p.download(ctx, d)
+		if err != nil {
+			var fe *sinks.FetchError
+			if !errors.As(err, &fe) {
+				return o, fmt.Errorf("sync %s: %w", d.Path, err)
+			}
+			failed++
+			fail(d.Path, fmt.Sprintf("%s: %v", name, err))
+			result = "failed"
+		}
+		size := strconv.FormatInt(d.Size, 10)
+		if d.Size < 0 {
+			size = ""
+		}
+		o.files = append(o.files, []string{d.Path, name, size, d.Digest, d.URL, d.UploadTime.UTC().Format(time.RFC3339Nano), result})
+	}
+	if failed > 0 {
+		o.err = fmt.Sprintf("%d of its files could not be downloaded; its pages were not written", failed)
+		return o, nil
+	}
+	for _, out := range proj.Pages() {
+		if err := writeOutput(ctx, p.se.store, out); err != nil {
+			return o, err
+		}
+	}
+	o.result = syncedOK
+	return o, nil
+}
+
+// download fetches d unless the mirror already holds it as bandersnatch's
+// compare-method says (hash: the same sha256; stat: the same size and mtime).
+func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (string, error) {
+	w := d.Want()
+	if p.se.conf.Sync.CompareMethod == "stat" {
+		if obj, err := p.se.store.Stat(ctx, d.Path); err == nil && obj.Kind == store.Regular &&
+			(d.Size < 0 || obj.Size == d.Size) && obj.Modified.Equal(d.Mtime) {
+			return "present", nil
+		}
+	}
+	ok, err := p.se.store.Present(ctx, w.Key, w.Size, w.SHA256)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return "present", nil
+	}
+	if _, err := p.fetch.Fetch(ctx, p.se.store, w); err != nil {
+		return "", err
+	}
+	crashpoint.Hit("sync-download")
+	return "downloaded", nil
+}

@@ -1,0 +1,196 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/store"
+	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
+	"github.com/bandercheck/bandercheck/sources"
+)
+
+// syncFinish ends a sync as bandersnatch's finalize_sync does: projects gone
+// upstream are removed first when asked (--remove-deleted), then the root
+// index pages are rewritten (unless an incremental sync found nothing to
+// do), then, when no project failed and the sync was not for named
+// projects, status (the target serial) and web/last-modified, and
+// bandersnatch's todo file goes. It can run again after a kill: each step
+// writes whole files from what the mirror holds.
+func syncFinish(ctx context.Context, se *syncEnv, failed bool) (int64, error) {
+	named := len(se.run.Projects) > 0
+	if se.o.RemoveDeleted {
+		if err := removeGone(ctx, se); err != nil {
+			return se.run.Removed, err
+		}
+	}
+	removed := se.run.Removed
+	err := se.step("index", func() error {
+		if !(named || se.run.Status == 0 || se.run.Changed > 0 || se.run.Todo > 0 || removed > 0) {
+			return nil // bandersnatch leaves the index of an incremental sync with nothing to do
+		}
+		dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
+		if err != nil {
+			return err
+		}
+		write, remove := mirrorfiles.RootIndexFiles(dirs, se.run.Status, se.opts)
+		for _, o := range write {
+			if err := writeOutput(ctx, se.store, o); err != nil {
+				return err
+			}
+		}
+		return removeKeys(ctx, se.store, remove)
+	})
+	if err != nil {
+		return removed, err
+	}
+	if failed || named { // done, without a serial: the next sync starts over from the status serial
+		se.run.Finished = true
+		return removed, saveSyncRun(se.g.State, se.run)
+	}
+	err = se.step("status", func() error {
+		if st := mirrorfiles.StatusFile(se.run.Target); !sameContent(ctx, se.store, st.Path, st.Data) {
+			return writeOutput(ctx, se.store, st)
+		}
+		return nil
+	})
+	if err == nil {
+		err = se.step("last-modified", func() error {
+			if err := writeOutput(ctx, se.store, mirrorfiles.LastModifiedFile(se.run.Started)); err != nil {
+				return err
+			}
+			return removeKeys(ctx, se.store, []string{"todo"})
+		})
+	}
+	if err != nil {
+		return removed, err
+	}
+	se.run.Finished = true
+	return removed, saveSyncRun(se.g.State, se.run)
+}
+
+// step runs one step of the end once per sync: it is recorded in
+// STATE/sync/run.json when done, and a resumed end skips it.
+func (se *syncEnv) step(name string, fn func() error) error {
+	if slices.Contains(se.run.Steps, name) {
+		return nil
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	se.run.Steps = append(se.run.Steps, name)
+	if err := saveSyncRun(se.g.State, se.run); err != nil {
+		return err
+	}
+	crashpoint.Hit("sync-" + name)
+	return nil
+}
+
+// removeKeys removes files; one that is already gone is fine.
+func removeKeys(ctx context.Context, ms store.Store, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	errs, err := ms.Remove(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, e := range errs {
+		if e != nil {
+			return fmt.Errorf("remove %s: %w", keys[i], e)
+		}
+	}
+	return nil
+}
+
+// removeGone removes the projects upstream no longer lists (sync/todo's
+// "gone" rows), as a mirror that follows upstream at once does: the files
+// their simple page lists, web/json/<name>, web/pypi/<name>/ and the simple
+// folder. More than --max-remove-projects of the mirror's projects is
+// refused: an upstream that lost that many is taken for a fault.
+func removeGone(ctx context.Context, se *syncEnv) error {
+	if slices.Contains(se.run.Steps, "remove") {
+		return nil
+	}
+	dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
+	if err != nil {
+		return err
+	}
+	local := int64(len(dirs)) + se.run.Removed // as many as before the first removal
+	limit := se.o.MaxRemoveProjects.Of(local)
+	var gone []string // at most limit+1: the guard below refuses more
+	err = pipeline.EachRow(se.g.State, "sync/todo", func(row []string) error {
+		if row[todoReason] != todoGone {
+			return nil
+		}
+		gone = append(gone, row[todoProject])
+		if int64(len(gone)) > limit {
+			return errTooMany
+		}
+		return nil
+	})
+	if err != nil && err != errTooMany {
+		return err
+	}
+	if int64(len(gone)) > limit {
+		return &pipeline.RefusedError{Guards: []string{"max-remove-projects"}, Msg: fmt.Sprintf(
+			"sync --remove-deleted: more than %d of the mirror's %d projects are gone upstream (--max-remove-projects %s): nothing was removed; check upstream, or raise the limit", limit, local, se.o.MaxRemoveProjects)}
+	}
+	for _, p := range gone[se.run.Removed:] {
+		if err := removeProject(ctx, se, p); err != nil {
+			return err
+		}
+		se.run.Removed++
+		if err := saveSyncRun(se.g.State, se.run); err != nil {
+			return err
+		}
+		crashpoint.Hit("sync-remove")
+	}
+	return se.step("remove", func() error { return nil })
+}
+
+var errTooMany = fmt.Errorf("too many projects gone")
+
+// removeProject removes one project's files and pages.
+func removeProject(ctx context.Context, se *syncEnv, project string) error {
+	dir := mirrorfiles.SimpleDir(project, se.conf.HashIndex)
+	var keys []string
+	for _, page := range []string{"index.v1_json", "index.html"} {
+		r, err := se.store.Open(ctx, dir+page)
+		if err != nil {
+			continue
+		}
+		collect := func(f sources.File) error {
+			if strings.HasPrefix(f.Path, "web/packages/") {
+				keys = append(keys, f.Path)
+				if f.MetadataDigests != nil {
+					keys = append(keys, f.Path+".metadata")
+				}
+			}
+			return nil
+		}
+		if page == "index.v1_json" {
+			_, err = sources.ParseSimpleJSON(r, project, collect)
+		} else {
+			_, err = sources.ParseSimpleHTML(r, project, collect)
+		}
+		r.Close()
+		if err == nil {
+			break
+		}
+		keys = keys[:0]
+	}
+	keys = append(keys, "web/json/"+project)
+	if err := removeKeys(ctx, se.store, keys); err != nil {
+		return fmt.Errorf("sync --remove-deleted %s: %w", project, err)
+	}
+	for _, tree := range []string{"web/pypi/" + project + "/", dir} {
+		if err := se.store.RemoveTree(ctx, tree); err != nil {
+			return fmt.Errorf("sync --remove-deleted %s: %w", project, err)
+		}
+	}
+	return nil
+}

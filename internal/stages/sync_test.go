@@ -1,0 +1,99 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
+	"github.com/bandercheck/bandercheck/internal/goldentree"
+)
+
+// goldenBase is the upstream the golden trees were recorded from: the file
+// URLs in their web/json documents name it. Downloads go to the test's
+// server through download-mirror, which changes nothing in the tree.
+const goldenBase = "http://127.0.0.1:39123"
+
+// syncConfig writes a golden config for mirror and upstream url.
+func syncConfig(t *testing.T, name, mirror, url string, extra string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../testdata/golden", name+".conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("@MIRROR@", mirror, "@MASTER@", url).Replace(string(b))
+	s = strings.Replace(s, "[mirror]\n", "[mirror]\ndownload-mirror = "+url+"\ndownload-mirror-no-fallback = true\n"+extra, 1)
+	p := filepath.Join(t.TempDir(), name+".conf")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncStep serves the golden scenario at step and syncs mirror from it.
+func syncStep(t *testing.T, name, mirror, state string, step int, o SyncOptions) (SyncResult, *fakepypi.Warehouse, string) {
+	t.Helper()
+	w, err := fakepypi.Golden(goldenBase, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	t.Cleanup(srv.Close)
+	var out bytes.Buffer
+	g := &Env{Config: syncConfig(t, name, mirror, srv.URL, ""), State: state, Progress: "never", Stdout: &out, Stderr: &out}
+	res, err := Sync(context.Background(), g, o)
+	if err != nil {
+		t.Fatalf("%s step %d: %v\n%s", name, step, err, out.String())
+	}
+	return res, w, out.String()
+}
+
+// checkGolden compares the mirror with bandersnatch's tree at step.
+func checkGolden(t *testing.T, name, mirror string, step int) {
+	t.Helper()
+	tree, err := goldentree.Read(mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := tree[".lock"]; e != nil {
+		e.Mode = 0o755 // bandersnatch's filelock leaves it so
+	}
+	manifest, copies, err := goldentree.Load(filepath.Join("../../testdata/golden", name, "step"+string(rune('0'+step))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tree.Diff(manifest, copies, false); len(d) > 0 {
+		t.Errorf("%s step %d: %d differences from bandersnatch's tree:\n%s", name, step, len(d), strings.Join(d, "\n"))
+	}
+}
+
+// TestSyncWritesBandersnatchsTree: for each golden config, sync writes the
+// tree the real bandersnatch wrote, every path and byte, modes and release
+// file mtimes, on the first sync and after upstream changed; a third sync
+// with nothing changed upstream fetches nothing.
+func TestSyncWritesBandersnatchsTree(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+			o := DefaultSyncOptions()
+			for step := range fakepypi.GoldenSteps {
+				res, _, log := syncStep(t, name, mirror, state, step, o)
+				if res.Failed != 0 {
+					t.Errorf("step %d: %d projects failed\n%s", step, res.Failed, log)
+				}
+				checkGolden(t, name, mirror, step)
+			}
+			res, w, _ := syncStep(t, name, mirror, state, fakepypi.GoldenSteps-1, o)
+			if res.Todo != 0 || w.RequestsUnder("/pypi/") != 0 || w.RequestsUnder("/packages/") != 0 {
+				t.Errorf("a sync with nothing new upstream: %+v, %d documents and %d files asked for", res, w.RequestsUnder("/pypi/"), w.RequestsUnder("/packages/"))
+			}
+			checkGolden(t, name, mirror, fakepypi.GoldenSteps-1)
+		})
+	}
+}

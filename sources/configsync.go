@@ -1,0 +1,65 @@
+package sources
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SyncSettings are the [mirror] keys that say how bandersnatch mirror talks
+// to upstream, with bandersnatch 8's defaults (its defaults.conf).
+type SyncSettings struct {
+	Workers       int           // workers (3; bandersnatch refuses more than 10)
+	Timeout       time.Duration // timeout (10 s): connecting and each read
+	GlobalTimeout time.Duration // global-timeout (1800 s): one whole request
+	StopOnError   bool          // stop-on-error (false)
+	AllowNonHTTPS bool          // allow-non-https (false): an http:// master is refused
+	CompareMethod string        // compare-method: hash (default) or stat
+}
+
+// readSyncSettings reads SyncSettings from the [mirror] section (m reads a key).
+func readSyncSettings(m func(key string) string, path string) (SyncSettings, []error) {
+	s := SyncSettings{Workers: 3, Timeout: 10 * time.Second, GlobalTimeout: 1800 * time.Second, CompareMethod: "hash"}
+	var errs []error
+	if v := strings.TrimSpace(m("workers")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10 {
+			errs = append(errs, fmt.Errorf("%s: [mirror] workers: %q: give a whole number from 1 to 10 (bandersnatch refuses more than 10)", path, v))
+		}
+		s.Workers = n
+	}
+	for _, d := range []struct {
+		key  string
+		into *time.Duration
+	}{{"timeout", &s.Timeout}, {"global-timeout", &s.GlobalTimeout}} {
+		v := strings.TrimSpace(m(d.key))
+		if v == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || math.IsInf(f, 0) || f > 1e9 {
+			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %q: give a positive number of seconds", path, d.key, v))
+			continue
+		}
+		*d.into = time.Duration(f * float64(time.Second))
+	}
+	for _, b := range []struct {
+		key  string
+		into *bool
+	}{{"stop-on-error", &s.StopOnError}, {"allow-non-https", &s.AllowNonHTTPS}} {
+		v, err := configBool(m(b.key), false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
+		}
+		*b.into = v
+	}
+	if v := strings.ToLower(strings.TrimSpace(m("compare-method"))); v != "" {
+		if v != "hash" && v != "stat" {
+			errs = append(errs, fmt.Errorf("%s: [mirror] compare-method: %q is not hash or stat", path, v))
+		}
+		s.CompareMethod = v
+	}
+	return s, errs
+}
