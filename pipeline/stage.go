@@ -334,10 +334,13 @@ func (s *Stage) commitShards(cursor string) error {
 			if err := syncDir(p.dir); err != nil {
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			}
-			if s.resumable {
-				crashpoint.Hit("renamed") // a shard in place that _stage.json does not record yet
-			}
 		}
+	}
+	if s.resumable && slices.Contains(fresh, true) {
+		// once a commit, not once a shard: a stage of several manifests
+		// renames several shards in one commit, and "renamed:2" must land
+		// on the next commit so that each run records one
+		crashpoint.Hit("renamed") // shards in place that _stage.json does not record yet
 	}
 	for i, p := range s.parts {
 		p.file.Commit, p.file.Cursor, p.file.Updated = s.commit, cursor, now
