@@ -357,6 +357,9 @@ func listLeftovers(ctx context.Context, ms store.Reader, prefix, after string, e
 	return nil
 }
 
+// crNameProblem is the problem of a stored name holding a carriage return.
+const crNameProblem = "name holds a carriage return, which the manifests cannot keep apart from a line feed: never planned, downloaded or deleted; rename or remove it by hand"
+
 type storageResult struct {
 	obj      store.Object
 	sha256   string
@@ -367,6 +370,11 @@ type storageResult struct {
 }
 
 func classify(o store.Object) storageResult {
+	if strings.IndexByte(o.Key, '\r') >= 0 {
+		// CSV reads "\r\n" in a field back as "\n": x\r\ny would become x\ny,
+		// and two rows would sort as one
+		return storageResult{obj: o, problem: crNameProblem}
+	}
 	switch o.Kind {
 	case store.Symlink:
 		return storageResult{obj: o, problem: "symbolic link: never followed, listed or deleted"}
