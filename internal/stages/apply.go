@@ -78,8 +78,8 @@ func (c ApplyOptions) Validate() error {
 
 func validateApply(jobs int, rateLimit float64, timeout, maxPlanAge time.Duration, urls ...string) error {
 	switch {
-	case jobs < 1:
-		return usage("--jobs %d: give at least 1", jobs)
+	case jobs < 1 || jobs > MaxJobs:
+		return usage("--jobs %d: give 1 to %d", jobs, MaxJobs)
 	case math.IsNaN(rateLimit) || math.IsInf(rateLimit, 0) || rateLimit < 0:
 		return usage("--rate %v: give a number of requests per second, 0 for no limit", rateLimit)
 	case timeout <= 0:

@@ -48,8 +48,8 @@ const stagingPrefix = packagesPrefix + store.TempDir + "/"
 
 // Validate refuses options no scan can run with.
 func (c ScanStorageOptions) Validate() error {
-	if c.Jobs < 1 {
-		return usage("--jobs %d: give at least 1", c.Jobs)
+	if c.Jobs < 1 || c.Jobs > MaxJobs {
+		return usage("--jobs %d: give 1 to %d", c.Jobs, MaxJobs)
 	}
 	return c.Hash.Validate()
 }
@@ -291,8 +291,8 @@ func (r rehashPolicy) due(key, hashedAt string) bool {
 		return false
 	}
 	t, err := time.Parse(time.RFC3339, hashedAt)
-	if err != nil {
-		return true
+	if err != nil || t.After(r.now) {
+		return true // unreadable, or from the future (a clock gone wrong): never carried on
 	}
 	period := int64(r.every / time.Second)
 	if period <= 0 {
