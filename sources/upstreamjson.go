@@ -137,4 +137,3 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 	}
 	return doc, nil
 }
-
