@@ -145,7 +145,7 @@ func (c *ApplyOptions) Run(ctx context.Context, g *Env) error {
 	mirror := store.Writer(ms)
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {
-		return err
+		return lockRefusal(err)
 	}
 	err = c.applyLocked(ctx, g, run, sum, ms, mirror)
 	return errors.Join(err, unlock())
@@ -407,4 +407,13 @@ func (c *ApplyOptions) dryRun(g *Env, sum *pipeline.PlanSummary) error {
 		fmt.Println("would refuse deletes:", r)
 	}
 	return nil
+}
+
+// lockRefusal makes the store's LockedError a guard refusal (exit 3).
+func lockRefusal(err error) error {
+	var le *store.LockedError
+	if errors.As(err, &le) {
+		return &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: le.Msg}
+	}
+	return err
 }

@@ -26,9 +26,9 @@ import (
 func syncLock(ctx context.Context, se *syncEnv) (func() error, error) {
 	unlock, err := se.store.Lock(ctx)
 	if err != nil {
-		var re *pipeline.RefusedError
-		if errors.As(err, &re) {
-			return nil, &pipeline.RefusedError{Guards: re.Guards, Msg: "sync: the mirror's .lock is held (another sync, a bandersnatch or an apply is running): nothing was done; run sync again when it has finished"}
+		var le *store.LockedError
+		if errors.As(err, &le) {
+			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: "sync: the mirror's .lock is held (another sync, a bandersnatch or an apply is running): nothing was done; run sync again when it has finished"}
 		}
 		return nil, err
 	}

@@ -36,7 +36,7 @@ type Writer interface {
 	// Anything unreadable, or not a regular file, is not present.
 	Present(ctx context.Context, key string, size int64, sum string) (bool, error)
 	// Lock takes the mirror's lock for the whole apply, or refuses with a
-	// *pipeline.RefusedError while a sync holds it.
+	// *LockedError while a sync holds it.
 	Lock(ctx context.Context) (unlock func() error, err error)
 }
 
@@ -46,3 +46,9 @@ type Store interface {
 	Reader
 	Writer
 }
+
+// LockedError is Lock's refusal: a sync (bandersnatch's, or ours) holds the
+// mirror's .lock. The stages turn it into a guard refusal (exit 3).
+type LockedError struct{ Msg string }
+
+func (e *LockedError) Error() string { return e.Msg }

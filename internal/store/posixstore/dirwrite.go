@@ -17,7 +17,6 @@ import (
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/internal/safefs"
 	"github.com/bandercheck/bandercheck/internal/store"
-	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // dirWriter is the write side of a Store. Every path is walked from
@@ -135,7 +134,7 @@ func (d *Store) Present(ctx context.Context, key string, size int64, sum string)
 }
 
 // Lock takes a non-blocking exclusive flock on <root>/.lock, the lock
-// bandersnatch takes while it syncs, or refuses with a *pipeline.RefusedError.
+// bandersnatch takes while it syncs, or refuses with a *store.LockedError.
 // Under it no other apply runs, so what is staged is left from a kill and is
 // cleared; unlocking clears the staging folder again and releases the
 // descriptors.
@@ -301,7 +300,7 @@ func (d *dirWriter) lock() (func() error, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
+			return nil, &store.LockedError{Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
