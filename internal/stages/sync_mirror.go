@@ -96,7 +96,17 @@ func readSmall(ctx context.Context, ms store.Reader, key string) (string, error)
 
 // writeOutput writes one whole file, visible only when complete.
 func writeOutput(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
-	up, err := ms.Create(ctx, o.Path, store.Meta{Mode: o.Mode})
+	return write(ctx, ms, o, store.Meta{Mode: o.Mode})
+}
+
+// writeDeferred writes o without making it durable on its own: the sync
+// fetch stage flushes the store before it records the project's rows.
+func writeDeferred(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
+	return write(ctx, ms, o, store.Meta{Mode: o.Mode, Deferred: true})
+}
+
+func write(ctx context.Context, ms store.Store, o mirrorfiles.Output, meta store.Meta) error {
+	up, err := ms.Create(ctx, o.Path, meta)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.Path, err)
 	}

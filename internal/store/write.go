@@ -11,6 +11,16 @@ type Meta struct {
 	SHA256   string
 	Uploaded time.Time // zero when unknown
 	Mode     uint32    // POSIX permission bits; 0 means 0644
+	// Deferred lets a store skip making this one file durable before it is
+	// visible (POSIX: no fsync a file); the caller calls Flush before it
+	// records the file as written. Thousands of small pages then cost one
+	// flush, not one disk round trip each.
+	Deferred bool
+}
+
+// Flusher is a store whose Deferred writes Flush makes durable.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // Upload is a file being written; it becomes visible only on Commit.

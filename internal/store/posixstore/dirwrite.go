@@ -58,6 +58,24 @@ func (d *Store) writer() (*dirWriter, error) {
 	return d.w, nil
 }
 
+// Flush makes every Deferred write durable: syncfs(2) on the mirror's file
+// system, and on web/packages' when that is another volume.
+func (d *Store) Flush(ctx context.Context) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	if err := unix.Syncfs(w.rootDir.Fd()); err != nil {
+		return fmt.Errorf("flush mirror %s: %w", d.root, err)
+	}
+	if err := unix.Syncfs(w.packages.Fd()); err != nil {
+		return fmt.Errorf("flush mirror %s/web/packages: %w", d.root, err)
+	}
+	return nil
+}
+
+var _ store.Flusher = (*Store)(nil)
+
 // Close releases the descriptors writes went through.
 func (d *Store) Close() error {
 	d.wmu.Lock()
@@ -212,7 +230,7 @@ func (u *dirUpload) Commit(ctx context.Context) error {
 		mode = os.FileMode(u.meta.Mode)
 	}
 	err := u.f.Chmod(mode)
-	if err == nil {
+	if err == nil && !u.meta.Deferred {
 		err = u.f.Sync()
 	}
 	if cerr := u.f.Close(); err == nil {
