@@ -52,7 +52,13 @@ type syncOutcome struct {
 func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 	var t fetchTally
 	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync")}
-	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, se.g.stageOptions(), specs...)
+	opt := se.g.stageOptions()
+	if f, ok := se.store.(store.Flusher); ok {
+		// pages and documents are written Deferred: one flush a commit
+		// makes them durable before their rows are recorded
+		opt.BeforeCommit = func() error { return f.Flush(ctx) }
+	}
+	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, opt, specs...)
 	if err != nil {
 		return t, err
 	}
@@ -227,7 +233,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.serial = strconv.FormatInt(ls, 10)
 	}
 	for _, out := range proj.JSONFiles() {
-		if err := writeOutput(ctx, p.se.store, out); err != nil {
+		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
 		}
 	}
@@ -258,7 +264,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		return o, nil
 	}
 	for _, out := range proj.Pages() {
-		if err := writeOutput(ctx, p.se.store, out); err != nil {
+		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
 		}
 	}

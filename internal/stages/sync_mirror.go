@@ -26,9 +26,9 @@ import (
 func syncLock(ctx context.Context, se *syncEnv) (func() error, error) {
 	unlock, err := se.store.Lock(ctx)
 	if err != nil {
-		var re *pipeline.RefusedError
-		if errors.As(err, &re) {
-			return nil, &pipeline.RefusedError{Guards: re.Guards, Msg: "sync: the mirror's .lock is held (another sync, a bandersnatch or an apply is running): nothing was done; run sync again when it has finished"}
+		var le *store.LockedError
+		if errors.As(err, &le) {
+			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: "sync: the mirror's .lock is held (another sync, a bandersnatch or an apply is running): nothing was done; run sync again when it has finished"}
 		}
 		return nil, err
 	}
@@ -96,7 +96,17 @@ func readSmall(ctx context.Context, ms store.Reader, key string) (string, error)
 
 // writeOutput writes one whole file, visible only when complete.
 func writeOutput(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
-	up, err := ms.Create(ctx, o.Path, store.Meta{Mode: o.Mode})
+	return write(ctx, ms, o, store.Meta{Mode: o.Mode})
+}
+
+// writeDeferred writes o without making it durable on its own: the sync
+// fetch stage flushes the store before it records the project's rows.
+func writeDeferred(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
+	return write(ctx, ms, o, store.Meta{Mode: o.Mode, Deferred: true})
+}
+
+func write(ctx context.Context, ms store.Store, o mirrorfiles.Output, meta store.Meta) error {
+	up, err := ms.Create(ctx, o.Path, meta)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.Path, err)
 	}
