@@ -17,7 +17,7 @@ var testSpecs = []Spec{MustSpec("designated"), MustSpec("problems/metadata")}
 func unitRows(u int) (designated [][]string, problems [][]string) {
 	for j := range u%3 + 1 {
 		p := fmt.Sprintf("web/packages/%02x/x/proj%d-%d.tar.gz", u%256, u, j)
-		designated = append(designated, []string{p, fmt.Sprintf("proj%d", u), "123", strings.Repeat("a", 64), "https://example.invalid/" + p, "2024-01-01T00:00:00Z"})
+		designated = append(designated, []string{p, fmt.Sprintf("proj%d", u), "123", strings.Repeat("a", 64), "https://example.invalid/" + p, "2024-01-01T00:00:00Z", ""})
 	}
 	if u%4 == 0 {
 		problems = append(problems, []string{fmt.Sprintf("web/json/proj%d", u), "metadata", "bad json", "simple"})
@@ -319,7 +319,7 @@ func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
 	}
 	big := func(tag string) {
 		for i := range 20000 {
-			if err := st.Write(0, fmt.Sprintf("web/packages/%s/%06d", tag, i), tag, "1", strings.Repeat("b", 64), strings.Repeat("u", 150), ""); err != nil {
+			if err := st.Write(0, fmt.Sprintf("web/packages/%s/%06d", tag, i), tag, "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "", ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -365,7 +365,7 @@ func TestLargeUnitInTwoManifests(t *testing.T) {
 	}
 	writeUnits(t, st, 5)
 	for i := range 20000 { // both manifests outgrow the unit buffer, one after the other
-		st.Write(0, fmt.Sprintf("web/packages/big/%06d", i), "big", "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "")
+		st.Write(0, fmt.Sprintf("web/packages/big/%06d", i), "big", "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "", "")
 	}
 	for i := range 30000 {
 		st.Write(1, fmt.Sprintf("web/json/big%06d", i), "metadata", strings.Repeat("e", 150), "")
