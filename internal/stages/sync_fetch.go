@@ -180,7 +180,7 @@ type projectSyncer struct {
 
 func newProjectSyncer(se *syncEnv, workers int) *projectSyncer {
 	s := se.conf.Sync
-	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers)
+	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers, s.Proxy)
 	return &projectSyncer{
 		se:       se,
 		upstream: &sources.Upstream{Base: se.base, Client: client, Attempts: se.o.Attempts, StaleWait: se.o.StaleWait, IdleTimeout: s.Timeout},
