@@ -232,6 +232,11 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 	if ls, err := proj.LastSerial(); err == nil {
 		o.serial = strconv.FormatInt(ls, 10)
 	}
+	if p.se.conf.S3 {
+		if err := putKeeps(ctx, p.se.store, proj.S3Keeps()); err != nil {
+			return o, err
+		}
+	}
 	for _, out := range proj.JSONFiles() {
 		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
