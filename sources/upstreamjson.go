@@ -62,9 +62,13 @@ type Upstream struct {
 // NewUpstreamClient is the HTTP client of a sync: `timeout` bounds the
 // connection and the wait for headers, `global-timeout` each whole request
 // (as aiohttp's sock_connect, sock_read and total), and it keeps up to
-// conns connections to upstream open.
-func NewUpstreamClient(timeout, global time.Duration, conns int) *http.Client {
+// conns connections to upstream open. A proxy ([mirror] proxy), when not
+// empty, carries every request; it was checked when the config was read.
+func NewUpstreamClient(timeout, global time.Duration, conns int, proxy string) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if u, err := url.Parse(proxy); proxy != "" && err == nil {
+		t.Proxy = http.ProxyURL(u)
+	}
 	t.DisableCompression = true
 	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	t.ResponseHeaderTimeout = timeout

@@ -180,7 +180,7 @@ type projectSyncer struct {
 
 func newProjectSyncer(se *syncEnv, workers int) *projectSyncer {
 	s := se.conf.Sync
-	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers)
+	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers, s.Proxy)
 	return &projectSyncer{
 		se:       se,
 		upstream: &sources.Upstream{Base: se.base, Client: client, Attempts: se.o.Attempts, StaleWait: se.o.StaleWait, IdleTimeout: s.Timeout},
@@ -231,6 +231,11 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 	}
 	if ls, err := proj.LastSerial(); err == nil {
 		o.serial = strconv.FormatInt(ls, 10)
+	}
+	if p.se.conf.S3 {
+		if err := putKeeps(ctx, p.se.store, proj.S3Keeps()); err != nil {
+			return o, err
+		}
 	}
 	for _, out := range proj.JSONFiles() {
 		if err := writeDeferred(ctx, p.se.store, out); err != nil {

@@ -41,7 +41,31 @@ func syncLock(ctx context.Context, se *syncEnv) (func() error, error) {
 			}
 		}
 	}
+	if se.conf.S3 && !se.o.DryRun {
+		if err := putKeeps(ctx, se.store, mirrorfiles.S3BootstrapKeeps(se.opts)); err != nil {
+			return nil, errors.Join(fmt.Errorf("sync: set up the bucket: %w", err), unlock())
+		}
+	}
 	return unlock, nil
+}
+
+// putKeeps puts each of the empty .s3keep objects (bandersnatch's S3
+// backend's folders) that is missing; as bandersnatch never removes them,
+// that gives the bucket it leaves.
+func putKeeps(ctx context.Context, ms store.Store, keys []string) error {
+	for _, k := range keys {
+		_, err := ms.Stat(ctx, k)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sync: look for %s: %w", k, err)
+		}
+		if err := writeOutput(ctx, ms, mirrorfiles.Output{Path: k}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readStatus reads the mirror's status serial as bandersnatch's _load does:
