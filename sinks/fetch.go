@@ -45,6 +45,10 @@ type Fetcher struct {
 	// (DefaultIdleTimeout when 0): a slow-drip server fails an attempt at
 	// the first idle stretch, not after the whole per-attempt timeout.
 	IdleTimeout time.Duration
+	// Deferred installs files without an fsync each (store.Meta.Deferred):
+	// the caller flushes the store before it records them (sync does at
+	// each commit).
+	Deferred bool
 
 	breaker breaker
 }
@@ -225,7 +229,7 @@ func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src strin
 	if err != nil {
 		return 0, &FetchError{fmt.Errorf("%s: %w", w.Key, err)}
 	}
-	meta := store.Meta{Uploaded: w.Uploaded}
+	meta := store.Meta{Uploaded: w.Uploaded, Deferred: f.Deferred}
 	if algo == "sha256" {
 		meta.SHA256 = want
 	}

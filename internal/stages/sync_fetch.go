@@ -185,7 +185,7 @@ func newProjectSyncer(se *syncEnv, workers int) *projectSyncer {
 		se:       se,
 		upstream: &sources.Upstream{Base: se.base, Client: client, Attempts: se.o.Attempts, StaleWait: se.o.StaleWait, IdleTimeout: s.Timeout},
 		fetch: &sinks.Fetcher{Client: client, Upstream: se.base, Mirror: se.conf.DownloadMirror, NoFallback: se.conf.DownloadMirrorNoFallback,
-			Attempts: 3, Backoff: se.o.StaleWait},
+			Attempts: 3, Backoff: se.o.StaleWait, Deferred: true}, // flushed before each commit
 	}
 }
 
