@@ -128,7 +128,7 @@ func (s *orderedStream) advance() error {
 // designatedFile is one path after merging duplicate designated rows.
 type designatedFile struct {
 	path, size, sha256, url, uploaded, md5 string
-	owned                             bool // some live project names it
+	owned                                  bool // some live project names it
 }
 
 // md5Of is a designated row's MD5, "" for a row without that column.
