@@ -25,6 +25,7 @@ const (
 	DURL
 	DRemoved    // "1" when every project naming the file was removed upstream
 	DUploadTime // RFC 3339, may be empty
+	DMD5        // upstream's MD5 in hex, or "" (simple pages give none)
 	DColumns
 )
 
@@ -126,8 +127,16 @@ func (s *orderedStream) advance() error {
 
 // designatedFile is one path after merging duplicate designated rows.
 type designatedFile struct {
-	path, size, sha256, url, uploaded string
-	owned                             bool // some live project names it
+	path, size, sha256, url, uploaded, md5 string
+	owned                                  bool // some live project names it
+}
+
+// md5Of is a designated row's MD5, "" for a row without that column.
+func md5Of(r []string) string {
+	if len(r) > DMD5 {
+		return r[DMD5]
+	}
+	return ""
 }
 
 // nextDesignated merges the rows of one path: owned wins, and the first live
@@ -137,7 +146,7 @@ func nextDesignated(d *orderedStream, sum *JoinSummary) (designatedFile, bool, e
 		return designatedFile{}, false, nil
 	}
 	r := d.row
-	f := designatedFile{path: r[DPath], size: r[DSize], sha256: r[DSHA256], url: r[DURL], uploaded: r[DUploadTime], owned: r[DRemoved] != "1"}
+	f := designatedFile{path: r[DPath], size: r[DSize], sha256: r[DSHA256], url: r[DURL], uploaded: r[DUploadTime], md5: md5Of(r), owned: r[DRemoved] != "1"}
 	for {
 		if err := d.advance(); err != nil {
 			return f, false, err
@@ -148,7 +157,7 @@ func nextDesignated(d *orderedStream, sum *JoinSummary) (designatedFile, bool, e
 		sum.Duplicates++
 		if !f.owned && d.row[DRemoved] != "1" {
 			r := d.row
-			f = designatedFile{path: f.path, size: r[DSize], sha256: r[DSHA256], url: r[DURL], uploaded: r[DUploadTime], owned: true}
+			f = designatedFile{path: f.path, size: r[DSize], sha256: r[DSHA256], url: r[DURL], uploaded: r[DUploadTime], md5: md5Of(r), owned: true}
 		}
 	}
 }

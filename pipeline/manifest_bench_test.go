@@ -14,7 +14,7 @@ func designatedRow(i int) []string {
 	sum := sha256.Sum256([]byte(fmt.Sprint(i)))
 	h := hex.EncodeToString(sum[:])
 	p := fmt.Sprintf("web/packages/%s/%s/%s/project-%d-1.%d.0-py3-none-any.whl", h[:2], h[2:4], h[4:60], i/7, i%7)
-	return []string{p, fmt.Sprintf("project-%d", i/7), fmt.Sprint(10000 + i%100000), h, "https://files.example.invalid/" + p[4:], "2024-03-01T12:34:56.123456Z"}
+	return []string{p, fmt.Sprintf("project-%d", i/7), fmt.Sprint(10000 + i%100000), h, "https://files.example.invalid/" + p[4:], "2024-03-01T12:34:56.123456Z", h[:32]}
 }
 
 func writeBenchManifest(b *testing.B, dir string, rows [][]string) {

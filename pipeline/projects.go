@@ -110,7 +110,7 @@ func (it *RemovedIter) Close() error {
 	return errors.Join(errs...)
 }
 
-// TagRemoved reads designated rows (path,project,size,sha256,url,upload_time)
+// TagRemoved reads designated rows (project,path,size,sha256,url,upload_time,md5)
 // in project order and a sorted list of removed normalized names, and calls
 // fn with each row in the DPath…DRemoved layout Join reads.
 func TagRemoved(designated RowReader, removed func() (string, error), fn func(row []string) error) error {
@@ -140,6 +140,7 @@ func TagRemoved(designated RowReader, removed func() (string, error), fn func(ro
 		}
 		r := d.row
 		out[DPath], out[DSize], out[DSHA256], out[DURL], out[DUploadTime] = r[1], r[3], r[4], r[5], r[6]
+		out[DMD5] = r[7]
 		out[DRemoved] = ""
 		if more && next == project {
 			out[DRemoved] = "1"
@@ -153,7 +154,7 @@ func TagRemoved(designated RowReader, removed func() (string, error), fn func(ro
 // projectFirst presents designated rows with the project as key (column 0).
 type projectFirst struct {
 	r   RowReader
-	buf [7]string
+	buf [8]string
 }
 
 func (p *projectFirst) Next() ([]string, error) {
@@ -161,7 +162,11 @@ func (p *projectFirst) Next() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.buf = [7]string{row[1], row[0], row[1], row[2], row[3], row[4], row[5]}
+	md5 := ""
+	if len(row) > 6 {
+		md5 = row[6]
+	}
+	p.buf = [8]string{row[1], row[0], row[1], row[2], row[3], row[4], row[5], md5}
 	return p.buf[:], nil
 }
 func (p *projectFirst) Close() error { return p.r.Close() }

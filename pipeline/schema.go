@@ -13,7 +13,7 @@ const ShardRows = 10000
 var Columns = map[string][]string{
 	"storage":                 {"path", "size", "modified", "sha256", "hashed_at", "inode", "ctime", "etag"},
 	"projects":                {"project", "normalized", "metadata_path", "serial", "files"},
-	"designated":              {"path", "project", "size", "sha256", "url", "upload_time"},
+	"designated":              {"path", "project", "size", "sha256", "url", "upload_time", "md5"},
 	"problems/storage":        {"path", "stage", "error", "fallback"},
 	"problems/metadata":       {"path", "stage", "error", "fallback"},
 	"upstream":                {"project", "serial"},

@@ -90,12 +90,18 @@ type Stage struct {
 	done      bool
 	now       func() time.Time
 	resumable bool // opened to resume: crash points count (a stage opened fresh starts over anyway)
+	// beforeCommit makes what a commit's rows stand for durable (StageOptions)
+	beforeCommit func() error
 }
 
 // StageOptions tune a Stage; the zero value is the default.
 type StageOptions struct {
 	ShardRows int              // rows per shard, ShardRows when 0
 	Now       func() time.Time // clock, time.Now when nil
+	// BeforeCommit, when set, runs before each commit is recorded: what the
+	// rows of the commit stand for (files written without a sync of their
+	// own) is made durable first.
+	BeforeCommit func() error
 }
 
 // OpenStage opens (or resumes) stage name writing the given manifests under
@@ -103,7 +109,7 @@ type StageOptions struct {
 // manifests that committed further than the others are cut back so that all
 // resume from the same cursor. With fresh, all previous output is removed.
 func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spec) (*Stage, error) {
-	s := &Stage{name: name, shardRows: opt.ShardRows, now: opt.Now, resumable: !fresh}
+	s := &Stage{name: name, shardRows: opt.ShardRows, now: opt.Now, resumable: !fresh, beforeCommit: opt.BeforeCommit}
 	if s.shardRows <= 0 {
 		s.shardRows = ShardRows
 	}
@@ -315,6 +321,11 @@ func (s *Stage) EndUnit(cursor string) error {
 
 // commitShards closes every open shard and records the commit in each _stage.json.
 func (s *Stage) commitShards(cursor string) error {
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+	}
 	s.commit++
 	now := s.now().UTC()
 	fresh := make([]bool, len(s.parts)) // parts that got a new shard

@@ -17,7 +17,7 @@ var testSpecs = []Spec{MustSpec("designated"), MustSpec("problems/metadata")}
 func unitRows(u int) (designated [][]string, problems [][]string) {
 	for j := range u%3 + 1 {
 		p := fmt.Sprintf("web/packages/%02x/x/proj%d-%d.tar.gz", u%256, u, j)
-		designated = append(designated, []string{p, fmt.Sprintf("proj%d", u), "123", strings.Repeat("a", 64), "https://example.invalid/" + p, "2024-01-01T00:00:00Z"})
+		designated = append(designated, []string{p, fmt.Sprintf("proj%d", u), "123", strings.Repeat("a", 64), "https://example.invalid/" + p, "2024-01-01T00:00:00Z", ""})
 	}
 	if u%4 == 0 {
 		problems = append(problems, []string{fmt.Sprintf("web/json/proj%d", u), "metadata", "bad json", "simple"})
@@ -319,7 +319,7 @@ func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
 	}
 	big := func(tag string) {
 		for i := range 20000 {
-			if err := st.Write(0, fmt.Sprintf("web/packages/%s/%06d", tag, i), tag, "1", strings.Repeat("b", 64), strings.Repeat("u", 150), ""); err != nil {
+			if err := st.Write(0, fmt.Sprintf("web/packages/%s/%06d", tag, i), tag, "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "", ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -365,7 +365,7 @@ func TestLargeUnitInTwoManifests(t *testing.T) {
 	}
 	writeUnits(t, st, 5)
 	for i := range 20000 { // both manifests outgrow the unit buffer, one after the other
-		st.Write(0, fmt.Sprintf("web/packages/big/%06d", i), "big", "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "")
+		st.Write(0, fmt.Sprintf("web/packages/big/%06d", i), "big", "1", strings.Repeat("b", 64), strings.Repeat("u", 150), "", "")
 	}
 	for i := range 30000 {
 		st.Write(1, fmt.Sprintf("web/json/big%06d", i), "metadata", strings.Repeat("e", 150), "")
@@ -393,5 +393,67 @@ func TestLargeUnitInTwoManifests(t *testing.T) {
 	}
 	if want := map[bool]int{true: 20000, false: 0}[st.Cursor() == "u000005-big"]; big != want || bigProblems != want*3/2 {
 		t.Fatalf("cursor %s: %d big designated and %d big problem rows committed, want %d and %d", st.Cursor(), big, bigProblems, want, want*3/2)
+	}
+}
+
+// TestBeforeCommitRunsBeforeEachCommitIsRecorded: the hook that makes a
+// commit's files durable runs once before every recorded commit, and a
+// failure of it records nothing.
+func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	calls := 0
+	recordedAtCall := []int{}
+	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7, BeforeCommit: func() error {
+		calls++
+		sf, err := ReadStageFile(dir, "designated")
+		if err != nil {
+			return err
+		}
+		recordedAtCall = append(recordedAtCall, len(sf.Shards))
+		return nil
+	}}, testSpecs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeUnits(t, st, totalUnits)
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	sf, _ := ReadStageFile(dir, "designated")
+	if calls != sf.Commit || calls == 0 {
+		t.Errorf("%d calls for %d commits", calls, sf.Commit)
+	}
+	for i, n := range recordedAtCall {
+		if n > i { // (a commit may hold no new designated shard)
+			t.Errorf("call %d saw %d shards recorded: the commit was recorded before the hook", i, n)
+		}
+	}
+
+	dir2 := t.TempDir()
+	st2, err := OpenStage(dir2, "scan-metadata", false, StageOptions{ShardRows: 7, BeforeCommit: func() error { return fmt.Errorf("disk gone") }}, testSpecs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	var werr error
+	for u := 0; u < totalUnits && werr == nil; u++ {
+		rows, probs := unitRows(u)
+		for _, r := range rows {
+			if werr = st2.Write(0, r...); werr != nil {
+				break
+			}
+		}
+		for _, r := range probs {
+			st2.Write(1, r...)
+		}
+		if werr == nil {
+			werr = st2.EndUnit(fmt.Sprintf("u%06d", u))
+		}
+	}
+	if werr == nil || !strings.Contains(werr.Error(), "disk gone") {
+		t.Errorf("a failing hook: %v", werr)
+	}
+	if sf, _ := ReadStageFile(dir2, "designated"); sf != nil && len(sf.Shards) != 0 {
+		t.Errorf("a commit was recorded although its hook failed: %d shards", len(sf.Shards))
 	}
 }

@@ -41,9 +41,20 @@ type Fetcher struct {
 	// never answered before Fetch returns a *HostDownError for every file
 	// from it (DefaultBreakerBudget when 0).
 	BreakerBudget int
+	// IdleTimeout is the longest wait for the next byte of a body
+	// (DefaultIdleTimeout when 0): a slow-drip server fails an attempt at
+	// the first idle stretch, not after the whole per-attempt timeout.
+	IdleTimeout time.Duration
+	// Deferred installs files without an fsync each (store.Meta.Deferred):
+	// the caller flushes the store before it records them (sync does at
+	// each commit).
+	Deferred bool
 
 	breaker breaker
 }
+
+// DefaultIdleTimeout is the longest wait for the next byte of a download.
+const DefaultIdleTimeout = 2 * time.Minute
 
 // MaxUnknownSize is the most a file of unknown size (core metadata, a few
 // KiB in practice) may hold: an endless or inflated body fails at this size.
@@ -186,18 +197,27 @@ func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src strin
 			return 0, err
 		}
 	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
 		return 0, &FetchError{err}
 	}
 	resp, err := f.Client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+		if parent.Err() != nil {
+			return 0, parent.Err()
 		}
 		return 0, &work.RetryableError{Err: err}
 	}
 	defer resp.Body.Close()
+	idle := f.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	idler := work.NewIdleReader(resp.Body, idle, cancel)
+	defer idler.Stop()
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return 0, &work.RetryableError{Err: &statusError{src, resp.Status, resp.StatusCode}}
@@ -209,7 +229,7 @@ func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src strin
 	if err != nil {
 		return 0, &FetchError{fmt.Errorf("%s: %w", w.Key, err)}
 	}
-	meta := store.Meta{Uploaded: w.Uploaded}
+	meta := store.Meta{Uploaded: w.Uploaded, Deferred: f.Deferred}
 	if algo == "sha256" {
 		meta.SHA256 = want
 	}
@@ -221,7 +241,7 @@ func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src strin
 	if w.Size >= 0 {
 		limit = w.Size
 	}
-	body := io.LimitReader(resp.Body, limit+1)
+	body := io.LimitReader(idler, limit+1)
 	n, err := io.Copy(io.MultiWriter(mirrorWriter{up}, h), body)
 	if err != nil {
 		abortErr := up.Abort()
@@ -229,8 +249,11 @@ func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src strin
 		if errors.As(err, &werr) || abortErr != nil {
 			return 0, errors.Join(err, abortErr)
 		}
+		if parent.Err() != nil {
+			return 0, parent.Err()
+		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, &work.RetryableError{Err: fmt.Errorf("%s: body: no byte for %v (a stalled or slow-drip server)", src, idle)}
 		}
 		return 0, &work.RetryableError{Err: fmt.Errorf("%s: body: %w", src, err)}
 	}

@@ -234,3 +234,39 @@ func hexDigest(t *testing.T, algo, s string) string {
 	h.Write([]byte(s))
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// TestFetchSlowDripFailsAtTheFirstIdleStretch: a server that sends a byte
+// and then nothing fails each attempt once IdleTimeout passes without a
+// byte, long before the client's per-attempt timeout (an hour here): the
+// file is a failed, retryable row and nothing is installed.
+func TestFetchSlowDripFailsAtTheFirstIdleStretch(t *testing.T) {
+	body := "release file content"
+	sum := sha256.Sum256([]byte(body))
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "20")
+		w.Write([]byte(body[:1]))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "web/packages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	client := NewHTTPClient(time.Hour)
+	f := &Fetcher{Client: client, Base: srv.URL, Backoff: time.Millisecond, Attempts: 2, IdleTimeout: 100 * time.Millisecond}
+	w := Want{Key: "web/packages/drip.whl", URL: "https://files.example.invalid/packages/drip.whl", Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
+	_, err := f.Fetch(context.Background(), openMirror(t, root), w)
+	var fe *FetchError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "no byte for 100ms") {
+		t.Fatalf("a slow-drip body: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, w.Key)); !os.IsNotExist(err) {
+		t.Errorf("a stalled download was installed: %v", err)
+	}
+}

@@ -3,6 +3,8 @@ package sources
 import (
 	"fmt"
 	"math"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,9 @@ type SyncSettings struct {
 	StopOnError   bool          // stop-on-error (false)
 	AllowNonHTTPS bool          // allow-non-https (false): an http:// master is refused
 	CompareMethod string        // compare-method: hash (default) or stat
+	// Proxy is proxy: every request of a sync (index, documents, files)
+	// goes through it; empty for none (then HTTP_PROXY/HTTPS_PROXY apply).
+	Proxy string
 }
 
 // readSyncSettings reads SyncSettings from the [mirror] section (m reads a key).
@@ -54,6 +59,13 @@ func readSyncSettings(m func(key string) string, path string) (SyncSettings, []e
 			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))
 		}
 		*b.into = v
+	}
+	if v := strings.TrimSpace(m("proxy")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || !slices.Contains([]string{"http", "https", "socks5"}, u.Scheme) {
+			errs = append(errs, fmt.Errorf("%s: [mirror] proxy: %q is not an http://, https:// or socks5:// URL", path, v))
+		}
+		s.Proxy = v
 	}
 	if v := strings.ToLower(strings.TrimSpace(m("compare-method"))); v != "" {
 		if v != "hash" && v != "stat" {

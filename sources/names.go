@@ -60,6 +60,9 @@ func packagesKey(p, rawURL string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", fmt.Errorf("url %q: path holds a NUL byte", rawURL)
 	}
+	if strings.IndexByte(p, '\r') >= 0 {
+		return "", fmt.Errorf("url %q: path holds a carriage return, which the manifests cannot keep", rawURL)
+	}
 	if len(p) > MaxPathBytes {
 		return "", fmt.Errorf("url %q: path is longer than %d bytes", rawURL, MaxPathBytes)
 	}

@@ -132,7 +132,19 @@ func parseFile(dec *jsontext.Decoder, keys fileKeys, fields []string) (File, err
 				err = fmt.Errorf("size %d is negative", f.Size)
 			}
 		case keys.digests:
-			f.SHA256, err = readDigests(dec, key)
+			var md string
+			f.SHA256, md, err = readDigests(dec, key)
+			if md != "" {
+				f.MD5 = md
+			}
+		case "md5_digest":
+			if dec.PeekKind() != '"' {
+				return skip(dec)
+			}
+			var md string
+			if md, err = readString(dec); err == nil && f.MD5 == "" {
+				f.MD5 = md
+			}
 		case keys.uploadTime:
 			if dec.PeekKind() == 'n' {
 				return skip(dec)
@@ -164,17 +176,29 @@ func parseFile(dec *jsontext.Decoder, keys fileKeys, fields []string) (File, err
 	return f, err
 }
 
-// readDigests reads {"sha256": …, …} and returns the sha256.
-func readDigests(dec *jsontext.Decoder, what string) (string, error) {
-	sum := ""
-	err := members(dec, what, func(k string) (err error) {
-		if k == "sha256" {
+// readDigests reads {"sha256": …, "md5": …, …} and returns the sha256 and
+// the md5 (as given; File.check keeps it only when it is 32 hex digits).
+func readDigests(dec *jsontext.Decoder, what string) (sum, md string, err error) {
+	err = members(dec, what, func(k string) (err error) {
+		switch {
+		case k == "sha256":
 			sum, err = readString(dec)
+			return err
+		case k == "md5" && dec.PeekKind() == '"':
+			md, err = readString(dec)
 			return err
 		}
 		return skip(dec)
 	})
-	return sum, err
+	return sum, md, err
+}
+
+// checkMD5 returns s lower-cased when it is 32 hex digits, else "".
+func checkMD5(s string) string {
+	if len(s) != 32 || !isHex(s) {
+		return ""
+	}
+	return strings.ToLower(s)
 }
 
 // readMetadataDigests reads core-metadata: a dict of digests (its string
@@ -222,6 +246,7 @@ func (f *File) check() error {
 		return fmt.Errorf("%s: sha256 %q is not 64 hex digits", f.Filename, f.SHA256)
 	}
 	f.SHA256 = sum
+	f.MD5 = checkMD5(f.MD5) // a bad md5 only loses the ETag check
 	p, err := MirrorPath(f.URL)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Filename, err)

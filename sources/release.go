@@ -12,6 +12,7 @@ type File struct {
 	URL        string
 	Size       int64 // -1 when unknown
 	SHA256     string
+	MD5        string // 32 lower-case hex digits, or "" (simple pages give none)
 	UploadTime string // RFC 3339, may be empty
 	Version    string // the release it belongs to (JSON API only)
 	Type       string // packagetype (JSON API only)

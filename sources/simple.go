@@ -83,6 +83,7 @@ func (f *File) resolve(normalized string) error {
 	}
 	f.Path, f.URL = key, absoluteHref(href, key)
 	f.SHA256, _ = checkSHA256(f.SHA256)
+	f.MD5 = checkMD5(f.MD5)
 	return nil
 }
 

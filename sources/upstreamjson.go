@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/work"
@@ -63,9 +62,13 @@ type Upstream struct {
 // NewUpstreamClient is the HTTP client of a sync: `timeout` bounds the
 // connection and the wait for headers, `global-timeout` each whole request
 // (as aiohttp's sock_connect, sock_read and total), and it keeps up to
-// conns connections to upstream open.
-func NewUpstreamClient(timeout, global time.Duration, conns int) *http.Client {
+// conns connections to upstream open. A proxy ([mirror] proxy), when not
+// empty, carries every request; it was checked when the config was read.
+func NewUpstreamClient(timeout, global time.Duration, conns int, proxy string) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if u, err := url.Parse(proxy); proxy != "" && err == nil {
+		t.Proxy = http.ProxyURL(u)
+	}
 	t.DisableCompression = true
 	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	t.ResponseHeaderTimeout = timeout
@@ -124,7 +127,7 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 	}
 	body := io.Reader(resp.Body)
 	if u.IdleTimeout > 0 {
-		body = newIdleReader(resp.Body, u.IdleTimeout, cancel)
+		body = work.NewIdleReader(resp.Body, u.IdleTimeout, cancel)
 	}
 	doc, err := io.ReadAll(io.LimitReader(body, MaxDocument+1))
 	if err != nil {
@@ -137,29 +140,4 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 		return nil, fmt.Errorf("upstream %s: a document of more than the %d bytes a sync accepts", url, MaxDocument)
 	}
 	return doc, nil
-}
-
-// idleReader cancels a request when no byte arrived for the timeout
-// (aiohttp's sock_read).
-type idleReader struct {
-	r       io.Reader
-	timeout time.Duration
-	mu      sync.Mutex
-	timer   *time.Timer
-}
-
-func newIdleReader(r io.Reader, timeout time.Duration, cancel func()) *idleReader {
-	return &idleReader{r: r, timeout: timeout, timer: time.AfterFunc(timeout, cancel)}
-}
-
-func (i *idleReader) Read(p []byte) (int, error) {
-	n, err := i.r.Read(p)
-	i.mu.Lock()
-	if err != nil {
-		i.timer.Stop()
-	} else {
-		i.timer.Reset(i.timeout)
-	}
-	i.mu.Unlock()
-	return n, err
 }

@@ -23,7 +23,7 @@ func TestUpstreamProject(t *testing.T) {
 	defer srv.Close()
 	serial := w.AddProject("Alpha_Pkg", fakepypi.Release{Version: "1.0", Files: []fakepypi.File{{Filename: "Alpha_Pkg-1.0.tar.gz"}}})
 	w.AddProject("beta")
-	u := &sources.Upstream{Base: srv.URL, Client: sources.NewUpstreamClient(time.Second, 10*time.Second, 4), Attempts: 3, StaleWait: time.Millisecond, IdleTimeout: time.Second}
+	u := &sources.Upstream{Base: srv.URL, Client: sources.NewUpstreamClient(time.Second, 10*time.Second, 4, ""), Attempts: 3, StaleWait: time.Millisecond, IdleTimeout: time.Second}
 	ctx := context.Background()
 
 	doc, err := u.Project(ctx, "alpha-pkg", serial)

@@ -50,7 +50,7 @@ func TestCatEqualsConcatenatedShards(t *testing.T) {
 	}
 	for i := range 11 {
 		p := "web/packages/x/" + strings.Repeat("é,\"\n", i%3) + string(rune('a'+i))
-		st.Write(0, p, "proj", "1", "", "u", "")
+		st.Write(0, p, "proj", "1", "", "u", "", "")
 		st.EndUnit(p)
 	}
 	// while the stage runs, cat shows the committed shards only

@@ -128,27 +128,40 @@ func TestUsageErrorsExit2(t *testing.T) {
 	os.MkdirAll(filepath.Join(mirror, "web/packages"), 0o755)
 	st := filepath.Join(dir, "st")
 	cases := map[string][]string{
-		"missing mirror":        {"--mirror", dir + "/nothing", "--state", st, "scan", "storage"},
-		"mirror is a file":      {"--mirror", dir + "/file", "--state", st, "scan", "storage"},
-		"state is a file":       {"--mirror", mirror, "--state", dir + "/file", "scan", "storage"},
-		"config dir missing":    {"--config", dir + "/bad.conf", "--state", st, "scan", "storage"},
-		"max-delete NaN":        {"--mirror", mirror, "--state", st, "apply", "--max-delete", "NaN%"},
-		"negative grace":        {"--mirror", mirror, "--state", st, "plan", "--grace", "-1h"},
-		"negative run grace":    {"--mirror", mirror, "--state", st, "run", "--grace", "-1h"},
-		"jobs 0":                {"--mirror", mirror, "--state", st, "apply", "--jobs", "0"},
-		"scan jobs -1":          {"--mirror", mirror, "--state", st, "scan", "metadata", "--jobs", "-1"},
-		"negative rate":         {"--mirror", mirror, "--state", st, "apply", "--rate", "-1"},
-		"NaN rate":              {"--mirror", mirror, "--state", st, "apply", "--rate", "NaN"},
-		"zero timeout":          {"--mirror", mirror, "--state", st, "apply", "--timeout", "0s"},
-		"ftp download base":     {"--mirror", mirror, "--state", st, "apply", "--download-base", "ftp://m.example/"},
-		"download base no host": {"--mirror", mirror, "--state", st, "run", "--download-base", "/just/a/path"},
-		"upstream not a URL":    {"--mirror", mirror, "--state", st, "scan", "upstream", "--upstream", "localhost:8080"},
+		"missing mirror":         {"--mirror", dir + "/nothing", "--state", st, "scan", "storage"},
+		"mirror is a file":       {"--mirror", dir + "/file", "--state", st, "scan", "storage"},
+		"state is a file":        {"--mirror", mirror, "--state", dir + "/file", "scan", "storage"},
+		"config dir missing":     {"--config", dir + "/bad.conf", "--state", st, "scan", "storage"},
+		"max-delete NaN":         {"--mirror", mirror, "--state", st, "apply", "--max-delete", "NaN%"},
+		"negative grace":         {"--mirror", mirror, "--state", st, "plan", "--grace", "-1h"},
+		"negative run grace":     {"--mirror", mirror, "--state", st, "run", "--grace", "-1h"},
+		"jobs 0":                 {"--mirror", mirror, "--state", st, "apply", "--jobs", "0"},
+		"scan jobs -1":           {"--mirror", mirror, "--state", st, "scan", "metadata", "--jobs", "-1"},
+		"jobs a hundred million": {"--mirror", mirror, "--state", st, "apply", "--jobs", "100000000"},
+		"scan jobs huge":         {"--mirror", mirror, "--state", st, "scan", "storage", "--jobs", "2000000"},
+		"partition +1/2":         {"--mirror", mirror, "--state", st, "scan", "storage", "--partition", "+1/2"},
+		"partition 01/02":        {"--mirror", mirror, "--state", st, "scan", "storage", "--partition", "01/02"},
+		"negative rate":          {"--mirror", mirror, "--state", st, "apply", "--rate", "-1"},
+		"NaN rate":               {"--mirror", mirror, "--state", st, "apply", "--rate", "NaN"},
+		"zero timeout":           {"--mirror", mirror, "--state", st, "apply", "--timeout", "0s"},
+		"ftp download base":      {"--mirror", mirror, "--state", st, "apply", "--download-base", "ftp://m.example/"},
+		"download base no host":  {"--mirror", mirror, "--state", st, "run", "--download-base", "/just/a/path"},
+		"upstream not a URL":     {"--mirror", mirror, "--state", st, "scan", "upstream", "--upstream", "localhost:8080"},
+	}
+	saying := map[string]string{ // what the message must name, where another check could refuse first
+		"jobs a hundred million": "--jobs 100000000: give 1 to 1024",
+		"scan jobs huge":         "--jobs 2000000: give 1 to 1024",
+		"partition +1/2":         "plain digits",
+		"partition 01/02":        "plain digits",
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := bc(t, nil, args...)
 			if r.code != 2 || strings.Contains(r.stderr, "goroutine") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 20 {
 				t.Errorf("exit %d, want 2 with one clear message:\n%s", r.code, r.stderr)
+			}
+			if want, ok := saying[name]; ok && !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
 			}
 		})
 	}
@@ -295,5 +308,18 @@ func TestBadFilterConfigExitsTwo(t *testing.T) {
 				t.Errorf("%q, %v: exit %d: %s", c.text, args, r.code, r.stderr)
 			}
 		}
+	}
+}
+
+// TestArmedCrashPointSaysSo: a BANDERCHECK_CRASH_AT left set in the
+// environment never kills without a word: one stderr line names it.
+func TestArmedCrashPointSaysSo(t *testing.T) {
+	t.Parallel()
+	r := bc(t, []string{"BANDERCHECK_CRASH_AT=shard:3"}, "--state", t.TempDir(), "status")
+	if !strings.Contains(r.stderr, "BANDERCHECK_CRASH_AT=shard:3 is set") || strings.Count(r.stderr, "CRASH_AT") != 1 {
+		t.Errorf("stderr with a crash point armed:\n%s", r.stderr)
+	}
+	if r := bc(t, nil, "--state", t.TempDir(), "status"); strings.Contains(r.stderr, "CRASH_AT") {
+		t.Errorf("stderr without a crash point:\n%s", r.stderr)
 	}
 }

@@ -68,3 +68,40 @@ func TestStateLinksAndOwnFIFOs(t *testing.T) {
 		t.Errorf("requirements a FIFO: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestHugeOwnInputsAreRefusedNotLoaded: inputs an operator points at are read
+// within a bound, never whole: a requirements file at /dev/zero or of 670 MB
+// is a config error naming it (exit 2, no out-of-memory crash), and a 1 GB
+// file at --metrics-file is not read back (the command succeeds and replaces
+// it with its metrics).
+func TestHugeOwnInputsAreRefusedNotLoaded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mirror := filepath.Join(dir, "mirror")
+	testutil.WriteFiles(t, mirror, map[string]string{"web/packages/aa/bb/x-1.0.tar.gz": "x"})
+	big := filepath.Join(dir, "big.txt")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 670<<20); err != nil { // sparse: costs no disk
+		t.Fatal(err)
+	}
+	os.Symlink("/dev/zero", filepath.Join(dir, "zero.txt"))
+	for _, req := range []string{"zero.txt", "big.txt"} {
+		conf := filepath.Join(dir, req+".conf")
+		os.WriteFile(conf, []byte("[mirror]\ndirectory = "+mirror+"\n[plugins]\nenabled = project_requirements\n[allowlist]\nrequirements_path = "+dir+"\nrequirements = "+req+"\n"), 0o644)
+		r := bcWithin(t, time.Minute, "--config", conf, "--state", filepath.Join(dir, "st-"+req), "scan", "storage")
+		if r.code != 2 || !strings.Contains(r.stderr, req) || strings.Contains(r.stderr, "goroutine") {
+			t.Errorf("requirements %s: exit %d\n%s", req, r.code, r.stderr)
+		}
+	}
+	metrics := filepath.Join(dir, "metrics.prom")
+	os.WriteFile(metrics, nil, 0o644)
+	os.Truncate(metrics, 1<<30)
+	if r := bcWithin(t, time.Minute, "--mirror", mirror, "--state", filepath.Join(dir, "st"), "--metrics-file", metrics, "scan", "storage"); r.code != 0 {
+		t.Errorf("a 1 GB --metrics-file: exit %d\n%s", r.code, r.stderr)
+	}
+	if st, err := os.Stat(metrics); err != nil || st.Size() > 1<<20 {
+		t.Errorf("the 1 GB metrics file was not replaced: %v %v", st.Size(), err)
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +183,37 @@ func TestSyncCommand(t *testing.T) {
 	os.WriteFile(conf3, []byte(strings.Replace(string(b), "allow-non-https = true", "allow-non-https = false", 1)), 0o644)
 	if r := bc(t, nil, "--config", conf3, "--state", t.TempDir(), "sync"); r.code != 2 || !strings.Contains(r.stderr, "allow-non-https") {
 		t.Errorf("http master without allow-non-https: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestSyncGoesThroughTheConfiguredProxy: [mirror] proxy carries every
+// request of a sync (index, documents, files), as bandersnatch passes it to
+// each request; the tree is still bandersnatch's. A proxy that is no URL is a
+// config error (exit 2).
+func TestSyncGoesThroughTheConfiguredProxy(t *testing.T) {
+	t.Parallel()
+	_, url := goldenUpstream(t, 0)
+	var through atomic.Int64
+	fwd := &httputil.ReverseProxy{Director: func(*http.Request) {}} // the request's URL is absolute
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.IsAbs() {
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
+			return
+		}
+		through.Add(1)
+		fwd.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+	conf := goldenConfig(t, "json-all-flat", mirror, url, "proxy = "+proxy.URL+"\n")
+	mustBC(t, nil, "--config", conf, "--state", state, "sync")
+	sameAsGolden(t, "json-all-flat", mirror, 0)
+	if through.Load() < 7 { // the index, six documents, and their files
+		t.Errorf("%d requests went through the proxy", through.Load())
+	}
+
+	bad := goldenConfig(t, "json-all-flat", filepath.Join(t.TempDir(), "m"), url, "proxy = localhost:3128\n")
+	if r := bc(t, nil, "--config", bad, "--state", t.TempDir(), "sync"); r.code != 2 || !strings.Contains(r.stderr, "[mirror] proxy") {
+		t.Errorf("a proxy that is no URL: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -92,7 +92,7 @@ func (c *ManifestsCmd) Run() error {
 			continue
 		}
 		p := keyPath(j, m)
-		if err := md.Write(1, p, project, size(j), "", "https://files.example.invalid/"+p[4:], "2020-01-01T00:00:00.000000Z"); err != nil {
+		if err := md.Write(1, p, project, size(j), "", "https://files.example.invalid/"+p[4:], "2020-01-01T00:00:00.000000Z", ""); err != nil {
 			return err
 		}
 		files++

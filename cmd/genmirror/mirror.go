@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -177,6 +178,13 @@ func (c *MirrorCmd) files(rng *rand.Rand, name string, i int) []genFile {
 	return out
 }
 
+// md5hex is the MD5 of b in hex, as upstream JSON gives it in digests.md5
+// and md5_digest (an S3 ETag of a single-part object is the same digest).
+func md5hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
 func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -191,7 +199,8 @@ func jsonDoc(name string, serial int, files []genFile, bigMB int, big bool) []by
 	for _, f := range files {
 		e := map[string]any{
 			"filename": f.filename, "url": f.url, "size": len(f.content),
-			"digests":              map[string]string{"md5": strings.Repeat("0", 32), "sha256": f.sha, "blake2b_256": "x"},
+			"digests":              map[string]string{"md5": md5hex(f.content), "sha256": f.sha, "blake2b_256": "x"},
+			"md5_digest":           md5hex(f.content),
 			"upload_time":          f.uploaded.Format("2006-01-02T15:04:05"),
 			"upload_time_iso_8601": f.uploaded.Format("2006-01-02T15:04:05.000000Z"),
 			"packagetype":          "sdist", "python_version": "source", "requires_python": ">=3.8", "yanked": false,

@@ -17,6 +17,7 @@
 package crashpoint
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ var (
 	count atomic.Int64
 )
 
+// init arms the point at start, so that the line saying so comes first.
+func init() { once.Do(arm) }
+
 func arm() {
 	name, n, ok := strings.Cut(os.Getenv(Env), ":")
 	if !ok {
@@ -47,6 +51,8 @@ func arm() {
 	}
 	point, at = name, v
 	armed.Store(true)
+	// one line, so that a variable left set never kills without a word
+	fmt.Fprintf(os.Stderr, "bandercheck: %s=%s is set: the process kills itself at reach %d of %q (a test's crash point; unset it to run normally)\n", Env, os.Getenv(Env), v, name)
 }
 
 // Hit marks that point name was reached, and kills the process when it is

@@ -40,6 +40,9 @@ func Parse(s string) (Part, error) {
 		return Part{}, fmt.Errorf("--partition %q: N must be from 1 to %d", s, MaxParts)
 	case k < 0 || k >= n:
 		return Part{}, fmt.Errorf("--partition %q: K counts from 0 to N-1 (%d)", s, n-1)
+	case s != strconv.Itoa(k)+"/"+strconv.Itoa(n):
+		// "+1/2" and "01/02" would name the part "1/2" does under another spelling
+		return Part{}, fmt.Errorf("--partition %q: write K/N in plain digits, e.g. %d/%d", s, k, n)
 	}
 	return Part{K: k, N: n}, nil
 }

@@ -61,7 +61,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want %q", in, p, err, want)
 		}
 	}
-	for in, msg := range map[string]string{"7/7": "K counts from 0", "-1/3": "K counts", "1/0": "N must be", "1/2000": "N must be", "a/b": "write K/N", "3": "write K/N"} {
+	for in, msg := range map[string]string{"7/7": "K counts from 0", "-1/3": "K counts", "1/0": "N must be", "1/2000": "N must be", "a/b": "write K/N", "3": "write K/N", "+1/2": "plain digits", "01/02": "plain digits", " 1/2": "write K/N"} {
 		if _, err := Parse(in); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("Parse(%q): %v, want an error saying %q", in, err, msg)
 		}

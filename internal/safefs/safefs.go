@@ -106,11 +106,21 @@ func (d *Dir) walk(rel string, create bool) ([]*Dir, error) {
 		}
 		fd, err := openDirAt(cur.fd, seg)
 		if err == unix.ENOENT && create {
-			if merr := unix.Mkdirat(cur.fd, seg, 0o755); merr != nil && merr != unix.EEXIST {
+			merr := unix.Mkdirat(cur.fd, seg, 0o755)
+			if merr != nil && merr != unix.EEXIST {
 				closeChain(chain)
 				return nil, d.pathErr("mkdir", done, merr)
 			}
 			fd, err = openDirAt(cur.fd, seg)
+			if err == nil && merr == nil {
+				// as readable as the files put in it (0644 whatever the
+				// umask), so the web server serving the mirror reaches them
+				if cerr := unix.Fchmod(fd, 0o755); cerr != nil {
+					unix.Close(fd)
+					closeChain(chain)
+					return nil, d.pathErr("chmod", done, cerr)
+				}
+			}
 		}
 		if err != nil {
 			if err == unix.ENOTDIR || err == unix.ELOOP {

@@ -126,3 +126,29 @@ func TestPruneStopsAtContent(t *testing.T) {
 		t.Errorf("prune removed a link: %v", err)
 	}
 }
+
+// TestFoldersAreReadableWhateverTheUmask: folders made for the mirror are
+// 0755 under umask 077, as readable as the 0644 files put in them, so the
+// web server that serves the mirror reaches them. (Not parallel: the umask
+// is the process's.)
+func TestFoldersAreReadableWhateverTheUmask(t *testing.T) {
+	root := t.TempDir()
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	d, err := OpenRoot(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sub, err := d.MkdirAll("web/packages/ab/cd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	for _, p := range []string{"web", "web/packages", "web/packages/ab", "web/packages/ab/cd"} {
+		st, err := os.Stat(filepath.Join(root, p))
+		if err != nil || st.Mode().Perm() != 0o755 {
+			t.Errorf("%s: %v %v, want drwxr-xr-x", p, st.Mode(), err)
+		}
+	}
+}

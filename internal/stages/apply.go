@@ -78,8 +78,8 @@ func (c ApplyOptions) Validate() error {
 
 func validateApply(jobs int, rateLimit float64, timeout, maxPlanAge time.Duration, urls ...string) error {
 	switch {
-	case jobs < 1:
-		return usage("--jobs %d: give at least 1", jobs)
+	case jobs < 1 || jobs > MaxJobs:
+		return usage("--jobs %d: give 1 to %d", jobs, MaxJobs)
 	case math.IsNaN(rateLimit) || math.IsInf(rateLimit, 0) || rateLimit < 0:
 		return usage("--rate %v: give a number of requests per second, 0 for no limit", rateLimit)
 	case timeout <= 0:
@@ -145,7 +145,7 @@ func (c *ApplyOptions) Run(ctx context.Context, g *Env) error {
 	mirror := store.Writer(ms)
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {
-		return err
+		return lockRefusal(err)
 	}
 	err = c.applyLocked(ctx, g, run, sum, ms, mirror)
 	return errors.Join(err, unlock())
@@ -407,4 +407,13 @@ func (c *ApplyOptions) dryRun(g *Env, sum *pipeline.PlanSummary) error {
 		fmt.Println("would refuse deletes:", r)
 	}
 	return nil
+}
+
+// lockRefusal makes the store's LockedError a guard refusal (exit 3).
+func lockRefusal(err error) error {
+	var le *store.LockedError
+	if errors.As(err, &le) {
+		return &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: le.Msg}
+	}
+	return err
 }

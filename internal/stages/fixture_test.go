@@ -43,7 +43,7 @@ func jsonDoc(name string, serial int, files ...pkg) string {
 	for _, p := range files {
 		releases[p.version] = append(releases[p.version], file{
 			Filename: p.file, URL: "https://files.example.invalid/" + p.key()[len("web/"):],
-			Size: len(p.content), Digests: map[string]string{"sha256": sum(p.content)},
+			Size: len(p.content), Digests: map[string]string{"sha256": sum(p.content), "md5": md5sum(p.content)},
 			UploadTime: "2020-01-01T00:00:00Z",
 		})
 	}

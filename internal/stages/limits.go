@@ -180,3 +180,8 @@ func (d Days) String() string {
 	}
 	return time.Duration(d).String()
 }
+
+// MaxJobs is the most workers a --jobs flag may ask for: each holds buffers
+// and connections, and more than this only queues on the disk or the
+// network (S3 requests in flight have --s3-requests of their own).
+const MaxJobs = 1024

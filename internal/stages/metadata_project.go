@@ -280,12 +280,12 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 		if f.Size >= 0 {
 			size = strconv.FormatInt(f.Size, 10)
 		}
-		if err := sink.designated(f.Path, normalized, size, f.SHA256, f.URL, f.UploadTime); err != nil {
+		if err := sink.designated(f.Path, normalized, size, f.SHA256, f.URL, f.UploadTime, f.MD5); err != nil {
 			return err
 		}
 		if d := f.MetadataDigest(m.design.digestName); d != "" && !m.design.noCoreMetadata {
 			// bandersnatch gives a .metadata file its release file's upload time
-			return sink.designated(f.Path+".metadata", normalized, "", d, f.URL+".metadata", f.UploadTime)
+			return sink.designated(f.Path+".metadata", normalized, "", d, f.URL+".metadata", f.UploadTime, "")
 		}
 		return nil
 	}

@@ -312,7 +312,7 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 	}
 	d := pipeline.Prefetch(m)
 	if o.sortDesignated {
-		ps := pipeline.NewSorter(o.tmp, o.memory/2, 6, func(row []string) string { return row[1] })
+		ps := pipeline.NewSorter(o.tmp, o.memory/2, len(pipeline.Columns["designated"]), func(row []string) string { return row[1] })
 		if d, err = drainInto(ctx, d, ps); err != nil {
 			return nil, err
 		}

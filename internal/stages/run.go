@@ -57,8 +57,8 @@ type stageTime struct {
 // Validate refuses options no run can go with.
 func (c RunOptions) Validate() error {
 	switch {
-	case c.ListJobs < 1:
-		return usage("--list-jobs %d: give at least 1", c.ListJobs)
+	case c.ListJobs < 1 || c.ListJobs > MaxJobs:
+		return usage("--list-jobs %d: give 1 to %d", c.ListJobs, MaxJobs)
 	case c.Fresh && c.ResumeOnly:
 		return usage("--fresh and --resume-only can't be used together")
 	}

@@ -52,8 +52,8 @@ func metadataSource(flag string, conf *sources.Config) string {
 
 // Validate refuses options no scan can run with.
 func (c ScanMetadataOptions) Validate() error {
-	if c.Jobs < 1 {
-		return usage("--jobs %d: give at least 1", c.Jobs)
+	if c.Jobs < 1 || c.Jobs > MaxJobs {
+		return usage("--jobs %d: give 1 to %d", c.Jobs, MaxJobs)
 	}
 	return checkFrom(c.From)
 }

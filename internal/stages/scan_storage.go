@@ -48,8 +48,8 @@ const stagingPrefix = packagesPrefix + store.TempDir + "/"
 
 // Validate refuses options no scan can run with.
 func (c ScanStorageOptions) Validate() error {
-	if c.Jobs < 1 {
-		return usage("--jobs %d: give at least 1", c.Jobs)
+	if c.Jobs < 1 || c.Jobs > MaxJobs {
+		return usage("--jobs %d: give 1 to %d", c.Jobs, MaxJobs)
 	}
 	return c.Hash.Validate()
 }
@@ -291,8 +291,8 @@ func (r rehashPolicy) due(key, hashedAt string) bool {
 		return false
 	}
 	t, err := time.Parse(time.RFC3339, hashedAt)
-	if err != nil {
-		return true
+	if err != nil || t.After(r.now) {
+		return true // unreadable, or from the future (a clock gone wrong): never carried on
 	}
 	period := int64(r.every / time.Second)
 	if period <= 0 {
@@ -357,6 +357,9 @@ func listLeftovers(ctx context.Context, ms store.Reader, prefix, after string, e
 	return nil
 }
 
+// crNameProblem is the problem of a stored name holding a carriage return.
+const crNameProblem = "name holds a carriage return, which the manifests cannot keep apart from a line feed: never planned, downloaded or deleted; rename or remove it by hand"
+
 type storageResult struct {
 	obj      store.Object
 	sha256   string
@@ -367,6 +370,11 @@ type storageResult struct {
 }
 
 func classify(o store.Object) storageResult {
+	if strings.IndexByte(o.Key, '\r') >= 0 {
+		// CSV reads "\r\n" in a field back as "\n": x\r\ny would become x\ny,
+		// and two rows would sort as one
+		return storageResult{obj: o, problem: crNameProblem}
+	}
 	switch o.Kind {
 	case store.Symlink:
 		return storageResult{obj: o, problem: "symbolic link: never followed, listed or deleted"}

@@ -269,3 +269,16 @@ func TestScanStorageReusesOnS3ByETag(t *testing.T) {
 		}
 	}
 }
+
+// TestFutureDigestIsDue: a hashed_at in the future (a clock gone wrong) is
+// due at once, never carried forward out of the rolling scrub's reach.
+func TestFutureDigestIsDue(t *testing.T) {
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	p := rehashPolicy{every: 30 * 24 * time.Hour, now: now}
+	if !p.due("web/packages/aa/x.whl", "9999-12-31T00:00:00Z") {
+		t.Errorf("a digest computed in 9999 is not due")
+	}
+	if p.due("web/packages/aa/x.whl", now.Add(-time.Minute).Format(time.RFC3339)) {
+		t.Errorf("a digest a minute old is due")
+	}
+}

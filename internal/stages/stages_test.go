@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,12 @@ import (
 	"github.com/bandercheck/bandercheck/internal/testutil"
 	"github.com/bandercheck/bandercheck/pipeline"
 )
+
+// md5sum is the MD5 of s in hex, as upstream JSON gives it.
+func md5sum(s string) string {
+	h := md5.Sum([]byte(s))
+	return hex.EncodeToString(h[:])
+}
 
 func sum(s string) string {
 	h := sha256.Sum256([]byte(s))

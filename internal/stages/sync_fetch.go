@@ -52,7 +52,13 @@ type syncOutcome struct {
 func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 	var t fetchTally
 	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync")}
-	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, se.g.stageOptions(), specs...)
+	opt := se.g.stageOptions()
+	if f, ok := se.store.(store.Flusher); ok {
+		// pages and documents are written Deferred: one flush a commit
+		// makes them durable before their rows are recorded
+		opt.BeforeCommit = func() error { return f.Flush(ctx) }
+	}
+	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, opt, specs...)
 	if err != nil {
 		return t, err
 	}
@@ -174,12 +180,12 @@ type projectSyncer struct {
 
 func newProjectSyncer(se *syncEnv, workers int) *projectSyncer {
 	s := se.conf.Sync
-	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers)
+	client := sources.NewUpstreamClient(s.Timeout, s.GlobalTimeout, 2*workers, s.Proxy)
 	return &projectSyncer{
 		se:       se,
 		upstream: &sources.Upstream{Base: se.base, Client: client, Attempts: se.o.Attempts, StaleWait: se.o.StaleWait, IdleTimeout: s.Timeout},
 		fetch: &sinks.Fetcher{Client: client, Upstream: se.base, Mirror: se.conf.DownloadMirror, NoFallback: se.conf.DownloadMirrorNoFallback,
-			Attempts: 3, Backoff: se.o.StaleWait},
+			Attempts: 3, Backoff: se.o.StaleWait, Deferred: true}, // flushed before each commit
 	}
 }
 
@@ -226,8 +232,13 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 	if ls, err := proj.LastSerial(); err == nil {
 		o.serial = strconv.FormatInt(ls, 10)
 	}
+	if p.se.conf.S3 {
+		if err := putKeeps(ctx, p.se.store, proj.S3Keeps()); err != nil {
+			return o, err
+		}
+	}
 	for _, out := range proj.JSONFiles() {
-		if err := writeOutput(ctx, p.se.store, out); err != nil {
+		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
 		}
 	}
@@ -258,7 +269,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		return o, nil
 	}
 	for _, out := range proj.Pages() {
-		if err := writeOutput(ctx, p.se.store, out); err != nil {
+		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
 		}
 	}

@@ -26,9 +26,9 @@ import (
 func syncLock(ctx context.Context, se *syncEnv) (func() error, error) {
 	unlock, err := se.store.Lock(ctx)
 	if err != nil {
-		var re *pipeline.RefusedError
-		if errors.As(err, &re) {
-			return nil, &pipeline.RefusedError{Guards: re.Guards, Msg: "sync: the mirror's .lock is held (another sync, a bandersnatch or an apply is running): nothing was done; run sync again when it has finished"}
+		var le *store.LockedError
+		if errors.As(err, &le) {
+			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: "sync: the mirror's .lock is held (another sync, a bandersnatch or an apply is running): nothing was done; run sync again when it has finished"}
 		}
 		return nil, err
 	}
@@ -41,7 +41,31 @@ func syncLock(ctx context.Context, se *syncEnv) (func() error, error) {
 			}
 		}
 	}
+	if se.conf.S3 && !se.o.DryRun {
+		if err := putKeeps(ctx, se.store, mirrorfiles.S3BootstrapKeeps(se.opts)); err != nil {
+			return nil, errors.Join(fmt.Errorf("sync: set up the bucket: %w", err), unlock())
+		}
+	}
 	return unlock, nil
+}
+
+// putKeeps puts each of the empty .s3keep objects (bandersnatch's S3
+// backend's folders) that is missing; as bandersnatch never removes them,
+// that gives the bucket it leaves.
+func putKeeps(ctx context.Context, ms store.Store, keys []string) error {
+	for _, k := range keys {
+		_, err := ms.Stat(ctx, k)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sync: look for %s: %w", k, err)
+		}
+		if err := writeOutput(ctx, ms, mirrorfiles.Output{Path: k}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readStatus reads the mirror's status serial as bandersnatch's _load does:
@@ -96,7 +120,17 @@ func readSmall(ctx context.Context, ms store.Reader, key string) (string, error)
 
 // writeOutput writes one whole file, visible only when complete.
 func writeOutput(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
-	up, err := ms.Create(ctx, o.Path, store.Meta{Mode: o.Mode})
+	return write(ctx, ms, o, store.Meta{Mode: o.Mode})
+}
+
+// writeDeferred writes o without making it durable on its own: the sync
+// fetch stage flushes the store before it records the project's rows.
+func writeDeferred(ctx context.Context, ms store.Store, o mirrorfiles.Output) error {
+	return write(ctx, ms, o, store.Meta{Mode: o.Mode, Deferred: true})
+}
+
+func write(ctx context.Context, ms store.Store, o mirrorfiles.Output, meta store.Meta) error {
+	up, err := ms.Create(ctx, o.Path, meta)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.Path, err)
 	}

@@ -3,6 +3,7 @@ package stages
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bandercheck/bandercheck/internal/fakepypi"
 	"github.com/bandercheck/bandercheck/internal/goldentree"
+	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // goldenBase is the upstream the golden trees were recorded from: the file
@@ -95,5 +97,45 @@ func TestSyncWritesBandersnatchsTree(t *testing.T) {
 			}
 			checkGolden(t, name, mirror, fakepypi.GoldenSteps-1)
 		})
+	}
+}
+
+// TestSyncRemoveDeletedWithinItsGuard: --remove-deleted beyond
+// --max-remove-projects is refused (a guard, exit 3) with nothing removed;
+// within it the project gone upstream goes, pages and documents.
+func TestSyncRemoveDeletedWithinItsGuard(t *testing.T) {
+	t.Parallel()
+	mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+	syncStep(t, "json-all-flat", mirror, state, 0, DefaultSyncOptions())
+	gone := filepath.Join(mirror, "web/json/removed-later")
+	if _, err := os.Stat(gone); err != nil {
+		t.Fatalf("step 0 has no removed-later: %v", err)
+	}
+	w, err := fakepypi.Golden(goldenBase, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	t.Cleanup(srv.Close)
+	o := DefaultSyncOptions()
+	o.RemoveDeleted, o.MaxRemoveProjects = true, Limit{N: 0}
+	var out bytes.Buffer
+	g := &Env{Config: syncConfig(t, "json-all-flat", mirror, srv.URL, ""), State: state, Progress: "never", Stdout: &out, Stderr: &out}
+	_, err = Sync(context.Background(), g, o)
+	var re *pipeline.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "--max-remove-projects") {
+		t.Fatalf("removal beyond the guard: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(gone); err != nil {
+		t.Errorf("a refused removal removed the project: %v", err)
+	}
+	o.MaxRemoveProjects = Limit{N: 1}
+	if _, err := Sync(context.Background(), g, o); err != nil {
+		t.Fatalf("removal within the guard: %v\n%s", err, out.String())
+	}
+	for _, p := range []string{gone, filepath.Join(mirror, "web/simple/removed-later"), filepath.Join(mirror, "web/pypi/removed-later")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
 	}
 }

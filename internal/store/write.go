@@ -11,6 +11,16 @@ type Meta struct {
 	SHA256   string
 	Uploaded time.Time // zero when unknown
 	Mode     uint32    // POSIX permission bits; 0 means 0644
+	// Deferred lets a store skip making this one file durable before it is
+	// visible (POSIX: no fsync a file); the caller calls Flush before it
+	// records the file as written. Thousands of small pages then cost one
+	// flush, not one disk round trip each.
+	Deferred bool
+}
+
+// Flusher is a store whose Deferred writes Flush makes durable.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // Upload is a file being written; it becomes visible only on Commit.
@@ -36,7 +46,7 @@ type Writer interface {
 	// Anything unreadable, or not a regular file, is not present.
 	Present(ctx context.Context, key string, size int64, sum string) (bool, error)
 	// Lock takes the mirror's lock for the whole apply, or refuses with a
-	// *pipeline.RefusedError while a sync holds it.
+	// *LockedError while a sync holds it.
 	Lock(ctx context.Context) (unlock func() error, err error)
 }
 
@@ -46,3 +56,9 @@ type Store interface {
 	Reader
 	Writer
 }
+
+// LockedError is Lock's refusal: a sync (bandersnatch's, or ours) holds the
+// mirror's .lock. The stages turn it into a guard refusal (exit 3).
+type LockedError struct{ Msg string }
+
+func (e *LockedError) Error() string { return e.Msg }

@@ -17,7 +17,6 @@ import (
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
 	"github.com/bandercheck/bandercheck/internal/safefs"
 	"github.com/bandercheck/bandercheck/internal/store"
-	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // dirWriter is the write side of a Store. Every path is walked from
@@ -58,6 +57,24 @@ func (d *Store) writer() (*dirWriter, error) {
 	d.w = &dirWriter{root: d.root, rootDir: rd, packages: pd}
 	return d.w, nil
 }
+
+// Flush makes every Deferred write durable: syncfs(2) on the mirror's file
+// system, and on web/packages' when that is another volume.
+func (d *Store) Flush(ctx context.Context) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	if err := unix.Syncfs(w.rootDir.Fd()); err != nil {
+		return fmt.Errorf("flush mirror %s: %w", d.root, err)
+	}
+	if err := unix.Syncfs(w.packages.Fd()); err != nil {
+		return fmt.Errorf("flush mirror %s/web/packages: %w", d.root, err)
+	}
+	return nil
+}
+
+var _ store.Flusher = (*Store)(nil)
 
 // Close releases the descriptors writes went through.
 func (d *Store) Close() error {
@@ -135,7 +152,7 @@ func (d *Store) Present(ctx context.Context, key string, size int64, sum string)
 }
 
 // Lock takes a non-blocking exclusive flock on <root>/.lock, the lock
-// bandersnatch takes while it syncs, or refuses with a *pipeline.RefusedError.
+// bandersnatch takes while it syncs, or refuses with a *store.LockedError.
 // Under it no other apply runs, so what is staged is left from a kill and is
 // cleared; unlocking clears the staging folder again and releases the
 // descriptors.
@@ -213,7 +230,7 @@ func (u *dirUpload) Commit(ctx context.Context) error {
 		mode = os.FileMode(u.meta.Mode)
 	}
 	err := u.f.Chmod(mode)
-	if err == nil {
+	if err == nil && !u.meta.Deferred {
 		err = u.f.Sync()
 	}
 	if cerr := u.f.Close(); err == nil {
@@ -301,7 +318,7 @@ func (d *dirWriter) lock() (func() error, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
+			return nil, &store.LockedError{Msg: fmt.Sprintf("the mirror is locked (%s is held: a bandersnatch sync is running): apply did nothing; run it again when the sync has finished", path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/bandercheck/bandercheck/internal/store"
-	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // deleteBatch is the most keys one DeleteObjects call takes.
@@ -142,7 +141,7 @@ func (m *Store) RemoveTree(ctx context.Context, prefix string) error {
 func (m *Store) Lock(ctx context.Context) (func() error, error) {
 	_, err := m.Stat(ctx, ".lock")
 	if err == nil {
-		return nil, &pipeline.RefusedError{Guards: []string{"mirror-lock"}, Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
+		return nil, &store.LockedError{Msg: fmt.Sprintf("the mirror is locked (%s.lock exists, a bandersnatch sync is running): run apply again after it finishes", m)}
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("check the mirror lock: %w", err)

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/store"
-	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // Backend opens one kind of store for the suite.
@@ -266,8 +265,8 @@ func testLock(t *testing.T, b Backend) {
 		w = b.LockHeld(t, st)
 	}
 	_, err := w.Lock(ctx)
-	var re *pipeline.RefusedError
-	if !errors.As(err, &re) {
+	var le *store.LockedError
+	if !errors.As(err, &le) {
 		t.Errorf("lock while a sync holds it: %v, want a refusal", err)
 	}
 }

@@ -1,0 +1,125 @@
+package stages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
+	"github.com/bandercheck/bandercheck/internal/testutil"
+)
+
+// TestSyncWritesBandersnatchsS3Layout: sync into a bucket on the real S3
+// server (versitygw) leaves what bandersnatch's S3 backend left there for
+// the same config, recorded by testdata/golden/generate.sh: every key and
+// byte, the .s3keep objects, and the sha256 and uploaded-at metadata, on
+// the first sync and after upstream changed.
+func TestSyncWritesBandersnatchsS3Layout(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Versity(t)
+	client := srv.Bucket(t, "golden")
+	for _, name := range []string{"json-all-flat", "defaults-hash-index"} {
+		t.Run(name, func(t *testing.T) {
+			state := t.TempDir()
+			for step := range fakepypi.GoldenSteps {
+				w, err := fakepypi.Golden(goldenBase, step)
+				if err != nil {
+					t.Fatal(err)
+				}
+				up := httptest.NewServer(w)
+				b, err := os.ReadFile(filepath.Join("../../testdata/golden/s3", name+".conf"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				conf := strings.NewReplacer("@NAME@", name, "@MASTER@", up.URL, "@S3@", srv.Endpoint,
+					"aws_access_key_id = golden", "aws_access_key_id = "+srv.AccessKey,
+					"aws_secret_access_key = golden-secret", "aws_secret_access_key = "+srv.SecretKey).Replace(string(b))
+				conf = strings.Replace(conf, "[mirror]\n", "[mirror]\ndownload-mirror = "+up.URL+"\ndownload-mirror-no-fallback = true\n", 1)
+				p := filepath.Join(t.TempDir(), "bandersnatch.conf")
+				os.WriteFile(p, []byte(conf), 0o644)
+				var out strings.Builder
+				g := &Env{Config: p, State: state, Progress: "never", Stdout: &out, Stderr: &out}
+				res, err := Sync(context.Background(), g, DefaultSyncOptions())
+				up.Close()
+				if err != nil || res.Failed != 0 {
+					t.Fatalf("step %d: %v, %d failed\n%s", step, err, res.Failed, out.String())
+				}
+				want, err := os.ReadFile(filepath.Join("../../testdata/golden/s3", name, fmt.Sprintf("step%d.S3MANIFEST", step)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := bucketManifest(t, client, "golden", name); got != string(want) {
+					t.Errorf("step %d: the bucket differs from bandersnatch's:\n%s", step, lineDiff(got, string(want)))
+				}
+			}
+		})
+	}
+}
+
+// bucketManifest lists bucket/prefix as testdata/golden/s3/s3list.py does:
+// "key size sha256 metadata-json" a line, keys relative to the prefix.
+func bucketManifest(t *testing.T, c *s3.Client, bucket, prefix string) string {
+	t.Helper()
+	ctx := context.Background()
+	var lines []string
+	pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/")})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(obj.Body)
+			obj.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel := strings.TrimPrefix(*o.Key, prefix+"/")
+			sum := sha256.Sum256(body)
+			digest := hex.EncodeToString(sum[:])
+			if rel == "web/last-modified" {
+				digest = "-" // the sync's start time
+			}
+			meta := obj.Metadata
+			if meta == nil {
+				meta = map[string]string{}
+			}
+			mj, _ := json.Marshal(meta) // sorted keys, as json.dumps(sort_keys=True) for plain strings
+			lines = append(lines, fmt.Sprintf("%s %d %s %s", rel, len(body), digest, strings.ReplaceAll(strings.ReplaceAll(string(mj), `":"`, `": "`), `","`, `", "`)))
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// lineDiff shows the lines only one side has.
+func lineDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var out []string
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			out = append(out, "ours:          "+l)
+		}
+	}
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			out = append(out, "bandersnatch's: "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
