@@ -22,7 +22,7 @@ import (
 // mapping its flags onto the stage's options (internal/stages has no kong).
 type CLI struct {
 	Globals
-	Version kong.VersionFlag `help:"Print the version, the commit and the Go version, and exit."`
+	Version kong.VersionFlag `group:"global" help:"Print version, commit and Go version."`
 
 	Scan   ScanCmd   `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
 	Plan   PlanCmd   `cmd:"" help:"Merge-join storage against designated files into plans."`
@@ -85,6 +85,9 @@ func newParser(ctx context.Context, cli *CLI, opts ...kong.Option) (*kong.Kong, 
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		defaultVars(),
 		kong.Vars{"version": versionString()},
+		globalGroups,
+		signedDurations(),
+		kong.ValueFormatter(helpValue),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
 	}, opts...)...)
 }
