@@ -115,11 +115,12 @@ func removeGone(ctx context.Context, se *syncEnv) error {
 	if slices.Contains(se.run.Steps, "remove") {
 		return nil
 	}
-	dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
+	var n int64
+	err := eachSimpleDir(ctx, se.store, se.conf.HashIndex, func(string) error { n++; return nil })
 	if err != nil {
 		return err
 	}
-	local := int64(len(dirs)) + se.run.Removed // as many as before the first removal
+	local := n + se.run.Removed // as many as before the first removal
 	limit := se.o.MaxRemoveProjects.Of(local)
 	var gone []string // at most limit+1: the guard below refuses more
 	err = pipeline.EachRow(se.g.State, "sync/todo", func(row []string) error {
