@@ -33,7 +33,9 @@ type CLI struct {
 	Cat    CatCmd    `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
 	Sync   SyncCmd   `cmd:"" help:"Mirror upstream as 'bandersnatch mirror' does with --config (or 'bandersnatch sync NAME...' with names), as resumable stages."`
 
-	VersionCmd VersionCmd `cmd:"" name:"version" help:"Print the version, the commit and the Go version."`
+	VersionCmd VersionCmd    `cmd:"" name:"version" help:"Print the version, the commit and the Go version."`
+	Completion CompletionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
+	Man        ManCmd        `cmd:"" help:"Print the manual page (roff): bandercheck man | man -l -"`
 }
 
 // stateWriter is a command that says whether it writes STATE: those that do
@@ -124,6 +126,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 			code = int(c)
 		}
 	}()
+	complete(parser)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "bandercheck:", err.Error()+habitHint(args))
