@@ -16,7 +16,7 @@ import (
 
 // CatCmd prints one manifest as CSV with one header.
 type CatCmd struct {
-	Manifest string `arg:"" help:"Manifest name: storage, projects, designated, problems/storage, problems/metadata, upstream, plan/download, plan/delete, plan/remove-projects, applied/download, applied/delete, applied/remove-projects."`
+	Manifest string `arg:"" predictor:"manifest" help:"Manifest name: storage, projects, designated, problems/storage, problems/metadata, upstream, plan/download, plan/delete, plan/remove-projects, applied/download, applied/delete, applied/remove-projects."`
 }
 
 // WritesState implements stateWriter: cat only reads STATE.

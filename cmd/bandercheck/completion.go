@@ -4,7 +4,10 @@ import (
 	"fmt"
 
 	"github.com/alecthomas/kong"
+	"github.com/posener/complete"
 	"github.com/willabides/kongplete"
+
+	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // CompletionCmd is completion: the shell script that completes bandercheck's
@@ -44,8 +47,10 @@ func (c *CompletionCmd) Run(k *kong.Context) error {
 	return err
 }
 
-// complete answers a shell's completion request (COMP_LINE set by the
+// answerCompletion answers a shell's completion request (COMP_LINE set by the
 // scripts above) and exits; without one it returns.
-func complete(parser *kong.Kong) {
-	kongplete.Complete(parser, kongplete.WithExitFunc(func(code int) { panic(exitPanic(code)) }))
+func answerCompletion(parser *kong.Kong) {
+	kongplete.Complete(parser,
+		kongplete.WithPredictor("manifest", complete.PredictSet(pipeline.ManifestNames...)),
+		kongplete.WithExitFunc(func(code int) { panic(exitPanic(code)) }))
 }

@@ -126,7 +126,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 			code = int(c)
 		}
 	}()
-	complete(parser)
+	answerCompletion(parser)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "bandercheck:", err.Error()+habitHint(args))

@@ -104,6 +104,7 @@ func TestShellCompletion(t *testing.T) {
 		"bandercheck --log-format ":      {"text", "json"},
 		"bandercheck completion ":        {"bash", "zsh", "fish"},
 		"bandercheck apply --only ":      {"download", "delete", "remove-projects"},
+		"bandercheck cat plan/":          {"plan/download", "plan/delete", "plan/remove-projects"},
 	} {
 		t.Setenv("COMP_LINE", line)
 		code, got := runInProcess(t)
