@@ -20,7 +20,7 @@ type ScanCmd struct {
 // ScanStorageCmd is scan storage: it writes STATE/storage and problems/storage.
 type ScanStorageCmd struct {
 	Jobs        int         `help:"Folders listed at once, and files hashed at once on a disk (on S3, --s3-requests objects are read or asked for their metadata at once)." default:"${storage_jobs}"`
-	Hash        hashFlag    `help:"Fill the sha256 column: bare --hash reads files on POSIX and takes bandersnatch's sha256 metadata on S3; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|full"`
+	Hash        hashFlag    `help:"Fill the sha256 column: bare --hash reads files on POSIX and proves S3 objects by their listed ETag (=etag: the MD5 plan compares with upstream's, after a calibration; an object without an MD5 ETag falls back to its sha256 metadata, or its content with =etag+content); --hash=metadata takes bandersnatch's sha256 metadata; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|etag|etag+content|full"`
 	RehashAfter stages.Days `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
 	Fresh       bool        `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
 }
@@ -87,7 +87,7 @@ func (c *ScanUpstreamCmd) Run(ctx context.Context, g *stages.Env) error {
 	return o.Run(ctx, g)
 }
 
-// hashFlag is --hash: bare (content on POSIX, metadata on S3), =content, =metadata or =full.
+// hashFlag is --hash: bare (content on POSIX, etag on S3), =content, =metadata, =etag, =etag+content or =full.
 type hashFlag stages.HashMode
 
 // Decode implements kong.MapperValue: a bare --hash takes no value.
@@ -101,12 +101,12 @@ func (h *hashFlag) Decode(ctx *kong.DecodeContext) error {
 		return err
 	}
 	switch stages.HashMode(v) {
-	case stages.HashContent, stages.HashMetadata, stages.HashFull:
+	case stages.HashContent, stages.HashMetadata, stages.HashFull, stages.HashETag, stages.HashETagContent:
 		*h = hashFlag(v)
 	case "none", "":
 		*h = hashFlag(stages.HashNone)
 	default:
-		return fmt.Errorf("--hash=%s: want content, metadata or full", v)
+		return fmt.Errorf("--hash=%s: want content, metadata, etag, etag+content or full", v)
 	}
 	return nil
 }

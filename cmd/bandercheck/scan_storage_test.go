@@ -80,7 +80,7 @@ func TestScanStorageBadInput(t *testing.T) {
 		"missing mirror":   {[]string{"--mirror", dir + "/nope", "scan", "storage"}, 2, "does not exist"},
 		"no web/packages":  {[]string{"--mirror", dir, "scan", "storage"}, 2, "has no web/packages/"},
 		"no mirror at all": {[]string{"scan", "storage"}, 2, "no mirror given"},
-		"bad hash value":   {[]string{"--mirror", dir, "scan", "storage", "--hash=md5"}, 2, "want content, metadata or full"},
+		"bad hash value":   {[]string{"--mirror", dir, "scan", "storage", "--hash=md5"}, 2, "want content, metadata, etag, etag+content or full"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			state := t.TempDir() + "/st"
