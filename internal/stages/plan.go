@@ -180,7 +180,7 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 		return nil, err
 	}
 
-	st, join, err := joinInto(ctx, g, newDir, joinOptions{g: g, state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
+	st, join, err := joinInto(ctx, g, newDir, joinOptions{g: g, runMirror: run.Mirror, state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,8 @@ type joinOptions struct {
 	cutoff         time.Time
 	sortStorage    bool
 	sortDesignated bool
-	g              *Env // opens the store to confirm ETag mismatches
+	g              *Env   // opens the store to confirm ETag mismatches
+	runMirror      string // the mirror of run.json, when no --mirror is given
 }
 
 // runJoin sorts designated by path (tagging files of removed projects on the
@@ -259,7 +260,7 @@ func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.
 		return nil, err
 	}
 	defer designated.Close()
-	w := &planWriter{ctx: ctx, st: st, g: o.g}
+	w := &planWriter{ctx: ctx, st: st, g: o.g, runMirror: o.runMirror}
 	defer w.closeStore()
 	return pipeline.Join(storage, designated, o.cutoff, w)
 }
@@ -365,6 +366,9 @@ type planWriter struct {
 	n   int
 	g   *Env        // to open the store on the first ETag mismatch
 	ms  store.Store // the store, once opened
+	// runMirror is the mirror the state was scanned from (run.json), for a
+	// plan run without --mirror
+	runMirror string
 }
 
 // ConfirmMismatch implements pipeline.Confirmer: it reads the stored file
@@ -375,6 +379,13 @@ func (w *planWriter) ConfirmMismatch(path, sha256 string) (bool, error) {
 		return true, nil
 	}
 	if w.ms == nil {
+		if _, err := w.g.mirror(); err != nil && w.runMirror != "" {
+			// a plan run without --mirror (of assembled partitions): the
+			// mirror the state was scanned from
+			if loc, perr := ParseLocation(w.runMirror); perr == nil {
+				w.g.Mirror = loc
+			}
+		}
 		ms, _, err := w.g.openStore(w.ctx)
 		if err != nil {
 			return false, fmt.Errorf("plan: open the mirror to confirm an ETag mismatch: %w", err)
