@@ -22,11 +22,11 @@ func (f *ApplySharedFlags) options() stages.ApplyShared {
 
 // ApplyCmd is apply: it changes the mirror and writes STATE/applied.
 type ApplyCmd struct {
-	Jobs             int `help:"Downloads at once." default:"${apply_jobs}"`
+	Jobs             int `help:"${apply_jobs_help}" default:"${apply_jobs}"`
 	ApplySharedFlags `embed:""`
-	Upstream         string        `help:"Base URL for files that simple pages link by path only (default: the config's [mirror] master)." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	Upstream         string        `help:"${upstream_help} Files that simple pages link by path only come from it, unless --download-base is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	Timeout          time.Duration `help:"Time limit of one download attempt." default:"${download_timeout}"`
-	DryRun           bool          `help:"Print what would be done and change nothing."`
+	DryRun           bool          `help:"${apply_dry_run_help}"`
 	Only             string        `help:"Carry out one action only." enum:",download,delete,remove-projects" default:""`
 	Fresh            bool          `help:"Forget what earlier runs of apply recorded and carry out the whole plan again."`
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +37,13 @@ func defaultVars() kong.Vars {
 		"max_plan_age":        shortDuration(a.MaxPlanAge),
 		"report_out":          r.Out,
 		"report_top":          strconv.Itoa(r.Top),
+		// one text a meaning, wherever the flag appears (docs/reference.md, "Flags")
+		"upstream_help":      "Upstream's base URL, the index serving /simple/ (default: the config's [mirror] master).",
+		"storage_jobs_help":  "Folders listed, and files hashed on a disk, at once (more than elsewhere: each mostly waits on the disk; on S3 --s3-requests sets the pace).",
+		"metadata_jobs_help": "Documents read and parsed at once on a disk (parsing takes the CPU; on S3 --s3-requests sets the pace).",
+		"apply_jobs_help":    "Downloads at once (all from one upstream host, within --rate).",
+		"apply_dry_run_help": "Read the plan and print how many files and bytes each action would download, delete or remove, and any guard that would refuse; change nothing.",
+		"run_dry_run_help":   "Scan and plan, print the plan, then stop: apply is not run and the mirror is not changed; a later run applies this plan while it is younger than --max-plan-age.",
 	}
 }
 
@@ -47,4 +57,36 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// negativeValue is a token that reads as a negative number or duration
+// ("-1h", "-5"), not as a short flag.
+var negativeValue = regexp.MustCompile(`^-[0-9.]`)
+
+// signedDurations lets a duration flag take a negative value given as the
+// next argument (--grace -1h, the README's example of a refused value), so
+// that the flag's own check says why it is refused; kong's own mapper takes
+// "-1h" for an unknown short flag.
+func signedDurations() kong.Option {
+	return kong.TypeMapper(reflect.TypeOf(time.Duration(0)), kong.MapperFunc(func(ctx *kong.DecodeContext, target reflect.Value) error {
+		t := ctx.Scan.Pop()
+		s, isString := t.Value.(string)
+		if !t.IsValue() && (!isString || !negativeValue.MatchString(s)) {
+			return fmt.Errorf("expected duration value but got %q (%s)", t, t.InferredType())
+		}
+		var d time.Duration
+		switch v := t.Value.(type) {
+		case string:
+			var err error
+			if d, err = time.ParseDuration(v); err != nil {
+				return fmt.Errorf("expected duration but got %q: %w", v, err)
+			}
+		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+			d = reflect.ValueOf(v).Convert(reflect.TypeFor[time.Duration]()).Interface().(time.Duration)
+		default:
+			return fmt.Errorf("expected duration but got %q", v)
+		}
+		target.Set(reflect.ValueOf(d))
+		return nil
+	}))
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"strings"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/bandercheck/bandercheck/internal/partition"
 	"github.com/bandercheck/bandercheck/internal/stages"
@@ -9,18 +12,37 @@ import (
 
 // Globals are the flags every command takes.
 type Globals struct {
-	Mirror      stages.Location `help:"The mirror root: a path or s3://bucket/prefix." env:"BANDERCHECK_MIRROR" placeholder:"PATH|s3://bucket/prefix"`
-	Config      string          `help:"A bandersnatch.conf to read the mirror, S3 and upstream settings from." env:"BANDERCHECK_CONFIG" type:"existingfile" placeholder:"FILE"`
-	State       string          `help:"State directory for manifests and checkpoints." env:"BANDERCHECK_STATE" default:"./bandercheck-state" placeholder:"DIR"`
-	S3Endpoint  string          `name:"s3-endpoint" help:"S3 endpoint URL." env:"BANDERCHECK_S3_ENDPOINT" placeholder:"URL"`
-	S3Region    string          `name:"s3-region" help:"S3 region." env:"BANDERCHECK_S3_REGION"`
-	S3PathStyle *bool           `name:"s3-path-style" negatable:"" help:"Path-style S3 addressing (http://host/bucket/key). Without either flag, an --s3-endpoint that is an IP address or localhost gets path style and any other host virtual-hosted style (bucket.host), as in boto3." env:"BANDERCHECK_S3_PATH_STYLE"`
-	S3Requests  int             `name:"s3-requests" help:"S3 requests in flight at once, shared by every stage's workers; the connection pool is as large. Each waits a round trip, not the CPU: raise it for a distant endpoint, lower it when the store answers SlowDown often." env:"BANDERCHECK_S3_REQUESTS" default:"256"`
-	Partition   partition.Part  `help:"Scan part K (from 0) of N of the mirror, for N machines at once (scan storage, scan metadata, run --dry-run); plan --partitions puts the parts together." env:"BANDERCHECK_PARTITION" placeholder:"K/N"`
-	MetricsFile string          `help:"Write Prometheus metrics here (the textfile-collector format, replaced atomically) after every stage and at the end: stage times, manifests, the plan, what was applied, refused guards, the exit code and the last success." env:"BANDERCHECK_METRICS_FILE" placeholder:"FILE"`
-	LogFormat   string          `help:"Log format on stderr." enum:"text,json" default:"text" env:"BANDERCHECK_LOG_FORMAT"`
-	Progress    string          `help:"Live progress on stderr." enum:"auto,always,never" default:"auto" env:"BANDERCHECK_PROGRESS"`
+	Mirror      stages.Location `group:"global" help:"The mirror root: a path or s3://bucket/prefix." env:"BANDERCHECK_MIRROR" placeholder:"PATH|S3-URL"`
+	Config      string          `group:"global" help:"A bandersnatch.conf (mirror, S3, upstream)." env:"BANDERCHECK_CONFIG" type:"existingfile" placeholder:"FILE"`
+	State       string          `group:"global" help:"State directory: manifests and checkpoints." env:"BANDERCHECK_STATE" default:"./bandercheck-state" placeholder:"DIR"`
+	LogFormat   string          `group:"global" help:"Log format on stderr." enum:"text,json" default:"text" env:"BANDERCHECK_LOG_FORMAT"`
+	Progress    string          `group:"global" help:"Live progress on stderr." enum:"auto,always,never" default:"auto" env:"BANDERCHECK_PROGRESS"`
+	S3Endpoint  string          `group:"s3" name:"s3-endpoint" help:"S3 endpoint URL." env:"BANDERCHECK_S3_ENDPOINT" placeholder:"URL"`
+	S3Region    string          `group:"s3" name:"s3-region" help:"S3 region." env:"BANDERCHECK_S3_REGION"`
+	S3PathStyle *bool           `group:"s3" name:"s3-path-style" negatable:"" help:"Path-style addressing (default: IP or localhost)." env:"BANDERCHECK_S3_PATH_STYLE"`
+	S3Requests  int             `group:"advanced" name:"s3-requests" help:"S3 requests in flight at once, shared by every worker." env:"BANDERCHECK_S3_REQUESTS" default:"256"`
+	Partition   partition.Part  `group:"advanced" help:"Scan part K (from 0) of N (see plan --partitions)." env:"BANDERCHECK_PARTITION" placeholder:"K/N"`
+	MetricsFile string          `group:"advanced" help:"Prometheus textfile metrics, written after each stage." env:"BANDERCHECK_METRICS_FILE" placeholder:"FILE"`
 	ShardRows   int             `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
+}
+
+// globalGroups are the headings of the global flags in every command's
+// --help, after the command's own flags (kong prints ungrouped flags
+// first). Their environment variables are said once, in the first title;
+// docs/reference.md has each flag in full.
+var globalGroups = kong.ExplicitGroups([]kong.Group{
+	{Key: "global", Title: "Global flags (each also $BANDERCHECK_<NAME>, e.g. BANDERCHECK_S3_ENDPOINT):"},
+	{Key: "s3", Title: "S3:"},
+	{Key: "advanced", Title: "Advanced:"},
+})
+
+// helpValue is kong's help text of a flag, without the environment variable
+// of a grouped global flag (the group's title says it once).
+func helpValue(v *kong.Value) string {
+	if v.Tag != nil && v.Tag.Group != "" && len(v.Tag.Envs) > 0 && strings.HasPrefix(v.Tag.Envs[0], "BANDERCHECK_") {
+		return v.Help
+	}
+	return kong.DefaultHelpValueFormatter(v)
 }
 
 // env is the stages' Env for these flags.

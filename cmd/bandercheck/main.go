@@ -22,6 +22,7 @@ import (
 // mapping its flags onto the stage's options (internal/stages has no kong).
 type CLI struct {
 	Globals
+	Version kong.VersionFlag `group:"global" help:"Print version, commit and Go version."`
 
 	Scan   ScanCmd   `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
 	Plan   PlanCmd   `cmd:"" help:"Merge-join storage against designated files into plans."`
@@ -31,6 +32,10 @@ type CLI struct {
 	Report ReportCmd `cmd:"" help:"Write one self-contained HTML page about STATE: stages, the plan as a chart, the projects with the most bytes to download or delete, the first problems."`
 	Cat    CatCmd    `cmd:"" help:"One manifest's shards as a single CSV on stdout."`
 	Sync   SyncCmd   `cmd:"" help:"Mirror upstream as 'bandersnatch mirror' does with --config (or 'bandersnatch sync NAME...' with names), as resumable stages."`
+
+	VersionCmd VersionCmd    `cmd:"" name:"version" help:"Print the version, the commit and the Go version."`
+	Completion CompletionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
+	Man        ManCmd        `cmd:"" help:"Print the manual page (roff): bandercheck man | man -l -"`
 }
 
 // stateWriter is a command that says whether it writes STATE: those that do
@@ -55,7 +60,8 @@ func main() {
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string) int {
+// run runs one command line; opts are for tests (kong.Writers).
+func run(ctx context.Context, args []string, opts ...kong.Option) int {
 	if path := os.Getenv("BANDERCHECK_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
@@ -64,19 +70,28 @@ func run(ctx context.Context, args []string) int {
 		}
 	}
 	var cli CLI
-	parser, err := kong.New(&cli,
-		kong.Name("bandercheck"),
-		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n"+exitHelp),
-		kong.UsageOnError(),
-		kong.BindTo(ctx, (*context.Context)(nil)),
-		defaultVars(),
-		kong.Exit(func(code int) { panic(exitPanic(code)) }),
-	)
+	parser, err := newParser(ctx, &cli, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "bandercheck:", err)
 		return 1
 	}
 	return parse(ctx, parser, &cli, args)
+}
+
+// newParser is the kong parser of the command line, with opts after its own.
+func newParser(ctx context.Context, cli *CLI, opts ...kong.Option) (*kong.Kong, error) {
+	return kong.New(cli, append([]kong.Option{
+		kong.Name("bandercheck"),
+		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n" + exitHelp),
+		kong.UsageOnError(),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		defaultVars(),
+		kong.Vars{"version": versionString()},
+		globalGroups,
+		signedDurations(),
+		kong.ValueFormatter(helpValue),
+		kong.Exit(func(code int) { panic(exitPanic(code)) }),
+	}, opts...)...)
 }
 
 type exitPanic int
@@ -111,6 +126,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 			code = int(c)
 		}
 	}()
+	complete(parser)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "bandercheck:", err.Error()+habitHint(args))

@@ -13,12 +13,12 @@ type RunCmd struct {
 	Hash             hashFlag    `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata|etag|etag+content|full"`
 	RehashAfter      stages.Days `help:"See scan storage --rehash-after." default:"${rehash_after}"`
 	From             string      `help:"Metadata source: json or simple (see scan metadata --from)." enum:",json,simple" default:"${metadata_from}"`
-	Upstream         string      `help:"Upstream index base URL; scan upstream runs when this or a config [mirror] master is given." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
-	ListJobs         int         `help:"scan storage: folders listed at once, and files hashed at once on a disk (scan storage --jobs)." default:"${storage_jobs}"`
-	Jobs             int         `help:"scan metadata: documents read at once on a disk (scan metadata --jobs); apply: downloads at once (apply --jobs). On S3 the scans run --s3-requests at once instead." default:"${metadata_jobs}"`
+	Upstream         string      `help:"${upstream_help} scan upstream runs when either is given; apply fetches from it what simple pages link by path only." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	ListJobs         int         `help:"scan storage --jobs: ${storage_jobs_help}" default:"${storage_jobs}"`
+	Jobs             int         `help:"scan metadata --jobs and apply --jobs (both ${metadata_jobs} by default; see their help)." default:"${metadata_jobs}"`
 	PlanFlags        `embed:""`
 	ApplySharedFlags `embed:""`
-	DryRun           bool `help:"Stop after plan."`
+	DryRun           bool `help:"${run_dry_run_help}"`
 	Fresh            bool `help:"Start a new check even when the one in STATE is unfinished (the last finished storage manifest and applied results are kept in STATE/previous)." xor:"start"`
 	ResumeOnly       bool `help:"Only resume the check in STATE: never start a new one when it has finished (by default run starts a new check once the last was applied, its plan refused, or its plan is older than --max-plan-age)." xor:"start"`
 }

@@ -19,10 +19,10 @@ type ScanCmd struct {
 
 // ScanStorageCmd is scan storage: it writes STATE/storage and problems/storage.
 type ScanStorageCmd struct {
-	Jobs        int         `help:"Folders listed at once, and files hashed at once on a disk (on S3, --s3-requests objects are read or asked for their metadata at once)." default:"${storage_jobs}"`
-	Hash        hashFlag    `help:"Fill the sha256 column: bare --hash reads files on POSIX and proves S3 objects by their listed ETag (=etag: the MD5 plan compares with upstream's, after a calibration; an object without an MD5 ETag falls back to its sha256 metadata, or its content with =etag+content); --hash=metadata takes bandersnatch's sha256 metadata; --hash=content reads S3 objects too; --hash=full reads every file, reusing no digest." placeholder:"content|metadata|etag|etag+content|full"`
-	RehashAfter stages.Days `help:"Read a file again once its digest is this old, even when nothing says it changed; spread so that each run reads an even share (a rolling scrub)." default:"${rehash_after}"`
-	Fresh       bool        `help:"Discard this stage's earlier output and scan from the start (the last finished storage manifest is kept in STATE/previous for --hash to reuse)."`
+	Jobs        int         `help:"${storage_jobs_help}" default:"${storage_jobs}"`
+	Hash        hashFlag    `help:"Fill sha256: a disk's files are read; on S3 bare --hash is =etag (ETag against upstream's MD5, else metadata), =metadata takes the sha256 metadata, =content reads objects; =full reuses no digest." placeholder:"content|metadata|etag|etag+content|full"`
+	RehashAfter stages.Days `help:"Read a file again once its digest is this old (a rolling scrub: each run reads an even share)." default:"${rehash_after}"`
+	Fresh       bool        `help:"Scan from the start (the last finished manifest stays in STATE/previous for --hash to reuse)."`
 }
 
 func (c *ScanStorageCmd) options() stages.ScanStorageOptions {
@@ -44,7 +44,7 @@ func (c *ScanStorageCmd) Run(ctx context.Context, g *stages.Env) error {
 // ScanMetadataCmd is scan metadata: it writes STATE/projects, designated and problems/metadata.
 type ScanMetadataCmd struct {
 	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
-	Jobs  int    `help:"Documents read and parsed at once on a disk (on S3, --s3-requests)." default:"${metadata_jobs}"`
+	Jobs  int    `help:"${metadata_jobs_help}" default:"${metadata_jobs}"`
 	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
 }
 
@@ -66,7 +66,7 @@ func (c *ScanMetadataCmd) Run(ctx context.Context, g *stages.Env) error {
 
 // ScanUpstreamCmd is scan upstream: it writes STATE/upstream.
 type ScanUpstreamCmd struct {
-	Upstream string        `help:"Base URL of the upstream index (the one serving /simple/); default: bandersnatch.conf [mirror] master." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
+	Upstream string        `help:"${upstream_help}" env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	Timeout  time.Duration `help:"Time limit of one attempt to fetch the index." default:"${upstream_timeout}"`
 	Attempts int           `help:"Attempts before giving up." default:"${upstream_attempts}"`
 }

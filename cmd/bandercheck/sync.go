@@ -16,7 +16,7 @@ type SyncCmd struct {
 	DryRun            bool          `help:"Read upstream's index and the mirror, print the projects a sync would fetch (project,serial,reason), write nothing."`
 	RemoveDeleted     bool          `help:"Remove the projects upstream no longer lists (files, documents, pages), within --max-remove-projects. Without it, like bandersnatch, they stay (run cleans them under its guards)."`
 	MaxRemoveProjects stages.Limit  `help:"With --remove-deleted: refuse (exit 3) when more than this count or percentage of the mirror's projects are gone upstream." default:"1%"`
-	Upstream          string        `help:"Upstream's base URL; default: the config's [mirror] master." placeholder:"URL"`
+	Upstream          string        `help:"${upstream_help}" env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`
 	Workers           int           `help:"Projects synced at once (1-10); default: the config's [mirror] workers (3)."`
 	StaleWait         time.Duration `help:"Wait after a stale answer before asking again, doubled each time (bandersnatch: 1s)." default:"1s" hidden:""`
 }

@@ -2,18 +2,25 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/alecthomas/kong"
 )
 
 // version is stamped by scripts/release.sh (-ldflags "-X main.version=v1.2.3");
 // without it the module version from the build info is used.
 var version = ""
 
+// commit is stamped by scripts/release.sh (-X main.commit=...) for builds
+// whose build info has no vcs.revision (a git worktree, -buildvcs=false).
+var commit = ""
+
 // versionString is what --version prints: the version, the commit (and
 // whether the tree was modified) and the Go version, from the build info.
 func versionString() string {
-	v, commit, goVersion, dirty := version, "unknown", "unknown", false
+	v, rev, goVersion, dirty := version, commit, runtime.Version(), false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
 		if v == "" {
@@ -22,7 +29,7 @@ func versionString() string {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
+				rev = s.Value
 			case "vcs.modified":
 				dirty = s.Value == "true"
 			}
@@ -31,8 +38,20 @@ func versionString() string {
 	if v == "" {
 		v = "(devel)"
 	}
-	if dirty {
-		commit += " (modified)"
+	if rev == "" {
+		rev = "unknown"
 	}
-	return strings.TrimSpace(fmt.Sprintf("bandercheck %s\ncommit %s\n%s", v, commit, goVersion))
+	if dirty {
+		rev += " (modified)"
+	}
+	return strings.TrimSpace(fmt.Sprintf("bandercheck %s\ncommit %s\n%s", v, rev, goVersion))
+}
+
+// VersionCmd is version: the same as --version.
+type VersionCmd struct{}
+
+// Run implements the command.
+func (c *VersionCmd) Run(k *kong.Context) error {
+	_, err := fmt.Fprintln(k.Stdout, versionString())
+	return err
 }

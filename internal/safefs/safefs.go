@@ -197,8 +197,8 @@ func (d *Dir) Lstat(name string) (unix.Stat_t, error) {
 }
 
 // kindOf names what a mode is, when it is not a regular file.
-func kindOf(mode uint32) string {
-	switch mode & unix.S_IFMT {
+func kindOf[M uint16 | uint32](mode M) string { // uint16 on darwin
+	switch uint32(mode) & unix.S_IFMT {
 	case unix.S_IFREG:
 		return ""
 	case unix.S_IFLNK:
@@ -273,7 +273,7 @@ func (d *Dir) Install(src *Dir, from, rel string) error {
 	for {
 		st, err := parent.Lstat(base)
 		if err == unix.ENOENT {
-			err = unix.Renameat2(src.fd, from, parent.fd, base, unix.RENAME_NOREPLACE)
+			err = renameNoReplace(src.fd, from, parent.fd, base)
 			if err == unix.EEXIST {
 				continue // something appeared: look at it again
 			}

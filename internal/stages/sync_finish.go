@@ -2,7 +2,9 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -36,12 +38,10 @@ func syncFinish(ctx context.Context, se *syncEnv, failed bool) (int64, error) {
 		if err != nil {
 			return err
 		}
-		write, remove := mirrorfiles.RootIndexFiles(dirs, se.run.Status, se.opts)
-		for _, o := range write {
-			if err := writeOutput(ctx, se.store, o); err != nil {
-				return err
-			}
+		if err := writeRootIndex(ctx, se, mirrorfiles.SortDirs(dirs, se.conf.HashIndex)); err != nil {
+			return err
 		}
+		_, _, remove := mirrorfiles.RootIndexPages(se.opts)
 		return removeKeys(ctx, se.store, remove)
 	})
 	if err != nil {
@@ -115,11 +115,12 @@ func removeGone(ctx context.Context, se *syncEnv) error {
 	if slices.Contains(se.run.Steps, "remove") {
 		return nil
 	}
-	dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
+	var n int64
+	err := eachSimpleDir(ctx, se.store, se.conf.HashIndex, func(string) error { n++; return nil })
 	if err != nil {
 		return err
 	}
-	local := int64(len(dirs)) + se.run.Removed // as many as before the first removal
+	local := n + se.run.Removed // as many as before the first removal
 	limit := se.o.MaxRemoveProjects.Of(local)
 	var gone []string // at most limit+1: the guard below refuses more
 	err = pipeline.EachRow(se.g.State, "sync/todo", func(row []string) error {
@@ -190,6 +191,52 @@ func removeProject(ctx context.Context, se *syncEnv, project string) error {
 	for _, tree := range []string{"web/pypi/" + project + "/", dir} {
 		if err := se.store.RemoveTree(ctx, tree); err != nil {
 			return fmt.Errorf("sync --remove-deleted %s: %w", project, err)
+		}
+	}
+	return nil
+}
+
+// writeRootIndex streams the root index pages into the store as they are
+// made (at all of PyPI, index.html alone is some 50 MB): memory holds the
+// project names only. Each page becomes visible complete, or not at all.
+func writeRootIndex(ctx context.Context, se *syncEnv, dirs []string) error {
+	htmlPaths, jsPaths, _ := mirrorfiles.RootIndexPages(se.opts)
+	var ups []store.Upload
+	abort := func(err error) error {
+		for _, up := range ups {
+			err = errors.Join(err, up.Abort())
+		}
+		return err
+	}
+	open := func(paths []string) (io.Writer, error) {
+		var ws []io.Writer
+		for _, p := range paths {
+			up, err := se.store.Create(ctx, p, store.Meta{Mode: 0o644})
+			if err != nil {
+				return nil, fmt.Errorf("write %s: %w", p, err)
+			}
+			ups = append(ups, up)
+			ws = append(ws, up)
+		}
+		return io.MultiWriter(ws...), nil
+	}
+	html, err := open(htmlPaths)
+	if err != nil {
+		return abort(err)
+	}
+	js, err := open(jsPaths)
+	if err != nil {
+		return abort(err)
+	}
+	if err := mirrorfiles.WriteRootIndex(dirs, se.run.Status, se.opts, html, js); err != nil {
+		return abort(fmt.Errorf("write the root index: %w", err))
+	}
+	for i, up := range ups {
+		if err := up.Commit(ctx); err != nil {
+			for _, rest := range ups[i+1:] {
+				_ = rest.Abort()
+			}
+			return fmt.Errorf("write the root index: %w", err)
 		}
 	}
 	return nil

@@ -189,16 +189,12 @@ func nextRow(r pipeline.RowReader) ([]string, error) {
 // two with hash-index), sorted and without repeats.
 func localProjects(ctx context.Context, se *syncEnv) (pipeline.RowReader, error) {
 	s := pipeline.NewSorter(filepath.Join(se.g.State, "tmp"), 32<<20, 1, func(r []string) string { return r[0] })
-	dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
+	err := eachSimpleDir(ctx, se.store, se.conf.HashIndex, func(d string) error {
+		return s.Add([]string{d[strings.LastIndexByte(d, '/')+1:]})
+	})
 	if err != nil {
 		s.Close()
 		return nil, err
-	}
-	for _, d := range dirs {
-		if err := s.Add([]string{d[strings.LastIndexByte(d, '/')+1:]}); err != nil {
-			s.Close()
-			return nil, err
-		}
 	}
 	sorted, err := s.Sort()
 	if err != nil {
@@ -209,16 +205,28 @@ func localProjects(ctx context.Context, se *syncEnv) (pipeline.RowReader, error)
 }
 
 // simpleDirs lists web/simple's project folders relative to it ("beta", or
-// "b/beta" with hash-index), skipping names that begin with '.'.
+// "b/beta" with hash-index), skipping names that begin with '.'. The root
+// index needs them whole; the other callers use eachSimpleDir.
 func simpleDirs(ctx context.Context, ms store.Reader, hashIndex bool) ([]string, error) {
-	var out, shards []string
+	var out []string
+	err := eachSimpleDir(ctx, ms, hashIndex, func(d string) error {
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+// eachSimpleDir calls fn with each of web/simple's project folders, as
+// simpleDirs names them, holding none.
+func eachSimpleDir(ctx context.Context, ms store.Reader, hashIndex bool, fn func(d string) error) error {
+	var shards []string // the hash folders: one character each
 	err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
 		switch {
 		case !dir || strings.HasPrefix(n, "."):
 		case hashIndex:
 			shards = append(shards, n)
 		default:
-			out = append(out, n)
+			return fn(n)
 		}
 		return nil
 	})
@@ -228,12 +236,12 @@ func simpleDirs(ctx context.Context, ms store.Reader, hashIndex bool) ([]string,
 		}
 		err = ms.Names(ctx, "web/simple/"+c+"/", func(n string, dir bool) error {
 			if dir && !strings.HasPrefix(n, ".") {
-				out = append(out, c+"/"+n)
+				return fn(c + "/" + n)
 			}
 			return nil
 		})
 	}
-	return out, err
+	return err
 }
 
 // dedupRows drops repeated rows of a sorted reader.

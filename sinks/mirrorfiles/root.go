@@ -1,8 +1,10 @@
 package mirrorfiles
 
 import (
+	"bufio"
 	"bytes"
-	"fmt"
+	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,67 +23,95 @@ import (
 //
 // Write holds index.html and index.v1_html for HTML formats and
 // index.v1_json for JSON ones; Remove holds web/simple/index.html when
-// simple-format is JSON (bandersnatch writes it, then deletes it).
+// simple-format is JSON (bandersnatch writes it, then deletes it). The
+// pages are held whole: sync streams them with WriteRootIndex instead.
 func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, remove []string) {
-	sorted := sortDirs(dirs, o.HashIndex)
-	var h bytes.Buffer
-	h.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n" +
-		"    <title>Simple Index</title>\n  </head>\n  <body>\n")
-	projects := &pyjson.Value{Kind: pyjson.KindArray}
-	for _, n := range sorted {
-		fmt.Fprintf(&h, "    <a href=\"%s/\">%s</a><br/>\n", n, n)
-		if o.json() {
-			projects.Elems = append(projects.Elems, &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"name"}, Elems: []*pyjson.Value{strValue(n)}})
-		}
+	var h, j bytes.Buffer
+	html, js, remove := RootIndexPages(o)
+	_ = WriteRootIndex(SortDirs(slices.Clone(dirs), o.HashIndex), serial, o, &h, &j) // a buffer never fails
+	for _, p := range html {
+		write = append(write, Output{Path: p, Data: h.Bytes(), Mode: 0o644})
 	}
-	h.WriteString("  </body>\n</html>")
-	if o.html() {
-		write = append(write, Output{Path: "web/simple/index.html", Data: h.Bytes(), Mode: 0o644}, Output{Path: "web/simple/index.v1_html", Data: h.Bytes(), Mode: 0o644})
-	} else {
-		remove = append(remove, "web/simple/index.html")
-	}
-	if o.json() {
-		idx := &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"meta", "projects"}, Elems: []*pyjson.Value{
-			{Kind: pyjson.KindObject, Keys: []string{"_last-serial", "api-version"}, Elems: []*pyjson.Value{
-				{Kind: pyjson.KindInt, Str: strconv.FormatInt(serial, 10)}, strValue("1.1")}},
-			projects,
-		}}
-		write = append(write, Output{Path: "web/simple/index.v1_json", Data: pyjson.Dumps(idx), Mode: 0o644})
+	for _, p := range js {
+		write = append(write, Output{Path: p, Data: j.Bytes(), Mode: 0o644})
 	}
 	return write, remove
 }
 
-// sortDirs orders the project folders as get_simple_dirs and
+// RootIndexPages are the root index pages simple-format o writes: html
+// (index.html and index.v1_html, the same bytes), js (index.v1_json), and
+// remove (index.html, when the format is JSON only).
+func RootIndexPages(o Options) (html, js, remove []string) {
+	if o.html() {
+		html = []string{"web/simple/index.html", "web/simple/index.v1_html"}
+	} else {
+		remove = []string{"web/simple/index.html"}
+	}
+	if o.json() {
+		js = []string{"web/simple/index.v1_json"}
+	}
+	return html, js, remove
+}
+
+// WriteRootIndex writes the root index of dirs (as SortDirs leaves them) to
+// html and js as it goes, never holding a page: memory stays that of the
+// names whatever the mirror's size. A writer whose page the format has no
+// place for is not written to.
+func WriteRootIndex(dirs []string, serial int64, o Options, html, js io.Writer) error {
+	hw, jw := bufio.NewWriterSize(html, 64<<10), bufio.NewWriterSize(js, 64<<10)
+	if o.html() {
+		hw.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n" +
+			"    <title>Simple Index</title>\n  </head>\n  <body>\n")
+	}
+	if o.json() {
+		jw.WriteString(`{"meta": {"_last-serial": ` + strconv.FormatInt(serial, 10) + `, "api-version": "1.1"}, "projects": [`)
+	}
+	for i, d := range dirs {
+		n := d
+		if o.HashIndex {
+			_, n, _ = strings.Cut(d, "/")
+		}
+		if o.html() {
+			hw.WriteString("    <a href=\"" + n + "/\">" + n + "</a><br/>\n")
+		}
+		if o.json() {
+			if i > 0 {
+				jw.WriteString(", ")
+			}
+			jw.WriteString(`{"name": ` + pyjson.PyString(n) + `}`)
+		}
+	}
+	if o.html() {
+		hw.WriteString("  </body>\n</html>")
+	}
+	if o.json() {
+		jw.WriteString("]}")
+	}
+	return errors.Join(hw.Flush(), jw.Flush())
+}
+
+// SortDirs orders the project folders in place as get_simple_dirs and
 // find_packages_in_dir do: each hash folder in name order, the projects in
 // it in name order (without hash-index, one sorted list); a name is listed
-// once per folder.
-func sortDirs(dirs []string, hashIndex bool) []string {
-	type entry struct{ sub, name string }
-	var es []entry
+// once per folder, and with hash-index a folder without one is left out.
+func SortDirs(dirs []string, hashIndex bool) []string {
+	out := dirs[:0]
 	for _, d := range dirs {
 		d = strings.Trim(d, "/")
-		sub, name := "", d
-		if hashIndex {
-			s, n, ok := strings.Cut(d, "/")
-			if !ok {
-				continue
-			}
-			sub, name = s, n
+		if hashIndex && !strings.Contains(d, "/") {
+			continue
 		}
-		es = append(es, entry{sub, name})
+		out = append(out, d)
 	}
-	slices.SortFunc(es, func(a, b entry) int {
-		if c := strings.Compare(a.sub, b.sub); c != 0 {
+	slices.SortFunc(out, func(a, b string) int {
+		as, an, _ := strings.Cut(a, "/")
+		bs, bn, _ := strings.Cut(b, "/")
+		if c := strings.Compare(as, bs); c != 0 || !hashIndex {
 			return c
 		}
-		return strings.Compare(a.name, b.name)
+		return strings.Compare(an, bn)
 	})
-	es = slices.Compact(es)
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.name
-	}
-	return out
+	return slices.Compact(out)
 }
 
 // StatusFile is `status`: the serial reached, no newline; bandersnatch

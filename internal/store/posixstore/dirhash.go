@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/safefs"
@@ -77,31 +76,6 @@ func (d *Store) Hash(ctx context.Context, key string, buf []byte) (store.Object,
 		left -= int64(n)
 	}
 	return o, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// noatime is cleared once the kernel refuses O_NOATIME (files of another owner).
-var noatime atomic.Bool
-
-func init() { noatime.Store(true) }
-
-func openBeneath(dirfd int, rel string) (int, error) {
-	how := unix.OpenHow{Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH, Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK}
-	for {
-		if noatime.Load() {
-			how.Flags |= unix.O_NOATIME
-		} else {
-			how.Flags &^= unix.O_NOATIME
-		}
-		fd, err := unix.Openat2(dirfd, rel, &how)
-		if err == unix.EPERM && how.Flags&unix.O_NOATIME != 0 {
-			noatime.Store(false)
-			continue
-		}
-		if err == unix.EINTR || err == unix.EAGAIN {
-			continue
-		}
-		return fd, err
-	}
 }
 
 // hashFallback hashes where openat2 is missing: the file opened by walking

@@ -65,10 +65,10 @@ func (d *Store) Flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Syncfs(w.rootDir.Fd()); err != nil {
+	if err := syncfs(int(w.rootDir.Fd())); err != nil {
 		return fmt.Errorf("flush mirror %s: %w", d.root, err)
 	}
-	if err := unix.Syncfs(w.packages.Fd()); err != nil {
+	if err := syncfs(int(w.packages.Fd())); err != nil {
 		return fmt.Errorf("flush mirror %s/web/packages: %w", d.root, err)
 	}
 	return nil

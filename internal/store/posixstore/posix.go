@@ -217,8 +217,8 @@ func (d *Store) Modified(ctx context.Context, prefix string, fn func(string, tim
 			return fn(prefix+de.Name(), time.Now()) // a FIFO, link or device: changed, and unreadable
 		}
 		// ctime, which rsync -a, cp -p and tar x cannot set back, as mtime they can
-		changed := time.Unix(st.Mtim.Unix()) // with nanoseconds
-		if c := time.Unix(st.Ctim.Unix()); c.After(changed) {
+		changed, c := statTimes(&st) // with nanoseconds
+		if c.After(changed) {
 			changed = c
 		}
 		return fn(prefix+de.Name(), changed)
@@ -270,7 +270,7 @@ func (d *Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
 // inodeOf is a file's inode number and ctime, where the system gives them.
 func inodeOf(fi fs.FileInfo) (uint64, time.Time) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino), time.Unix(st.Ctim.Unix())
+		return uint64(st.Ino), sysCtime(st)
 	}
 	return 0, time.Time{}
 }
