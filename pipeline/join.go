@@ -76,10 +76,18 @@ type JoinSummary struct {
 	Stored     Tally             `json:"stored"`
 	Designated Tally             `json:"designated"`
 	Duplicates int64             `json:"duplicate_designated_rows"`
+	// Proven counts the designated files found in storage with the right
+	// size by how their content was proven: "etag", "metadata", "content"
+	// (read by the scan, or to confirm an ETag mismatch) or "size" (nothing
+	// but the size: no digest to compare).
+	Proven map[string]int64 `json:"proven,omitempty"`
+	// ETagMismatches counts the ETag mismatches read to confirm them:
+	// "confirmed" (planned as hash-mismatch) or "refuted" (the bytes were right).
+	ETagMismatches map[string]int64 `json:"etag_mismatches,omitempty"`
 }
 
 func newJoinSummary() *JoinSummary {
-	return &JoinSummary{Download: map[string]*Tally{}, Delete: map[string]*Tally{}, HeldBack: map[string]*Tally{}}
+	return &JoinSummary{Download: map[string]*Tally{}, Delete: map[string]*Tally{}, HeldBack: map[string]*Tally{}, Proven: map[string]int64{}, ETagMismatches: map[string]int64{}}
 }
 
 func (s *JoinSummary) count(m map[string]*Tally, reason, size string) {
@@ -208,13 +216,9 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 				}
 			} else {
 				sum.Designated.add(d.size)
-				reason := ""
-				switch {
-				case d.size != "" && d.size != st.row[1]:
-					reason = ReasonSizeMismatch
-				case d.sha256 != "" && st.row[3] != "" && !strings.Contains(d.sha256, ":") && d.sha256 != st.row[3]:
-					// (a digest of another algorithm, "md5:…", is checked when downloaded)
-					reason = ReasonHashMismatch
+				reason, err := compare(st.row, d, p, sum)
+				if err != nil {
+					return sum, err
 				}
 				if reason != "" {
 					sum.count(sum.Download, reason, d.size)
@@ -232,6 +236,55 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 		}
 	}
 	return sum, nil
+}
+
+// compare decides whether a stored file (its storage row) is what d
+// designates, and counts how that was proven: "" when it is, else the reason
+// to download it again. A file the scan proved by its ETag is compared by
+// the designated md5; a mismatch is confirmed by reading it (a Confirmer
+// planner) before it is planned.
+func compare(row []string, d designatedFile, p Planner, sum *JoinSummary) (string, error) {
+	if d.size != "" && d.size != row[StorageSize] {
+		return ReasonSizeMismatch, nil
+	}
+	verified := ""
+	if len(row) > StorageVerified {
+		verified = row[StorageVerified]
+	}
+	plainSHA := d.sha256 != "" && !strings.Contains(d.sha256, ":") // (a digest of another algorithm, "md5:…", is checked when downloaded)
+	switch {
+	case plainSHA && row[StorageSHA256] != "":
+		if verified == "" || verified == VerifiedETag {
+			verified = VerifiedContent
+		}
+		sum.Proven[verified]++
+		if d.sha256 != row[StorageSHA256] {
+			return ReasonHashMismatch, nil
+		}
+	case verified == VerifiedETag && d.md5 != "":
+		if ETagMatches(row[StorageETag], d.md5) {
+			sum.Proven[VerifiedETag]++
+			return "", nil
+		}
+		c, ok := p.(Confirmer)
+		if !ok || !plainSHA {
+			sum.Proven["size"]++ // an ETag alone never plans a download
+			return "", nil
+		}
+		bad, err := c.ConfirmMismatch(d.path, d.sha256)
+		if err != nil {
+			return "", err
+		}
+		sum.Proven[VerifiedContent]++
+		if bad {
+			sum.ETagMismatches["confirmed"]++
+			return ReasonHashMismatch, nil
+		}
+		sum.ETagMismatches["refuted"]++
+	default:
+		sum.Proven["size"]++
+	}
+	return "", nil
 }
 
 func deleteFile(row []string, reason string, cutoff time.Time, p Planner, sum *JoinSummary) error {

@@ -11,7 +11,7 @@ const ShardRows = 10000
 
 // Columns of every manifest, by manifest name (its folder under STATE).
 var Columns = map[string][]string{
-	"storage":                 {"path", "size", "modified", "sha256", "hashed_at", "inode", "ctime", "etag"},
+	"storage":                 {"path", "size", "modified", "sha256", "hashed_at", "inode", "ctime", "etag", "verified"},
 	"projects":                {"project", "normalized", "metadata_path", "serial", "files"},
 	"designated":              {"path", "project", "size", "sha256", "url", "upload_time", "md5"},
 	"problems/storage":        {"path", "stage", "error", "fallback"},
@@ -67,7 +67,7 @@ func MustSpec(name string) Spec {
 // Column indexes of the manifests that apply acts on, by name; a test checks
 // them against Columns.
 const (
-	StoragePath, StorageSize, StorageModified, StorageSHA256, StorageHashedAt, StorageInode, StorageCtime, StorageETag = 0, 1, 2, 3, 4, 5, 6, 7
+	StoragePath, StorageSize, StorageModified, StorageSHA256, StorageHashedAt, StorageInode, StorageCtime, StorageETag, StorageVerified = 0, 1, 2, 3, 4, 5, 6, 7, 8
 
 	DownloadPath, DownloadURL, DownloadSize, DownloadSHA256, DownloadReason, DownloadUploadTime = 0, 1, 2, 3, 4, 5
 

@@ -12,7 +12,7 @@ func TestColumnIndexesMatchTheSchema(t *testing.T) {
 	}{
 		{"storage", "path", StoragePath}, {"storage", "size", StorageSize}, {"storage", "modified", StorageModified},
 		{"storage", "sha256", StorageSHA256}, {"storage", "hashed_at", StorageHashedAt}, {"storage", "inode", StorageInode},
-		{"storage", "ctime", StorageCtime}, {"storage", "etag", StorageETag},
+		{"storage", "ctime", StorageCtime}, {"storage", "etag", StorageETag}, {"storage", "verified", StorageVerified},
 		{"plan/download", "path", DownloadPath}, {"plan/download", "url", DownloadURL},
 		{"plan/download", "size", DownloadSize}, {"plan/download", "sha256", DownloadSHA256},
 		{"plan/download", "reason", DownloadReason}, {"plan/download", "upload_time", DownloadUploadTime},

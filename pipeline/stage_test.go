@@ -214,7 +214,7 @@ func TestAwkwardPathsRoundTrip(t *testing.T) {
 		"web/packages/sp ace/x y.zip", "web/packages/ünïcödé/日本語-1.0.tar.gz", " leading space", "", `"`, "\"\n,",
 	}
 	for i, p := range paths {
-		if err := st.Write(0, p, fmt.Sprint(i), "2024-01-01T00:00:00Z", "", "", "", "", ""); err != nil {
+		if err := st.Write(0, p, fmt.Sprint(i), "2024-01-01T00:00:00Z", "", "", "", "", "", ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.EndUnit(p); err != nil {

@@ -10,7 +10,7 @@ import (
 // takes plan's flags and apply's shared ones as they are; the flags it has
 // for the scans are named apart (--list-jobs) where the scans' names collide.
 type RunCmd struct {
-	Hash             hashFlag    `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata|full"`
+	Hash             hashFlag    `help:"Fill storage sha256 (see scan storage --hash)." placeholder:"content|metadata|etag|etag+content|full"`
 	RehashAfter      stages.Days `help:"See scan storage --rehash-after." default:"${rehash_after}"`
 	From             string      `help:"Metadata source: json or simple (see scan metadata --from)." enum:",json,simple" default:"${metadata_from}"`
 	Upstream         string      `help:"${upstream_help} scan upstream runs when either is given; apply fetches from it what simple pages link by path only." env:"BANDERCHECK_UPSTREAM" placeholder:"URL"`

@@ -20,7 +20,7 @@ type ScanCmd struct {
 // ScanStorageCmd is scan storage: it writes STATE/storage and problems/storage.
 type ScanStorageCmd struct {
 	Jobs        int         `help:"${storage_jobs_help}" default:"${storage_jobs}"`
-	Hash        hashFlag    `help:"Fill sha256: a disk's files are read; on S3 bare --hash takes bandersnatch's sha256 metadata, =content reads objects; =full reuses no digest." placeholder:"content|metadata|full"`
+	Hash        hashFlag    `help:"Fill sha256: a disk's files are read; on S3 bare --hash is =etag (ETag against upstream's MD5, else metadata), =metadata takes the sha256 metadata, =content reads objects; =full reuses no digest." placeholder:"content|metadata|etag|etag+content|full"`
 	RehashAfter stages.Days `help:"Read a file again once its digest is this old (a rolling scrub: each run reads an even share)." default:"${rehash_after}"`
 	Fresh       bool        `help:"Scan from the start (the last finished manifest stays in STATE/previous for --hash to reuse)."`
 }
@@ -87,7 +87,7 @@ func (c *ScanUpstreamCmd) Run(ctx context.Context, g *stages.Env) error {
 	return o.Run(ctx, g)
 }
 
-// hashFlag is --hash: bare (content on POSIX, metadata on S3), =content, =metadata or =full.
+// hashFlag is --hash: bare (content on POSIX, etag on S3), =content, =metadata, =etag, =etag+content or =full.
 type hashFlag stages.HashMode
 
 // Decode implements kong.MapperValue: a bare --hash takes no value.
@@ -101,12 +101,12 @@ func (h *hashFlag) Decode(ctx *kong.DecodeContext) error {
 		return err
 	}
 	switch stages.HashMode(v) {
-	case stages.HashContent, stages.HashMetadata, stages.HashFull:
+	case stages.HashContent, stages.HashMetadata, stages.HashFull, stages.HashETag, stages.HashETagContent:
 		*h = hashFlag(v)
 	case "none", "":
 		*h = hashFlag(stages.HashNone)
 	default:
-		return fmt.Errorf("--hash=%s: want content, metadata or full", v)
+		return fmt.Errorf("--hash=%s: want content, metadata, etag, etag+content or full", v)
 	}
 	return nil
 }

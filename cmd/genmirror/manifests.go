@@ -55,7 +55,7 @@ func (c *ManifestsCmd) Run() error {
 			s = "7"
 		}
 		p := keyPath(j, m)
-		if err := st.Write(0, p, s, "2020-01-01T00:00:00Z", "", "", "", "", ""); err != nil {
+		if err := st.Write(0, p, s, "2020-01-01T00:00:00Z", "", "", "", "", "", ""); err != nil {
 			return err
 		}
 		if err := st.EndUnit(p); err != nil {

@@ -7,14 +7,20 @@
 package s3proxy
 
 import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +34,13 @@ type Options struct {
 	ResetRate    float64       // share of connections reset before the request is forwarded
 	Seed         uint64        // of the fault choices, so a run can be repeated
 	MaxInFlight  int           // requests held at once (default 4096)
+	// RewriteETags replaces every ETag the server gives (headers and
+	// listings) by another of the same shape, the MD5 of the ETag: a gateway
+	// whose ETags are no MD5 of the content.
+	RewriteETags bool
+	// FlipPutBody flips one byte in the middle of the body of every PUT
+	// whose URL path contains it ("" flips none): a body altered in flight.
+	FlipPutBody string
 }
 
 // Stats are the requests a Proxy saw.
@@ -84,6 +97,9 @@ func Start(opt Options) (*Proxy, error) {
 	rp.Director = func(r *http.Request) {
 		// keep Host as the client signed it: the server checks the signature
 		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+	}
+	if opt.RewriteETags {
+		rp.ModifyResponse = rewriteETags
 	}
 	p.srv = &http.Server{Handler: p.handler(rp), ReadHeaderTimeout: time.Minute}
 	go func() { _ = p.srv.Serve(ln) }()
@@ -188,6 +204,12 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 		case reset:
 			resetConn(w)
 		default:
+			if p.opt.FlipPutBody != "" && r.Method == http.MethodPut && strings.Contains(r.URL.Path, p.opt.FlipPutBody) && r.Body != nil {
+				if err := flipBody(r); err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+			}
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -224,4 +246,52 @@ func Kind(r *http.Request) string {
 		return "LIST"
 	}
 	return r.Method
+}
+
+// flipBody reads a request body and flips one byte in its middle, keeping
+// its length.
+func flipBody(r *http.Request) error {
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return fmt.Errorf("s3proxy: read PUT body: %w", err)
+	}
+	if len(b) > 0 {
+		b[len(b)/2] ^= 0x01
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
+}
+
+// etagElement is an ETag in a listing, quoted as XML escapes it or not.
+var etagElement = regexp.MustCompile(`<ETag>(&#34;|&quot;|")?([0-9a-fA-F]{32})`)
+
+// otherETag is the ETag a rewriting gateway gives for etag: the MD5 of it.
+func otherETag(etag string) string {
+	s := md5.Sum([]byte(etag))
+	return hex.EncodeToString(s[:])
+}
+
+// rewriteETags replaces the ETags of a response, in its header and, for a
+// listing, in its body.
+func rewriteETags(resp *http.Response) error {
+	if e := resp.Header.Get("ETag"); e != "" {
+		resp.Header.Set("ETag", `"`+otherETag(strings.Trim(e, `"`))+`"`)
+	}
+	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") || Kind(resp.Request) != "LIST" {
+		return nil
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("s3proxy: read listing: %w", err)
+	}
+	b = etagElement.ReplaceAllFunc(b, func(m []byte) []byte {
+		sub := etagElement.FindSubmatch(m)
+		return []byte("<ETag>" + string(sub[1]) + otherETag(strings.ToLower(string(sub[2]))))
+	})
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	return nil
 }

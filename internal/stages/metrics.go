@@ -95,6 +95,14 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		gauge("bandercheck_stored_files", "Files the storage scan found.").WithLabelValues().Set(float64(sum.Join.Stored.Files))
 		gauge("bandercheck_stored_bytes", "Bytes of the files the storage scan found.").WithLabelValues().Set(float64(sum.Join.Stored.Bytes))
 		gauge("bandercheck_designated_files", "Files the metadata says the mirror should hold.").WithLabelValues().Set(float64(sum.Join.Designated.Files))
+		proven := gauge("bandercheck_proven_files", "Designated files stored with the right size, by how their content was proven: etag, metadata, content or size (nothing but the size).", "by")
+		for by, n := range sum.Join.Proven {
+			proven.WithLabelValues(by).Set(float64(n))
+		}
+		etagMismatch := gauge("bandercheck_etag_mismatches", "ETag mismatches read in full before planning: confirmed (planned as hash-mismatch) or refuted.", "result")
+		for res, n := range sum.Join.ETagMismatches {
+			etagMismatch.WithLabelValues(res).Set(float64(n))
+		}
 		gauge("bandercheck_metadata_problems_without_fallback", "Projects whose metadata no source could read.").WithLabelValues().Set(float64(sum.ProblemsWithoutFallback))
 		gauge("bandercheck_plan_created_timestamp_seconds", "When the plan was made.").WithLabelValues().Set(float64(sum.Created.Unix()))
 		planRefused := gauge("bandercheck_plan_refused", "1 when a plan guard held work back: max-remove-projects (removals left out), max-download (apply refuses the plan).", "guard")

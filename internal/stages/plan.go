@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
@@ -179,7 +180,7 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 		return nil, err
 	}
 
-	st, join, err := joinInto(ctx, g, newDir, joinOptions{state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
+	st, join, err := joinInto(ctx, g, newDir, joinOptions{g: g, runMirror: run.Mirror, state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +243,8 @@ type joinOptions struct {
 	cutoff         time.Time
 	sortStorage    bool
 	sortDesignated bool
+	g              *Env   // opens the store to confirm ETag mismatches
+	runMirror      string // the mirror of run.json, when no --mirror is given
 }
 
 // runJoin sorts designated by path (tagging files of removed projects on the
@@ -257,7 +260,9 @@ func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.
 		return nil, err
 	}
 	defer designated.Close()
-	return pipeline.Join(storage, designated, o.cutoff, &planWriter{ctx: ctx, st: st})
+	w := &planWriter{ctx: ctx, st: st, g: o.g, runMirror: o.runMirror}
+	defer w.closeStore()
+	return pipeline.Join(storage, designated, o.cutoff, w)
 }
 
 func openStorage(ctx context.Context, o joinOptions) (pipeline.RowReader, error) {
@@ -359,6 +364,49 @@ type planWriter struct {
 	ctx context.Context
 	st  *pipeline.Stage
 	n   int
+	g   *Env        // to open the store on the first ETag mismatch
+	ms  store.Store // the store, once opened
+	// runMirror is the mirror the state was scanned from (run.json), for a
+	// plan run without --mirror
+	runMirror string
+}
+
+// ConfirmMismatch implements pipeline.Confirmer: it reads the stored file
+// and tells whether its sha256 differs from the designated one. A file gone
+// since the scan is a mismatch (downloading it again is right).
+func (w *planWriter) ConfirmMismatch(path, sha256 string) (bool, error) {
+	if w.g == nil {
+		return true, nil
+	}
+	if w.ms == nil {
+		if _, err := w.g.mirror(); err != nil && w.runMirror != "" {
+			// a plan run without --mirror (of assembled partitions): the
+			// mirror the state was scanned from
+			if loc, perr := ParseLocation(w.runMirror); perr == nil {
+				w.g.Mirror = loc
+			}
+		}
+		ms, _, err := w.g.openStore(w.ctx)
+		if err != nil {
+			return false, fmt.Errorf("plan: open the mirror to confirm an ETag mismatch: %w", err)
+		}
+		w.ms = ms
+	}
+	_, sum, err := store.HashObject(w.ctx, w.ms, path)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("plan: read %s to confirm its ETag mismatch: %w", path, err)
+	}
+	return sum != sha256, nil
+}
+
+// closeStore closes the store when ConfirmMismatch opened one.
+func (w *planWriter) closeStore() {
+	if c, ok := w.ms.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 func (w *planWriter) Download(d pipeline.Download) error {

@@ -34,6 +34,10 @@ type ScanStorageOptions struct {
 	Fresh bool
 
 	now func() time.Time // the clock, for tests
+	// resumed is the mode a bare --hash keeps on resume: the one the state
+	// was started with (an S3 state started when bare --hash meant metadata
+	// goes on with metadata rather than being refused).
+	resumed HashMode
 }
 
 // DefaultScanStorageOptions are scan storage's defaults.
@@ -98,8 +102,20 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 		if hash == HashContent && sc.prev == nil {
 			ctx = store.WithoutStat(ctx) // nothing to reuse: Hash's fstat gives each row its size and date
 		}
+		if hash.etagMode() {
+			if hash, err = calibrate(ctx, g, ms, hash); err != nil {
+				return fmt.Errorf("scan storage of %s: %w", ms, err)
+			}
+		}
 		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), sc.list,
-			func(it storageItem) (storageResult, bool) { return reuse(it, hash, scrub) },
+			func(it storageItem) (storageResult, bool) {
+				if hash.etagMode() {
+					if r, ok := byETag(it.obj); ok {
+						return r, true
+					}
+				}
+				return reuse(it, hash, scrub)
+			},
 			func(ctx context.Context, it storageItem) (storageResult, error) {
 				return hashObject(ctx, ms, hash, it.obj, scrub.now)
 			},
@@ -119,6 +135,9 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 // (content, every file read, no digest reused).
 func (c *ScanStorageOptions) hashMode(loc Location) (hash HashMode, full bool) {
 	hash = c.Hash.resolve(loc.IsS3())
+	if c.resumed != "" {
+		hash = c.resumed
+	}
 	if hash == HashFull {
 		return HashContent, true
 	}
@@ -132,7 +151,6 @@ func (c *ScanStorageOptions) open(ctx context.Context, g *Env) (store.Store, Loc
 	if err != nil {
 		return nil, loc, nil, err
 	}
-	hash, _ := c.hashMode(loc)
 	if err := requirePackages(ctx, ms); err != nil {
 		return nil, loc, nil, err
 	}
@@ -140,6 +158,13 @@ func (c *ScanStorageOptions) open(ctx context.Context, g *Env) (store.Store, Loc
 	if err != nil {
 		return nil, loc, nil, err
 	}
+	if old := HashMode(run.Option("storage.hash")); c.Hash == HashDefault && !c.Fresh && old.Validate() == nil && old != HashNone && old != HashFull {
+		if old != c.Hash.resolve(loc.IsS3()) {
+			logf(g, "scan storage: this state was started with --hash=%s, which a bare --hash goes on with", old)
+		}
+		c.resumed = old
+	}
+	hash, _ := c.hashMode(loc)
 	if err := errors.Join(run.Require("storage.hash", string(hash), c.Fresh),
 		run.Require("partition", g.Partition.String(), c.Fresh)); err != nil {
 		return nil, loc, nil, err
@@ -223,7 +248,7 @@ func storageRow(r storageResult) []string {
 	if !o.Changed.IsZero() {
 		ctime = o.Changed.UTC().Format(time.RFC3339Nano)
 	}
-	return []string{o.Key, strconv.FormatInt(o.Size, 10), o.Modified.UTC().Format(time.RFC3339), r.sha256, r.hashedAt, inode, ctime, o.ETag}
+	return []string{o.Key, strconv.FormatInt(o.Size, 10), o.Modified.UTC().Format(time.RFC3339), r.sha256, r.hashedAt, inode, ctime, o.ETag, r.verified}
 }
 
 // reuse takes the previous digest of an object that cannot have changed:
@@ -246,18 +271,28 @@ func reuse(it storageItem, mode HashMode, scrub rehashPolicy) (storageResult, bo
 	if mode == HashContent && scrub.due(o.Key, p[pipeline.StorageHashedAt]) {
 		return storageResult{}, false
 	}
-	current[pipeline.StorageSHA256], current[pipeline.StorageHashedAt] = p[pipeline.StorageSHA256], p[pipeline.StorageHashedAt]
-	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true, row: current}, true
+	verified := p[pipeline.StorageVerified]
+	if verified == "" || verified == pipeline.VerifiedETag {
+		verified = pipeline.VerifiedContent
+		if p[pipeline.StorageHashedAt] == "" {
+			verified = pipeline.VerifiedMetadata // S3 metadata digests carry no computing date
+		}
+	}
+	current[pipeline.StorageSHA256], current[pipeline.StorageHashedAt], current[pipeline.StorageVerified] = p[pipeline.StorageSHA256], p[pipeline.StorageHashedAt], verified
+	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true, verified: verified, row: current}, true
 }
 
 // hashTally counts, for the final report, what the scan read and reused.
 type hashTally struct {
 	read, reused int64
+	etag         int64  // objects left to plan to prove by their ETag
 	oldest       string // the oldest hashed_at of the rows
 }
 
 func (t *hashTally) add(r storageResult) {
 	switch {
+	case r.verified == pipeline.VerifiedETag:
+		t.etag++
 	case r.reused:
 		t.reused++
 	case r.sha256 != "":
@@ -270,6 +305,9 @@ func (t *hashTally) add(r storageResult) {
 
 func (t hashTally) String() string {
 	s := fmt.Sprintf("%d digests reused, %d files read", t.reused, t.read)
+	if t.etag > 0 {
+		s += fmt.Sprintf(", %d objects to prove by their listed ETag (no request each)", t.etag)
+	}
 	if t.oldest == "" {
 		return s + "; no digest has a computing date (S3 metadata digests have none)"
 	}
@@ -365,6 +403,7 @@ type storageResult struct {
 	sha256   string
 	hashedAt string // when sha256 was computed from the content; "" for stored metadata
 	reused   bool
+	verified string // the verified column: pipeline.VerifiedETag, …Metadata, …Content or ""
 	problem  string
 	row      []string // the manifest row, when already formatted
 }
@@ -390,12 +429,16 @@ func hashObject(ctx context.Context, ms store.Reader, mode HashMode, o store.Obj
 	if r.problem != "" {
 		return r, nil
 	}
-	if mode == HashMetadata {
+	if mode == HashMetadata || mode == HashETag {
+		// (etag: an object whose ETag is no MD5 falls back to its metadata)
 		sum, err := ms.StoredSHA256(ctx, o.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			return storageResult{obj: o, problem: "removed while scanning"}, nil
 		}
 		r.sha256 = sum
+		if sum != "" {
+			r.verified = pipeline.VerifiedMetadata
+		}
 		return r, err
 	}
 	read, sum, err := store.HashObject(ctx, ms, o.Key)
@@ -408,7 +451,7 @@ func hashObject(ctx context.Context, ms store.Reader, mode HashMode, o store.Obj
 		return r, fmt.Errorf("hash %s: %w", o.Key, err)
 	}
 	// the row describes what was hashed: its size and date from the open file
-	return storageResult{obj: read, sha256: sum, hashedAt: now.UTC().Format(time.RFC3339)}, nil
+	return storageResult{obj: read, sha256: sum, hashedAt: now.UTC().Format(time.RFC3339), verified: pipeline.VerifiedContent}, nil
 }
 
 // requirePackages fails clearly when the mirror has no web/packages.
