@@ -54,3 +54,6 @@ func answerCompletion(parser *kong.Kong) {
 		kongplete.WithPredictor("manifest", complete.PredictSet(pipeline.ManifestNames...)),
 		kongplete.WithExitFunc(func(code int) { panic(exitPanic(code)) }))
 }
+
+// WritesState implements stateWriter: completion prints a script.
+func (c *CompletionCmd) WritesState() bool { return false }

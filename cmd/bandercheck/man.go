@@ -118,3 +118,6 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+// WritesState implements stateWriter: man prints the page.
+func (c *ManCmd) WritesState() bool { return false }

@@ -55,3 +55,6 @@ func (c *VersionCmd) Run(k *kong.Context) error {
 	_, err := fmt.Fprintln(k.Stdout, versionString())
 	return err
 }
+
+// WritesState implements stateWriter: version reads nothing.
+func (c *VersionCmd) WritesState() bool { return false }
