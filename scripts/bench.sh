@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks of every stage, each beside the reference its issue names, in one
 # table on stdout and in bench/latest.md. Sections (default: all):
-#   manifest storage s3 latency metadata filters hash plan apply delete run sync
-# (sync needs the real bandersnatch at $BANDERSNATCH, default /tmp/bs-venv/bin/bandersnatch;
+#   manifest storage s3 latency etag metadata filters hash plan apply delete run sync
+# (sync and etag run the real bandersnatch at $BANDERSNATCH when it is there; sync needs the real bandersnatch at $BANDERSNATCH, default /tmp/bs-venv/bin/bandersnatch;
 #  SYNC_SIZES are the side-by-side sizes, SYNC_OURS_SIZES ours alone, for peak RSS)
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/latest.md, replaced each run;
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin" LC_ALL=C
-sections=${*:-manifest storage s3 latency metadata filters hash plan apply delete run sync}
+sections=${*:-manifest storage s3 latency etag metadata filters hash plan apply delete run sync}
 STORAGE_SIZES=${STORAGE_SIZES:-"100000 1000000"}
 PLAN_SIZES=${PLAN_SIZES:-"1000000 15000000"}
 RUN_SIZES=${RUN_SIZES:-"10000 100000"}
@@ -163,6 +163,77 @@ bench_latency() {
     fi
     kill "$proxypid"; proxypid=
   done
+  kill "$s3pid"; s3pid=
+}
+
+# --hash=etag at real latency (issue 24): run --dry-run with no hash (the
+# listing), --hash=etag, --hash=metadata (a HEAD per object) and
+# --hash=content (a GET per object), at the default --s3-requests, through
+# genmirror proxy at 20 ms a request in front of versitygw; beside
+# bandersnatch verify --delete --dry-run on the same bucket through the same
+# proxy (its S3 plugin reads the sha256 metadata, a HEAD per file, and walks
+# the folders). genmirror plants its defects, among them same-size
+# corruptions (--hash-mismatch): the agreement row compares the download and
+# delete paths of etag's plan with content's.
+bench_etag() {
+  start_versity
+  local n=${LATENCY_PROJECTS:-2000} m="$work/etag-${LATENCY_PROJECTS:-2000}"
+  [ -d "$m" ] || "$gm" mirror --out "$m" --upstream "$work/etag-up-$n" --projects "$n" --hash-mismatch 0.005 "${names_flag[@]}" > /dev/null
+  "$gm" upload --from "$m" --bucket "etag$n" --prefix mirror
+  local objects; objects=$(find "$m/web/packages" -type f | wc -l)
+  stat_of() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$work/stats"; }
+  rm -f "$work/proxy.url"
+  "$gm" proxy --target http://127.0.0.1:17070 --delay 20ms > "$work/proxy.url" &
+  proxypid=$!
+  for _ in $(seq 50); do [ -s "$work/proxy.url" ] && break; sleep 0.1; done
+  local p; p=$(cat "$work/proxy.url") listing=
+  for hash in "" "--hash=etag" "--hash=metadata" "--hash=content"; do
+    local walls=() rsses=() reqs=()
+    for _ in $(seq "$REPEAT"); do
+      rm -rf "$work/st-etag"; curl -s -XPOST "$p/_s3proxy/stats" > /dev/null
+      # shellcheck disable=SC2086
+      timed "$bc" --progress never --s3-endpoint "$p" --mirror "s3://etag$n/mirror" --state "$work/st-etag" run --dry-run $hash
+      curl -s "$p/_s3proxy/stats" > "$work/stats"
+      walls+=("$wall"); rsses+=("$rss"); reqs+=("$(stat_of total)")
+    done
+    wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    local tag=${hash#--hash=}; tag=${tag:-listing}
+    for k in download delete; do "$bc" --state "$work/st-etag" cat "plan/$k" | cut -d, -f1 | sort > "$work/plan-$tag-$k"; done
+    local proven; proven=$(grep -ho 'proven:.*' "$work/err" "$work/out" 2>/dev/null | head -1 | sed 's/^proven: *//' || true)
+    [ -z "$listing" ] && listing=$wall
+    row "run --dry-run ${hash:-(sizes from the listing)}, S3 +20ms" "$n projects, $objects objects" "requests $(IFS=/; echo "${reqs[*]}"), RSS $(IFS=/; echo "${rsses[*]}") MiB, $(wc -l < "$work/plan-$tag-download") downloads, $(wc -l < "$work/plan-$tag-delete") deletes${proven:+; proven: $proven}" "$wall" "$(printf '%s\n' "${rsses[@]}" | sort -n | tail -1)" "$objects" "$(ratio "$wall" "$listing")× the listing's wall"
+  done
+  local same=no
+  cmp -s "$work/plan-etag-download" "$work/plan-content-download" && cmp -s "$work/plan-etag-delete" "$work/plan-content-delete" && same=yes
+  row "agreement: --hash=etag vs --hash=content" "$n projects" "the same download and delete paths: $same ($(wc -l < "$work/plan-content-download") downloads, $(wc -l < "$work/plan-content-delete") deletes); the listing's plan: $(wc -l < "$work/plan-listing-download") downloads" "-" "-" "-" "-"
+  local bs=${BANDERSNATCH:-/tmp/bs-venv/bin/bandersnatch}
+  if [ -x "$bs" ] && [ -x "$(dirname "$bs")/bandersnatch-http" ]; then
+    cat > "$work/etag-bs.conf" <<CONF
+[mirror]
+directory = /etag$n/mirror
+json = true
+master = http://127.0.0.1:9
+allow-non-https = true
+storage-backend = s3
+workers = 10
+verifiers = 10
+[s3]
+region_name = us-east-1
+aws_access_key_id = bench
+aws_secret_access_key = benchsecret
+endpoint_url = $p
+signature_version = s3v4
+CONF
+    curl -s -XPOST "$p/_s3proxy/stats" > /dev/null
+    if timed "$(dirname "$bs")/bandersnatch-http" -c "$work/etag-bs.conf" verify --delete --dry-run; then
+      curl -s "$p/_s3proxy/stats" > "$work/stats"
+      local fetched unowned
+      fetched=$(grep -c 'would be fetched' "$work/err" "$work/out" | awk -F: '{s+=$NF} END{print s+0}')
+      unowned=$(grep -ho '[0-9]* unowned files:' "$work/err" "$work/out" | head -1 | cut -d' ' -f1)
+      row "bandersnatch verify --delete --dry-run, S3 +20ms" "$n projects, $objects objects" "one run: $(stat_of total) requests, $fetched would be fetched, ${unowned:-0} unowned" "$wall" "$rss" "$objects" "$(ratio "$wall" "$listing")× the listing's wall" "$wall" "$rss" "$objects" "$(ratio "$wall" "$listing")× the listing's wall"
+    fi
+  fi
+  kill "$proxypid"; proxypid=
   kill "$s3pid"; s3pid=
 }
 
