@@ -35,19 +35,31 @@ type Sorter struct {
 	runs     []string
 }
 
-// sortBuf is one arena of encoded records and their index.
+// sortBuf is one arena of encoded records and their index. The arena is a
+// list of chunks of arenaChunk bytes (more for a record larger), taken as
+// rows arrive and kept for the next fill: a sort of a few rows holds a few
+// chunks, not the whole budget, and a full arena never grows by copying.
 type sortBuf struct {
-	arena []byte
-	idx   []sortEntry
+	chunks   [][]byte
+	cur      int // the chunk records go to
+	used     int // bytes of the chunks taken
+	capacity int // the most used may reach before the arena is full
+	chunk    int // bytes of a chunk: arenaChunk, or capacity when smaller
+	maxIdx   int
+	idx      []sortEntry
 }
+
+// arenaChunk is the size of an arena's chunks.
+const arenaChunk = 1 << 20
 
 // sortEntry locates one record in the arena: key bytes then encoded fields.
 // pfx holds the key's first 8 bytes, so most comparisons are one integer compare.
 type sortEntry struct {
-	pfx  uint64
-	off  int
-	klen int32
-	rlen int32
+	pfx   uint64
+	chunk int32
+	off   int32
+	klen  int32
+	rlen  int32
 }
 
 // keyPrefix packs the first 8 bytes of a key, big-endian, zero-padded.
@@ -65,9 +77,50 @@ func NewSorter(dir string, memory int64, ncols int, key func(row []string) strin
 }
 
 func (s *Sorter) newBuf() *sortBuf {
-	// one allocation for the whole arena: pages are touched only as rows
-	// arrive, and the arena never grows by copying
-	return &sortBuf{arena: make([]byte, 0, s.limit*7/8), idx: make([]sortEntry, 0, s.limit/8/32)}
+	c := s.limit * 7 / 8
+	return &sortBuf{capacity: c, chunk: max(min(arenaChunk, c), 1<<12), maxIdx: max(s.limit/8/32, 1)}
+}
+
+// room returns the chunk that takes a record of need bytes, taking a new
+// one when no chunk left has room.
+func (b *sortBuf) room(need int) *[]byte {
+	for b.cur < len(b.chunks) && cap(b.chunks[b.cur])-len(b.chunks[b.cur]) < need {
+		b.cur++
+	}
+	if b.cur == len(b.chunks) {
+		c := make([]byte, 0, max(b.chunk, need))
+		b.chunks = append(b.chunks, c)
+		b.used += cap(c)
+	}
+	return &b.chunks[b.cur]
+}
+
+// full tells whether a record of need bytes would pass the arena's budget.
+func (b *sortBuf) full(need int) bool {
+	if len(b.idx) == 0 {
+		return false
+	}
+	if len(b.idx) >= b.maxIdx {
+		return true
+	}
+	fits := b.cur < len(b.chunks) && cap(b.chunks[b.cur])-len(b.chunks[b.cur]) >= need
+	for i := b.cur + 1; !fits && i < len(b.chunks); i++ {
+		fits = cap(b.chunks[i])-len(b.chunks[i]) >= need
+	}
+	return !fits && b.used+max(b.chunk, need) > b.capacity
+}
+
+// reset empties the arena for the next fill, keeping its chunks.
+func (b *sortBuf) reset() {
+	for i := range b.chunks {
+		b.chunks[i] = b.chunks[i][:0]
+	}
+	b.cur, b.idx = 0, b.idx[:0]
+}
+
+// record is the bytes of e: its key, then its encoded fields.
+func (b *sortBuf) record(e sortEntry) []byte {
+	return b.chunks[e.chunk][e.off : int(e.off)+int(e.klen)+int(e.rlen)]
 }
 
 // Add copies a row into the sorter.
@@ -84,20 +137,23 @@ func (s *Sorter) Add(row []string) error {
 		s.cur = s.newBuf()
 	}
 	b := s.cur
-	if len(b.idx) > 0 && (len(b.arena)+need > cap(b.arena) || len(b.idx) == cap(b.idx)) {
+	if b.full(need) {
 		if err := s.spill(); err != nil {
 			return err
 		}
 		b = s.cur
 	}
-	off := len(b.arena)
-	b.arena = append(b.arena, k...)
-	b.arena = appendRecord(b.arena, row)
-	b.idx = append(b.idx, sortEntry{pfx: keyPrefix(k), off: off, klen: int32(len(k)), rlen: int32(len(b.arena) - off - len(k))})
+	c := b.room(need)
+	off := len(*c)
+	*c = append(*c, k...)
+	*c = appendRecord(*c, row)
+	b.idx = append(b.idx, sortEntry{pfx: keyPrefix(k), chunk: int32(b.cur), off: int32(off), klen: int32(len(k)), rlen: int32(len(*c) - off - len(k))})
 	return nil
 }
 
-func (b *sortBuf) keyOf(e sortEntry) []byte { return b.arena[e.off : e.off+int(e.klen)] }
+func (b *sortBuf) keyOf(e sortEntry) []byte {
+	return b.chunks[e.chunk][e.off : int(e.off)+int(e.klen)]
+}
 
 func (b *sortBuf) sort() {
 	slices.SortFunc(b.idx, func(x, y sortEntry) int {
@@ -110,7 +166,10 @@ func (b *sortBuf) sort() {
 		if c := bytes.Compare(b.keyOf(x), b.keyOf(y)); c != 0 {
 			return c
 		}
-		return x.off - y.off
+		if x.chunk != y.chunk {
+			return int(x.chunk - y.chunk)
+		}
+		return int(x.off - y.off)
 	})
 }
 
@@ -149,7 +208,7 @@ func (s *Sorter) wait() error {
 	}
 	err := <-s.busy
 	s.busy = nil
-	s.inflight.arena, s.inflight.idx = s.inflight.arena[:0], s.inflight.idx[:0]
+	s.inflight.reset()
 	s.spare, s.inflight = s.inflight, nil
 	return err
 }
@@ -165,7 +224,7 @@ func (b *sortBuf) writeRun(path string) error {
 	for _, e := range b.idx {
 		out = binary.AppendUvarint(out, uint64(e.klen))
 		out = binary.AppendUvarint(out, uint64(e.rlen))
-		out = append(out, b.arena[e.off:e.off+int(e.klen)+int(e.rlen)]...)
+		out = append(out, b.record(e)...)
 		if len(out) >= 240<<10 {
 			if _, err = w.zw.Write(out); err != nil {
 				break
@@ -313,7 +372,7 @@ func (m *memoryRows) Next() ([]string, error) {
 	}
 	e := m.b.idx[m.i]
 	m.i++
-	rec := m.b.arena[e.off+int(e.klen) : e.off+int(e.klen)+int(e.rlen)]
+	rec := m.b.record(e)[e.klen:]
 	return m.row, decodeRecord(rec, m.row)
 }
 

@@ -70,3 +70,51 @@ func TestSorterMatchesStableSort(t *testing.T) {
 		})
 	}
 }
+
+// TestSorterHoldsWhatItSorts: a sorter of a few rows with a budget of
+// 256 MiB holds a few MiB, not the budget: its arena is taken in chunks as
+// rows arrive (it was one allocation of the whole budget, which plan's
+// sorters made in every run, whatever the mirror's size), and a record
+// larger than a chunk still sorts.
+func TestSorterHoldsWhatItSorts(t *testing.T) {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	s := NewSorter(t.TempDir(), 256<<20, 2, func(r []string) string { return r[0] })
+	defer s.Close()
+	big := string(make([]byte, 3<<20))
+	for i := range 5000 {
+		v := "v"
+		if i == 2500 {
+			v = big
+		}
+		if err := s.Add([]string{fmt.Sprintf("k%05d", 5000-i), v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	if grew := int64(m1.TotalAlloc - m0.TotalAlloc); grew > 16<<20 {
+		t.Errorf("5,000 small rows and one of 3 MiB took %d MiB", grew>>20)
+	}
+	rows, err := s.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for prev := ""; ; n++ {
+		r, err := rows.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r[0] < prev || (r[0] == "k02500") != (len(r[1]) == len(big)) {
+			t.Fatalf("row %d: %q after %q, value of %d bytes", n, r[0], prev, len(r[1]))
+		}
+		prev = r[0]
+	}
+	if n != 5000 {
+		t.Errorf("%d rows back", n)
+	}
+}

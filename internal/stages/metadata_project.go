@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/bandercheck/bandercheck/internal/filters"
 	"github.com/bandercheck/bandercheck/internal/store"
@@ -47,9 +46,6 @@ var errTooLarge = errors.New("document too large to buffer")
 
 // inlineLimit is the largest document a worker buffers.
 const inlineLimit = 1 << 20
-
-// docBuffers hold documents read whole by the workers.
-var docBuffers = sync.Pool{New: func() any { b := make([]byte, inlineLimit+1); return &b }}
 
 // problemStageFilter is the stage column of a problems/metadata row that
 // reports a project a project filter excludes.
@@ -258,9 +254,21 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 	defer rc.Close()
 	var r io.Reader = rc
 	if budget > 0 {
-		bp := docBuffers.Get().(*[]byte)
-		defer docBuffers.Put(bp)
-		buf := (*bp)[:min(int64(cap(*bp)), budget+1)]
+		// a buffer as large as the document (one byte more, to see it end),
+		// lent from store.DocBuffers, which bounds them all together
+		want := budget + 1
+		if size := store.SizeOf(rc); size >= 0 {
+			if size > budget {
+				return 0, p, 0, nil, errTooLarge
+			}
+			want = size + 1
+		}
+		bp, err := store.DocBuffers.Get(ctx, int(want))
+		if err != nil {
+			return 0, p, 0, nil, err
+		}
+		defer store.DocBuffers.Put(bp)
+		buf := *bp
 		n, err := io.ReadFull(rc, buf)
 		switch {
 		case err == nil:

@@ -392,7 +392,7 @@ func (w *planWriter) ConfirmMismatch(path, sha256 string) (bool, error) {
 		}
 		w.ms = ms
 	}
-	_, sum, err := store.HashObject(w.ctx, w.ms, path)
+	_, sum, err := store.HashObject(w.ctx, w.ms, path, -1)
 	if errors.Is(err, os.ErrNotExist) {
 		return true, nil
 	}

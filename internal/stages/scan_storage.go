@@ -441,7 +441,7 @@ func hashObject(ctx context.Context, ms store.Reader, mode HashMode, o store.Obj
 		}
 		return r, err
 	}
-	read, sum, err := store.HashObject(ctx, ms, o.Key)
+	read, sum, err := store.HashObject(ctx, ms, o.Key, o.Size)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return storageResult{obj: o, problem: "removed while scanning"}, nil
