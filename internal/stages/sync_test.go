@@ -79,7 +79,7 @@ func checkGolden(t *testing.T, name, mirror string, step int) {
 // with nothing changed upstream fetches nothing.
 func TestSyncWritesBandersnatchsTree(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters"} {
+	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters", "html-md5-rooturi", "json-pages-no-files", "keep-index-versions"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
