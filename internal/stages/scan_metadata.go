@@ -123,7 +123,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	rep.SetTotal(max(counts[fromJSON], counts[fromSimple])) // the larger listing: about one name a project
 	rep.Add(st.Rows(mProjects), 0)
 
-	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config)}
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config), mem: newMemBudget(inlineMemory)}
 	w := &stageSink{st: st}
 	err = work.OrderedMap(ctx, requestWorkers(ms, c.Jobs),
 		func(ctx context.Context, emit func(projectRef) error) error {
@@ -133,6 +133,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 			var rows collected
 			out, err := m.scan(ctx, ref, &rows, inlineLimit)
 			if errors.Is(err, errTooLarge) {
+				m.mem.give(out.held) // of a source read before the one too large
 				return projectOutcome{ref: ref, deferred: true}, nil
 			}
 			out.rows = rows.rows
@@ -159,6 +160,8 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 				return err
 			}
 			rep.Add(1, out.bytes)
+			out.rows = nil
+			m.mem.give(out.held)
 			return st.EndUnit(out.ref.normalized)
 		})
 	if err != nil {
