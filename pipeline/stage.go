@@ -32,10 +32,10 @@ type ShardInfo struct {
 
 // StageFile is a manifest's state: _stage.json and its shard journal.
 type StageFile struct {
-	Manifest string      `json:"manifest"`
-	Stage    string      `json:"stage"`
-	Columns  []string    `json:"columns"`
-	State    string      `json:"state"`
+	Manifest string   `json:"manifest"`
+	Stage    string   `json:"stage"`
+	Columns  []string `json:"columns"`
+	State    string   `json:"state"`
 	// Shards lists the committed shards. ReadStageFile fills it from the
 	// shard journal (ShardJournalName); _stage.json itself holds only
 	// Journal, the count of the journal's committed entries. (_stage.json

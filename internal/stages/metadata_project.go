@@ -108,7 +108,7 @@ func (m *metaScan) readInline(r io.Reader, limit int64) (buf []byte, held int64,
 			}
 			held += grow
 			buf = slices.Grow(buf, int(grow))
-			buf = buf[:len(buf):len(buf)+int(grow)] // what was taken, not what append rounded up to
+			buf = buf[: len(buf) : len(buf)+int(grow)] // what was taken, not what append rounded up to
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
