@@ -63,10 +63,14 @@ var inlineMemory int64 = 32 << 20
 type memBudget struct {
 	mu          sync.Mutex
 	used, limit int64
-	peak        int64
+	peak        int64 // the most ever held
+	refused     int   // takes refused (documents left to the writer)
 }
 
 func newMemBudget(limit int64) *memBudget { return &memBudget{limit: limit} }
+
+// newScanBudget is the budget of one metadata scan (a variable for tests).
+var newScanBudget = func() *memBudget { return newMemBudget(inlineMemory) }
 
 // take reserves n bytes, or reports that they would pass the limit.
 func (b *memBudget) take(n int64) bool {
@@ -76,6 +80,7 @@ func (b *memBudget) take(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.used+n > b.limit {
+		b.refused++
 		return false
 	}
 	b.used += n

@@ -123,7 +123,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	rep.SetTotal(max(counts[fromJSON], counts[fromSimple])) // the larger listing: about one name a project
 	rep.Add(st.Rows(mProjects), 0)
 
-	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config), mem: newMemBudget(inlineMemory)}
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config), mem: newScanBudget()}
 	w := &stageSink{st: st}
 	err = work.OrderedMap(ctx, requestWorkers(ms, c.Jobs),
 		func(ctx context.Context, emit func(projectRef) error) error {
