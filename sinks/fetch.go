@@ -273,6 +273,10 @@ func (f *Fetcher) attempt(ctx context.Context, m store.Writer, w Want, src strin
 		return 0, &FetchError{fmt.Errorf("%s: %s mismatch: got %s, want %s", src, algo, sum, want)}
 	}
 	if err := up.Commit(ctx); err != nil {
+		var ce *store.CorruptUploadError
+		if errors.As(err, &ce) {
+			return 0, &FetchError{err} // the store sent it again already; the next apply retries it
+		}
 		return 0, err
 	}
 	return n, nil

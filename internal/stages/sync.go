@@ -90,6 +90,9 @@ type syncEnv struct {
 	store store.Store
 	run   *syncRun
 	base  string // upstream
+	// linkRoot is the mirror's absolute folder, which keep_index_versions
+	// links name their targets under (as bandersnatch writes them)
+	linkRoot string
 }
 
 const syncRunFile = "sync/run.json"
@@ -116,8 +119,8 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 	if err := se.opts.Validate(); err != nil {
 		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: %v", g.Config, err)}
 	}
-	if conf.KeepIndexVersions > 0 {
-		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] keep_index_versions = %d: sync does not write versioned simple pages yet; set it to 0 or use bandersnatch for this mirror", g.Config, conf.KeepIndexVersions)}
+	if conf.KeepIndexVersions > 0 && conf.S3 {
+		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] keep_index_versions = %d: its index pages are symbolic links, which S3 cannot hold (bandersnatch fails on them there too); set it to 0 for an S3 mirror", g.Config, conf.KeepIndexVersions)}
 	}
 	if se.base = firstOf(o.Upstream, conf.Master); se.base == "" {
 		return res, &pipeline.UsageError{Msg: "sync needs an upstream: [mirror] master in the config, or --upstream URL"}
@@ -139,6 +142,14 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 	ms, loc, err := g.openStore(ctx)
 	if err != nil {
 		return res, err
+	}
+	if se.opts.KeepIndexVersions > 0 {
+		if _, ok := ms.(store.Linker); !ok || loc.IsS3() {
+			return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] keep_index_versions needs a mirror on a POSIX disk, which holds symbolic links; %s is not one", g.Config, loc)}
+		}
+		if se.linkRoot, err = filepath.Abs(loc.Path); err != nil {
+			return res, fmt.Errorf("sync: the mirror's folder: %w", err)
+		}
 	}
 	se.store = ms
 	unlock, err := syncLock(ctx, se)

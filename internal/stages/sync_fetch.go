@@ -268,10 +268,8 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.err = fmt.Sprintf("%d of its files could not be downloaded; its pages were not written", failed)
 		return o, nil
 	}
-	for _, out := range proj.Pages() {
-		if err := writeDeferred(ctx, p.se.store, out); err != nil {
-			return o, err
-		}
+	if err := p.writePages(ctx, proj, serial); err != nil {
+		return o, err
 	}
 	o.result = syncedOK
 	return o, nil
@@ -299,4 +297,52 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 	}
 	crashpoint.Hit("sync-download")
 	return "downloaded", nil
+}
+
+// writePages writes the project's simple pages; with keep_index_versions as
+// bandersnatch does: the oldest versions beyond keep-1 are removed first,
+// the new ones written under versions/ (named after indexSerial, the serial
+// the index gave the project), and index.* become links to them.
+func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Project, indexSerial int64) error {
+	if p.se.opts.KeepIndexVersions == 0 {
+		for _, out := range proj.Pages() {
+			if err := writeDeferred(ctx, p.se.store, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	dir := proj.SimpleDir() + "versions/"
+	var existing []string
+	err := p.se.store.Names(ctx, dir, func(name string, isDir bool) error {
+		if !isDir {
+			existing = append(existing, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	write, links, remove := proj.VersionedPages(existing, indexSerial, time.Now())
+	if len(remove) > 0 {
+		errs, err := p.se.store.Remove(ctx, remove)
+		if err == nil {
+			err = errors.Join(errs...)
+		}
+		if err != nil {
+			return fmt.Errorf("remove old page versions of %s: %w", proj.Name, err)
+		}
+	}
+	for _, out := range write {
+		if err := writeDeferred(ctx, p.se.store, out); err != nil {
+			return err
+		}
+	}
+	linker := p.se.store.(store.Linker) // Sync refuses keep_index_versions on a store without links
+	for _, l := range links {
+		if err := linker.Symlink(ctx, l.Path, p.se.linkRoot+"/"+l.Target); err != nil {
+			return fmt.Errorf("link %s: %w", l.Path, err)
+		}
+	}
+	return nil
 }

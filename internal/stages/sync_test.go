@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,7 +80,7 @@ func checkGolden(t *testing.T, name, mirror string, step int) {
 // with nothing changed upstream fetches nothing.
 func TestSyncWritesBandersnatchsTree(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters"} {
+	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters", "html-md5-rooturi", "json-pages-no-files", "keep-index-versions"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
@@ -138,4 +139,56 @@ func TestSyncRemoveDeletedWithinItsGuard(t *testing.T) {
 			t.Errorf("%s is still there: %v", p, err)
 		}
 	}
+}
+
+// TestCheckSeesVersionedPagesAsPlainOnes: a keep_index_versions mirror,
+// whose index pages are links into versions/, is checked as the same mirror
+// without versions is: after both syncs, run plans the same rows (the file
+// and the project sync keeps once upstream dropped them) and finds no
+// problem with the pages.
+func TestCheckSeesVersionedPagesAsPlainOnes(t *testing.T) {
+	t.Parallel()
+	plain, versioned := syncThenCheck(t, "defaults-hash-index"), syncThenCheck(t, "keep-index-versions")
+	for m, rows := range plain {
+		if !slices.Equal(rows, versioned[m]) {
+			t.Errorf("%s: without versions %q, with them %q", m, rows, versioned[m])
+		}
+	}
+	if len(plain["plan/delete"]) == 0 {
+		t.Errorf("the scenario should leave a file for run to delete; plans: %v", plain)
+	}
+}
+
+// syncThenCheck syncs every golden step with config name, then runs a dry
+// run from a new STATE, and returns the rows of its plan and problems.
+func syncThenCheck(t *testing.T, name string) map[string][]string {
+	mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+	for step := range fakepypi.GoldenSteps {
+		syncStep(t, name, mirror, state, step, DefaultSyncOptions())
+	}
+	w, err := fakepypi.Golden(goldenBase, fakepypi.GoldenSteps-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	var out bytes.Buffer
+	g := &Env{Config: syncConfig(t, name, mirror, srv.URL, ""), State: t.TempDir(), Progress: "never", Stdout: &out, Stderr: &out}
+	run := DefaultRunOptions()
+	run.DryRun, run.Hash = true, HashContent
+	run.Plan.MaxRemoveProjects = Limit{Percent: 100, IsPct: true}
+	if err := run.Run(context.Background(), g); err != nil {
+		t.Fatalf("%s: run: %v\n%s", name, err, out.String())
+	}
+	got := map[string][]string{}
+	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects", "problems/storage", "problems/metadata"} {
+		got[m] = []string{}
+		if err := pipeline.EachRow(g.State, m, func(r []string) error {
+			got[m] = append(got[m], strings.Join(r, ","))
+			return nil
+		}); err != nil {
+			t.Fatalf("read %s: %v", m, err)
+		}
+	}
+	return got
 }

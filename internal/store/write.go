@@ -23,6 +23,14 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Linker is a store that holds symbolic links (POSIX): keep_index_versions
+// points a project's index pages at their newest version.
+type Linker interface {
+	// Symlink makes key a symbolic link to target, replacing a file or a
+	// link there in one step (never following it).
+	Symlink(ctx context.Context, key, target string) error
+}
+
 // Upload is a file being written; it becomes visible only on Commit.
 type Upload interface {
 	io.Writer
@@ -62,3 +70,18 @@ type Store interface {
 type LockedError struct{ Msg string }
 
 func (e *LockedError) Error() string { return e.Msg }
+
+// CorruptUploadError is an upload the server refused because the bytes it
+// received do not match the digests sent with them: they were altered on
+// the way. Nothing changed at the key, and another attempt may succeed, so
+// apply records a failed row, which the next apply retries.
+type CorruptUploadError struct {
+	Key string
+	Err error
+}
+
+func (e *CorruptUploadError) Error() string {
+	return "upload of " + e.Key + " refused by the server, its bytes were altered on the way: " + e.Err.Error()
+}
+
+func (e *CorruptUploadError) Unwrap() error { return e.Err }

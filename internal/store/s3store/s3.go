@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,6 +59,9 @@ type Store struct {
 	bucket   string
 	prefix   string // "" or "prefix/"
 	stageDir string // where Create stages files (os.TempDir() when "")
+	// noChecksum is set once the server said it does not implement
+	// x-amz-checksum-sha256: uploads then go without it
+	noChecksum atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)

@@ -2,16 +2,26 @@ package s3store
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/bandercheck/bandercheck/internal/store"
 )
 
@@ -27,11 +37,13 @@ type s3Upload struct {
 	f    *os.File
 	key  string
 	meta store.Meta
+	md5  hash.Hash // of the bytes staged, for Content-MD5
+	sha  hash.Hash // of the bytes staged, for x-amz-checksum-sha256 and the signed payload
 }
 
-// Create implements Mirror: content is staged in a local file and sent by
-// one PutObject on Commit, with the sha256 and uploaded-at metadata that
-// bandersnatch's S3 backend writes.
+// Create implements Mirror: content is staged in a local file, hashed with
+// MD5 and sha256 on the way, and sent by one PutObject on Commit, with the
+// sha256 and uploaded-at metadata that bandersnatch's S3 backend writes.
 func (m *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
 	if err := os.MkdirAll(m.stageDir, 0o755); err != nil {
 		return nil, err
@@ -40,19 +52,39 @@ func (m *Store) Create(ctx context.Context, key string, meta store.Meta) (store.
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", key, err)
 	}
-	return &s3Upload{m: m, f: f, key: key, meta: meta}, nil
+	return &s3Upload{m: m, f: f, key: key, meta: meta, md5: md5.New(), sha: sha256.New()}, nil
 }
 
-func (u *s3Upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+func (u *s3Upload) Write(p []byte) (int, error) {
+	n, err := u.f.Write(p)
+	u.md5.Write(p[:n])
+	u.sha.Write(p[:n])
+	return n, err
+}
 
+// uploadChecks are the digests a PutObject carries for the server to check
+// the body against; tests turn them off one by one.
+var uploadChecks = struct{ payload, md5, sha256 bool }{true, true, true}
+
+// corruptAttempts is how many times Commit sends a body the server refused
+// as altered on the way before it gives up with a *store.CorruptUploadError.
+const corruptAttempts = 3
+
+// Commit sends the staged file in one PutObject (one part, so its ETag is
+// the MD5 of its bytes while it is below 5 GB) that the server checks three
+// ways: Content-MD5; x-amz-checksum-sha256, unless the server said it does
+// not implement it; and the sha256 of the payload in the signature, which
+// the SDK otherwise leaves unsigned over https. A body refused as altered is
+// sent again from the staged file, up to corruptAttempts times.
 func (u *s3Upload) Commit(ctx context.Context) error {
 	defer u.Abort()
-	size, err := u.f.Seek(0, 2)
-	if err == nil {
-		_, err = u.f.Seek(0, 0)
-	}
+	size, err := u.f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return err
+		return fmt.Errorf("put %s: %w", u.key, err)
+	}
+	shaSum := u.sha.Sum(nil)
+	if want := u.meta.SHA256; want != "" && !strings.EqualFold(want, hex.EncodeToString(shaSum)) {
+		return fmt.Errorf("put %s: the staged bytes have sha256 %x, not the %s given", u.key, shaSum, want)
 	}
 	meta := map[string]string{}
 	if u.meta.SHA256 != "" {
@@ -61,14 +93,98 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 	if !u.meta.Uploaded.IsZero() {
 		meta["uploaded-at"] = UploadedAt(u.meta.Uploaded)
 	}
-	_, err = u.m.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key),
-		Body: u.f, ContentLength: aws.Int64(size), Metadata: meta,
-	})
-	if err != nil {
-		return fmt.Errorf("put %s: %w", u.key, err)
+	for attempt := 1; ; attempt++ {
+		err = u.put(ctx, size, u.md5.Sum(nil), shaSum, meta)
+		if err == nil {
+			return nil
+		}
+		if !isCorruptUpload(err) {
+			return fmt.Errorf("put %s: %w", u.key, err)
+		}
+		if attempt == corruptAttempts || ctx.Err() != nil {
+			return &store.CorruptUploadError{Key: u.key, Err: fmt.Errorf("%d attempts: %w", attempt, err)}
+		}
 	}
-	return nil
+}
+
+// put sends the staged file once. A server that does not implement
+// x-amz-checksum-sha256 is sent the body again without it, and never again
+// with it.
+func (u *s3Upload) put(ctx context.Context, size int64, md5Sum, shaSum []byte, meta map[string]string) error {
+	for {
+		if _, err := u.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		in := &s3.PutObjectInput{
+			Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key),
+			Body: u.f, ContentLength: aws.Int64(size), Metadata: meta,
+		}
+		if uploadChecks.md5 {
+			in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(md5Sum))
+		}
+		withSHA := uploadChecks.sha256 && !u.m.noChecksum.Load()
+		if withSHA {
+			in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(shaSum))
+		}
+		payload := "UNSIGNED-PAYLOAD"
+		if uploadChecks.payload {
+			payload = hex.EncodeToString(shaSum)
+		}
+		_, err := u.m.client.PutObject(ctx, in, withPayloadHash(payload))
+		if err != nil && withSHA && checksumNotImplemented(err) {
+			u.m.noChecksum.Store(true)
+			continue
+		}
+		return err
+	}
+}
+
+// withPayloadHash gives the SDK the payload's sha256, computed while the
+// file was staged: it signs it instead of reading the file once more to
+// hash it (http), or of sending UNSIGNED-PAYLOAD (https).
+func withPayloadHash(sum string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("bandercheckPayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, sum), in)
+				}), "ComputePayloadHash", middleware.Before)
+		})
+	}
+}
+
+// isCorruptUpload tells a PUT the server refused because the body it
+// received does not match the digests sent with it.
+func isCorruptUpload(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "BadDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch":
+		return true
+	}
+	return false
+}
+
+// checksumNotImplemented tells the answer of a server that does not
+// implement x-amz-checksum-sha256.
+func checksumNotImplemented(err error) bool {
+	if httpStatus(err) == http.StatusNotImplemented {
+		return true
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	msg := strings.ToLower(ae.ErrorMessage())
+	switch ae.ErrorCode() {
+	case "NotImplemented":
+		return true
+	case "InvalidArgument", "InvalidRequest":
+		return strings.Contains(msg, "checksum")
+	}
+	return false
 }
 
 func (u *s3Upload) Abort() error {
