@@ -41,6 +41,9 @@ type projectOutcome struct {
 	held     int64 // bytes of inlineMemory this project holds until written
 	// excludedBy names the project or metadata filter that excludes the project
 	excludedBy string
+	docs       docRecord // the identities of the documents read
+	opened     int64     // documents opened
+	reused     bool      // the previous scan's rows are taken (ref.prev)
 }
 
 // errTooLarge says a document is read as a stream by the writer instead.
@@ -138,6 +141,7 @@ type metaScan struct {
 	from      string // fromJSON or fromSimple
 	hashIndex bool
 	design    designation
+	listed    bool       // documents are identified from the listing (S3), not by lstat
 	mem       *memBudget // documents read whole by the workers; nil: no limit
 }
 
@@ -201,7 +205,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 	}
 	if ref.badName != "" {
 		out.problems = append(out.problems, []string{"web/json/" + strings.ToValidUTF8(ref.badName, "\uFFFD"), "metadata", "project name is not valid UTF-8", ""})
-		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0"}
+		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0", documentsColumn(ref, len(out.problems), nil)}
 		return out, nil
 	}
 	primary, fallback := m.jsonSources(ref), []source{m.simpleSource(ref)}
@@ -252,7 +256,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 	if serial >= 0 {
 		serialText = strconv.FormatInt(serial, 10)
 	}
-	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files)}
+	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files), documentsColumn(ref, len(out.problems), &out.docs)}
 	return out, nil
 }
 
@@ -306,6 +310,9 @@ func (m *metaScan) attempt(ctx context.Context, list []source, sink rowSink, bud
 // problem row); ioErr is a failure to read that fails the stage.
 func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, sink rowSink, budget int64) (files int, p sources.Project, size int64, perr, ioErr error) {
 	path, normalized := src.path, out.ref.normalized
+	// identified before it is opened: a change while it is read is a change
+	// the next scan sees
+	out.docs.add(m.sourceIndex(out.ref, src), m.docIdentity(ctx, out.ref, src))
 	var rc io.ReadCloser
 	var err error
 	if strings.HasSuffix(path, "/") { // a simple folder: index.v1_json, else index.html
@@ -333,6 +340,7 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 		return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer rc.Close()
+	out.opened++
 	var r io.Reader = rc
 	if budget > 0 {
 		buf, held, err := m.readInline(rc, budget)

@@ -109,6 +109,9 @@ func TestScanMetadataHoldsDocumentsWithinBudget(t *testing.T) {
 		for _, m := range []string{"projects", "designated", "problems/metadata"} {
 			out[m] = f.rows(m)
 		}
+		for i, r := range out["projects"] {
+			out["projects"][i] = r[:len(r)-1] // documents: the identities of this fixture's files
+		}
 		return b, out
 	}
 	roomy, want := scan(1 << 30)
