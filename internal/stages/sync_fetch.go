@@ -41,6 +41,7 @@ type syncOutcome struct {
 	result   string
 	err      string
 	files    [][]string // sync/files rows
+	written  []string   // sync/written: the documents and pages written, as the diff file lists them
 	problems [][]string // problems/sync rows
 	reached  bool       // upstream answered (anything but a dropped connection or a 5xx)
 }
@@ -51,7 +52,7 @@ type syncOutcome struct {
 // (their files already in place are not fetched again).
 func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 	var t fetchTally
-	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync")}
+	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync"), pipeline.MustSpec("sync/written")}
 	opt := se.g.stageOptions()
 	if f, ok := se.store.(store.Flusher); ok {
 		// pages and documents are written Deferred: one flush a commit
@@ -112,6 +113,11 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 		}
 		for _, pr := range o.problems {
 			if err := st.Write(2, pr...); err != nil {
+				return err
+			}
+		}
+		for _, w := range o.written {
+			if err := st.Write(3, w, o.project); err != nil {
 				return err
 			}
 		}
@@ -237,9 +243,12 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 			return o, err
 		}
 	}
-	for _, out := range proj.JSONFiles() {
+	for i, out := range proj.JSONFiles() {
 		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
+		}
+		if i == 0 { // web/json/<name>; bandersnatch's list leaves out its web/pypi copy
+			o.written = append(o.written, out.Path)
 		}
 	}
 	if perr != nil {
@@ -268,7 +277,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.err = fmt.Sprintf("%d of its files could not be downloaded; its pages were not written", failed)
 		return o, nil
 	}
-	if err := p.writePages(ctx, proj, serial); err != nil {
+	if o.written, err = p.writePages(ctx, proj, serial, o.written); err != nil {
 		return o, err
 	}
 	o.result = syncedOK
@@ -282,7 +291,7 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 	if p.se.conf.Sync.CompareMethod == "stat" {
 		if obj, err := p.se.store.Stat(ctx, d.Path); err == nil && obj.Kind == store.Regular &&
 			(d.Size < 0 || obj.Size == d.Size) && obj.Modified.Equal(d.Mtime) {
-			return "present", nil
+			return p.presentResult(obj), nil
 		}
 	}
 	ok, err := p.se.store.Present(ctx, w.Key, w.Size, w.SHA256)
@@ -290,7 +299,14 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 		return "", err
 	}
 	if ok {
-		return "present", nil
+		if p.se.conf.S3 || p.se.run.WrittenSince.IsZero() {
+			return "present", nil // (an S3 object has no ctime)
+		}
+		obj, err := p.se.store.Stat(ctx, w.Key)
+		if err != nil {
+			return "present", nil
+		}
+		return p.presentResult(obj), nil
 	}
 	if _, err := p.fetch.Fetch(ctx, p.se.store, w); err != nil {
 		return "", err
@@ -299,18 +315,20 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 	return "downloaded", nil
 }
 
-// writePages writes the project's simple pages; with keep_index_versions as
-// bandersnatch does: the oldest versions beyond keep-1 are removed first,
-// the new ones written under versions/ (named after indexSerial, the serial
-// the index gave the project), and index.* become links to them.
-func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Project, indexSerial int64) error {
+// writePages writes the project's simple pages, and adds their paths to
+// written; with keep_index_versions as bandersnatch does: the oldest
+// versions beyond keep-1 are removed first, the new ones written under
+// versions/ (named after indexSerial, the serial the index gave the
+// project), and index.* become links to them.
+func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Project, indexSerial int64, written []string) ([]string, error) {
 	if p.se.opts.KeepIndexVersions == 0 {
 		for _, out := range proj.Pages() {
 			if err := writeDeferred(ctx, p.se.store, out); err != nil {
-				return err
+				return written, err
 			}
+			written = append(written, out.Path)
 		}
-		return nil
+		return written, nil
 	}
 	dir := proj.SimpleDir() + "versions/"
 	var existing []string
@@ -321,7 +339,7 @@ func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Projec
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("list %s: %w", dir, err)
+		return written, fmt.Errorf("list %s: %w", dir, err)
 	}
 	write, links, remove := proj.VersionedPages(existing, indexSerial, time.Now())
 	if len(remove) > 0 {
@@ -330,19 +348,32 @@ func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Projec
 			err = errors.Join(errs...)
 		}
 		if err != nil {
-			return fmt.Errorf("remove old page versions of %s: %w", proj.Name, err)
+			return written, fmt.Errorf("remove old page versions of %s: %w", proj.Name, err)
 		}
 	}
 	for _, out := range write {
 		if err := writeDeferred(ctx, p.se.store, out); err != nil {
-			return err
+			return written, err
 		}
+		written = append(written, out.Path)
 	}
 	linker := p.se.store.(store.Linker) // Sync refuses keep_index_versions on a store without links
 	for _, l := range links {
 		if err := linker.Symlink(ctx, l.Path, p.se.linkRoot+"/"+l.Target); err != nil {
-			return fmt.Errorf("link %s: %w", l.Path, err)
+			return written, fmt.Errorf("link %s: %w", l.Path, err)
 		}
 	}
-	return nil
+	return written, nil
+}
+
+// presentResult is "present" for a file the mirror held before this sync
+// began, and "downloaded" for one a killed run of this sync put in place
+// (its ctime is not before the sync began): the summary and the diff file
+// then count it as the uninterrupted sync would.
+func (p *projectSyncer) presentResult(obj store.Object) string {
+	since := p.se.run.WrittenSince
+	if !since.IsZero() && !obj.Changed.IsZero() && !obj.Changed.Before(since) {
+		return "downloaded"
+	}
+	return "present"
 }
