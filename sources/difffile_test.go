@@ -16,13 +16,13 @@ func TestDiffFileReferenceAsBandersnatchReadsIt(t *testing.T) {
 	const conf = "[mirror]\ndirectory = /srv/pypi\njson = true\nworkers = 3\ndiff-file = %s\n[extra]\ndated = 2026-12-05\n"
 	const fallback = "/srv/pypi/mirrored-files"
 	for value, want := range map[string]string{
-		"":                                        "",
-		"/srv/diff":                               "/srv/diff",
-		"/srv/{{mirror_directory}}/x":             "/srv//srv/pypi/x",
-		"{{ mirror _ workers }}":                  "3",
-		"/x/{{m_directory}}":                      fallback,
-		"/x/{{nosuch_key}}":                       fallback,
-		"/x/{{mirror_nosuch}}":                    fallback,
+		"":                            "",
+		"/srv/diff":                   "/srv/diff",
+		"/srv/{{mirror_directory}}/x": "/srv//srv/pypi/x",
+		"{{ mirror _ workers }}":      "3",
+		"/x/{{m_directory}}":          fallback,
+		"/x/{{nosuch_key}}":           fallback,
+		"/x/{{mirror_nosuch}}":        fallback,
 		"/a{{mirror_directory}}/b{{mirror_json}}": "/a{{mirror_directory}}/btrue",
 		"/d/{{mirror_DIRECTORY}}":                 "/d//srv/pypi",
 		"/d/{{extra_dated}}-list":                 "/d/2026-12-05-list",
