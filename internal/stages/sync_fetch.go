@@ -207,7 +207,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.problems = append(o.problems, []string{path, "sync fetch", msg, ""})
 	}
 	if reason == todoChanged && serial > 0 {
-		if have := localSerial(ctx, p.se.store, p.se.opts, name); have >= serial {
+		if have, page := localSerial(ctx, p.se.store, p.se.opts, name); have >= serial && !p.writtenByThisSync(ctx, page) {
 			o.result = syncedCurrent
 			return o, nil
 		}
@@ -376,4 +376,16 @@ func (p *projectSyncer) presentResult(obj store.Object) string {
 		return "downloaded"
 	}
 	return "present"
+}
+
+// writtenByThisSync tells whether key was put in place by a killed run of
+// this sync (on POSIX, by its ctime): such a project is synced again, with
+// nothing to download, so that what the killed run wrote is recorded and
+// listed as the uninterrupted sync would have.
+func (p *projectSyncer) writtenByThisSync(ctx context.Context, key string) bool {
+	if p.se.conf.S3 || p.se.run.WrittenSince.IsZero() {
+		return false
+	}
+	obj, err := p.se.store.Stat(ctx, key)
+	return err == nil && p.presentResult(obj) == "downloaded"
 }
