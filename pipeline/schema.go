@@ -12,7 +12,7 @@ const ShardRows = 10000
 // Columns of every manifest, by manifest name (its folder under STATE).
 var Columns = map[string][]string{
 	"storage":                 {"path", "size", "modified", "sha256", "hashed_at", "inode", "ctime", "etag", "verified"},
-	"projects":                {"project", "normalized", "metadata_path", "serial", "files"},
+	"projects":                {"project", "normalized", "metadata_path", "serial", "files", "documents"},
 	"designated":              {"path", "project", "size", "sha256", "url", "upload_time", "md5"},
 	"problems/storage":        {"path", "stage", "error", "fallback"},
 	"problems/metadata":       {"path", "stage", "error", "fallback"},
@@ -79,4 +79,8 @@ const (
 	AppliedPath, AppliedAction, AppliedResult, AppliedError = 0, 1, 2, 3
 
 	ProblemPath, ProblemStage, ProblemError, ProblemFallback = 0, 1, 2, 3
+
+	ProjectName, ProjectNormalized, ProjectMetadataPath, ProjectSerial, ProjectFiles, ProjectDocuments = 0, 1, 2, 3, 4, 5
+
+	DesignatedPath, DesignatedProject = 0, 1
 )

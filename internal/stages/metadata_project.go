@@ -40,6 +40,9 @@ type projectOutcome struct {
 	bytes    int64
 	// excludedBy names the project or metadata filter that excludes the project
 	excludedBy string
+	docs       docRecord // the identities of the documents read
+	opened     int64     // documents opened
+	reused     bool      // the previous scan's rows are taken (ref.prev)
 }
 
 // errTooLarge says a document is read as a stream by the writer instead.
@@ -62,6 +65,7 @@ type metaScan struct {
 	from      string // fromJSON or fromSimple
 	hashIndex bool
 	design    designation
+	listed    bool // documents are identified from the listing (S3), not by lstat
 }
 
 // designation is what the config says the mirror holds of a project.
@@ -124,7 +128,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 	}
 	if ref.badName != "" {
 		out.problems = append(out.problems, []string{"web/json/" + strings.ToValidUTF8(ref.badName, "\uFFFD"), "metadata", "project name is not valid UTF-8", ""})
-		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0"}
+		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0", documentsColumn(ref, len(out.problems), nil)}
 		return out, nil
 	}
 	primary, fallback := m.jsonSources(ref), []source{m.simpleSource(ref)}
@@ -175,7 +179,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 	if serial >= 0 {
 		serialText = strconv.FormatInt(serial, 10)
 	}
-	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files)}
+	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files), documentsColumn(ref, len(out.problems), &out.docs)}
 	return out, nil
 }
 
@@ -229,6 +233,9 @@ func (m *metaScan) attempt(ctx context.Context, list []source, sink rowSink, bud
 // problem row); ioErr is a failure to read that fails the stage.
 func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, sink rowSink, budget int64) (files int, p sources.Project, size int64, perr, ioErr error) {
 	path, normalized := src.path, out.ref.normalized
+	// identified before it is opened: a change while it is read is a change
+	// the next scan sees
+	out.docs.add(m.sourceIndex(out.ref, src), m.docIdentity(ctx, out.ref, src))
 	var rc io.ReadCloser
 	var err error
 	if strings.HasSuffix(path, "/") { // a simple folder: index.v1_json, else index.html
@@ -256,6 +263,7 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 		return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer rc.Close()
+	out.opened++
 	var r io.Reader = rc
 	if budget > 0 {
 		bp := docBuffers.Get().(*[]byte)

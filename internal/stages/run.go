@@ -224,6 +224,9 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	if g.hashed != nil {
 		fmt.Fprintf(w, "hashing: %s\n", g.hashed)
 	}
+	if g.metaTally != nil {
+		fmt.Fprintf(w, "metadata: %s\n", g.metaTally)
+	}
 	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peakRSSMiB())
 	return nil
 }
