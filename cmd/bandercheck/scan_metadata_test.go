@@ -179,13 +179,17 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
 	ref := t.TempDir() + "/ref"
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "metadata")
-	// every commit, every commit left half done (one manifest a commit ahead), then random ones
+	// every commit, every commit left half done (one manifest a commit ahead), every
+	// commit journaled but not counted in _stage.json, then random ones
 	for _, walk := range []func(state string) int{
 		func(state string) int {
 			return crashAtEveryPoint(t, env, "shard", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
 		},
 		func(state string) int {
 			return crashAtEveryPoint(t, env, "partial", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+		},
+		func(state string) int {
+			return crashAtEveryPoint(t, env, "journaled", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
 		},
 		func(state string) int {
 			return crashAtRandomPoints(t, env, "shard", 7, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")

@@ -38,6 +38,7 @@ type projectOutcome struct {
 	rows     [][]string // designated rows, when collected
 	deferred bool       // too large to buffer: the writer reads it as a stream
 	bytes    int64
+	held     int64 // bytes of inlineMemory this project holds until written
 	// excludedBy names the project or metadata filter that excludes the project
 	excludedBy string
 	docs       docRecord // the identities of the documents read
@@ -51,8 +52,83 @@ var errTooLarge = errors.New("document too large to buffer")
 // inlineLimit is the largest document a worker buffers.
 const inlineLimit = 1 << 20
 
-// docBuffers hold documents read whole by the workers.
-var docBuffers = sync.Pool{New: func() any { b := make([]byte, inlineLimit+1); return &b }}
+// inlineMemory bounds the bytes of documents the workers of a scan hold at
+// once, read whole and then as rows until the writer has written them. A
+// document that would pass it is read as a stream by the writer instead
+// (errTooLarge), so memory does not grow with the workers in flight (256 on
+// S3) nor with how many large documents meet in one window: a buffer of
+// inlineLimit a worker, as it was, took 256 MiB on S3.
+var inlineMemory int64 = 32 << 20
+
+// memBudget counts bytes against a limit; it never blocks (a worker that
+// cannot take leaves its document to the writer, which never waits on the
+// workers). A nil budget has no limit.
+type memBudget struct {
+	mu          sync.Mutex
+	used, limit int64
+	peak        int64 // the most ever held
+	refused     int   // takes refused (documents left to the writer)
+}
+
+func newMemBudget(limit int64) *memBudget { return &memBudget{limit: limit} }
+
+// newScanBudget is the budget of one metadata scan (a variable for tests).
+var newScanBudget = func() *memBudget { return newMemBudget(inlineMemory) }
+
+// take reserves n bytes, or reports that they would pass the limit.
+func (b *memBudget) take(n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		b.refused++
+		return false
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	return true
+}
+
+// give returns n bytes taken.
+func (b *memBudget) give(n int64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
+// readInline reads a whole document of at most limit bytes into a buffer
+// that grows with it, taking each growth from the scan's budget. It returns
+// errTooLarge (having given back what it took) when the document is larger
+// than limit or the budget is spent; held is what it took, which the caller
+// gives back once the document's rows are written.
+func (m *metaScan) readInline(r io.Reader, limit int64) (buf []byte, held int64, err error) {
+	for {
+		if len(buf) == cap(buf) {
+			grow := min(max(int64(cap(buf)), 16<<10), limit+1-int64(cap(buf)))
+			if grow <= 0 || !m.mem.take(grow) {
+				m.mem.give(held)
+				return nil, 0, errTooLarge
+			}
+			held += grow
+			buf = slices.Grow(buf, int(grow))
+			buf = buf[: len(buf) : len(buf)+int(grow)] // what was taken, not what append rounded up to
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, held, nil
+		}
+		if err != nil {
+			m.mem.give(held)
+			return nil, 0, err
+		}
+	}
+}
 
 // problemStageFilter is the stage column of a problems/metadata row that
 // reports a project a project filter excludes.
@@ -65,7 +141,8 @@ type metaScan struct {
 	from      string // fromJSON or fromSimple
 	hashIndex bool
 	design    designation
-	listed    bool // documents are identified from the listing (S3), not by lstat
+	listed    bool       // documents are identified from the listing (S3), not by lstat
+	mem       *memBudget // documents read whole by the workers; nil: no limit
 }
 
 // designation is what the config says the mirror holds of a project.
@@ -266,17 +343,15 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 	out.opened++
 	var r io.Reader = rc
 	if budget > 0 {
-		bp := docBuffers.Get().(*[]byte)
-		defer docBuffers.Put(bp)
-		buf := (*bp)[:min(int64(cap(*bp)), budget+1)]
-		n, err := io.ReadFull(rc, buf)
-		switch {
-		case err == nil:
+		buf, held, err := m.readInline(rc, budget)
+		if errors.Is(err, errTooLarge) {
 			return 0, p, 0, nil, errTooLarge
-		case err != io.EOF && err != io.ErrUnexpectedEOF:
+		}
+		if err != nil {
 			return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		r = bytes.NewReader(buf[:n])
+		out.held += held
+		r = bytes.NewReader(buf)
 	}
 	cr := &countingReader{r: r}
 	emit := func(f sources.File) error {

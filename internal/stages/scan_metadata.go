@@ -140,7 +140,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	rep.Add(st.Rows(mProjects), 0)
 
 	_, listed := ms.(objectNamer)
-	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed}
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed, mem: newScanBudget()}
 	w := &stageSink{st: st}
 	var tally metaTally
 	reused := func(ref projectRef) projectOutcome { return projectOutcome{ref: ref, project: ref.prev, reused: true} }
@@ -171,6 +171,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 			var rows collected
 			out, err := m.scan(ctx, ref, &rows, inlineLimit)
 			if errors.Is(err, errTooLarge) {
+				m.mem.give(out.held) // of a source read before the one too large
 				return projectOutcome{ref: ref, deferred: true}, nil
 			}
 			out.rows = rows.rows
@@ -220,6 +221,8 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 			tally.read++
 			tally.documents += out.opened
 			rep.Add(1, out.bytes)
+			out.rows = nil
+			m.mem.give(out.held)
 			return st.EndUnit(out.ref.normalized)
 		})
 	if err != nil {
