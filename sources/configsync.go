@@ -18,6 +18,7 @@ type SyncSettings struct {
 	Timeout       time.Duration // timeout (10 s): connecting and each read
 	GlobalTimeout time.Duration // global-timeout (1800 s): one whole request
 	StopOnError   bool          // stop-on-error (false)
+	Cleanup       bool          // cleanup (false): remove a synced project's pre-PEP 503 simple folders
 	AllowNonHTTPS bool          // allow-non-https (false): an http:// master is refused
 	CompareMethod string        // compare-method: hash (default) or stat
 	// Proxy is proxy: every request of a sync (index, documents, files)
@@ -60,7 +61,7 @@ func readSyncSettings(m func(key string) string, path string) (SyncSettings, []e
 	for _, b := range []struct {
 		key  string
 		into *bool
-	}{{"stop-on-error", &s.StopOnError}, {"allow-non-https", &s.AllowNonHTTPS}} {
+	}{{"stop-on-error", &s.StopOnError}, {"allow-non-https", &s.AllowNonHTTPS}, {"cleanup", &s.Cleanup}} {
 		v, err := configBool(m(b.key), false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: [mirror] %s: %w", path, b.key, err))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -280,6 +282,11 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 	if o.written, err = p.writePages(ctx, proj, serial, o.written); err != nil {
 		return o, err
 	}
+	if p.se.conf.Sync.Cleanup {
+		if err := p.cleanupLegacyDirs(ctx, proj, raw); err != nil {
+			return o, err
+		}
+	}
 	o.result = syncedOK
 	return o, nil
 }
@@ -388,4 +395,51 @@ func (p *projectSyncer) writtenByThisSync(ctx context.Context, key string) bool 
 	}
 	obj, err := p.se.store.Stat(ctx, key)
 	return err == nil && p.presentResult(obj) == "downloaded"
+}
+
+// unsafeRun is what bandersnatch_safe_name replaces with one '-'.
+var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9.]+`)
+
+// cleanupLegacyDirs is cleanup = true: once a project's pages are written,
+// the simple folders bandersnatch before 4.0 kept beside the PEP 503 one
+// (under the name as upstream spells it, and under its old safe name) are
+// removed, as bandersnatch's cleanup_non_pep_503_paths removes them. A
+// folder holding folders (which bandersnatch fails on) is left alone, and
+// so is one that is the live folder under another spelling (a
+// case-insensitive file system), and so is a folder whose name is a
+// normalized one, which may be another project's: "foo+bar"'s old safe
+// name is "foo-bar", where bandersnatch would remove foo-bar's pages.
+// Only ctx ending is an error: a folder that
+// cannot be removed is logged, as bandersnatch logs it.
+func (p *projectSyncer) cleanupLegacyDirs(ctx context.Context, proj *mirrorfiles.Project, raw string) error {
+	live := proj.SimpleDir()
+	liveObj, liveErr := p.se.store.Stat(ctx, strings.TrimSuffix(live, "/"))
+	for _, name := range []string{raw, strings.ToLower(unsafeRun.ReplaceAllString(raw, "-"))} {
+		dir := mirrorfiles.SimpleDir(name, p.se.opts.HashIndex)
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\") || dir == live ||
+			sources.Normalize(name) == name {
+			continue // (a normalized name may be another project's live folder: never removed)
+		}
+		dirs, objs, err := p.se.store.Children(ctx, dir)
+		if err != nil || len(dirs)+len(objs) == 0 {
+			continue // not there
+		}
+		if obj, err := p.se.store.Stat(ctx, strings.TrimSuffix(dir, "/")); err == nil && liveErr == nil &&
+			obj.Inode != 0 && obj.Inode == liveObj.Inode {
+			continue
+		}
+		if len(dirs) > 0 {
+			err = fmt.Errorf("it holds folders (%s…)", dirs[0])
+		}
+		if err == nil {
+			err = p.se.store.RemoveTree(ctx, dir)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			logf(p.se.g, "sync: cleanup: %s: the old simple folder %s stays: %v", proj.Name, dir, err)
+		}
+	}
+	return nil
 }

@@ -288,3 +288,56 @@ func TestSyncDiffFileListsWhatItWrote(t *testing.T) {
 		t.Errorf("a sync with nothing new lists %v", again)
 	}
 }
+
+// TestSyncCleanupRemovesPrePEP503Folders: with cleanup = true a synced
+// project's old simple folders (under the name as upstream spells it, and
+// its old safe name) go, as bandersnatch's cleanup removes them; without it
+// they stay; a folder holding folders stays, and says so.
+func TestSyncCleanupRemovesPrePEP503Folders(t *testing.T) {
+	t.Parallel()
+	for _, cleanup := range []bool{false, true} {
+		mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+		old := []string{"web/simple/Alpha_Pkg/index.html", "web/simple/gamma.dots/index.html", "web/simple/Gamma.Dots/index.html",
+			"web/simple/Epsilon/versions/index_1_x.html", "web/simple/Epsilon/index.html"}
+		for _, p := range old {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(mirror, p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(mirror, p), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := fakepypi.Golden(goldenBase, fakepypi.GoldenSteps-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(w)
+		var out bytes.Buffer
+		extra := ""
+		if cleanup {
+			extra = "cleanup = true\n"
+		}
+		g := &Env{Config: syncConfig(t, "json-all-flat", mirror, srv.URL, extra), State: state, Progress: "never", Stdout: &out, Stderr: &out}
+		_, err = Sync(context.Background(), g, DefaultSyncOptions())
+		srv.Close()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		for _, p := range old {
+			_, err := os.Stat(filepath.Join(mirror, p))
+			gone := os.IsNotExist(err)
+			want := cleanup && !strings.HasPrefix(p, "web/simple/Epsilon/")
+			if gone != want {
+				t.Errorf("cleanup %t: %s gone %t, want %t", cleanup, p, gone, want)
+			}
+		}
+		for _, p := range []string{"web/simple/alpha-pkg/index.html", "web/simple/gamma-dots/index.html", "web/simple/epsilon/index.html"} {
+			if _, err := os.Stat(filepath.Join(mirror, p)); err != nil {
+				t.Errorf("cleanup %t: the live page %s: %v", cleanup, p, err)
+			}
+		}
+		if cleanup && !strings.Contains(out.String(), "web/simple/Epsilon/ stays") {
+			t.Errorf("the folder left alone is not logged:\n%s", out.String())
+		}
+	}
+}
