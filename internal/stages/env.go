@@ -45,6 +45,11 @@ type Env struct {
 	// format) after every stage and at the end of the command.
 	MetricsFile string
 
+	// Build names this build (version, commit): rows derived from documents
+	// by another build are not reused (scan metadata's fingerprint), so a
+	// parser fixed in a new version reads every document once.
+	Build string
+
 	timings []stageTiming
 	refused []string // the guards that refused the command
 	conf    *sources.Config

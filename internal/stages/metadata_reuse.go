@@ -200,10 +200,10 @@ func (m *metaScan) unchanged(ctx context.Context, ref projectRef, prev []string)
 }
 
 // metadataFingerprint is everything besides the documents that scan
-// metadata's rows depend on.
+// metadata's rows depend on, the build that derived them included.
 func metadataFingerprint(from string, hashIndex bool, design designation, configDesignation string, g *Env) string {
-	return fmt.Sprintf("v1 from=%s hash-index=%t digest=%s config=%q path=%q partition=%s",
-		from, hashIndex, design.digestName, configDesignation, design.configPath, g.Partition.String())
+	return fmt.Sprintf("v1 from=%s hash-index=%t digest=%s config=%q path=%q partition=%s build=%q",
+		from, hashIndex, design.digestName, configDesignation, design.configPath, g.Partition.String(), g.Build)
 }
 
 // previousMetadata reads STATE/previous's metadata manifests in step with a

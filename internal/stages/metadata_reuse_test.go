@@ -252,7 +252,7 @@ func TestScanMetadataReuseFromSimple(t *testing.T) {
 }
 
 // TestScanMetadataReuseNeedsTheSameFingerprint: a changed config (filters),
-// source or kept manifests of an older version reuse nothing.
+// source, build, or kept manifests of an older version reuse nothing.
 func TestScanMetadataReuseNeedsTheSameFingerprint(t *testing.T) {
 	t.Parallel()
 	f := reuseFixture(t)
@@ -270,6 +270,11 @@ func TestScanMetadataReuseNeedsTheSameFingerprint(t *testing.T) {
 		t.Errorf("a scan from the other source opened %d documents, want all 10", len(got))
 	}
 	f.scanMetadataCounting(fromJSON, true)
+	// another build (a parser fixed in a new version must see every document)
+	f.env.Build = "bandercheck v9.9.9"
+	if got := f.scanMetadataCounting(fromJSON, true); len(got) != 10 {
+		t.Errorf("a scan by another build opened %d documents, want all 10", len(got))
+	}
 	// a finished scan of a version without the documents column, which the
 	// next --fresh keeps in STATE/previous
 	sfPath := filepath.Join(f.env.State, "projects", pipeline.StageFileName)
