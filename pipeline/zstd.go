@@ -10,7 +10,7 @@ import (
 // Encoders and decoders hold goroutines and buffers; they are pooled and always
 // returned (closed state is never handed out).
 var (
-	encoderPool    = sync.Pool{New: func() any { return newEncoder(true) }}
+	encoderPool = sync.Pool{New: func() any { return newEncoder(true) }}
 	// sort runs live minutes: no checksum; and a small window, as a merge
 	// holds a decoder (and its window) for every run open at once
 	runEncoderPool = sync.Pool{New: func() any { return newEncoderWindow(false, runWindow) }}
