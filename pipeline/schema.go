@@ -27,6 +27,7 @@ var Columns = map[string][]string{
 	"sync/todo":               {"project", "name", "serial", "reason"},
 	"sync/projects":           {"project", "serial", "result", "files", "error"},
 	"sync/files":              {"path", "project", "size", "sha256", "url", "upload_time", "result"},
+	"sync/written":            {"path", "project"},
 	"problems/sync":           {"path", "stage", "error", "fallback"},
 }
 
@@ -37,7 +38,7 @@ var ManifestNames = []string{
 	"upstream",
 	"plan/download", "plan/delete", "plan/remove-projects",
 	"applied/download", "applied/delete", "applied/remove-projects",
-	"sync/upstream", "sync/todo", "sync/projects", "sync/files", "problems/sync",
+	"sync/upstream", "sync/todo", "sync/projects", "sync/files", "sync/written", "problems/sync",
 }
 
 // Spec names a manifest and its columns.
