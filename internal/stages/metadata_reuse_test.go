@@ -206,7 +206,10 @@ func TestScanMetadataReusesUnchangedProjects(t *testing.T) {
 		{"a new project", func() {
 			os.WriteFile(path("web/json/proj9"), []byte(jsonDoc("proj9", 19, pkg{"proj9-1.0.tar.gz", "1.0", "nine"})), 0o644)
 		}, []string{"web/json/proj9"}},
-		{"the broken document mended", func() {
+		{"a document with a problem row deleted (the rows after it still line up)", func() {
+			os.Remove(path("web/json/broken"))
+		}, nil},
+		{"the broken document back, mended", func() {
 			os.WriteFile(path("web/json/broken"), []byte(jsonDoc("broken", 5, pkg{"broken-1.0.tar.gz", "1.0", "b"})), 0o644)
 		}, []string{"web/json/broken"}},
 		{"the fallback's simple page changed", func() {
@@ -218,7 +221,7 @@ func TestScanMetadataReusesUnchangedProjects(t *testing.T) {
 	} {
 		c.change()
 		// a deleted document's project falls back to its simple page
-		if got := f.scanMetadataCounting(fromJSON, true); !slices.Equal(got, c.opened) {
+		if got := f.scanMetadataCounting(fromJSON, true); !slices.Equal(got, c.opened) && len(got)+len(c.opened) > 0 {
 			t.Errorf("%s: opened %v, want %v", c.what, got, c.opened)
 		}
 		f.sameAsReference(fromJSON, c.what)
