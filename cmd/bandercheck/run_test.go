@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,12 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 	for _, want := range []string{"plan:", "applied:", "scan storage", "hashing: 0 digests reused", "peak memory"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// each stage's own peak resident memory (issue 25: which stage grows)
+	for _, stage := range []string{"scan storage", "scan metadata", "plan", "apply"} {
+		if !regexp.MustCompile(`(?m)^ *` + stage + ` +[0-9.]+ +[1-9][0-9]* *$`).MatchString(out) {
+			t.Errorf("the stage table has no peak memory for %s:\n%s", stage, out)
 		}
 	}
 	m.verify(t, m.root)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -51,6 +50,7 @@ func DefaultRunOptions() RunOptions {
 type stageTime struct {
 	name string
 	took time.Duration
+	peak float64 // MiB resident at most during the stage; 0 when unknown
 	skip bool
 }
 
@@ -102,8 +102,13 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 			return nil
 		}
 		start := time.Now()
+		own := resetPeakMemory()
 		err := fn()
-		times = append(times, stageTime{name: name, took: time.Since(start)})
+		t := stageTime{name: name, took: time.Since(start)}
+		if own {
+			t.peak = peakMemoryMiB()
+		}
+		times = append(times, t)
 		g.StageFinished(name, time.Since(start))
 		if err != nil && !strings.HasPrefix(err.Error(), name+":") {
 			return fmt.Errorf("%s: %w", name, err)
@@ -210,13 +215,19 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", a, counts[resultOK], counts[resultPresent], counts[resultSkipped], counts[resultFailed])
 	}
-	fmt.Fprintln(tw, "stage\tseconds\t\t\t\t")
+	fmt.Fprintln(tw, "stage\tseconds\tpeak MiB\t\t\t")
+	peak := peakRSSMiB()
 	for _, t := range times {
 		if t.skip {
 			fmt.Fprintf(tw, "%s\tskipped\t\t\t\t\n", t.name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t\t\t\t\n", t.name, t.took.Seconds())
+		mem := "-"
+		if t.peak > 0 {
+			mem = fmt.Sprintf("%.0f", t.peak)
+			peak = max(peak, t.peak)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t\t\t\n", t.name, t.took.Seconds(), mem)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -227,7 +238,7 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	if g.metaTally != nil {
 		fmt.Fprintf(w, "metadata: %s\n", g.metaTally)
 	}
-	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peakRSSMiB())
+	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peak)
 	return nil
 }
 
@@ -238,13 +249,4 @@ func appliedCounts(state, action string) (map[string]int64, error) {
 		return nil
 	})
 	return out, err
-}
-
-// peakRSSMiB is this process's peak resident memory.
-func peakRSSMiB() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Maxrss) / 1024
 }
