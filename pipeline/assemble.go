@@ -206,7 +206,7 @@ func assembleManifest(dest, manifest string, parts []partState) error {
 		now := time.Now().UTC()
 		out.Finished = &now
 	}
-	if err := writeJSONAtomic(filepath.Join(work, StageFileName), out); err != nil {
+	if err := writeStageFull(work, out); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(final); err != nil {

@@ -12,7 +12,7 @@ const ShardRows = 10000
 // Columns of every manifest, by manifest name (its folder under STATE).
 var Columns = map[string][]string{
 	"storage":                 {"path", "size", "modified", "sha256", "hashed_at", "inode", "ctime", "etag", "verified"},
-	"projects":                {"project", "normalized", "metadata_path", "serial", "files"},
+	"projects":                {"project", "normalized", "metadata_path", "serial", "files", "documents"},
 	"designated":              {"path", "project", "size", "sha256", "url", "upload_time", "md5"},
 	"problems/storage":        {"path", "stage", "error", "fallback"},
 	"problems/metadata":       {"path", "stage", "error", "fallback"},
@@ -27,6 +27,7 @@ var Columns = map[string][]string{
 	"sync/todo":               {"project", "name", "serial", "reason"},
 	"sync/projects":           {"project", "serial", "result", "files", "error"},
 	"sync/files":              {"path", "project", "size", "sha256", "url", "upload_time", "result"},
+	"sync/written":            {"path", "project"},
 	"problems/sync":           {"path", "stage", "error", "fallback"},
 }
 
@@ -37,7 +38,7 @@ var ManifestNames = []string{
 	"upstream",
 	"plan/download", "plan/delete", "plan/remove-projects",
 	"applied/download", "applied/delete", "applied/remove-projects",
-	"sync/upstream", "sync/todo", "sync/projects", "sync/files", "problems/sync",
+	"sync/upstream", "sync/todo", "sync/projects", "sync/files", "sync/written", "problems/sync",
 }
 
 // Spec names a manifest and its columns.
@@ -78,4 +79,8 @@ const (
 	AppliedPath, AppliedAction, AppliedResult, AppliedError = 0, 1, 2, 3
 
 	ProblemPath, ProblemStage, ProblemError, ProblemFallback = 0, 1, 2, 3
+
+	ProjectName, ProjectNormalized, ProjectMetadataPath, ProjectSerial, ProjectFiles, ProjectDocuments = 0, 1, 2, 3, 4, 5
+
+	DesignatedPath, DesignatedProject = 0, 1
 )

@@ -22,6 +22,10 @@ func TestColumnIndexesMatchTheSchema(t *testing.T) {
 		{"applied/download", "result", AppliedResult}, {"applied/download", "error", AppliedError},
 		{"problems/metadata", "path", ProblemPath}, {"problems/metadata", "stage", ProblemStage},
 		{"problems/metadata", "error", ProblemError}, {"problems/metadata", "fallback", ProblemFallback},
+		{"projects", "project", ProjectName}, {"projects", "normalized", ProjectNormalized},
+		{"projects", "metadata_path", ProjectMetadataPath}, {"projects", "serial", ProjectSerial},
+		{"projects", "files", ProjectFiles}, {"projects", "documents", ProjectDocuments},
+		{"designated", "path", DesignatedPath}, {"designated", "project", DesignatedProject},
 	} {
 		if got := slices.Index(Columns[c.manifest], c.column); got != c.index {
 			t.Errorf("%s column %s is at %d, the constant says %d", c.manifest, c.column, got, c.index)

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,13 +30,19 @@ type ShardInfo struct {
 	Cursor string `json:"cursor"`
 }
 
-// StageFile is the content of a manifest's _stage.json.
+// StageFile is a manifest's state: _stage.json and its shard journal.
 type StageFile struct {
-	Manifest string      `json:"manifest"`
-	Stage    string      `json:"stage"`
-	Columns  []string    `json:"columns"`
-	State    string      `json:"state"`
-	Shards   []ShardInfo `json:"shards"`
+	Manifest string   `json:"manifest"`
+	Stage    string   `json:"stage"`
+	Columns  []string `json:"columns"`
+	State    string   `json:"state"`
+	// Shards lists the committed shards. ReadStageFile fills it from the
+	// shard journal (ShardJournalName); _stage.json itself holds only
+	// Journal, the count of the journal's committed entries. (_stage.json
+	// written before the journal lists the shards here; they are read as
+	// they are and moved to a journal when the stage resumes.)
+	Shards   []ShardInfo `json:"shards,omitempty"`
+	Journal  int         `json:"journal"`
 	Rows     int64       `json:"rows"`
 	Cursor   string      `json:"cursor"`
 	Commit   int         `json:"commit"`
@@ -46,26 +51,13 @@ type StageFile struct {
 	Finished *time.Time  `json:"finished,omitempty"`
 }
 
-// ReadStageFile reads STATE/<manifest>/_stage.json; it returns os.ErrNotExist
-// (wrapped) when the manifest was never started.
-func ReadStageFile(stateDir, manifest string) (*StageFile, error) {
-	path := filepath.Join(stateDir, filepath.FromSlash(manifest), StageFileName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	var sf StageFile
-	if err := json.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("read %s: %w (the state file is damaged: %s)", path, err, RerunAdvice(manifest))
-	}
-	return &sf, nil
-}
-
 // part is one manifest written by a stage.
 type part struct {
 	spec     Spec
 	dir      string
 	file     StageFile
+	legacy   bool    // read from a _stage.json that lists its shards inside
+	ends     []int64 // where each committed journal entry ends
 	header   []byte
 	cur      *shardWriter
 	unit     []byte // CSV of the rows of the current unit
@@ -126,17 +118,17 @@ func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spe
 		if err := os.MkdirAll(p.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("stage %s: %w", name, err)
 		}
-		sf, err := ReadStageFile(stateDir, spec.Name)
+		d, err := readStage(p.dir, spec.Name)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			sf = &StageFile{}
+			d = &stageOnDisk{}
 		case err != nil:
 			return nil, fmt.Errorf("stage %s: %w", name, err)
-		case !slices.Equal(sf.Columns, spec.Columns):
+		case !slices.Equal(d.file.Columns, spec.Columns):
 			return nil, &UsageError{Msg: fmt.Sprintf("stage %s: %s has columns %v, expected %v: it was written by another version; start over with --fresh",
-				name, p.dir, sf.Columns, spec.Columns)}
+				name, p.dir, d.file.Columns, spec.Columns)}
 		}
-		p.file = *sf
+		p.file, p.legacy, p.ends = d.file, d.legacy, d.ends
 		p.header = appendCSVRecord(nil, spec.Columns)
 		s.parts = append(s.parts, p)
 	}
@@ -184,14 +176,37 @@ func (s *Stage) reconcile() error {
 			p.file.State, p.file.Finished = StateRunning, nil
 		}
 		p.file.Updated = now
-		if err := removeUnrecorded(p.dir, p.file.Shards); err != nil {
+		if err := p.record(); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
-		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
+		if err := removeUnrecorded(p.dir, p.file.Shards); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
 	}
 	return nil
+}
+
+// record writes the part's state as reconciled: _stage.json first, then the
+// journal cut to its committed entries (so a kill between leaves entries
+// beyond the count, which are ignored). A state that listed its shards in
+// _stage.json gets a journal first.
+func (p *part) record() error {
+	if p.legacy {
+		if err := writeStageFull(p.dir, &p.file); err != nil {
+			return err
+		}
+		p.legacy = false
+		return nil
+	}
+	if err := writeStageSummary(p.dir, &p.file); err != nil {
+		return err
+	}
+	var end int64
+	if n := len(p.file.Shards); n > 0 {
+		end = p.ends[n-1]
+	}
+	p.ends = nil // not needed once the journal is cut
+	return cutJournal(p.dir, end)
 }
 
 // removeUnrecorded deletes shard files and .tmp files that shards does not name.
@@ -319,7 +334,9 @@ func (s *Stage) EndUnit(cursor string) error {
 	return nil
 }
 
-// commitShards closes every open shard and records the commit in each _stage.json.
+// commitShards closes every open shard and records the commit: an entry
+// appended to each manifest's shard journal, then each _stage.json (of a
+// constant size) rewritten with the journal's new count.
 func (s *Stage) commitShards(cursor string) error {
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(); err != nil {
@@ -337,6 +354,8 @@ func (s *Stage) commitShards(cursor string) error {
 				p.cur = nil
 				return fmt.Errorf("stage %s: %w", s.name, err)
 			}
+			// p.file.Shards grows by one entry a commit (a few dozen bytes,
+			// 2,000 or so at the index's full size); only the entry is written
 			p.file.Shards = append(p.file.Shards, ShardInfo{
 				File: filepath.Base(p.cur.final), Rows: p.cur.rows, Bytes: size, Commit: s.commit, Cursor: cursor,
 			})
@@ -354,8 +373,18 @@ func (s *Stage) commitShards(cursor string) error {
 		crashpoint.Hit("renamed") // shards in place that _stage.json does not record yet
 	}
 	for i, p := range s.parts {
+		if fresh[i] {
+			if err := appendJournal(p.dir, p.file.Shards[len(p.file.Shards)-1]); err != nil {
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
+		}
+	}
+	if s.resumable && slices.Contains(fresh, true) {
+		crashpoint.Hit("journaled") // journal entries past what _stage.json counts
+	}
+	for i, p := range s.parts {
 		p.file.Commit, p.file.Cursor, p.file.Updated = s.commit, cursor, now
-		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
+		if err := writeStageSummary(p.dir, &p.file); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
 		if s.resumable && i == 0 && len(s.parts) > 1 && slices.Contains(fresh, true) {
@@ -380,7 +409,7 @@ func (s *Stage) Finish() error {
 	now := s.now().UTC()
 	for _, p := range s.parts {
 		p.file.State, p.file.Finished, p.file.Updated = StateDone, &now, now
-		if err := writeJSONAtomic(filepath.Join(p.dir, StageFileName), &p.file); err != nil {
+		if err := writeStageSummary(p.dir, &p.file); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testSpecs = []Spec{MustSpec("designated"), MustSpec("problems/metadata")}
@@ -122,6 +124,20 @@ func TestStageResumesAfterCrashPoints(t *testing.T) {
 		"_stage.json missing": func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "designated", StageFileName))
 		},
+		"journal appended, _stage.json not yet": func(t *testing.T, dir string) {
+			// both manifests' journals hold entries (and a half-written
+			// line) past the count their _stage.json records
+			for _, m := range []string{"designated", "problems/metadata"} {
+				old, err := os.ReadFile(filepath.Join(dir, "saved-"+strings.ReplaceAll(m, "/", "-")+"-stage.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(dir, m, StageFileName), old, 0o644)
+				f, _ := os.OpenFile(filepath.Join(dir, m, ShardJournalName), os.O_WRONLY|os.O_APPEND, 0)
+				f.WriteString(`{"file":"000099.csv.zst","ro`)
+				f.Close()
+			}
+		},
 		"second manifest one commit behind": func(t *testing.T, dir string) {
 			// restore problems/metadata's state file from before the last commit
 			old, err := os.ReadFile(filepath.Join(dir, "saved-problems-stage.json"))
@@ -138,6 +154,9 @@ func TestStageResumesAfterCrashPoints(t *testing.T) {
 			writeUnits(t, st, 20)
 			saved, _ := os.ReadFile(filepath.Join(dir, "problems", "metadata", StageFileName))
 			os.WriteFile(filepath.Join(dir, "saved-problems-stage.json"), saved, 0o644)
+			os.WriteFile(filepath.Join(dir, "saved-problems-metadata-stage.json"), saved, 0o644)
+			saved, _ = os.ReadFile(filepath.Join(dir, "designated", StageFileName))
+			os.WriteFile(filepath.Join(dir, "saved-designated-stage.json"), saved, 0o644)
 			writeUnits(t, st, 33)
 			// kill: the stage is dropped without Close, its open shards stay as .tmp
 			crash(t, dir)
@@ -455,5 +474,148 @@ func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
 	}
 	if sf, _ := ReadStageFile(dir2, "designated"); sf != nil && len(sf.Shards) != 0 {
 		t.Errorf("a commit was recorded although its hook failed: %d shards", len(sf.Shards))
+	}
+}
+
+// TestStageFileSizeDoesNotGrowWithShards: a commit rewrites _stage.json
+// whole, so its size must not grow with the shards: with 105 and with 500
+// shards (the same digits in every count) it is the same size. Listing the
+// shards in it, as it did, made 2,100 commits of a manifest at the index's
+// full size rewrite 532 KB each. The journal grows by one line a commit.
+func TestStageFileSizeDoesNotGrowWithShards(t *testing.T) {
+	dir := t.TempDir()
+	clock := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC) }
+	st, err := OpenStage(dir, "scan-storage", false, StageOptions{ShardRows: 1, Now: clock}, MustSpec("storage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[int]int64{}
+	journal := map[int]int64{}
+	for u := range 500 {
+		if err := st.Write(0, fmt.Sprintf("web/packages/%06d", u), "1", "2024-01-01T00:00:00Z", "", "", "", "", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.EndUnit(unitCursor(u)); err != nil {
+			t.Fatal(err)
+		}
+		if n := u + 1; n == 105 || n == 106 || n == 500 {
+			fi, err := os.Stat(filepath.Join(dir, "storage", StageFileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ji, err := os.Stat(filepath.Join(dir, "storage", ShardJournalName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes[n], journal[n] = fi.Size(), ji.Size()
+		}
+	}
+	if sizes[105] != sizes[500] {
+		t.Errorf("_stage.json is %d bytes with 105 shards and %d with 500: it grows with the shards", sizes[105], sizes[500])
+	}
+	if line := journal[106] - journal[105]; line <= 0 || line > 200 || journal[500] != journal[105]+395*line {
+		t.Errorf("journal: %d bytes at 105 shards, %d at 106, %d at 500: not one line a commit", journal[105], journal[106], journal[500])
+	}
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	sf, err := ReadStageFile(dir, "storage")
+	if err != nil || len(sf.Shards) != 500 || sf.Rows != 500 || sf.Shards[499].Cursor != unitCursor(499) {
+		t.Fatalf("read back: %v, %+v", err, sf)
+	}
+	if rows := readAll(t, dir, "storage"); len(rows) != 500 {
+		t.Errorf("read %d rows, want 500", len(rows))
+	}
+}
+
+// toOldFormat rewrites manifest's state as bandercheck wrote it before the
+// shard journal: every shard listed inside _stage.json, no journal.
+func toOldFormat(t *testing.T, dir, manifest string) {
+	t.Helper()
+	sf, err := ReadStageFile(dir, manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(sf)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	delete(m, "journal")
+	if sf.Shards == nil {
+		m["shards"] = []any{}
+	}
+	b, _ = json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(manifest), StageFileName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(manifest), ShardJournalName)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOldFormatStateIsReadAndResumed: a state directory whose _stage.json
+// lists its shards (no journal) reads the same, resumes to the same
+// manifests as an uninterrupted run, and is moved to a journal on the way.
+func TestOldFormatStateIsReadAndResumed(t *testing.T) {
+	wantD, wantP := uninterrupted(t)
+	dir := t.TempDir()
+	st := openTestStage(t, dir)
+	writeUnits(t, st, 33)
+	before, _ := ReadStageFile(dir, "designated")
+	for _, m := range []string{"designated", "problems/metadata"} {
+		toOldFormat(t, dir, m)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "designated", StageFileName)); !strings.Contains(string(data), `"000001.csv.zst"`) {
+		t.Fatalf("not the old format:\n%s", data)
+	}
+	after, err := ReadStageFile(dir, "designated")
+	if err != nil || !slices.Equal(after.Shards, before.Shards) || after.Rows != before.Rows || len(after.Shards) < 3 {
+		t.Fatalf("old format read as %+v (%v), written as %+v", after, err, before)
+	}
+	if rows := readAll(t, dir, "designated"); len(rows) != int(before.Rows) {
+		t.Fatalf("old format: %d rows read, %d recorded", len(rows), before.Rows)
+	}
+	st = openTestStage(t, dir)
+	if data, _ := os.ReadFile(filepath.Join(dir, "designated", StageFileName)); strings.Contains(string(data), "csv.zst") {
+		t.Errorf("a resumed old state still lists its shards in _stage.json:\n%s", data)
+	}
+	writeUnits(t, st, totalUnits)
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if gotD := readAll(t, dir, "designated"); !slices.EqualFunc(gotD, wantD, slices.Equal) {
+		t.Errorf("designated after resuming an old state: %d rows, want %d", len(gotD), len(wantD))
+	}
+	if gotP := readAll(t, dir, "problems/metadata"); !slices.EqualFunc(gotP, wantP, slices.Equal) {
+		t.Errorf("problems after resuming an old state: %d rows, want %d", len(gotP), len(wantP))
+	}
+	// a finished old state reads too (status, cat, plan on a state left by the old version)
+	toOldFormat(t, dir, "designated")
+	if gotD := readAll(t, dir, "designated"); !slices.EqualFunc(gotD, wantD, slices.Equal) {
+		t.Errorf("finished old state: %d rows, want %d", len(gotD), len(wantD))
+	}
+}
+
+// TestMissingJournalIsDamageNotAFreshStart: a _stage.json that counts
+// journal entries the journal does not hold is reported as damage, never
+// taken for a manifest not yet started (which a resume would start over).
+func TestMissingJournalIsDamageNotAFreshStart(t *testing.T) {
+	dir := t.TempDir()
+	st := openTestStage(t, dir)
+	writeUnits(t, st, 20)
+	journal := filepath.Join(dir, "designated", ShardJournalName)
+	data, _ := os.ReadFile(journal)
+	for name, damaged := range map[string][]byte{"missing": nil, "short": data[:len(data)/2]} {
+		if damaged == nil {
+			os.Remove(journal)
+		} else {
+			os.WriteFile(journal, damaged, 0o600)
+		}
+		_, err := ReadStageFile(dir, "designated")
+		if err == nil || errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "--fresh") {
+			t.Errorf("%s journal: %v", name, err)
+		}
+		if _, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...); err == nil {
+			t.Errorf("%s journal: the stage resumed", name)
+		}
 	}
 }

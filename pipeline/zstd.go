@@ -10,8 +10,10 @@ import (
 // Encoders and decoders hold goroutines and buffers; they are pooled and always
 // returned (closed state is never handed out).
 var (
-	encoderPool    = sync.Pool{New: func() any { return newEncoder(true) }}
-	runEncoderPool = sync.Pool{New: func() any { return newEncoder(false) }} // sort runs live minutes: no checksum
+	encoderPool = sync.Pool{New: func() any { return newEncoder(true) }}
+	// sort runs live minutes: no checksum; and a small window, as a merge
+	// holds a decoder (and its window) for every run open at once
+	runEncoderPool = sync.Pool{New: func() any { return newEncoderWindow(false, runWindow) }}
 
 	decoderPool = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil,
@@ -25,11 +27,16 @@ var (
 	}}
 )
 
-func newEncoder(crc bool) *zstd.Encoder {
+// runWindow is the zstd window of sort runs.
+const runWindow = 64 << 10
+
+func newEncoder(crc bool) *zstd.Encoder { return newEncoderWindow(crc, 1<<20) }
+
+func newEncoderWindow(crc bool, window int) *zstd.Encoder {
 	e, err := zstd.NewWriter(nil,
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithWindowSize(1<<20),
+		zstd.WithWindowSize(window),
 		zstd.WithEncoderCRC(crc))
 	if err != nil {
 		panic(err) // only on invalid options

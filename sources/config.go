@@ -147,6 +147,17 @@ func ReadConfig(path string) (*Config, error) {
 	var serrs []error
 	c.Sync, serrs = readSyncSettings(m, path)
 	errs = append(errs, serrs...)
+	c.Sync.DiffFile, c.Sync.DiffFileNote = diffFilePath(strings.TrimSpace(m("diff-file")), c.Directory, func(section, option string) (string, bool) {
+		option = strings.ToLower(option) // configparser's optionxform
+		if !f.HasOption(section, option) {
+			return "", false
+		}
+		v, err := f.Get(section, option)
+		return v, err == nil
+	})
+	if c.Sync.DiffAppendEpoch, err = configBool(m("diff-append-epoch"), false); err != nil {
+		errs = append(errs, fmt.Errorf("%s: [mirror] diff-append-epoch: %w", path, err))
+	}
 	if !slices.Contains([]string{"ALL", "HTML", "JSON"}, c.SimpleFormat) {
 		errs = append(errs, fmt.Errorf("%s: [mirror] simple-format: %q is not ALL, HTML or JSON", path, c.SimpleFormat))
 	}

@@ -51,6 +51,7 @@ func (g *Globals) env() *stages.Env {
 		Mirror: g.Mirror, Config: g.Config, State: g.State,
 		S3Endpoint: g.S3Endpoint, S3Region: g.S3Region, S3PathStyle: g.S3PathStyle != nil && *g.S3PathStyle, S3VirtualHost: g.S3PathStyle != nil && !*g.S3PathStyle, S3Requests: g.S3Requests, Partition: g.Partition, MetricsFile: g.MetricsFile,
 		LogFormat: g.LogFormat, Progress: g.Progress, ShardRows: g.ShardRows,
+		Build: versionString(),
 	}
 }
 

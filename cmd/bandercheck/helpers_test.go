@@ -72,13 +72,13 @@ func cleanEnv() []string {
 // crashing (SIGKILL to itself, see internal/crashpoint) the first time it
 // reaches the point named, until a run finishes by itself. So every crash
 // point of that kind is visited once, in order, whatever the machine's speed.
-// Points whose crash undoes the commit ("renamed", "partial") crash at their
+// Points whose crash undoes the commit ("renamed", "journaled", "partial") crash at their
 // second reach, so each run gets one commit further. It returns the number of
 // crashes, and fails the test when there were none.
 func crashAtEveryPoint(t *testing.T, env []string, point string, args ...string) int {
 	t.Helper()
 	at := point + ":1"
-	if point == "renamed" || point == "partial" {
+	if point == "renamed" || point == "journaled" || point == "partial" {
 		at = point + ":2"
 	}
 	return crashUntilDone(t, env, func(int) string { return at }, args...)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,12 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 	for _, want := range []string{"plan:", "applied:", "scan storage", "hashing: 0 digests reused", "peak memory"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// each stage's own peak resident memory (issue 25: which stage grows)
+	for _, stage := range []string{"scan storage", "scan metadata", "plan", "apply"} {
+		if !regexp.MustCompile(`(?m)^ *` + stage + ` +[0-9.]+ +[1-9][0-9]* *$`).MatchString(out) {
+			t.Errorf("the stage table has no peak memory for %s:\n%s", stage, out)
 		}
 	}
 	m.verify(t, m.root)
@@ -71,6 +78,10 @@ func TestRunSurvivesKillAnywhere(t *testing.T) {
 				got := mustBC(t, nil, "--state", state, "cat", name)
 				if name == "storage" { // hashed_at, inode and ctime are each copy's and each run's own
 					want, got = columnsOf(t, want, "path", "size", "modified", "sha256"), columnsOf(t, got, "path", "size", "modified", "sha256")
+				}
+				if name == "projects" { // documents holds each copy's inodes and ctimes
+					cols := []string{"project", "normalized", "metadata_path", "serial", "files"}
+					want, got = columnsOf(t, want, cols...), columnsOf(t, got, cols...)
 				}
 				if got != want {
 					t.Errorf("%s after %d crashes differs from an uninterrupted run (%d vs %d lines)", name, kills, strings.Count(got, "\n"), strings.Count(want, "\n"))

@@ -109,7 +109,8 @@ func TestScanStorageBadInput(t *testing.T) {
 }
 
 // TestScanStorageSurvivesKill crashes the scan at every shard commit, and at
-// every shard renamed but not yet recorded, and checks that the resumed
+// every shard renamed but not yet recorded, at every journal entry appended
+// but not yet counted in _stage.json, and checks that the resumed
 // manifest equals an uninterrupted one.
 func TestScanStorageSurvivesKill(t *testing.T) {
 	t.Parallel()
@@ -121,7 +122,7 @@ func TestScanStorageSurvivesKill(t *testing.T) {
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "storage", "--hash")
 	want := mustBC(t, nil, "--state", ref, "cat", "storage")
 
-	for _, point := range []string{"shard", "renamed"} {
+	for _, point := range []string{"shard", "renamed", "journaled"} {
 		state := t.TempDir() + "/st"
 		kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "storage", "--hash", "--jobs", "2")
 		if kills < 25 {

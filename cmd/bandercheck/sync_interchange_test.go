@@ -4,8 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/goldentree"
 )
 
 // bandersnatchVenv is where the real bandersnatch 8.0 is built
@@ -94,4 +97,50 @@ func verifyWork(out string) []string {
 		}
 	}
 	return work
+}
+
+// TestSyncDiffFileEqualsBandersnatchs: with diff-file set, our sync and the
+// real bandersnatch mirror, each on its own tree from the same upstream,
+// leave the same list at every step (the first sync, after upstream
+// changed, and a sync with nothing new), paths taken relative to each
+// mirror and version stamps set aside; bandersnatch's order follows its
+// workers, so the lines are compared sorted.
+func TestSyncDiffFileEqualsBandersnatchs(t *testing.T) {
+	t.Parallel()
+	needBandersnatch(t)
+	for _, name := range []string{"json-all-flat", "keep-index-versions"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ours, theirs := filepath.Join(t.TempDir(), "ours"), filepath.Join(t.TempDir(), "theirs")
+			ourList, theirList := filepath.Join(t.TempDir(), "ours.list"), filepath.Join(t.TempDir(), "theirs.list")
+			state := t.TempDir()
+			read := func(list, root string) []string {
+				t.Helper()
+				b, err := os.ReadFile(list)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var rel []string
+				for _, l := range strings.Split(string(b), "\n") {
+					if l != "" {
+						rel = append(rel, goldentree.Normalize(strings.TrimPrefix(l, root+"/")))
+					}
+				}
+				slices.Sort(rel)
+				return rel
+			}
+			for i, step := range []int{0, 1, 1} {
+				_, url := goldenUpstream(t, step)
+				mustBC(t, nil, "--config", goldenConfig(t, name, ours, url, "diff-file = "+ourList+"\n"), "--state", state, "sync", "--stale-wait", "1ms")
+				bandersnatch(t, "bandersnatch", "-c", goldenConfig(t, name, theirs, url, "diff-file = "+theirList+"\n"), "mirror")
+				a, b := read(ourList, ours), read(theirList, theirs)
+				if !slices.Equal(a, b) {
+					t.Errorf("sync %d: our list\n%s\nbandersnatch's\n%s", i+1, strings.Join(a, "\n"), strings.Join(b, "\n"))
+				}
+				if i == 0 && len(a) == 0 {
+					t.Error("the first sync listed nothing")
+				}
+			}
+		})
+	}
 }

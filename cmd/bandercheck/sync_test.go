@@ -6,6 +6,7 @@ import (
 	"net/http/httputil"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,16 +74,26 @@ func sameAsGolden(t *testing.T, name, mirror string, step int) {
 // upstream changed.
 func TestSyncKilledAtEveryPoint(t *testing.T) {
 	t.Parallel()
+	// the diff file of an uninterrupted sync, at each step
+	var want [fakepypi.GoldenSteps][]string
+	{
+		mirror, state, list := filepath.Join(t.TempDir(), "mirror"), t.TempDir(), filepath.Join(t.TempDir(), "list")
+		for step := range fakepypi.GoldenSteps {
+			_, url := goldenUpstream(t, step)
+			mustBC(t, nil, "--config", goldenConfig(t, "json-all-flat", mirror, url, "diff-file = "+list+"\n"), "--state", state, "sync", "--stale-wait", "1ms")
+			want[step] = diffLines(t, list, mirror)
+		}
+	}
 	for _, point := range []string{"renamed", "partial", "shard", "sync-upstream", "sync-todo", "sync-project",
-		"sync-download", "sync-index", "sync-status", "sync-last-modified", "sync-remove"} {
+		"sync-download", "sync-index", "sync-diff", "sync-status", "sync-last-modified", "sync-remove"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
-			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+			mirror, state, list := filepath.Join(t.TempDir(), "mirror"), t.TempDir(), filepath.Join(t.TempDir(), "list")
 			env := []string{"BANDERCHECK_SHARD_ROWS=1"}
 			crashes := 0
 			for step := range fakepypi.GoldenSteps {
 				_, url := goldenUpstream(t, step)
-				conf := goldenConfig(t, "json-all-flat", mirror, url, "")
+				conf := goldenConfig(t, "json-all-flat", mirror, url, "diff-file = "+list+"\n")
 				args := []string{"--config", conf, "--state", state, "sync", "--stale-wait", "1ms"}
 				if point == "sync-remove" {
 					args = append(args, "--remove-deleted", "--max-remove-projects", "50%")
@@ -94,6 +105,9 @@ func TestSyncKilledAtEveryPoint(t *testing.T) {
 				crashes += crashAtEveryPoint(t, env, point, args...)
 				if point != "sync-remove" {
 					sameAsGolden(t, "json-all-flat", mirror, step)
+					if got := diffLines(t, list, mirror); !slices.Equal(got, want[step]) {
+						t.Errorf("step %d: the diff file lists\n%s\nan uninterrupted sync lists\n%s", step, strings.Join(got, "\n"), strings.Join(want[step], "\n"))
+					}
 				}
 			}
 			if point == "sync-remove" {
@@ -216,4 +230,21 @@ func TestSyncGoesThroughTheConfiguredProxy(t *testing.T) {
 	if r := bc(t, nil, "--config", bad, "--state", t.TempDir(), "sync"); r.code != 2 || !strings.Contains(r.stderr, "[mirror] proxy") {
 		t.Errorf("a proxy that is no URL: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// diffLines reads a diff file: its paths relative to mirror, sorted.
+func diffLines(t *testing.T, list, mirror string) []string {
+	t.Helper()
+	b, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" {
+			rel = append(rel, strings.TrimPrefix(l, mirror+"/"))
+		}
+	}
+	slices.Sort(rel)
+	return rel
 }

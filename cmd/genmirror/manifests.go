@@ -104,7 +104,7 @@ func (c *ManifestsCmd) Run() error {
 }
 
 func endProject(md *pipeline.Stage, project string, files int) error {
-	if err := md.Write(0, project, project, "web/json/"+project, "1", strconv.Itoa(files)); err != nil {
+	if err := md.Write(0, project, project, "web/json/"+project, "1", strconv.Itoa(files), ""); err != nil {
 		return err
 	}
 	return md.EndUnit(project)

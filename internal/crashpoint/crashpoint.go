@@ -2,7 +2,9 @@
 // of at a random time: with BANDERCHECK_CRASH_AT=NAME:N in the environment,
 // the Nth time the point NAME is reached the process sends itself SIGKILL,
 // with no cleanup, as the kernel's OOM killer or a power cut would. Points:
-// "renamed" (a shard renamed into place, not yet recorded), "partial" (one
+// "renamed" (a shard renamed into place, not yet recorded), "journaled"
+// (its entry appended to the shard journal, past the count _stage.json
+// records), "partial" (one
 // manifest of a stage recorded a commit, the others not yet), "shard" (a
 // commit of new shards recorded in every manifest of a stage), "download" (a file installed in
 // the mirror), "unlink" (a file unlinked, before its folders are pruned),
@@ -11,8 +13,8 @@
 // project's rows committed), "sync-download" (a file of a sync installed),
 // "sync-remove" (a gone project removed), "sync-index", "sync-status",
 // "sync-last-modified" (that step of the end done). Only stages that resume count: one
-// opened to start over would meet the same point again. A crash at "renamed"
-// or "partial" undoes that commit, so walks over them crash at the second
+// opened to start over would meet the same point again. A crash at "renamed",
+// "journaled" or "partial" undoes that commit, so walks over them crash at the second
 // reach. Unset, Hit costs one atomic load.
 package crashpoint
 

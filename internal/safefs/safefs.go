@@ -263,7 +263,33 @@ func (d *Dir) Fd() int { return d.fd }
 // folders. The target may be missing or a regular file, which is replaced;
 // anything else there (a link, a folder) is left alone with a
 // *NotFollowedError.
-func (d *Dir) Install(src *Dir, from, rel string) error {
+func (d *Dir) Install(src *Dir, from, rel string) error { return d.install(src, from, rel, false) }
+
+// InstallLink is Install for a symbolic link from: the target may also be a
+// link, which is replaced (never followed), as bandersnatch replaces the
+// index links of keep_index_versions.
+func (d *Dir) InstallLink(src *Dir, from, rel string) error { return d.install(src, from, rel, true) }
+
+// SymlinkTemp makes a symbolic link to target in d under a new random name
+// beginning with prefix, and returns that name.
+func (d *Dir) SymlinkTemp(target, prefix string) (string, error) {
+	for range 10 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := prefix + hex.EncodeToString(b[:]) + ".tmp"
+		err := unix.Symlinkat(target, d.fd, name)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return "", &os.PathError{Op: "symlink", Path: d.name + "/" + name, Err: err}
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("make a link in %s: no free name", d.name)
+}
+
+func (d *Dir) install(src *Dir, from, rel string, replaceLink bool) error {
 	dir, base := split(rel)
 	parent, err := d.MkdirAll(dir)
 	if err != nil {
@@ -285,7 +311,7 @@ func (d *Dir) Install(src *Dir, from, rel string) error {
 		if err != nil {
 			return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 		}
-		if what := kindOf(st.Mode); what != "" {
+		if what := kindOf(st.Mode); what != "" && !(replaceLink && uint32(st.Mode)&unix.S_IFMT == unix.S_IFLNK) {
 			return &NotFollowedError{Path: d.show(rel), What: what}
 		}
 		return d.renameErr(rel, unix.Renameat(src.fd, from, parent.fd, base))

@@ -45,11 +45,20 @@ type Env struct {
 	// format) after every stage and at the end of the command.
 	MetricsFile string
 
+	// Build names this build (version, commit): rows derived from documents
+	// by another build are not reused (scan metadata's fingerprint), so a
+	// parser fixed in a new version reads every document once.
+	Build string
+
 	timings []stageTiming
 	refused []string // the guards that refused the command
 	conf    *sources.Config
 	log     *slog.Logger
 	hashed  *hashTally // what this process's scan storage hashed and reused
+	// metaTally is what this process's scan metadata read and reused
+	metaTally *metaTally
+	// wrapStore, in tests, wraps the store the stages open (to count reads)
+	wrapStore func(store.Store) store.Store
 }
 
 // Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.
@@ -153,6 +162,9 @@ func (g *Env) openStore(ctx context.Context) (store.Store, Location, error) {
 		st, err := posixstore.Open(loc.Path)
 		if err != nil {
 			return nil, loc, &pipeline.UsageError{Msg: err.Error()}
+		}
+		if g.wrapStore != nil {
+			return g.wrapStore(st), loc, nil
 		}
 		return st, loc, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bandercheck/bandercheck/internal/filters"
 	"github.com/bandercheck/bandercheck/internal/store"
@@ -37,8 +38,12 @@ type projectOutcome struct {
 	rows     [][]string // designated rows, when collected
 	deferred bool       // too large to buffer: the writer reads it as a stream
 	bytes    int64
+	held     int64 // bytes of inlineMemory this project holds until written
 	// excludedBy names the project or metadata filter that excludes the project
 	excludedBy string
+	docs       docRecord // the identities of the documents read
+	opened     int64     // documents opened
+	reused     bool      // the previous scan's rows are taken (ref.prev)
 }
 
 // errTooLarge says a document is read as a stream by the writer instead.
@@ -46,6 +51,84 @@ var errTooLarge = errors.New("document too large to buffer")
 
 // inlineLimit is the largest document a worker buffers.
 const inlineLimit = 1 << 20
+
+// inlineMemory bounds the bytes of documents the workers of a scan hold at
+// once, read whole and then as rows until the writer has written them. A
+// document that would pass it is read as a stream by the writer instead
+// (errTooLarge), so memory does not grow with the workers in flight (256 on
+// S3) nor with how many large documents meet in one window: a buffer of
+// inlineLimit a worker, as it was, took 256 MiB on S3.
+var inlineMemory int64 = 32 << 20
+
+// memBudget counts bytes against a limit; it never blocks (a worker that
+// cannot take leaves its document to the writer, which never waits on the
+// workers). A nil budget has no limit.
+type memBudget struct {
+	mu          sync.Mutex
+	used, limit int64
+	peak        int64 // the most ever held
+	refused     int   // takes refused (documents left to the writer)
+}
+
+func newMemBudget(limit int64) *memBudget { return &memBudget{limit: limit} }
+
+// newScanBudget is the budget of one metadata scan (a variable for tests).
+var newScanBudget = func() *memBudget { return newMemBudget(inlineMemory) }
+
+// take reserves n bytes, or reports that they would pass the limit.
+func (b *memBudget) take(n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		b.refused++
+		return false
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	return true
+}
+
+// give returns n bytes taken.
+func (b *memBudget) give(n int64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
+// readInline reads a whole document of at most limit bytes into a buffer
+// that grows with it, taking each growth from the scan's budget. It returns
+// errTooLarge (having given back what it took) when the document is larger
+// than limit or the budget is spent; held is what it took, which the caller
+// gives back once the document's rows are written.
+func (m *metaScan) readInline(r io.Reader, limit int64) (buf []byte, held int64, err error) {
+	for {
+		if len(buf) == cap(buf) {
+			grow := min(max(int64(cap(buf)), 16<<10), limit+1-int64(cap(buf)))
+			if grow <= 0 || !m.mem.take(grow) {
+				m.mem.give(held)
+				return nil, 0, errTooLarge
+			}
+			held += grow
+			buf = slices.Grow(buf, int(grow))
+			buf = buf[: len(buf) : len(buf)+int(grow)] // what was taken, not what append rounded up to
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, held, nil
+		}
+		if err != nil {
+			m.mem.give(held)
+			return nil, 0, err
+		}
+	}
+}
 
 // problemStageFilter is the stage column of a problems/metadata row that
 // reports a project a project filter excludes.
@@ -58,6 +141,8 @@ type metaScan struct {
 	from      string // fromJSON or fromSimple
 	hashIndex bool
 	design    designation
+	listed    bool       // documents are identified from the listing (S3), not by lstat
+	mem       *memBudget // documents read whole by the workers; nil: no limit
 }
 
 // designation is what the config says the mirror holds of a project.
@@ -120,7 +205,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 	}
 	if ref.badName != "" {
 		out.problems = append(out.problems, []string{"web/json/" + strings.ToValidUTF8(ref.badName, "\uFFFD"), "metadata", "project name is not valid UTF-8", ""})
-		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0"}
+		out.project = []string{strings.ToValidUTF8(ref.badName, "\uFFFD"), "", "", "", "0", documentsColumn(ref, len(out.problems), nil)}
 		return out, nil
 	}
 	primary, fallback := m.jsonSources(ref), []source{m.simpleSource(ref)}
@@ -171,7 +256,7 @@ func (m *metaScan) scan(ctx context.Context, ref projectRef, sink rowSink, budge
 	if serial >= 0 {
 		serialText = strconv.FormatInt(serial, 10)
 	}
-	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files)}
+	out.project = []string{name, ref.normalized, used, serialText, strconv.Itoa(files), documentsColumn(ref, len(out.problems), &out.docs)}
 	return out, nil
 }
 
@@ -225,6 +310,9 @@ func (m *metaScan) attempt(ctx context.Context, list []source, sink rowSink, bud
 // problem row); ioErr is a failure to read that fails the stage.
 func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, sink rowSink, budget int64) (files int, p sources.Project, size int64, perr, ioErr error) {
 	path, normalized := src.path, out.ref.normalized
+	// identified before it is opened: a change while it is read is a change
+	// the next scan sees
+	out.docs.add(m.sourceIndex(out.ref, src), m.docIdentity(ctx, out.ref, src))
 	var rc io.ReadCloser
 	var err error
 	if strings.HasSuffix(path, "/") { // a simple folder: index.v1_json, else index.html
@@ -252,31 +340,18 @@ func (m *metaScan) read(ctx context.Context, src source, out *projectOutcome, si
 		return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer rc.Close()
+	out.opened++
 	var r io.Reader = rc
 	if budget > 0 {
-		// a buffer as large as the document (one byte more, to see it end),
-		// lent from store.DocBuffers, which bounds them all together
-		want := budget + 1
-		if size := store.SizeOf(rc); size >= 0 {
-			if size > budget {
-				return 0, p, 0, nil, errTooLarge
-			}
-			want = size + 1
-		}
-		bp, err := store.DocBuffers.Get(ctx, int(want))
-		if err != nil {
-			return 0, p, 0, nil, err
-		}
-		defer store.DocBuffers.Put(bp)
-		buf := *bp
-		n, err := io.ReadFull(rc, buf)
-		switch {
-		case err == nil:
+		buf, held, err := m.readInline(rc, budget)
+		if errors.Is(err, errTooLarge) {
 			return 0, p, 0, nil, errTooLarge
-		case err != io.EOF && err != io.ErrUnexpectedEOF:
+		}
+		if err != nil {
 			return 0, p, 0, nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		r = bytes.NewReader(buf[:n])
+		out.held += held
+		r = bytes.NewReader(buf)
 	}
 	cr := &countingReader{r: r}
 	emit := func(f sources.File) error {

@@ -109,6 +109,12 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		planRefused.WithLabelValues("max-remove-projects").Set(boolValue(sum.RemovalsRefused))
 		planRefused.WithLabelValues("max-download").Set(boolValue(sum.DownloadsRefused))
 	}
+	if t := g.metaTally; t != nil {
+		m := gauge("bandercheck_metadata_projects", "Projects the last scan metadata in this process read (documents changed or new) or reused (rows of the previous scan taken, documents unchanged).", "how")
+		m.WithLabelValues("read").Set(float64(t.read))
+		m.WithLabelValues("reused").Set(float64(t.reused))
+		gauge("bandercheck_metadata_documents_read", "Documents the last scan metadata in this process opened.").WithLabelValues().Set(float64(t.documents))
+	}
 	applied := gauge("bandercheck_applied_files", "Plan rows apply carried out, by action and result (ok, present, skipped, failed).", "action", "result")
 	for _, a := range []string{"download", "delete", "remove-projects"} {
 		counts, err := appliedCounts(g.State, a)

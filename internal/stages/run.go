@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -52,6 +51,7 @@ func DefaultRunOptions() RunOptions {
 type stageTime struct {
 	name string
 	took time.Duration
+	peak float64 // MiB resident at most during the stage; 0 when unknown
 	skip bool
 }
 
@@ -103,12 +103,17 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 			return nil
 		}
 		start := time.Now()
+		own := resetPeakMemory()
 		err := fn()
 		// what a stage freed goes back to the system before the next one
 		// allocates its own: else the garbage of scan storage and the new
 		// heap of scan metadata add up in the peak RSS of run
 		debug.FreeOSMemory()
-		times = append(times, stageTime{name: name, took: time.Since(start)})
+		t := stageTime{name: name, took: time.Since(start)}
+		if own {
+			t.peak = peakMemoryMiB()
+		}
+		times = append(times, t)
 		g.StageFinished(name, time.Since(start))
 		if err != nil && !strings.HasPrefix(err.Error(), name+":") {
 			return fmt.Errorf("%s: %w", name, err)
@@ -215,13 +220,19 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", a, counts[resultOK], counts[resultPresent], counts[resultSkipped], counts[resultFailed])
 	}
-	fmt.Fprintln(tw, "stage\tseconds\t\t\t\t")
+	fmt.Fprintln(tw, "stage\tseconds\tpeak MiB\t\t\t")
+	peak := peakRSSMiB()
 	for _, t := range times {
 		if t.skip {
 			fmt.Fprintf(tw, "%s\tskipped\t\t\t\t\n", t.name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t\t\t\t\n", t.name, t.took.Seconds())
+		mem := "-"
+		if t.peak > 0 {
+			mem = fmt.Sprintf("%.0f", t.peak)
+			peak = max(peak, t.peak)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t\t\t\n", t.name, t.took.Seconds(), mem)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -229,7 +240,10 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	if g.hashed != nil {
 		fmt.Fprintf(w, "hashing: %s\n", g.hashed)
 	}
-	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peakRSSMiB())
+	if g.metaTally != nil {
+		fmt.Fprintf(w, "metadata: %s\n", g.metaTally)
+	}
+	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peak)
 	return nil
 }
 
@@ -240,13 +254,4 @@ func appliedCounts(state, action string) (map[string]int64, error) {
 		return nil
 	})
 	return out, err
-}
-
-// peakRSSMiB is this process's peak resident memory.
-func peakRSSMiB() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Maxrss) / 1024
 }

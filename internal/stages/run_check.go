@@ -55,11 +55,15 @@ func (c *RunOptions) nextCheck(g *Env, now time.Time) (fresh bool, why string) {
 }
 
 // startOver keeps what the next check reuses or an operator may look for
-// (the finished storage manifest for its digests, the applied results as
+// (the finished storage manifest for its digests, the finished metadata
+// manifests for the rows of unchanged projects, the applied results as
 // evidence) in STATE/previous and discards the rest.
 func startOver(g *Env) error {
 	if old, err := pipeline.ReadRun(g.State); err == nil {
 		if err := pipeline.KeepPrevious(g.State, old.Mirror); err != nil {
+			return err
+		}
+		if err := pipeline.KeepPreviousMetadata(g.State, old.Mirror); err != nil {
 			return err
 		}
 		if err := pipeline.KeepApplied(g.State, old.Mirror); err != nil {

@@ -72,7 +72,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	ms, _, err := g.openStore(ctx)
+	ms, loc, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,12 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 		run.Require("partition", g.Partition.String(), c.Fresh)); err != nil {
 		return err
 	}
+	if c.Fresh {
+		// the finished scan's rows, for this one to reuse
+		if err := pipeline.KeepPreviousMetadata(g.State, loc.String()); err != nil {
+			return err
+		}
+	}
 	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
 	if err != nil {
@@ -107,6 +113,16 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 		logf(g, "scan metadata: done already (%d projects, %d files); pass --fresh to scan again", st.Rows(mProjects), st.Rows(mDesignated))
 		return nil
 	}
+	design := designationOf(conf, g.Config)
+	fp := metadataFingerprint(from, hashIndex, design, conf.Designation(), g)
+	if err := pipeline.RecordFingerprint(g.State, fp); err != nil {
+		return err
+	}
+	prev, err := openPreviousMetadata(g, loc.String(), fp)
+	if err != nil {
+		return err
+	}
+	defer prev.Close()
 	names, counts, err := listProjects(ctx, ms, filepath.Join(g.State, "tmp"), hashIndex, g.Partition.Names())
 	if err != nil {
 		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
@@ -123,22 +139,66 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	rep.SetTotal(max(counts[fromJSON], counts[fromSimple])) // the larger listing: about one name a project
 	rep.Add(st.Rows(mProjects), 0)
 
-	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: designationOf(conf, g.Config)}
+	_, listed := ms.(objectNamer)
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed, mem: newScanBudget()}
 	w := &stageSink{st: st}
-	err = work.OrderedMap(ctx, requestWorkers(ms, c.Jobs),
+	var tally metaTally
+	reused := func(ref projectRef) projectOutcome { return projectOutcome{ref: ref, project: ref.prev, reused: true} }
+	var quick func(projectRef) (projectOutcome, bool)
+	if listed && prev != nil {
+		quick = func(ref projectRef) (projectOutcome, bool) {
+			// S3: the identities are in the listing, so no request decides
+			if m.unchanged(ctx, ref, ref.prev) {
+				return reused(ref), true
+			}
+			return projectOutcome{}, false
+		}
+	}
+	err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs),
 		func(ctx context.Context, emit func(projectRef) error) error {
-			return groupRefs(sorted, st.Cursor(), emit)
+			return groupRefs(sorted, st.Cursor(), func(ref projectRef) error {
+				if prev != nil {
+					ref.prev, ref.prevSkipped = prev.lookup(ref.normalized)
+				}
+				return emit(ref)
+			})
 		},
+		quick,
 		func(ctx context.Context, ref projectRef) (projectOutcome, error) {
+			if !listed && m.unchanged(ctx, ref, ref.prev) {
+				return reused(ref), nil
+			}
 			var rows collected
 			out, err := m.scan(ctx, ref, &rows, inlineLimit)
 			if errors.Is(err, errTooLarge) {
+				m.mem.give(out.held) // of a source read before the one too large
 				return projectOutcome{ref: ref, deferred: true}, nil
 			}
 			out.rows = rows.rows
 			return out, err
 		},
 		func(out projectOutcome) error {
+			if out.reused {
+				ok, err := prev.copyRows(st, out.ref.normalized, out.ref.prevSkipped, int64(problemCount(out.ref.prev)))
+				if err != nil {
+					return err
+				}
+				if ok {
+					if err := st.Write(mProjects, out.project...); err != nil {
+						return err
+					}
+					tally.reused++
+					rep.Add(1, 0)
+					return st.EndUnit(out.ref.normalized)
+				}
+				out.deferred = true // the previous rows failed: read it after all
+			} else if prev != nil {
+				skip := out.ref.prevSkipped
+				if out.ref.prev != nil {
+					skip += int64(problemCount(out.ref.prev))
+				}
+				prev.pass(skip)
+			}
 			if out.deferred {
 				var err error
 				if out, err = m.scan(ctx, out.ref, w, 0); err != nil {
@@ -158,12 +218,18 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 			if err := st.Write(mProjects, out.project...); err != nil {
 				return err
 			}
+			tally.read++
+			tally.documents += out.opened
 			rep.Add(1, out.bytes)
+			out.rows = nil
+			m.mem.give(out.held)
 			return st.EndUnit(out.ref.normalized)
 		})
 	if err != nil {
 		return fmt.Errorf("scan metadata of %s: %w", ms, err)
 	}
+	logf(g, "scan metadata: %s", tally)
+	g.metaTally = &tally
 	return st.Finish()
 }
 

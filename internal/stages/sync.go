@@ -68,17 +68,28 @@ type SyncResult struct {
 // syncRun is STATE/sync/run.json: what the sync in progress set out to do,
 // so a resumed sync continues it instead of asking upstream again.
 type syncRun struct {
-	Mirror   string    `json:"mirror"`
-	Config   string    `json:"config"`   // what the mirror holds (Config.Designation)
-	Projects []string  `json:"projects"` // sync NAME...
-	Status   int64     `json:"status"`   // the mirror's status serial when the sync began
-	Target   int64     `json:"target"`   // the serial reached when every project is synced
-	Changed  int64     `json:"changed"`  // projects upstream changed since Status, before the filters
-	Todo     int64     `json:"todo"`     // projects to fetch (sync/todo without the gone ones)
-	Removed  int64     `json:"removed"`  // gone projects removed so far (--remove-deleted)
-	Steps    []string  `json:"steps"`    // the end's steps done: a resumed end skips them
-	Started  time.Time `json:"started"`
-	Finished bool      `json:"finished"`
+	Mirror   string   `json:"mirror"`
+	Config   string   `json:"config"`   // what the mirror holds (Config.Designation)
+	Projects []string `json:"projects"` // sync NAME...
+	Status   int64    `json:"status"`   // the mirror's status serial when the sync began
+	Target   int64    `json:"target"`   // the serial reached when every project is synced
+	Changed  int64    `json:"changed"`  // projects upstream changed since Status, before the filters
+	Todo     int64    `json:"todo"`     // projects to fetch (sync/todo without the gone ones)
+	Removed  int64    `json:"removed"`  // gone projects removed so far (--remove-deleted)
+	Steps    []string `json:"steps"`    // the end's steps done: a resumed end skips them
+	// DiffFile is where the end writes the list of files the sync wrote
+	// (diff-file, resolved when the sync began); "" for none.
+	DiffFile string `json:"diff_file,omitempty"`
+	// IndexWritten: the end rewrote the root index pages (the diff file
+	// lists them then).
+	IndexWritten bool `json:"index_written,omitempty"`
+	// WrittenSince is the mtime run.json got when the sync began, by the
+	// clock the file system stamps with: a release file found in place
+	// whose ctime is not before it was put there by this sync (a run of it
+	// that was killed before recording it), so it counts as downloaded.
+	WrittenSince time.Time `json:"written_since,omitempty"`
+	Started      time.Time `json:"started"`
+	Finished     bool      `json:"finished"`
 }
 
 // syncEnv is what a sync's stages share.
@@ -90,6 +101,9 @@ type syncEnv struct {
 	store store.Store
 	run   *syncRun
 	base  string // upstream
+	// linkRoot is the mirror's absolute folder (POSIX), which
+	// keep_index_versions links and the diff file's lines name paths under
+	linkRoot string
 }
 
 const syncRunFile = "sync/run.json"
@@ -116,8 +130,11 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 	if err := se.opts.Validate(); err != nil {
 		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: %v", g.Config, err)}
 	}
-	if conf.KeepIndexVersions > 0 {
-		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] keep_index_versions = %d: sync does not write versioned simple pages yet; set it to 0 or use bandersnatch for this mirror", g.Config, conf.KeepIndexVersions)}
+	if conf.Sync.DiffFile != "" && conf.S3 {
+		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] diff-file = %s: sync writes the diff file only beside a POSIX mirror; remove the key for an S3 mirror (sync/files and sync/written in STATE list what the sync wrote)", g.Config, conf.Sync.DiffFile)}
+	}
+	if conf.KeepIndexVersions > 0 && conf.S3 {
+		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] keep_index_versions = %d: its index pages are symbolic links, which S3 cannot hold (bandersnatch fails on them there too); set it to 0 for an S3 mirror", g.Config, conf.KeepIndexVersions)}
 	}
 	if se.base = firstOf(o.Upstream, conf.Master); se.base == "" {
 		return res, &pipeline.UsageError{Msg: "sync needs an upstream: [mirror] master in the config, or --upstream URL"}
@@ -139,6 +156,14 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 	ms, loc, err := g.openStore(ctx)
 	if err != nil {
 		return res, err
+	}
+	if _, ok := ms.(store.Linker); se.opts.KeepIndexVersions > 0 && (!ok || loc.IsS3()) {
+		return res, &pipeline.UsageError{Msg: fmt.Sprintf("%s: [mirror] keep_index_versions needs a mirror on a POSIX disk, which holds symbolic links; %s is not one", g.Config, loc)}
+	}
+	if !loc.IsS3() {
+		if se.linkRoot, err = filepath.Abs(loc.Path); err != nil {
+			return res, fmt.Errorf("sync: the mirror's folder: %w", err)
+		}
 	}
 	se.store = ms
 	unlock, err := syncLock(ctx, se)
@@ -206,11 +231,25 @@ func openSyncRun(ctx context.Context, se *syncEnv, mirror string) (*syncRun, err
 			return nil, fmt.Errorf("start a new sync: %w", err)
 		}
 	}
+	if se.conf.Sync.DiffFileNote != "" {
+		logf(se.g, "sync: %s", se.conf.Sync.DiffFileNote)
+	}
+	if r.DiffFile, err = setupDiffFile(se.conf.Sync.DiffFile, se.conf.Sync.DiffAppendEpoch, r.Started); err != nil {
+		return nil, err
+	}
+	if err := saveSyncRun(se.g.State, r); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("start a new sync: %w", err)
+	}
+	r.WrittenSince = fi.ModTime()
 	return r, saveSyncRun(se.g.State, r)
 }
 
 // syncManifests are the manifests a sync writes, removed when a new one starts.
-var syncManifests = []string{"sync/upstream", "sync/todo", "sync/projects", "sync/files", "problems/sync"}
+var syncManifests = []string{"sync/upstream", "sync/todo", "sync/projects", "sync/files", "sync/written", "problems/sync"}
 
 func saveSyncRun(state string, r *syncRun) error {
 	b, err := json.MarshalIndent(r, "", "  ")

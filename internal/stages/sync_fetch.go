@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +43,7 @@ type syncOutcome struct {
 	result   string
 	err      string
 	files    [][]string // sync/files rows
+	written  []string   // sync/written: the documents and pages written, as the diff file lists them
 	problems [][]string // problems/sync rows
 	reached  bool       // upstream answered (anything but a dropped connection or a 5xx)
 }
@@ -51,7 +54,7 @@ type syncOutcome struct {
 // (their files already in place are not fetched again).
 func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 	var t fetchTally
-	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync")}
+	specs := []pipeline.Spec{pipeline.MustSpec("sync/projects"), pipeline.MustSpec("sync/files"), pipeline.MustSpec("problems/sync"), pipeline.MustSpec("sync/written")}
 	opt := se.g.stageOptions()
 	if f, ok := se.store.(store.Flusher); ok {
 		// pages and documents are written Deferred: one flush a commit
@@ -112,6 +115,11 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 		}
 		for _, pr := range o.problems {
 			if err := st.Write(2, pr...); err != nil {
+				return err
+			}
+		}
+		for _, w := range o.written {
+			if err := st.Write(3, w, o.project); err != nil {
 				return err
 			}
 		}
@@ -201,7 +209,7 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.problems = append(o.problems, []string{path, "sync fetch", msg, ""})
 	}
 	if reason == todoChanged && serial > 0 {
-		if have := localSerial(ctx, p.se.store, p.se.opts, name); have >= serial {
+		if have, page := localSerial(ctx, p.se.store, p.se.opts, name); have >= serial && !p.writtenByThisSync(ctx, page) {
 			o.result = syncedCurrent
 			return o, nil
 		}
@@ -237,9 +245,12 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 			return o, err
 		}
 	}
-	for _, out := range proj.JSONFiles() {
+	for i, out := range proj.JSONFiles() {
 		if err := writeDeferred(ctx, p.se.store, out); err != nil {
 			return o, err
+		}
+		if i == 0 { // web/json/<name>; bandersnatch's list leaves out its web/pypi copy
+			o.written = append(o.written, out.Path)
 		}
 	}
 	if perr != nil {
@@ -268,8 +279,11 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.err = fmt.Sprintf("%d of its files could not be downloaded; its pages were not written", failed)
 		return o, nil
 	}
-	for _, out := range proj.Pages() {
-		if err := writeDeferred(ctx, p.se.store, out); err != nil {
+	if o.written, err = p.writePages(ctx, proj, serial, o.written); err != nil {
+		return o, err
+	}
+	if p.se.conf.Sync.Cleanup {
+		if err := p.cleanupLegacyDirs(ctx, proj, raw); err != nil {
 			return o, err
 		}
 	}
@@ -284,7 +298,7 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 	if p.se.conf.Sync.CompareMethod == "stat" {
 		if obj, err := p.se.store.Stat(ctx, d.Path); err == nil && obj.Kind == store.Regular &&
 			(d.Size < 0 || obj.Size == d.Size) && obj.Modified.Equal(d.Mtime) {
-			return "present", nil
+			return p.presentResult(obj), nil
 		}
 	}
 	ok, err := p.se.store.Present(ctx, w.Key, w.Size, w.SHA256)
@@ -292,11 +306,140 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 		return "", err
 	}
 	if ok {
-		return "present", nil
+		if p.se.conf.S3 || p.se.run.WrittenSince.IsZero() {
+			return "present", nil // (an S3 object has no ctime)
+		}
+		obj, err := p.se.store.Stat(ctx, w.Key)
+		if err != nil {
+			return "present", nil
+		}
+		return p.presentResult(obj), nil
 	}
 	if _, err := p.fetch.Fetch(ctx, p.se.store, w); err != nil {
 		return "", err
 	}
 	crashpoint.Hit("sync-download")
 	return "downloaded", nil
+}
+
+// writePages writes the project's simple pages, and adds their paths to
+// written; with keep_index_versions as bandersnatch does: the oldest
+// versions beyond keep-1 are removed first, the new ones written under
+// versions/ (named after indexSerial, the serial the index gave the
+// project), and index.* become links to them.
+func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Project, indexSerial int64, written []string) ([]string, error) {
+	if p.se.opts.KeepIndexVersions == 0 {
+		for _, out := range proj.Pages() {
+			if err := writeDeferred(ctx, p.se.store, out); err != nil {
+				return written, err
+			}
+			written = append(written, out.Path)
+		}
+		return written, nil
+	}
+	dir := proj.SimpleDir() + "versions/"
+	var existing []string
+	err := p.se.store.Names(ctx, dir, func(name string, isDir bool) error {
+		if !isDir {
+			existing = append(existing, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return written, fmt.Errorf("list %s: %w", dir, err)
+	}
+	write, links, remove := proj.VersionedPages(existing, indexSerial, time.Now())
+	if len(remove) > 0 {
+		errs, err := p.se.store.Remove(ctx, remove)
+		if err == nil {
+			err = errors.Join(errs...)
+		}
+		if err != nil {
+			return written, fmt.Errorf("remove old page versions of %s: %w", proj.Name, err)
+		}
+	}
+	for _, out := range write {
+		if err := writeDeferred(ctx, p.se.store, out); err != nil {
+			return written, err
+		}
+		written = append(written, out.Path)
+	}
+	linker := p.se.store.(store.Linker) // Sync refuses keep_index_versions on a store without links
+	for _, l := range links {
+		if err := linker.Symlink(ctx, l.Path, p.se.linkRoot+"/"+l.Target); err != nil {
+			return written, fmt.Errorf("link %s: %w", l.Path, err)
+		}
+	}
+	return written, nil
+}
+
+// presentResult is "present" for a file the mirror held before this sync
+// began, and "downloaded" for one a killed run of this sync put in place
+// (its ctime is not before the sync began): the summary and the diff file
+// then count it as the uninterrupted sync would.
+func (p *projectSyncer) presentResult(obj store.Object) string {
+	since := p.se.run.WrittenSince
+	if !since.IsZero() && !obj.Changed.IsZero() && !obj.Changed.Before(since) {
+		return "downloaded"
+	}
+	return "present"
+}
+
+// writtenByThisSync tells whether key was put in place by a killed run of
+// this sync (on POSIX, by its ctime): such a project is synced again, with
+// nothing to download, so that what the killed run wrote is recorded and
+// listed as the uninterrupted sync would have.
+func (p *projectSyncer) writtenByThisSync(ctx context.Context, key string) bool {
+	if p.se.conf.S3 || p.se.run.WrittenSince.IsZero() {
+		return false
+	}
+	obj, err := p.se.store.Stat(ctx, key)
+	return err == nil && p.presentResult(obj) == "downloaded"
+}
+
+// unsafeRun is what bandersnatch_safe_name replaces with one '-'.
+var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9.]+`)
+
+// cleanupLegacyDirs is cleanup = true: once a project's pages are written,
+// the simple folders bandersnatch before 4.0 kept beside the PEP 503 one
+// (under the name as upstream spells it, and under its old safe name) are
+// removed, as bandersnatch's cleanup_non_pep_503_paths removes them. A
+// folder holding folders (which bandersnatch fails on) is left alone, and
+// so is one that is the live folder under another spelling (a
+// case-insensitive file system), and so is a folder whose name is a
+// normalized one, which may be another project's: "foo+bar"'s old safe
+// name is "foo-bar", where bandersnatch would remove foo-bar's pages.
+// Only ctx ending is an error: a folder that
+// cannot be removed is logged, as bandersnatch logs it.
+func (p *projectSyncer) cleanupLegacyDirs(ctx context.Context, proj *mirrorfiles.Project, raw string) error {
+	live := proj.SimpleDir()
+	liveObj, liveErr := p.se.store.Stat(ctx, strings.TrimSuffix(live, "/"))
+	for _, name := range []string{raw, strings.ToLower(unsafeRun.ReplaceAllString(raw, "-"))} {
+		dir := mirrorfiles.SimpleDir(name, p.se.opts.HashIndex)
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\") || dir == live ||
+			sources.Normalize(name) == name {
+			continue // (a normalized name may be another project's live folder: never removed)
+		}
+		dirs, objs, err := p.se.store.Children(ctx, dir)
+		if err != nil || len(dirs)+len(objs) == 0 {
+			continue // not there
+		}
+		if obj, err := p.se.store.Stat(ctx, strings.TrimSuffix(dir, "/")); err == nil && liveErr == nil &&
+			obj.Inode != 0 && obj.Inode == liveObj.Inode {
+			continue
+		}
+		if len(dirs) > 0 {
+			err = fmt.Errorf("it holds folders (%s…)", dirs[0])
+		}
+		if err == nil {
+			err = p.se.store.RemoveTree(ctx, dir)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			logf(p.se.g, "sync: cleanup: %s: the old simple folder %s stays: %v", proj.Name, dir, err)
+		}
+	}
+	return nil
 }

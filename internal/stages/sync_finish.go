@@ -18,7 +18,7 @@ import (
 // syncFinish ends a sync as bandersnatch's finalize_sync does: projects gone
 // upstream are removed first when asked (--remove-deleted), then the root
 // index pages are rewritten (unless an incremental sync found nothing to
-// do), then, when no project failed and the sync was not for named
+// do), and the diff file written (diff-file), then, when no project failed and the sync was not for named
 // projects, status (the target serial) and web/last-modified, and
 // bandersnatch's todo file goes. It can run again after a kill: each step
 // writes whole files from what the mirror holds.
@@ -42,8 +42,12 @@ func syncFinish(ctx context.Context, se *syncEnv, failed bool) (int64, error) {
 			return err
 		}
 		_, _, remove := mirrorfiles.RootIndexPages(se.opts)
+		se.run.IndexWritten = true
 		return removeKeys(ctx, se.store, remove)
 	})
+	if err == nil && se.run.DiffFile != "" {
+		err = se.step("diff", func() error { return writeDiffFile(ctx, se) })
+	}
 	if err != nil {
 		return removed, err
 	}

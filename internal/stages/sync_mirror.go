@@ -145,8 +145,9 @@ func write(ctx context.Context, ms store.Store, o mirrorfiles.Output, meta store
 
 // localSerial is the serial of a project's simple page on the mirror (the
 // last thing a sync writes for it, so its files are in place): v1_json's
-// meta._last-serial or the HTML page's SERIAL comment; -1 when unknown.
-func localSerial(ctx context.Context, ms store.Reader, o mirrorfiles.Options, project string) int64 {
+// meta._last-serial or the HTML page's SERIAL comment, and the page's key;
+// -1 when unknown.
+func localSerial(ctx context.Context, ms store.Reader, o mirrorfiles.Options, project string) (int64, string) {
 	dir := mirrorfiles.SimpleDir(project, o.HashIndex)
 	for _, page := range []string{"index.v1_json", "index.html"} {
 		r, err := ms.Open(ctx, dir+page)
@@ -161,10 +162,10 @@ func localSerial(ctx context.Context, ms store.Reader, o mirrorfiles.Options, pr
 		}
 		r.Close()
 		if err == nil && p.Serial >= 0 {
-			return p.Serial
+			return p.Serial, dir + page
 		}
 	}
-	return -1
+	return -1, ""
 }
 
 // sameContent tells whether key already holds data (status left untouched

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,7 +80,7 @@ func checkGolden(t *testing.T, name, mirror string, step int) {
 // with nothing changed upstream fetches nothing.
 func TestSyncWritesBandersnatchsTree(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters"} {
+	for _, name := range []string{"json-all-flat", "defaults-hash-index", "filters", "html-md5-rooturi", "json-pages-no-files", "keep-index-versions"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
@@ -136,6 +137,207 @@ func TestSyncRemoveDeletedWithinItsGuard(t *testing.T) {
 	for _, p := range []string{gone, filepath.Join(mirror, "web/simple/removed-later"), filepath.Join(mirror, "web/pypi/removed-later")} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s is still there: %v", p, err)
+		}
+	}
+}
+
+// TestCheckSeesVersionedPagesAsPlainOnes: a keep_index_versions mirror,
+// whose index pages are links into versions/, is checked as the same mirror
+// without versions is: after both syncs, run plans the same rows (the file
+// and the project sync keeps once upstream dropped them) and finds no
+// problem with the pages.
+func TestCheckSeesVersionedPagesAsPlainOnes(t *testing.T) {
+	t.Parallel()
+	plain, versioned := syncThenCheck(t, "defaults-hash-index"), syncThenCheck(t, "keep-index-versions")
+	for m, rows := range plain {
+		if !slices.Equal(rows, versioned[m]) {
+			t.Errorf("%s: without versions %q, with them %q", m, rows, versioned[m])
+		}
+	}
+	if len(plain["plan/delete"]) == 0 {
+		t.Errorf("the scenario should leave a file for run to delete; plans: %v", plain)
+	}
+}
+
+// syncThenCheck syncs every golden step with config name, then runs a dry
+// run from a new STATE, and returns the rows of its plan and problems.
+func syncThenCheck(t *testing.T, name string) map[string][]string {
+	mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+	for step := range fakepypi.GoldenSteps {
+		syncStep(t, name, mirror, state, step, DefaultSyncOptions())
+	}
+	w, err := fakepypi.Golden(goldenBase, fakepypi.GoldenSteps-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	var out bytes.Buffer
+	g := &Env{Config: syncConfig(t, name, mirror, srv.URL, ""), State: t.TempDir(), Progress: "never", Stdout: &out, Stderr: &out}
+	run := DefaultRunOptions()
+	run.DryRun, run.Hash = true, HashContent
+	run.Plan.MaxRemoveProjects = Limit{Percent: 100, IsPct: true}
+	if err := run.Run(context.Background(), g); err != nil {
+		t.Fatalf("%s: run: %v\n%s", name, err, out.String())
+	}
+	got := map[string][]string{}
+	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects", "problems/storage", "problems/metadata"} {
+		got[m] = []string{}
+		if err := pipeline.EachRow(g.State, m, func(r []string) error {
+			got[m] = append(got[m], strings.Join(r, ","))
+			return nil
+		}); err != nil {
+			t.Fatalf("read %s: %v", m, err)
+		}
+	}
+	return got
+}
+
+// TestSyncDiffFileListsWhatItWrote: with diff-file, each sync leaves the
+// list bandersnatch leaves: the absolute path of each web/json document
+// (not its web/pypi copy), each project page and root index page written,
+// and each release or .metadata file downloaded, one a line, no line feed
+// after the last; after a sync with nothing new the list is empty.
+func TestSyncDiffFileListsWhatItWrote(t *testing.T) {
+	t.Parallel()
+	const name = "json-all-flat"
+	mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+	list := filepath.Join(t.TempDir(), "diffs", "list") // its folder is made
+	sync := func(step int) []string {
+		t.Helper()
+		w, err := fakepypi.Golden(goldenBase, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(w)
+		defer srv.Close()
+		var out bytes.Buffer
+		g := &Env{Config: syncConfig(t, name, mirror, srv.URL, "diff-file = "+list+"\n"), State: state, Progress: "never", Stdout: &out, Stderr: &out}
+		if _, err := Sync(context.Background(), g, DefaultSyncOptions()); err != nil {
+			t.Fatalf("step %d: %v\n%s", step, err, out.String())
+		}
+		b, err := os.ReadFile(list)
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if len(b) == 0 {
+			return nil
+		}
+		if strings.HasSuffix(string(b), "\n") {
+			t.Errorf("step %d: the list ends with a line feed", step)
+		}
+		var rel []string
+		for _, l := range strings.Split(string(b), "\n") {
+			r, ok := strings.CutPrefix(l, mirror+"/")
+			if !ok {
+				t.Errorf("step %d: %q is not an absolute path in the mirror", step, l)
+			}
+			if fi, err := os.Lstat(l); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("step %d: %s is listed but is no file: %v", step, r, err)
+			}
+			rel = append(rel, r)
+		}
+		slices.Sort(rel)
+		return rel
+	}
+	files := func() map[string]bool { // what the list may name: all but web/pypi copies and the markers
+		got := map[string]bool{}
+		filepath.WalkDir(mirror, func(p string, d os.DirEntry, err error) error {
+			r := strings.TrimPrefix(p, mirror+"/")
+			if err == nil && d.Type().IsRegular() && !strings.HasPrefix(r, "web/pypi/") &&
+				!slices.Contains([]string{".lock", "status", "generation", "web/last-modified"}, r) {
+				got[r] = true
+			}
+			return nil
+		})
+		return got
+	}
+
+	first := sync(0)
+	all := files()
+	if len(first) != len(all) {
+		t.Errorf("first sync lists %d files, the mirror has %d it should list:\n%v", len(first), len(all), first)
+	}
+	for _, r := range first {
+		if !all[r] {
+			t.Errorf("first sync lists %s", r)
+		}
+	}
+
+	second := sync(1)
+	for r := range files() {
+		if !all[r] && !slices.Contains(second, r) {
+			t.Errorf("after upstream changed, the new %s is not listed", r)
+		}
+	}
+	synced := map[string]bool{}
+	pipeline.EachRow(state, "sync/projects", func(row []string) error {
+		synced[row[0]] = row[2] == "synced"
+		return nil
+	})
+	for p, ok := range synced {
+		if listed := slices.Contains(second, "web/json/"+p); listed != ok {
+			t.Errorf("after upstream changed: %s synced %t, its document listed %t", p, ok, listed)
+		}
+	}
+	if !slices.Contains(second, "web/simple/index.v1_json") || len(second) >= len(first) {
+		t.Errorf("after upstream changed the list is %v", second)
+	}
+
+	if again := sync(1); len(again) != 0 {
+		t.Errorf("a sync with nothing new lists %v", again)
+	}
+}
+
+// TestSyncCleanupRemovesPrePEP503Folders: with cleanup = true a synced
+// project's old simple folders (under the name as upstream spells it, and
+// its old safe name) go, as bandersnatch's cleanup removes them; without it
+// they stay; a folder holding folders stays, and says so.
+func TestSyncCleanupRemovesPrePEP503Folders(t *testing.T) {
+	t.Parallel()
+	for _, cleanup := range []bool{false, true} {
+		mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+		old := []string{"web/simple/Alpha_Pkg/index.html", "web/simple/gamma.dots/index.html", "web/simple/Gamma.Dots/index.html",
+			"web/simple/Epsilon/versions/index_1_x.html", "web/simple/Epsilon/index.html"}
+		for _, p := range old {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(mirror, p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(mirror, p), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := fakepypi.Golden(goldenBase, fakepypi.GoldenSteps-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(w)
+		var out bytes.Buffer
+		extra := ""
+		if cleanup {
+			extra = "cleanup = true\n"
+		}
+		g := &Env{Config: syncConfig(t, "json-all-flat", mirror, srv.URL, extra), State: state, Progress: "never", Stdout: &out, Stderr: &out}
+		_, err = Sync(context.Background(), g, DefaultSyncOptions())
+		srv.Close()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		for _, p := range old {
+			_, err := os.Stat(filepath.Join(mirror, p))
+			gone := os.IsNotExist(err)
+			want := cleanup && !strings.HasPrefix(p, "web/simple/Epsilon/")
+			if gone != want {
+				t.Errorf("cleanup %t: %s gone %t, want %t", cleanup, p, gone, want)
+			}
+		}
+		for _, p := range []string{"web/simple/alpha-pkg/index.html", "web/simple/gamma-dots/index.html", "web/simple/epsilon/index.html"} {
+			if _, err := os.Stat(filepath.Join(mirror, p)); err != nil {
+				t.Errorf("cleanup %t: the live page %s: %v", cleanup, p, err)
+			}
+		}
+		if cleanup && !strings.Contains(out.String(), "web/simple/Epsilon/ stays") {
+			t.Errorf("the folder left alone is not logged:\n%s", out.String())
 		}
 	}
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"io"
-	"io/fs"
 	"math/bits"
 	"sync"
 
@@ -68,18 +66,4 @@ func (b *Buffers) Put(p *[]byte) {
 		b.pools[c].Put(p)
 	}
 	b.sem.Release(w)
-}
-
-// SizeOf is the size of what an Open returned when the store told it (an
-// S3 object's Content-Length, a file's size), else -1.
-func SizeOf(r io.Reader) int64 {
-	switch v := r.(type) {
-	case interface{ Size() int64 }:
-		return v.Size()
-	case interface{ Stat() (fs.FileInfo, error) }:
-		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
-			return fi.Size()
-		}
-	}
-	return -1
 }

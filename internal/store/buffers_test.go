@@ -3,10 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/store"
@@ -57,25 +53,4 @@ func TestBuffersAreSizedAndBounded(t *testing.T) {
 		t.Fatalf("a slice larger than the bound: %v", err)
 	}
 	b.Put(big)
-}
-
-// TestSizeOfAFile: a file opened from a folder tells its size, a reader
-// that cannot tell gives -1.
-func TestSizeOfAFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	os.WriteFile(p, []byte("12345"), 0o644)
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if n := store.SizeOf(f); n != 5 {
-		t.Errorf("SizeOf(file) = %d", n)
-	}
-	if n := store.SizeOf(strings.NewReader("abc")); n != 3 {
-		t.Errorf("SizeOf(strings.Reader) = %d", n) // it has Size() too
-	}
-	if n := store.SizeOf(io.MultiReader(strings.NewReader("abc"))); n != -1 {
-		t.Errorf("SizeOf(unknown) = %d", n)
-	}
 }

@@ -36,7 +36,3 @@ const DefaultHashChunk = 256 << 10
 
 // HashBuffers lend HashObject its read buffers: 32 MiB at once at most.
 var HashBuffers = NewBuffers(32 << 20)
-
-// DocBuffers lend the buffers of documents read whole (the metadata scan's
-// JSON documents): 32 MiB at once at most.
-var DocBuffers = NewBuffers(32 << 20)

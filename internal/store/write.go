@@ -23,6 +23,14 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Linker is a store that holds symbolic links (POSIX): keep_index_versions
+// points a project's index pages at their newest version.
+type Linker interface {
+	// Symlink makes key a symbolic link to target, replacing a file or a
+	// link there in one step (never following it).
+	Symlink(ctx context.Context, key, target string) error
+}
+
 // Upload is a file being written; it becomes visible only on Commit.
 type Upload interface {
 	io.Writer

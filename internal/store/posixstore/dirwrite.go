@@ -74,7 +74,10 @@ func (d *Store) Flush(ctx context.Context) error {
 	return nil
 }
 
-var _ store.Flusher = (*Store)(nil)
+var (
+	_ store.Flusher = (*Store)(nil)
+	_ store.Linker  = (*Store)(nil)
+)
 
 // Close releases the descriptors writes went through.
 func (d *Store) Close() error {
@@ -97,6 +100,33 @@ func (d *Store) Create(ctx context.Context, key string, meta store.Meta) (store.
 		return nil, err
 	}
 	return w.create(key, meta)
+}
+
+// Symlink implements store.Linker: the link is made in the staging folder
+// and renamed over key, so a reader sees the old entry or the new link.
+func (d *Store) Symlink(ctx context.Context, key, target string) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	dir, rel, err := w.locate(key)
+	if err != nil {
+		return err
+	}
+	staging, err := dir.MkdirAll(store.TempDir)
+	if err != nil {
+		return classify(key, err)
+	}
+	defer staging.Close()
+	name, err := staging.SymlinkTemp(target, ".bandercheck-")
+	if err != nil {
+		return classify(key, err)
+	}
+	if err := dir.InstallLink(staging, name, rel); err != nil {
+		_ = unix.Unlinkat(staging.Fd(), name, 0)
+		return classify(key, err)
+	}
+	return nil
 }
 
 // MkdirAll makes the folder key (relative to the root) and what is

@@ -96,3 +96,57 @@ func TestStoreUnreadableFolderFails(t *testing.T) {
 		t.Fatalf("listing a folder that cannot be read: %v, want an error naming it", err)
 	}
 }
+
+// TestSymlinkReplacesFilesAndLinksOnly: Symlink makes a missing key a link,
+// replaces a regular file or a link there (never writing through the old
+// link), leaves a folder alone, and refuses a key outside the mirror.
+func TestSymlinkReplacesFilesAndLinksOnly(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	st, err := posixstore.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	dir := filepath.Join(root, "web", "simple", "a")
+	for _, d := range []string{filepath.Join(dir, "folder"), filepath.Join(root, "web", "packages")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), []byte("page"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"new", "file", "link"} {
+		key := "web/simple/a/" + name
+		if err := st.Symlink(ctx, key, "/srv/target-"+name); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if got, err := os.Readlink(filepath.Join(root, key)); err != nil || got != "/srv/target-"+name {
+			t.Errorf("%s links to %q (%v)", key, got, err)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the old link's target was written: %q", b)
+	}
+	if err := st.Symlink(ctx, "web/simple/a/folder", "/srv/x"); err == nil {
+		t.Error("a folder was replaced by a link")
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "folder")); err != nil || !fi.IsDir() {
+		t.Errorf("the folder is gone: %v", err)
+	}
+	if err := st.Symlink(ctx, "../escape", "/srv/x"); err == nil {
+		t.Error("a key outside the mirror was linked")
+	}
+	left, _ := os.ReadDir(filepath.Join(root, ".bandercheck-tmp"))
+	if len(left) != 0 {
+		t.Errorf("staging keeps %d entries", len(left))
+	}
+}

@@ -276,11 +276,7 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 		}
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	size := int64(-1)
-	if out.ContentLength != nil {
-		size = *out.ContentLength
-	}
-	return &sizedBody{ReadCloser: out.Body, size: size}, nil
+	return out.Body, nil
 }
 
 func (s *Store) head(ctx context.Context, key string) (*s3.HeadObjectOutput, error) {
@@ -319,6 +315,13 @@ func (s *Store) StoredSHA256(ctx context.Context, key string) (string, error) {
 
 // Names implements Store.
 func (s *Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
+	return s.NameObjects(ctx, prefix, func(name string, dir bool, _ store.Object) error { return fn(name, dir) })
+}
+
+// NameObjects is Names that also passes each object as listed (its size,
+// date and ETag; zero for a folder), at no extra request: the listing
+// carries them.
+func (s *Store) NameObjects(ctx context.Context, prefix string, fn func(name string, dir bool, o store.Object) error) error {
 	full := s.prefix + prefix
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
@@ -328,7 +331,7 @@ func (s *Store) Names(ctx context.Context, prefix string, fn func(name string, d
 			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, full, err)
 		}
 		for _, p := range page.CommonPrefixes {
-			if err := fn(strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/"), true); err != nil {
+			if err := fn(strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/"), true, store.Object{}); err != nil {
 				return err
 			}
 		}
@@ -337,7 +340,8 @@ func (s *Store) Names(ctx context.Context, prefix string, fn func(name string, d
 			if name == "" || strings.HasSuffix(name, "/") {
 				continue
 			}
-			if err := fn(name, false); err != nil {
+			obj := store.Object{Key: prefix + name, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}
+			if err := fn(name, false, obj); err != nil {
 				return err
 			}
 		}
@@ -411,11 +415,3 @@ func (s *Store) Hash(ctx context.Context, key string, buf []byte) (store.Object,
 // socket holds, a few tens of KiB a read, so a larger one only costs memory
 // in each of the hundreds of requests in flight.
 func (s *Store) HashChunk() int { return 64 << 10 }
-
-// sizedBody is an object's body that tells its Content-Length (store.SizeOf).
-type sizedBody struct {
-	io.ReadCloser
-	size int64
-}
-
-func (b *sizedBody) Size() int64 { return b.size }

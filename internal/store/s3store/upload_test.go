@@ -138,15 +138,6 @@ func TestUploadSendsDigestsTheServerKeeps(t *testing.T) {
 	if got := out.Metadata["sha256"]; got != hex.EncodeToString(sum[:]) {
 		t.Errorf("sha256 metadata %q", got)
 	}
-	// what Open returns tells the Content-Length, to size a buffer by
-	rc, err := st.Open(ctx, "web/packages/aa/bb/x.whl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if n := store.SizeOf(rc); n != int64(len(content)) {
-		t.Errorf("SizeOf(Open) = %d, want %d", n, len(content))
-	}
 }
 
 // TestUploadWithoutChecksumWhereNotImplemented puts a server that answers
