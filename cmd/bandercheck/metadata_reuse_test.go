@@ -120,12 +120,25 @@ func TestRunReusesMetadataNightly(t *testing.T) {
 	args := []string{"--mirror", root, "--state", state, "run", "--dry-run", "--grace", "0s", "--max-remove-projects", "100%", "--max-download", "100%"}
 	mustBC(t, nil, args...)
 	testutil.WriteFiles(t, root, map[string]string{"web/json/proj-010": strings.ReplaceAll(readFixture(t, "json/good.json"), "good_project", "ten")})
-	r := bc(t, nil, append(args, "--fresh")...)
+	metrics := t.TempDir() + "/bandercheck.prom"
+	r := bc(t, nil, append(args, "--fresh", "--metrics-file", metrics)...)
 	if r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	if reused, read, _ := readCount(t, r.stderr); read != 1 || reused != 59 {
 		t.Errorf("the next night read %d projects and reused %d, want 1 and 59:\n%s", read, reused, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "metadata: 59 projects' rows reused") {
+		t.Errorf("run's report does not say what scan metadata reused:\n%s", r.stdout)
+	}
+	prom, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`bandercheck_metadata_projects{how="reused"} 59`, `bandercheck_metadata_projects{how="read"} 1`, "bandercheck_metadata_documents_read 1"} {
+		if !strings.Contains(string(prom), want) {
+			t.Errorf("the metrics file lacks %q", want)
+		}
 	}
 }
 

@@ -114,17 +114,10 @@ func TestSyncDiffFileEqualsBandersnatchs(t *testing.T) {
 			ours, theirs := filepath.Join(t.TempDir(), "ours"), filepath.Join(t.TempDir(), "theirs")
 			ourList, theirList := filepath.Join(t.TempDir(), "ours.list"), filepath.Join(t.TempDir(), "theirs.list")
 			state := t.TempDir()
-			read := func(list, root string) []string {
-				t.Helper()
-				b, err := os.ReadFile(list)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var rel []string
-				for _, l := range strings.Split(string(b), "\n") {
-					if l != "" {
-						rel = append(rel, goldentree.Normalize(strings.TrimPrefix(l, root+"/")))
-					}
+			read := func(list, root string) []string { // version stamps set aside
+				rel := diffLines(t, list, root)
+				for i, r := range rel {
+					rel[i] = goldentree.Normalize(r)
 				}
 				slices.Sort(rel)
 				return rel
