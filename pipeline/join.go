@@ -189,6 +189,8 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 	if err != nil {
 		return sum, err
 	}
+	q := &downloads{p: p, sum: sum}
+	defer q.stop()
 	for haveD || !st.eof {
 		switch {
 		case !st.eof && (!haveD || st.row[0] < d.path): // stored, not designated
@@ -203,8 +205,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 		case st.eof || d.path < st.row[0]: // designated, not stored
 			if d.owned {
 				sum.Designated.add(d.size)
-				sum.count(sum.Download, ReasonMissing, d.size)
-				if err := p.Download(Download{Path: d.path, URL: d.url, Size: d.size, SHA256: d.sha256, Reason: ReasonMissing, UploadTime: d.uploaded}); err != nil {
+				if err := q.add(d, ReasonMissing); err != nil {
 					return sum, err
 				}
 			}
@@ -216,13 +217,14 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 				}
 			} else {
 				sum.Designated.add(d.size)
-				reason, err := compare(st.row, d, p, sum)
-				if err != nil {
-					return sum, err
-				}
-				if reason != "" {
-					sum.count(sum.Download, reason, d.size)
-					if err := p.Download(Download{Path: d.path, URL: d.url, Size: d.size, SHA256: d.sha256, Reason: reason, UploadTime: d.uploaded}); err != nil {
+				reason, confirm := compare(st.row, d, p, sum)
+				switch {
+				case confirm != nil:
+					if err := q.confirm(d, confirm); err != nil {
+						return sum, err
+					}
+				case reason != "":
+					if err := q.add(d, reason); err != nil {
 						return sum, err
 					}
 				}
@@ -235,15 +237,16 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 			return sum, err
 		}
 	}
-	return sum, nil
+	return sum, q.drain()
 }
 
 // compare decides whether a stored file (its storage row) is what d
 // designates, and counts how that was proven: "" when it is, else the reason
 // to download it again. A file the scan proved by its ETag is compared by
-// the designated md5; a mismatch is confirmed by reading it (a Confirmer
-// planner) before it is planned.
-func compare(row []string, d designatedFile, p Planner, sum *JoinSummary) (string, error) {
+// the designated md5; a mismatch is to be confirmed by reading it (the
+// Confirmer returned) before it is planned, which Join does in the
+// background.
+func compare(row []string, d designatedFile, p Planner, sum *JoinSummary) (string, Confirmer) {
 	if d.size != "" && d.size != row[StorageSize] {
 		return ReasonSizeMismatch, nil
 	}
@@ -271,16 +274,7 @@ func compare(row []string, d designatedFile, p Planner, sum *JoinSummary) (strin
 			sum.Proven["size"]++ // an ETag alone never plans a download
 			return "", nil
 		}
-		bad, err := c.ConfirmMismatch(d.path, d.sha256)
-		if err != nil {
-			return "", err
-		}
-		sum.Proven[VerifiedContent]++
-		if bad {
-			sum.ETagMismatches["confirmed"]++
-			return ReasonHashMismatch, nil
-		}
-		sum.ETagMismatches["refuted"]++
+		return "", c
 	default:
 		sum.Proven["size"]++
 	}
@@ -295,4 +289,112 @@ func deleteFile(row []string, reason string, cutoff time.Time, p Planner, sum *J
 	}
 	sum.count(sum.Delete, reason, row[1])
 	return p.Delete(row[0], row[1], reason)
+}
+
+// confirmWorkers is how many ETag mismatches Join confirms at once.
+const confirmWorkers = 32
+
+// maxQueued is how many downloads may wait behind a confirmation before
+// Join waits for it.
+const maxQueued = 4096
+
+// downloads hands Join's downloads to the planner in join order, while the
+// ETag mismatches among them are confirmed concurrently: a download waits
+// in the queue behind any confirmation before it. With no confirmation in
+// flight a download goes straight through.
+type downloads struct {
+	p     Planner
+	sum   *JoinSummary
+	queue []*queued
+	slots chan struct{}
+}
+
+// queued is one download, or one confirmation whose result decides one.
+type queued struct {
+	d       designatedFile
+	reason  string        // a download for this reason, when done is nil
+	done    chan struct{} // closed when the confirmation ended
+	bad     bool
+	err     error
+	confirm bool
+}
+
+func (q *downloads) add(d designatedFile, reason string) error {
+	if len(q.queue) == 0 {
+		return q.plan(d, reason)
+	}
+	q.queue = append(q.queue, &queued{d: d, reason: reason})
+	return q.flush(false)
+}
+
+func (q *downloads) confirm(d designatedFile, c Confirmer) error {
+	if q.slots == nil {
+		q.slots = make(chan struct{}, confirmWorkers)
+	}
+	it := &queued{d: d, done: make(chan struct{}), confirm: true}
+	q.slots <- struct{}{}
+	go func() {
+		defer func() { <-q.slots; close(it.done) }()
+		it.bad, it.err = c.ConfirmMismatch(d.path, d.sha256)
+	}()
+	q.queue = append(q.queue, it)
+	return q.flush(false)
+}
+
+// flush plans the downloads at the head of the queue whose confirmations
+// ended; with wait, or with more than maxQueued waiting, it waits for them.
+func (q *downloads) flush(wait bool) error {
+	for len(q.queue) > 0 {
+		it := q.queue[0]
+		if it.confirm {
+			if !wait && len(q.queue) <= maxQueued {
+				select {
+				case <-it.done:
+				default:
+					return nil
+				}
+			}
+			<-it.done
+		}
+		q.queue = q.queue[1:]
+		if err := q.resolve(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve counts a confirmation's result and plans what is to download.
+func (q *downloads) resolve(it *queued) error {
+	if !it.confirm {
+		return q.plan(it.d, it.reason)
+	}
+	if it.err != nil {
+		return it.err
+	}
+	q.sum.Proven[VerifiedContent]++
+	if !it.bad {
+		q.sum.ETagMismatches["refuted"]++
+		return nil
+	}
+	q.sum.ETagMismatches["confirmed"]++
+	return q.plan(it.d, ReasonHashMismatch)
+}
+
+func (q *downloads) plan(d designatedFile, reason string) error {
+	q.sum.count(q.sum.Download, reason, d.size)
+	return q.p.Download(Download{Path: d.path, URL: d.url, Size: d.size, SHA256: d.sha256, Reason: reason, UploadTime: d.uploaded})
+}
+
+// drain waits for every confirmation and plans what is left.
+func (q *downloads) drain() error { return q.flush(true) }
+
+// stop waits for the confirmations in flight when Join returns early.
+func (q *downloads) stop() {
+	for _, it := range q.queue {
+		if it.confirm {
+			<-it.done
+		}
+	}
+	q.queue = nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/store"
@@ -364,8 +365,11 @@ type planWriter struct {
 	ctx context.Context
 	st  *pipeline.Stage
 	n   int
-	g   *Env        // to open the store on the first ETag mismatch
-	ms  store.Store // the store, once opened
+	g   *Env // to open the store on the first ETag mismatch
+	// ms is the store, once opened; Join confirms mismatches concurrently,
+	// so opening it holds msMu
+	msMu sync.Mutex
+	ms   store.Store
 	// runMirror is the mirror the state was scanned from (run.json), for a
 	// plan run without --mirror
 	runMirror string
@@ -378,6 +382,24 @@ func (w *planWriter) ConfirmMismatch(path, sha256 string) (bool, error) {
 	if w.g == nil {
 		return true, nil
 	}
+	ms, err := w.store()
+	if err != nil {
+		return false, err
+	}
+	_, sum, err := store.HashObject(w.ctx, ms, path, -1)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("plan: read %s to confirm its ETag mismatch: %w", path, err)
+	}
+	return sum != sha256, nil
+}
+
+// store opens the mirror on the first call.
+func (w *planWriter) store() (store.Store, error) {
+	w.msMu.Lock()
+	defer w.msMu.Unlock()
 	if w.ms == nil {
 		if _, err := w.g.mirror(); err != nil && w.runMirror != "" {
 			// a plan run without --mirror (of assembled partitions): the
@@ -388,18 +410,11 @@ func (w *planWriter) ConfirmMismatch(path, sha256 string) (bool, error) {
 		}
 		ms, _, err := w.g.openStore(w.ctx)
 		if err != nil {
-			return false, fmt.Errorf("plan: open the mirror to confirm an ETag mismatch: %w", err)
+			return nil, fmt.Errorf("plan: open the mirror to confirm an ETag mismatch: %w", err)
 		}
 		w.ms = ms
 	}
-	_, sum, err := store.HashObject(w.ctx, w.ms, path, -1)
-	if errors.Is(err, os.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("plan: read %s to confirm its ETag mismatch: %w", path, err)
-	}
-	return sum != sha256, nil
+	return w.ms, nil
 }
 
 // closeStore closes the store when ConfirmMismatch opened one.
