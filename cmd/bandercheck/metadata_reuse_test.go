@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -73,13 +72,7 @@ func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 			changed++
 		}
 	}
-	copyState := func() string {
-		dir := t.TempDir() + "/st"
-		if out, err := exec.Command("cp", "-a", base, dir).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, out)
-		}
-		return dir
-	}
+	copyState := func() string { return copyTree(t, base) }
 	fresh := t.TempDir() + "/fresh"
 	mustBC(t, env, "--mirror", root, "--state", fresh, "scan", "metadata")
 	ref := copyState()

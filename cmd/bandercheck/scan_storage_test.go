@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -199,13 +198,7 @@ func TestReusingScanSurvivesKill(t *testing.T) {
 			changed++
 		}
 	}
-	copyState := func() string {
-		dir := t.TempDir() + "/st"
-		if out, err := exec.Command("cp", "-a", base, dir).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, out)
-		}
-		return dir
-	}
+	copyState := func() string { return copyTree(t, base) }
 	ref := copyState()
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "storage", "--hash", "--fresh")
 	want := mustBC(t, nil, "--state", ref, "cat", "storage")
