@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"github.com/bandercheck/bandercheck/internal/safefs"
 )
 
 // ShardJournalName is the name of a manifest's shard journal: one JSON
@@ -40,7 +43,8 @@ func ReadStageFile(stateDir, manifest string) (*StageFile, error) {
 
 func readStage(dir, manifest string) (*stageOnDisk, error) {
 	path := filepath.Join(dir, StageFileName)
-	data, err := os.ReadFile(path)
+	// a FIFO or link here is refused at once, never waited on or followed
+	data, err := safefs.ReadRegularNoFollow(path, maxStageFile)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -69,7 +73,7 @@ func readStage(dir, manifest string) (*stageOnDisk, error) {
 // readJournal reads the first n entries of the journal at path, and where
 // each ends.
 func readJournal(path string, n int) ([]ShardInfo, []int64, error) {
-	f, err := os.Open(path)
+	f, err := safefs.OpenRegularNoFollow(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +120,7 @@ func appendJournal(dir string, shards ...ShardInfo) error {
 	if err != nil {
 		return fmt.Errorf("append %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := openJournal(path, os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		return fmt.Errorf("append %s: %w", path, err)
 	}
@@ -135,7 +139,7 @@ func appendJournal(dir string, shards ...ShardInfo) error {
 // missing) and syncs it: entries past the committed ones are dropped.
 func cutJournal(dir string, size int64) error {
 	path := filepath.Join(dir, ShardJournalName)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := openJournal(path, os.O_WRONLY|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("cut %s: %w", path, err)
 	}
@@ -173,4 +177,23 @@ func writeStageFull(dir string, sf *StageFile) error {
 		return err
 	}
 	return writeStageSummary(dir, sf)
+}
+
+// maxStageFile bounds a _stage.json read into memory: a journaled one is a
+// few hundred bytes, one listing its shards itself about 250 bytes a shard.
+const maxStageFile = 64 << 20
+
+// openJournal opens the journal for writing as our own files are opened:
+// never through a link, never waiting on a FIFO (O_NONBLOCK), and only a
+// regular file.
+func openJournal(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file: bandercheck writes only regular files in its state directory; remove it", path)
+	}
+	return f, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -616,6 +617,40 @@ func TestMissingJournalIsDamageNotAFreshStart(t *testing.T) {
 		}
 		if _, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...); err == nil {
 			t.Errorf("%s journal: the stage resumed", name)
+		}
+	}
+}
+
+// TestJournalOrStageFileAsFIFOIsRefusedAtOnce: a FIFO put where the shard
+// journal or _stage.json belongs is refused at once by every reader and by
+// the stage's resume (which writes to the journal), never waited on: before,
+// status and cat read the journal with a plain open and hung.
+func TestJournalOrStageFileAsFIFOIsRefusedAtOnce(t *testing.T) {
+	for _, name := range []string{ShardJournalName, StageFileName} {
+		dir := t.TempDir()
+		st := openTestStage(t, dir)
+		writeUnits(t, st, 20)
+		st.Close()
+		path := filepath.Join(dir, "designated", name)
+		os.Remove(path)
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 2)
+		go func() { _, err := ReadStageFile(dir, "designated"); done <- err }()
+		go func() {
+			_, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...)
+			done <- err
+		}()
+		for range 2 {
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("%s as a FIFO: read as a state file", name)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s as a FIFO: still waiting on it", name)
+			}
 		}
 	}
 }

@@ -64,6 +64,17 @@ func ReadRegular(path string, limit int64) ([]byte, error) {
 	return readLimited(f, path, limit)
 }
 
+// ReadRegularNoFollow is ReadRegular for a file of our own, whose last
+// component must not be a symbolic link.
+func ReadRegularNoFollow(path string, limit int64) ([]byte, error) {
+	f, err := OpenRegularNoFollow(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, path, limit)
+}
+
 func readLimited(f *os.File, path string, limit int64) ([]byte, error) {
 	if st, err := f.Stat(); err == nil && st.Size() > limit {
 		return nil, &TooLargeError{Path: path, Limit: limit}
