@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -26,10 +27,12 @@ var errFound = errors.New("found")
 
 // byETag is the storage row of an object proven by its listed ETag, with no
 // request: plan compares the ETag with the designated md5. An object whose
-// ETag is no MD5 (several parts, SSE-KMS, a gateway's own) is not.
+// ETag is no MD5 (several parts, SSE-KMS, a gateway's own) is not, nor is a
+// .metadata file, for which upstream gives a sha256 but no md5 (hashObject
+// reads it).
 func byETag(o store.Object) (storageResult, bool) {
 	r := classify(o)
-	if r.problem != "" || o.Kind != store.Regular {
+	if r.problem != "" || o.Kind != store.Regular || isCoreMetadata(o.Key) {
 		return r, false
 	}
 	if _, _, ok := pipeline.ETagMD5(o.ETag); !ok {
@@ -118,4 +121,14 @@ func md5Of(ctx context.Context, ms store.Reader, key string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", key, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// isCoreMetadata tells a release file's PEP 658 .metadata file: upstream
+// gives its sha256 (core-metadata) but no md5, so its ETag proves nothing
+// against the index. Such files are small: under the etag modes they are
+// read (one GET each, the cost of the HEAD that would read only the
+// uploader's claim) and proven by their content, and later scans reuse that
+// digest while the ETag is unchanged.
+func isCoreMetadata(key string) bool {
+	return strings.HasPrefix(key, packagesPrefix) && strings.HasSuffix(key, ".metadata")
 }

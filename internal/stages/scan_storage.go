@@ -432,7 +432,7 @@ func hashObject(ctx context.Context, ms store.Reader, mode HashMode, o store.Obj
 	if r.problem != "" {
 		return r, nil
 	}
-	if mode == HashMetadata || mode == HashETag {
+	if mode == HashMetadata || mode == HashETag && !isCoreMetadata(o.Key) {
 		// (etag: an object whose ETag is no MD5 falls back to its metadata)
 		sum, err := ms.StoredSHA256(ctx, o.Key)
 		if errors.Is(err, os.ErrNotExist) {
