@@ -27,12 +27,10 @@ var errFound = errors.New("found")
 
 // byETag is the storage row of an object proven by its listed ETag, with no
 // request: plan compares the ETag with the designated md5. An object whose
-// ETag is no MD5 (several parts, SSE-KMS, a gateway's own) is not, nor is a
-// .metadata file, for which upstream gives a sha256 but no md5 (hashObject
-// reads it).
+// ETag is no MD5 (several parts, SSE-KMS, a gateway's own) is not.
 func byETag(o store.Object) (storageResult, bool) {
 	r := classify(o)
-	if r.problem != "" || o.Kind != store.Regular || isCoreMetadata(o.Key) {
+	if r.problem != "" || o.Kind != store.Regular {
 		return r, false
 	}
 	if _, _, ok := pipeline.ETagMD5(o.ETag); !ok {
@@ -123,12 +121,27 @@ func md5Of(ctx context.Context, ms store.Reader, key string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// etagQuick is the scan's answer without a request under an etag mode.
+// A .metadata file (isCoreMetadata) has a sha256 upstream but no md5, so
+// its ETag proves nothing: a digest an earlier scan read is reused while
+// its ETag is unchanged; else etag+content reads it (ok false), and etag
+// leaves it proven by its presence, at no request. Any other object is
+// proven by its ETag when that is an MD5; else ok is false, and hashObject
+// falls back to its metadata or content.
+func etagQuick(it storageItem, hash HashMode, scrub rehashPolicy) (storageResult, bool) {
+	if isCoreMetadata(it.obj.Key) {
+		if r, ok := reuse(it, hash, scrub); ok {
+			return r, true
+		}
+		if hash == HashETagContent {
+			return storageResult{}, false
+		}
+	}
+	return byETag(it.obj)
+}
+
 // isCoreMetadata tells a release file's PEP 658 .metadata file: upstream
-// gives its sha256 (core-metadata) but no md5, so its ETag proves nothing
-// against the index. Such files are small: under the etag modes they are
-// read (one GET each, the cost of the HEAD that would read only the
-// uploader's claim) and proven by their content, and later scans reuse that
-// digest while the ETag is unchanged.
+// gives its sha256 (core-metadata) but no md5.
 func isCoreMetadata(key string) bool {
 	return strings.HasPrefix(key, packagesPrefix) && strings.HasSuffix(key, ".metadata")
 }

@@ -15,12 +15,13 @@ import (
 )
 
 // TestETagProvesCoreMetadataByItsSHA256: upstream gives a .metadata file's
-// sha256 (core-metadata) but no md5, so its ETag proves nothing. Under
-// --hash=etag the scan reads .metadata files and plan compares their sha256:
-// a same-size corrupt one is planned as hash-mismatch, the right one proven
-// by content; the next scan reuses those digests while the ETags are
-// unchanged (no read but calibration's). Before, both were proven by their
-// presence alone and the corrupt one was never planned.
+// sha256 (core-metadata) but no md5, so its ETag proves nothing. A first
+// --hash=etag scan (no request an object) leaves .metadata files proven by
+// their presence only; --hash=etag+content reads them and plan compares
+// their sha256: a same-size corrupt one is planned as hash-mismatch, the
+// right one proven by content; a later --hash=etag scan reuses those digests
+// while the ETags are unchanged, with no read but calibration's, and plans
+// the same. Before, --hash=etag never used a digest read earlier for them.
 func TestETagProvesCoreMetadataByItsSHA256(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Versity(t)
@@ -54,14 +55,17 @@ func TestETagProvesCoreMetadataByItsSHA256(t *testing.T) {
 	f := &fixture{t: t, ctx: ctx, env: &Env{Mirror: Location{Bucket: "mirror", Prefix: "pypi"}, Config: conf,
 		S3Endpoint: proxy.URL, S3PathStyle: true, State: filepath.Join(dir, "state"), Progress: "never",
 		Stdout: io.Discard, Stderr: io.Discard}}
-	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashETag}).Run(ctx, f.env); err != nil {
-		t.Fatal(err)
-	}
-	if err := (&ScanMetadataOptions{Jobs: 2}).Run(ctx, f.env); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.plan(); err != nil {
-		t.Fatal(err)
+	scan := func(mode HashMode) {
+		t.Helper()
+		if err := (&ScanStorageOptions{Jobs: 2, Hash: mode, Fresh: true}).Run(ctx, f.env); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&ScanMetadataOptions{Jobs: 2}).Run(ctx, f.env); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.plan(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	verified := func() map[string]string {
 		got := map[string]string{}
@@ -70,21 +74,25 @@ func TestETagProvesCoreMetadataByItsSHA256(t *testing.T) {
 		}
 		return got
 	}
-	v := verified()
-	if v[good.key()+".metadata"] != pipeline.VerifiedContent || v[bad.key()+".metadata"] != pipeline.VerifiedContent || v[good.key()] != pipeline.VerifiedETag {
-		t.Errorf("verified %v: want the .metadata files by content, the wheels by etag", v)
+	check := func(when, metaBy string, planned bool) {
+		t.Helper()
+		v := verified()
+		if v[good.key()+".metadata"] != metaBy || v[bad.key()+".metadata"] != metaBy || v[good.key()] != pipeline.VerifiedETag {
+			t.Errorf("%s: verified %v: want the .metadata files by %s, the wheels by etag", when, v, metaBy)
+		}
+		rows := f.rows("plan/download")
+		if planned != (len(rows) == 1) || planned && (rows[0][0] != bad.key()+".metadata" || !strings.Contains(fmt.Sprint(rows[0]), pipeline.ReasonHashMismatch)) {
+			t.Errorf("%s: plan/download %v, want %s.metadata as hash-mismatch: %t", when, rows, bad.key(), planned)
+		}
 	}
-	if rows := f.rows("plan/download"); len(rows) != 1 || rows[0][0] != bad.key()+".metadata" || !strings.Contains(fmt.Sprint(rows[0]), pipeline.ReasonHashMismatch) {
-		t.Errorf("plan/download %v, want only %s.metadata as hash-mismatch", rows, bad.key())
-	}
+	scan(HashETag)
+	check("first etag scan", pipeline.VerifiedETag, false) // (proven by presence: no md5 to compare)
+	scan(HashETagContent)
+	check("etag+content", pipeline.VerifiedContent, true)
 	gets := proxy.Stats().Requests["GET"]
-	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashETag, Fresh: true}).Run(ctx, f.env); err != nil {
-		t.Fatal(err)
+	scan(HashETag)
+	if n := proxy.Stats().Requests["GET"] - gets - 1; n > calibrationSamples { // (1: scan metadata's document)
+		t.Errorf("the etag scan after etag+content made %d GETs, want at most calibration's %d (the .metadata digests reused)", n, calibrationSamples)
 	}
-	if n := proxy.Stats().Requests["GET"] - gets; n > calibrationSamples {
-		t.Errorf("the second scan made %d GETs, want at most calibration's %d (the .metadata digests reused)", n, calibrationSamples)
-	}
-	if v := verified(); v[good.key()+".metadata"] != pipeline.VerifiedContent {
-		t.Errorf("second scan: verified %v", v)
-	}
+	check("etag after etag+content", pipeline.VerifiedContent, true)
 }

@@ -110,7 +110,7 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), sc.list,
 			func(it storageItem) (storageResult, bool) {
 				if hash.etagMode() {
-					if r, ok := byETag(it.obj); ok {
+					if r, ok := etagQuick(it, hash, scrub); ok {
 						return r, true
 					}
 				}
@@ -432,7 +432,7 @@ func hashObject(ctx context.Context, ms store.Reader, mode HashMode, o store.Obj
 	if r.problem != "" {
 		return r, nil
 	}
-	if mode == HashMetadata || mode == HashETag && !isCoreMetadata(o.Key) {
+	if mode == HashMetadata || mode == HashETag {
 		// (etag: an object whose ETag is no MD5 falls back to its metadata)
 		sum, err := ms.StoredSHA256(ctx, o.Key)
 		if errors.Is(err, os.ErrNotExist) {
