@@ -142,6 +142,7 @@ func (c *ApplyOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
+	defer closeStore(ms)
 	mirror := store.Writer(ms)
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {

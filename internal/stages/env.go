@@ -186,6 +186,15 @@ func (g *Env) openStore(ctx context.Context) (store.Store, Location, error) {
 	return st, loc, nil
 }
 
+// closeStore closes a store the stage opened, when it has anything to close
+// (an S3 store's idle connections): the stages after it in one process (run)
+// do not carry them.
+func closeStore(ms store.Store) {
+	if c, ok := ms.(io.Closer); ok {
+		c.Close() // an S3 store's Close only drops idle connections: no error
+	}
+}
+
 // wholeMirror refuses --partition for a stage that works on the whole mirror.
 func (g *Env) wholeMirror(stage string) error {
 	if g.Partition.Whole() {

@@ -76,6 +76,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
+	defer closeStore(ms)
 	conf, err := g.config()
 	if err != nil {
 		return err

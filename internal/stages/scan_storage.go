@@ -67,6 +67,7 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
+	defer closeStore(ms)
 	defer st.Close()
 	if st.Done() {
 		logf(g, "scan storage: done already (%d files); pass --fresh to scan again", st.Rows(0))
