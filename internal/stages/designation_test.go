@@ -169,7 +169,7 @@ func TestConfigMirrorKeys(t *testing.T) {
 		if p := f.rows("problems/metadata"); len(p) != 0 {
 			t.Errorf("json = false gives problems %v", p)
 		}
-		run, _ := pipeline.ReadRun(f.env.State)
+		run, _ := pipeline.NewState(f.env.State).Run()
 		if run.Option("metadata.from") != "simple" {
 			t.Errorf("source %q, want simple", run.Option("metadata.from"))
 		}
@@ -233,7 +233,7 @@ func TestProjectFilterReports(t *testing.T) {
 	if n := len(f.rows("plan/delete")); n != 0 {
 		t.Errorf("the excluded project's files are planned for deletion without being asked")
 	}
-	sum, _ := pipeline.ReadPlanSummary(f.env.State)
+	sum, _ := pipeline.NewState(f.env.State).PlanSummary()
 	if sum.ProblemsWithoutFallback != 0 {
 		t.Errorf("a filter report blocks deletes: %d", sum.ProblemsWithoutFallback)
 	}

@@ -24,7 +24,7 @@ import (
 type Env struct {
 	Mirror      Location // a path or s3://bucket/prefix; the config's [mirror] directory when zero
 	Config      string   // a bandersnatch.conf, or ""
-	State       string   // the state directory
+	State       string   // the state directory (StateDir is the handle on it)
 	S3Endpoint  string
 	S3Region    string
 	S3PathStyle bool // path-style addressing; an IP or localhost endpoint implies it
@@ -50,6 +50,7 @@ type Env struct {
 	// parser fixed in a new version reads every document once.
 	Build string
 
+	st      *pipeline.State // the handle on State, made by StateDir
 	timings []stageTiming
 	refused []string // the guards that refused the command
 	conf    *sources.Config
@@ -105,6 +106,16 @@ func (l Location) String() string {
 		return "s3://" + l.Bucket + "/" + l.Prefix
 	}
 	return l.Path
+}
+
+// StateDir is the handle on the state directory State, made on first use
+// (again when State was changed since). Every stage reads and writes STATE
+// through it; cmd/bandercheck locks it for the commands that write STATE.
+func (g *Env) StateDir() *pipeline.State {
+	if g.st == nil || g.st.Dir() != g.State {
+		g.st = pipeline.NewState(g.State)
+	}
+	return g.st
 }
 
 // config reads --config once.
@@ -210,7 +221,7 @@ func (g *Env) openRun() (*pipeline.Run, Location, error) {
 	if err != nil {
 		return nil, loc, err
 	}
-	r, err := pipeline.OpenRun(g.State, loc.String())
+	r, err := g.StateDir().OpenRun(loc.String())
 	return r, loc, err
 }
 

@@ -83,7 +83,7 @@ func newFixture(t *testing.T, files map[string]string) *fixture {
 func (f *fixture) rows(name string) [][]string {
 	f.t.Helper()
 	var out [][]string
-	if err := pipeline.EachRow(f.env.State, name, func(r []string) error {
+	if err := pipeline.NewState(f.env.State).EachRow(name, func(r []string) error {
 		out = append(out, append([]string(nil), r...))
 		return nil
 	}); err != nil {

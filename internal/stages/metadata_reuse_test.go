@@ -81,7 +81,7 @@ func metadataBytes(t *testing.T, state string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for _, m := range pipeline.MetadataManifests {
-		sf, err := pipeline.ReadStageFile(state, m)
+		sf, err := pipeline.NewState(state).StageFile(m)
 		if err != nil {
 			t.Fatal(err)
 		}

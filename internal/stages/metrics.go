@@ -70,7 +70,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 	bytes := gauge("bandercheck_manifest_bytes", "Compressed bytes of each manifest's shards.", "manifest")
 	done := gauge("bandercheck_manifest_done", "1 when the stage writing the manifest has finished, 0 while it is under way.", "manifest")
 	for _, m := range pipeline.ManifestNames {
-		sf, err := pipeline.ReadStageFile(g.State, m)
+		sf, err := g.StateDir().StageFile(m)
 		if err != nil {
 			continue
 		}
@@ -82,7 +82,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		bytes.WithLabelValues(m).Set(float64(b))
 		done.WithLabelValues(m).Set(boolValue(sf.State == pipeline.StateDone))
 	}
-	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil && sum.Join != nil {
+	if sum, err := g.StateDir().PlanSummary(); err == nil && sum.Join != nil {
 		files := gauge("bandercheck_plan_files", "Files in the plan, by action and reason (held back: kept by the grace period).", "action", "reason")
 		planBytes := gauge("bandercheck_plan_bytes", "Bytes of the files in the plan, by action and reason.", "action", "reason")
 		for action, m := range map[string]map[string]*pipeline.Tally{"download": sum.Join.Download, "delete": sum.Join.Delete, "held-back": sum.Join.HeldBack} {
@@ -117,7 +117,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 	}
 	applied := gauge("bandercheck_applied_files", "Plan rows apply carried out, by action and result (ok, present, skipped, failed).", "action", "result")
 	for _, a := range []string{"download", "delete", "remove-projects"} {
-		counts, err := appliedCounts(g.State, a)
+		counts, err := appliedCounts(g.StateDir(), a)
 		if err != nil {
 			continue
 		}

@@ -133,13 +133,13 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 		err = step("scan metadata", false, func() error { return (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
 	}
 	if err == nil {
-		err = step("scan upstream", part || upstream == "" || stageDone(g.State, "upstream"), func() error {
+		err = step("scan upstream", part || upstream == "" || g.StateDir().Done("upstream"), func() error {
 			return (&ScanUpstreamOptions{Upstream: upstream, Timeout: DefaultScanUpstreamOptions().Timeout, Attempts: DefaultScanUpstreamOptions().Attempts}).Run(ctx, g)
 		})
 	}
 	var planErr error
 	if err == nil {
-		err = step("plan", part || planCurrent(g.State), func() error {
+		err = step("plan", part || planCurrent(g.StateDir()), func() error {
 			// run carries its check to the end: results of an apply it
 			// started are kept in STATE/previous, not refused
 			if err := KeepApplied(g, true); err != nil {
@@ -167,7 +167,7 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 		return err // nothing ran: no tables (of an earlier check) before the error
 	}
 	if !part {
-		if herr := appendHistory(g.State, now()); herr != nil && err == nil {
+		if herr := appendHistory(g.StateDir(), now()); herr != nil && err == nil {
 			err = herr
 		}
 	}
@@ -177,21 +177,21 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 	return errors.Join(err, planErr)
 }
 
-func stageDone(state, manifest string) bool {
-	sf, err := pipeline.ReadStageFile(state, manifest)
+func stageDone(state *pipeline.State, manifest string) bool {
+	sf, err := state.StageFile(manifest)
 	return err == nil && sf.State == pipeline.StateDone
 }
 
 // planCurrent tells whether a finished plan is newer than its inputs. A plan
 // whose removals a guard refused is never current: a rerun of run must meet
 // the same refusal, not apply the incomplete plan.
-func planCurrent(state string) bool {
-	sum, err := pipeline.ReadPlanSummary(state)
-	if err != nil || sum.RemovalsRefused || sum.DownloadsRefused || !stageDone(state, "plan/download") {
+func planCurrent(state *pipeline.State) bool {
+	sum, err := state.PlanSummary()
+	if err != nil || sum.RemovalsRefused || sum.DownloadsRefused || !state.Done("plan/download") {
 		return false
 	}
 	for _, m := range []string{"storage", "designated", "upstream"} {
-		if sf, err := pipeline.ReadStageFile(state, m); err == nil && sf.Finished != nil && sf.Finished.After(sum.Created) {
+		if sf, err := state.StageFile(m); err == nil && sf.Finished != nil && sf.Finished.After(sum.Created) {
 			return false
 		}
 	}
@@ -200,7 +200,7 @@ func planCurrent(state string) bool {
 
 // report prints the plan, what was applied, time per stage and peak memory.
 func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
-	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil {
+	if sum, err := g.StateDir().PlanSummary(); err == nil {
 		fmt.Fprintln(w, "plan:")
 		if err := printPlanSummary(w, sum); err != nil {
 			return err
@@ -209,7 +209,7 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	printed := false
 	for _, a := range []string{"download", "delete", "remove-projects"} {
-		counts, err := appliedCounts(g.State, a)
+		counts, err := appliedCounts(g.StateDir(), a)
 		if err != nil {
 			continue
 		}
@@ -247,9 +247,9 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	return nil
 }
 
-func appliedCounts(state, action string) (map[string]int64, error) {
+func appliedCounts(state *pipeline.State, action string) (map[string]int64, error) {
 	out := map[string]int64{}
-	err := pipeline.EachRow(state, "applied/"+action, func(row []string) error {
+	err := state.EachRow("applied/"+action, func(row []string) error {
 		out[row[pipeline.AppliedResult]]++
 		return nil
 	})

@@ -99,11 +99,11 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	}
 	if c.Fresh {
 		// the finished scan's rows, for this one to reuse
-		if err := pipeline.KeepPreviousMetadata(g.State, loc.String()); err != nil {
+		if err := g.StateDir().KeepPreviousMetadata(loc.String()); err != nil {
 			return err
 		}
 	}
-	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
+	st, err := g.StateDir().Stage("scan metadata", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	}
 	design := designationOf(conf, g.Config)
 	fp := metadataFingerprint(from, hashIndex, design, conf.Designation(), g)
-	if err := pipeline.RecordFingerprint(g.State, fp); err != nil {
+	if err := g.StateDir().RecordFingerprint(fp); err != nil {
 		return err
 	}
 	prev, err := openPreviousMetadata(g, loc.String(), fp)

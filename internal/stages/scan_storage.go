@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -170,11 +169,11 @@ func (c *ScanStorageOptions) open(ctx context.Context, g *Env) (store.Store, Loc
 		return nil, loc, nil, err
 	}
 	if c.Fresh {
-		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
+		if err := g.StateDir().KeepPrevious(loc.String()); err != nil {
 			return nil, loc, nil, err
 		}
 	}
-	st, err := pipeline.OpenStage(g.State, "scan storage", c.Fresh, g.stageOptions(),
+	st, err := g.StateDir().Stage("scan storage", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
 	return ms, loc, st, err
 }
@@ -191,11 +190,10 @@ type previousStorage struct {
 // openPreviousStorage opens STATE/previous/storage when it describes this
 // mirror, or returns nil: nothing to reuse.
 func openPreviousStorage(g *Env, mirror string) (*previousStorage, error) {
-	dir := filepath.Join(g.State, pipeline.PreviousDir)
-	if pipeline.PreviousMirror(g.State) != mirror {
+	if g.StateDir().PreviousMirror() != mirror {
 		return nil, nil
 	}
-	r, err := pipeline.OpenManifest(dir, "storage")
+	r, err := g.StateDir().Previous().Manifest("storage")
 	if err != nil {
 		logf(g, "scan storage: the previous storage manifest cannot be read (%v); every file is read", err)
 		return nil, nil

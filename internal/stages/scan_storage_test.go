@@ -64,7 +64,7 @@ func TestScanStorageNeedsPackagesFolder(t *testing.T) {
 	if !errors.As(err, &ue) {
 		t.Fatalf("scan of a tree without web/packages: %v, want a usage error", err)
 	}
-	if _, err := pipeline.OpenManifest(f.env.State, "storage"); err == nil {
+	if _, err := pipeline.NewState(f.env.State).Manifest("storage"); err == nil {
 		t.Errorf("a storage manifest was written for a refused scan")
 	}
 }
@@ -84,7 +84,7 @@ func TestScanStorageShardsAndResumesAsFinished(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := pipeline.OpenManifest(f.env.State, "storage")
+	r, err := pipeline.NewState(f.env.State).Manifest("storage")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func TestStagesInProcess(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for _, a := range []string{"applied/download", "applied/delete"} {
-		r, err := pipeline.OpenManifest(env.State, a)
+		r, err := pipeline.NewState(env.State).Manifest(a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestApplyInProcessRefusesHostileRows(t *testing.T) {
 		}
 	}
 	// the plan, edited: two rows outside the mirror beside the real orphan
-	st, err := pipeline.OpenStage(env.State, "edit", true, pipeline.StageOptions{}, pipeline.MustSpec("plan/delete"))
+	st, err := pipeline.NewState(env.State).Stage("edit", true, pipeline.StageOptions{}, pipeline.MustSpec("plan/delete"))
 	if err != nil {
 		t.Fatal(err)
 	}
