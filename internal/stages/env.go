@@ -60,6 +60,9 @@ type Env struct {
 	metaTally *metaTally
 	// wrapStore, in tests, wraps the store the stages open (to count reads)
 	wrapStore func(store.Store) store.Store
+	// tuneS3, in tests, changes the options an S3 store is opened with (to
+	// force multipart uploads of small objects)
+	tuneS3 func(*s3store.Options)
 }
 
 // Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.
@@ -188,6 +191,9 @@ func (g *Env) openStore(ctx context.Context) (store.Store, Location, error) {
 		Endpoint: firstOf(g.S3Endpoint, c.S3Endpoint), Region: firstOf(g.S3Region, c.S3Region),
 		PathStyle: g.S3PathStyle, VirtualHost: g.S3VirtualHost, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
 		Requests: g.S3Requests,
+	}
+	if g.tuneS3 != nil {
+		g.tuneS3(&opt)
 	}
 	st, err := s3store.Open(ctx, opt)
 	if err != nil {

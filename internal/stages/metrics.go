@@ -99,6 +99,10 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		for by, n := range sum.Join.Proven {
 			proven.WithLabelValues(by).Set(float64(n))
 		}
+		provenBytes := gauge("bandercheck_proven_bytes", "Bytes of the designated files stored with the right size, by how their content was proven: etag, metadata, content or size (nothing but the size).", "by")
+		for by, n := range sum.Join.ProvenBytes {
+			provenBytes.WithLabelValues(by).Set(float64(n))
+		}
 		etagMismatch := gauge("bandercheck_etag_mismatches", "ETag mismatches read in full before planning: confirmed (planned as hash-mismatch) or refuted.", "result")
 		for res, n := range sum.Join.ETagMismatches {
 			etagMismatch.WithLabelValues(res).Set(float64(n))

@@ -117,6 +117,18 @@ type reportPlan struct {
 	LocalProjects        int64
 	RemoveProjects       int64
 	Created, GraceCutoff string
+	// Proven is how the stored designated files were proven, one row a
+	// way (etag, metadata, content, size only), with a total row last
+	Proven []reportProvenRow
+	// ETagMismatches are the ETag mismatches read in full: confirmed, refuted
+	ETagConfirmed, ETagRefuted int64
+}
+
+// reportProvenRow is the stored designated files proven one way.
+type reportProvenRow struct {
+	By, What                 string
+	Files, Bytes             int64
+	Size, FilesPct, BytesPct string
 }
 
 type reportPlanRow struct {
@@ -176,6 +188,8 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 			}
 		}
 		p.Chart = barChart(p.Rows)
+		p.Proven = provenRows(sum.Join)
+		p.ETagConfirmed, p.ETagRefuted = sum.Join.ETagMismatches["confirmed"], sum.Join.ETagMismatches["refuted"]
 		d.Plan = p
 		if sum.RemovalsRefused {
 			d.Refusals = append(d.Refusals, fmt.Sprintf("--max-remove-projects: %d of %d local projects are to be removed, more than the %d allowed; the removals were left out of the plan.", sum.RemovedProjects, sum.LocalProjects, sum.MaxRemoveProjects))
@@ -233,6 +247,38 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 		d.Problems = append(d.Problems, pr)
 	}
 	return d, nil
+}
+
+// provenRows tells, for the report, how many stored designated files and
+// bytes were proven each way, with their shares and a total row; none for a
+// plan made before plans counted it.
+func provenRows(j *pipeline.JoinSummary) []reportProvenRow {
+	if len(j.Proven) == 0 {
+		return nil
+	}
+	what := map[string]string{
+		pipeline.VerifiedETag:     "the listed ETag is the MD5 upstream gives (no request)",
+		pipeline.VerifiedMetadata: "the sha256 the uploader stored beside the object (a claim, not the bytes)",
+		pipeline.VerifiedContent:  "the bytes were read and their sha256 compared",
+		pipeline.ProvenBySize:     "size only: no digest to compare",
+	}
+	var files, bytes int64
+	for _, k := range provenOrder {
+		files += j.Proven[k]
+		bytes += j.ProvenBytes[k]
+	}
+	pct := func(n, of int64) string {
+		if of == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+	}
+	var rows []reportProvenRow
+	for _, k := range provenOrder {
+		n, b := j.Proven[k], j.ProvenBytes[k]
+		rows = append(rows, reportProvenRow{By: k, What: what[k], Files: n, Bytes: b, Size: humanBytes(b), FilesPct: pct(n, files), BytesPct: pct(b, bytes)})
+	}
+	return append(rows, reportProvenRow{By: "total", Files: files, Bytes: bytes, Size: humanBytes(bytes), FilesPct: pct(files, files), BytesPct: pct(bytes, bytes)})
 }
 
 // projectOfFile reads a project from a distribution's file name: a wheel's

@@ -109,7 +109,7 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), sc.list,
 			func(it storageItem) (storageResult, bool) {
 				if hash.etagMode() {
-					if r, ok := byETag(it.obj); ok {
+					if r, ok := etagQuick(it, hash, scrub); ok {
 						return r, true
 					}
 				}
@@ -275,6 +275,9 @@ func reuse(it storageItem, mode HashMode, scrub rehashPolicy) (storageResult, bo
 		if p[pipeline.StorageHashedAt] == "" {
 			verified = pipeline.VerifiedMetadata // S3 metadata digests carry no computing date
 		}
+	}
+	if verified == pipeline.VerifiedMetadata && (mode == HashContent || mode == HashETagContent) {
+		return storageResult{}, false // a mode that reads content never takes the uploader's claim for it
 	}
 	current[pipeline.StorageSHA256], current[pipeline.StorageHashedAt], current[pipeline.StorageVerified] = p[pipeline.StorageSHA256], p[pipeline.StorageHashedAt], verified
 	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true, verified: verified, row: current}, true
