@@ -84,7 +84,7 @@ func TestReportSaysHowTheMirrorWasProven(t *testing.T) {
 	}
 	big := int64(len(parts.content))
 
-	sum, err := pipeline.ReadPlanSummary(f.env.State)
+	sum, err := pipeline.NewState(f.env.State).PlanSummary()
 	if err != nil {
 		t.Fatal(err)
 	}
