@@ -189,7 +189,7 @@ func TestConfigChangeRefusesResume(t *testing.T) {
 	f.withConfig("[mirror]\njson = true\n")
 	f.scans()
 	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled = prerelease_release\n")
-	err := (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
+	_, err := (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata.config") {
 		t.Fatalf("a resume under other filters: %v", err)
@@ -201,7 +201,7 @@ func TestBadConfigIsUsageError(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"web/json/demo": jsonDoc("demo", 1), "web/packages/aa/x.whl": "x"})
 	f.withConfig("[plugins]\nenabled = blocklist_release\n[blocklist]\npackages =\n    demo>=>1\n")
-	err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
+	_, err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "[blocklist] packages") {
 		t.Fatalf("scan storage with a malformed specifier: %v", err)

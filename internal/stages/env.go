@@ -55,9 +55,9 @@ type Env struct {
 	refused []string // the guards that refused the command
 	conf    *sources.Config
 	log     *slog.Logger
-	hashed  *hashTally // what this process's scan storage hashed and reused
-	// metaTally is what this process's scan metadata read and reused
-	metaTally *metaTally
+	// metadata is what this process's scan metadata read and reused, as
+	// its caller handed it to the metrics (RecordMetadata)
+	metadata *ScanMetadataResult
 	// wrapStore, in tests, wraps the store the stages open (to count reads)
 	wrapStore func(store.Store) store.Store
 	// tuneS3, in tests, changes the options an S3 store is opened with (to

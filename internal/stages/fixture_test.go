@@ -119,10 +119,10 @@ func (f *fixture) column(name string, i int) []string {
 // scans runs scan storage and scan metadata (from JSON without a config).
 func (f *fixture) scans() {
 	f.t.Helper()
-	if err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
 		f.t.Fatalf("scan storage: %v", err)
 	}
-	if err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
+	if _, err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
 		f.t.Fatalf("scan metadata: %v", err)
 	}
 }

@@ -401,7 +401,19 @@ func (p *previousMetadata) fail(st *pipeline.Stage, err error) (bool, error) {
 	return false, st.DiscardUnit()
 }
 
-// metaTally counts, for the log and the metrics, what scan metadata read and reused.
+// ScanMetadataResult is what one scan metadata did, for run's report and
+// the metrics.
+type ScanMetadataResult struct {
+	// Scanned is false when the scan had finished in an earlier run.
+	Scanned bool
+	// Reused counts the projects whose rows were taken from the previous
+	// scan (documents unchanged), Read those read, in Documents documents.
+	Reused, Read, Documents int64
+}
+
+func (r ScanMetadataResult) String() string { return metaTally{r.Reused, r.Read, r.Documents}.String() }
+
+// metaTally counts, for the log, what scan metadata read and reused.
 type metaTally struct {
 	reused, read, documents int64
 }

@@ -69,7 +69,7 @@ func (f *fixture) scanMetadataCounting(from string, fresh bool) []string {
 	c := &openCounter{}
 	f.env.wrapStore = func(s store.Store) store.Store { c.Store = s; return c }
 	defer func() { f.env.wrapStore = nil }()
-	if err := (&ScanMetadataOptions{From: from, Jobs: 3, Fresh: fresh}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: from, Jobs: 3, Fresh: fresh}).Run(f.ctx, f.env); err != nil {
 		f.t.Fatalf("scan metadata: %v", err)
 	}
 	slices.Sort(c.opened)
@@ -108,7 +108,7 @@ func (f *fixture) referenceScan(from string) map[string][]byte {
 	env := *f.env
 	env.State = f.t.TempDir() + "/ref"
 	env.wrapStore = nil
-	if err := (&ScanMetadataOptions{From: from, Jobs: 1}).Run(f.ctx, &env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: from, Jobs: 1}).Run(f.ctx, &env); err != nil {
 		f.t.Fatal(err)
 	}
 	return metadataBytes(f.t, env.State)

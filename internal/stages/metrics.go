@@ -38,6 +38,14 @@ func (g *Env) StageFinished(stage string, took time.Duration) {
 	}
 }
 
+// RecordMetadata hands the metrics what a scan metadata of this process
+// read and reused (its result); the metrics written next report it.
+func (g *Env) RecordMetadata(r ScanMetadataResult) {
+	if r.Scanned {
+		g.metadata = &r
+	}
+}
+
 // WriteMetrics writes --metrics-file for a command that ended with exitCode,
 // after err (nil when it succeeded). It does nothing without a metrics file.
 func (g *Env) WriteMetrics(command string, exitCode int, err error) error {
@@ -113,11 +121,11 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		planRefused.WithLabelValues("max-remove-projects").Set(boolValue(sum.RemovalsRefused))
 		planRefused.WithLabelValues("max-download").Set(boolValue(sum.DownloadsRefused))
 	}
-	if t := g.metaTally; t != nil {
+	if t := g.metadata; t != nil {
 		m := gauge("bandercheck_metadata_projects", "Projects the last scan metadata in this process read (documents changed or new) or reused (rows of the previous scan taken, documents unchanged).", "how")
-		m.WithLabelValues("read").Set(float64(t.read))
-		m.WithLabelValues("reused").Set(float64(t.reused))
-		gauge("bandercheck_metadata_documents_read", "Documents the last scan metadata in this process opened.").WithLabelValues().Set(float64(t.documents))
+		m.WithLabelValues("read").Set(float64(t.Read))
+		m.WithLabelValues("reused").Set(float64(t.Reused))
+		gauge("bandercheck_metadata_documents_read", "Documents the last scan metadata in this process opened.").WithLabelValues().Set(float64(t.Documents))
 	}
 	applied := gauge("bandercheck_applied_files", "Plan rows apply carried out, by action and result (ok, present, skipped, failed).", "action", "result")
 	for _, a := range []string{"download", "delete", "remove-projects"} {

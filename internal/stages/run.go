@@ -126,11 +126,19 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 			upstream = conf.Master
 		}
 	}
+	var res runResults
 	err := step("scan storage", false, func() error {
-		return (&ScanStorageOptions{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
+		var err error
+		res.storage, err = (&ScanStorageOptions{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
+		return err
 	})
 	if err == nil {
-		err = step("scan metadata", false, func() error { return (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
+		err = step("scan metadata", false, func() error {
+			var err error
+			res.metadata, err = (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs}).Run(ctx, g)
+			g.RecordMetadata(res.metadata)
+			return err
+		})
 	}
 	if err == nil {
 		err = step("scan upstream", part || upstream == "" || g.StateDir().Done("upstream"), func() error {
@@ -171,7 +179,7 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 			err = herr
 		}
 	}
-	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {
+	if rerr := c.report(g.stdout(), g, times, res); rerr != nil && err == nil {
 		err = rerr
 	}
 	return errors.Join(err, planErr)
@@ -198,8 +206,14 @@ func planCurrent(state *pipeline.State) bool {
 	return true
 }
 
+// runResults are what run's stages returned, for its report.
+type runResults struct {
+	storage  ScanStorageResult
+	metadata ScanMetadataResult
+}
+
 // report prints the plan, what was applied, time per stage and peak memory.
-func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
+func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime, res runResults) error {
 	if sum, err := g.StateDir().PlanSummary(); err == nil {
 		fmt.Fprintln(w, "plan:")
 		if err := printPlanSummary(w, sum); err != nil {
@@ -237,11 +251,11 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if g.hashed != nil {
-		fmt.Fprintf(w, "hashing: %s\n", g.hashed)
+	if res.storage.Hashing != nil {
+		fmt.Fprintf(w, "hashing: %s\n", res.storage.Hashing)
 	}
-	if g.metaTally != nil {
-		fmt.Fprintf(w, "metadata: %s\n", g.metaTally)
+	if res.metadata.Scanned {
+		fmt.Fprintf(w, "metadata: %s\n", res.metadata)
 	}
 	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peak)
 	return nil

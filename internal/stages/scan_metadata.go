@@ -68,7 +68,13 @@ func checkFrom(from string) error {
 }
 
 // Run implements the command.
-func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
+func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) (ScanMetadataResult, error) {
+	var res ScanMetadataResult
+	err := c.run(ctx, g, &res)
+	return res, err
+}
+
+func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadataResult) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -229,7 +235,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 		return fmt.Errorf("scan metadata of %s: %w", ms, err)
 	}
 	logf(g, "scan metadata: %s", tally)
-	g.metaTally = &tally
+	*res = ScanMetadataResult{Scanned: true, Reused: tally.reused, Read: tally.read, Documents: tally.documents}
 	return st.Finish()
 }
 
