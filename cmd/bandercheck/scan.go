@@ -38,7 +38,8 @@ func (c *ScanStorageCmd) WritesState() bool { return true }
 // Run implements the command.
 func (c *ScanStorageCmd) Run(ctx context.Context, g *stages.Env) error {
 	o := c.options()
-	return o.Run(ctx, g)
+	_, err := o.Run(ctx, g)
+	return err
 }
 
 // ScanMetadataCmd is scan metadata: it writes STATE/projects, designated and problems/metadata.
@@ -61,7 +62,9 @@ func (c *ScanMetadataCmd) WritesState() bool { return true }
 // Run implements the command.
 func (c *ScanMetadataCmd) Run(ctx context.Context, g *stages.Env) error {
 	o := c.options()
-	return o.Run(ctx, g)
+	res, err := o.Run(ctx, g)
+	g.RecordMetadata(res) // for --metrics-file
+	return err
 }
 
 // ScanUpstreamCmd is scan upstream: it writes STATE/upstream.

@@ -49,8 +49,8 @@ func TestStagesCloseTheirS3Connections(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"scan storage", func() error { return (&ScanStorageOptions{Jobs: 4, Hash: HashETag}).Run(ctx, g) }},
-		{"scan metadata", func() error { return (&ScanMetadataOptions{Jobs: 4}).Run(ctx, g) }},
+		{"scan storage", func() error { _, err := (&ScanStorageOptions{Jobs: 4, Hash: HashETag}).Run(ctx, g); return err }},
+		{"scan metadata", func() error { _, err := (&ScanMetadataOptions{Jobs: 4}).Run(ctx, g); return err }},
 	}
 	for _, s := range stages {
 		if err := s.run(); err != nil {

@@ -68,7 +68,13 @@ func checkFrom(from string) error {
 }
 
 // Run implements the command.
-func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
+func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) (ScanMetadataResult, error) {
+	var res ScanMetadataResult
+	err := c.run(ctx, g, &res)
+	return res, err
+}
+
+func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadataResult) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -100,11 +106,11 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	}
 	if c.Fresh {
 		// the finished scan's rows, for this one to reuse
-		if err := pipeline.KeepPreviousMetadata(g.State, loc.String()); err != nil {
+		if err := g.StateDir().KeepPreviousMetadata(loc.String()); err != nil {
 			return err
 		}
 	}
-	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
+	st, err := g.StateDir().Stage("scan metadata", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
 	if err != nil {
 		return err
@@ -116,7 +122,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	}
 	design := designationOf(conf, g.Config)
 	fp := metadataFingerprint(from, hashIndex, design, conf.Designation(), g)
-	if err := pipeline.RecordFingerprint(g.State, fp); err != nil {
+	if err := g.StateDir().RecordFingerprint(fp); err != nil {
 		return err
 	}
 	prev, err := openPreviousMetadata(g, loc.String(), fp)
@@ -230,7 +236,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 		return fmt.Errorf("scan metadata of %s: %w", ms, err)
 	}
 	logf(g, "scan metadata: %s", tally)
-	g.metaTally = &tally
+	*res = ScanMetadataResult{Scanned: true, Reused: tally.reused, Read: tally.read, Documents: tally.documents}
 	return st.Finish()
 }
 

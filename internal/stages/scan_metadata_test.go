@@ -62,10 +62,10 @@ func TestScanMetadataFromSimple(t *testing.T) {
 		"web/simple/gamma/index.html": page,
 		p.key():                       p.content,
 	})
-	if err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ScanMetadataOptions{From: fromSimple, Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: fromSimple, Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	d := f.rows("designated")
@@ -102,7 +102,7 @@ func TestScanMetadataHoldsDocumentsWithinBudget(t *testing.T) {
 		saved := newScanBudget
 		newScanBudget = func() *memBudget { b = newMemBudget(limit); return b }
 		defer func() { newScanBudget = saved }()
-		if err := (&ScanMetadataOptions{Jobs: 16}).Run(f.ctx, f.env); err != nil {
+		if _, err := (&ScanMetadataOptions{Jobs: 16}).Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 		out := map[string][][]string{}

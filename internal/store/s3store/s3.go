@@ -46,6 +46,15 @@ type Options struct {
 	// that uses the client (DefaultRequests when 0); the connection pool is
 	// sized to match.
 	Requests int
+	// MultipartAbove is the size above which an upload goes as a multipart
+	// upload: MaxPutObject (the most one PutObject may send) when 0. Below
+	// it an object is one PutObject, so its ETag stays the MD5 of its bytes.
+	// Tests lower it to force a multipart upload of a small object.
+	MultipartAbove int64
+	// PartSize is the size of each part of a multipart upload (the last may
+	// be smaller): DefaultPartSize when 0, and larger when the object would
+	// need more than 10,000 parts.
+	PartSize int64
 }
 
 // DefaultRequests is how many S3 requests are in flight at once when not
@@ -63,6 +72,8 @@ type Store struct {
 	// noChecksum is set once the server said it does not implement
 	// x-amz-checksum-sha256: uploads then go without it
 	noChecksum atomic.Bool
+	// multipartAbove and partSize are Options.MultipartAbove and PartSize
+	multipartAbove, partSize int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -73,7 +84,14 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{client: client, http: hc, bucket: opt.Bucket, requests: requestsOf(opt)}
+	st := &Store{client: client, http: hc, bucket: opt.Bucket, requests: requestsOf(opt),
+		multipartAbove: opt.MultipartAbove, partSize: opt.PartSize}
+	if st.multipartAbove <= 0 {
+		st.multipartAbove = MaxPutObject
+	}
+	if st.partSize <= 0 {
+		st.partSize = DefaultPartSize
+	}
 	if p := strings.Trim(opt.Prefix, "/"); p != "" {
 		st.prefix = p + "/"
 	}
