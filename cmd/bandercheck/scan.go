@@ -44,13 +44,14 @@ func (c *ScanStorageCmd) Run(ctx context.Context, g *stages.Env) error {
 
 // ScanMetadataCmd is scan metadata: it writes STATE/projects, designated and problems/metadata.
 type ScanMetadataCmd struct {
-	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
-	Jobs  int    `help:"${metadata_jobs_help}" default:"${metadata_jobs}"`
-	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
+	From   string          `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
+	Jobs   int             `help:"${metadata_jobs_help}" default:"${metadata_jobs}"`
+	Fresh  bool            `help:"Discard this stage's earlier output and scan from the start."`
+	Memory stages.ByteSize `help:"Memory budget of the scan: an eighth for the documents read and not yet written, an eighth for sorting the project listing (as plan's --memory, which run gives both)." default:"${memory}"`
 }
 
 func (c *ScanMetadataCmd) options() stages.ScanMetadataOptions {
-	return stages.ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Fresh: c.Fresh}
+	return stages.ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Fresh: c.Fresh, Memory: c.Memory}
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.

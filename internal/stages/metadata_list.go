@@ -40,13 +40,13 @@ const (
 
 // listProjects lists web/json, web/pypi and web/simple into a sorter keyed by
 // normal name, so that every project is seen once, in normalized order,
-// whichever of the three places it is in, keeping the names in part. Memory
-// holds the sorter's budget. On a store that lists each object's identity
+// whichever of the three places it is in, keeping the names in part. memory
+// is the sorter's budget. On a store that lists each object's identity
 // (S3, an objectNamer) the documents' identities come along: web/json's
 // from its listing, the simple pages' from a listing of web/simple without
 // a delimiter (two keys a project instead of one).
-func listProjects(ctx context.Context, ms store.Reader, tmp string, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
-	sorter := pipeline.NewSorter(tmp, 32<<20, 4, func(r []string) string { return r[0] })
+func listProjects(ctx context.Context, ms store.Reader, tmp string, memory int64, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
+	sorter := pipeline.NewSorter(tmp, memory, 4, func(r []string) string { return r[0] })
 	// the three folders are listed at once (each is pages one after the
 	// other: at 20 ms a request that was most of the listing's time); the
 	// sorter orders their rows whatever order they come in

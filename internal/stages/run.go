@@ -135,7 +135,7 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 	if err == nil {
 		err = step("scan metadata", false, func() error {
 			var err error
-			res.metadata, err = (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs}).Run(ctx, g)
+			res.metadata, err = (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Memory: c.Plan.Memory}).Run(ctx, g)
 			g.RecordMetadata(res.metadata)
 			return err
 		})

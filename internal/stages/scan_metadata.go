@@ -23,11 +23,27 @@ type ScanMetadataOptions struct {
 	Jobs int
 	// Fresh discards the stage's earlier output and scans from the start.
 	Fresh bool
+	// Memory is the scan's budget (--memory, plan's too): an eighth holds
+	// the documents the workers have read whole and not yet written (a
+	// larger one is streamed by the writer), an eighth the sort of the
+	// project listing (it spills to STATE/tmp beyond it); the rest is the
+	// rows in flight, the manifests' writers and the runtime. Zero: the
+	// default, 256 MiB.
+	Memory ByteSize
+}
+
+// metadataShare is the part of --memory that scan metadata gives each of
+// its two buffers (documents in flight, the listing's sort): an eighth.
+func metadataShare(memory ByteSize) int64 {
+	if memory <= 0 {
+		memory = DefaultPlanOptions().Memory
+	}
+	return int64(memory) / 8
 }
 
 // DefaultScanMetadataOptions are scan metadata's defaults.
 func DefaultScanMetadataOptions() ScanMetadataOptions {
-	return ScanMetadataOptions{Jobs: 8}
+	return ScanMetadataOptions{Jobs: 8, Memory: DefaultPlanOptions().Memory}
 }
 
 // Manifest indexes of the metadata stage.
@@ -130,7 +146,7 @@ func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadata
 		return err
 	}
 	defer prev.Close()
-	names, counts, err := listProjects(ctx, ms, filepath.Join(g.State, "tmp"), hashIndex, g.Partition.Names())
+	names, counts, err := listProjects(ctx, ms, filepath.Join(g.State, "tmp"), metadataShare(c.Memory), hashIndex, g.Partition.Names())
 	if err != nil {
 		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
 	}
@@ -147,7 +163,7 @@ func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadata
 	rep.Add(st.Rows(mProjects), 0)
 
 	_, listed := ms.(objectNamer)
-	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed, mem: newScanBudget()}
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed, mem: newScanBudget(metadataShare(c.Memory))}
 	w := &stageSink{st: st}
 	var tally metaTally
 	reused := func(ref projectRef) projectOutcome { return projectOutcome{ref: ref, project: ref.prev, reused: true} }
