@@ -92,7 +92,7 @@ func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 	for _, point := range []string{"shard", "partial"} {
 		state := copyState()
 		// what --fresh does first (a stage opened fresh has no crash points)
-		if err := pipeline.KeepPreviousMetadata(state, root); err != nil {
+		if err := pipeline.NewState(state).KeepPreviousMetadata(root); err != nil {
 			t.Fatal(err)
 		}
 		kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")

@@ -208,7 +208,7 @@ func TestReusingScanSurvivesKill(t *testing.T) {
 
 	state := copyState()
 	// what --fresh does first (a stage opened fresh has no crash points)
-	if err := pipeline.KeepPrevious(state, root); err != nil {
+	if err := pipeline.NewState(state).KeepPrevious(root); err != nil {
 		t.Fatal(err)
 	}
 	kills := crashAtEveryPoint(t, env, "shard", "--mirror", root, "--state", state, "scan", "storage", "--hash", "--jobs", "2")
