@@ -48,7 +48,7 @@ func canaries(t *testing.T, dir string) func() {
 // planned returns the first row of a plan manifest for which keep is true.
 func planned(t *testing.T, state, name string, keep func(row []string) bool) []string {
 	t.Helper()
-	r, err := pipeline.OpenManifest(state, name)
+	r, err := pipeline.NewState(state).Manifest(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func TestApplyUploadsABigFileInPartsThatEtagThenProves(t *testing.T) {
 		want string
 	}{{HashETag, pipeline.VerifiedMetadata}, {HashETagContent, pipeline.VerifiedContent}} {
 		mode, want := c.mode, c.want
-		if err := (&ScanStorageOptions{Jobs: 2, Hash: mode, Fresh: true}).Run(ctx, f.env); err != nil {
+		if _, err := (&ScanStorageOptions{Jobs: 2, Hash: mode, Fresh: true}).Run(ctx, f.env); err != nil {
 			t.Fatalf("scan storage --hash=%s: %v", mode, err)
 		}
 		if err := f.plan(); err != nil {

@@ -70,10 +70,10 @@ func TestReportSaysHowTheMirrorWasProven(t *testing.T) {
 	f := &fixture{t: t, ctx: ctx, env: &Env{Mirror: Location{Bucket: "mirror", Prefix: "pypi"}, Config: conf,
 		S3Endpoint: srv.Endpoint, S3PathStyle: true, State: filepath.Join(dir, "state"), Progress: "never",
 		Stdout: io.Discard, Stderr: io.Discard, MetricsFile: metrics}}
-	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashETag}).Run(ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 2, Hash: HashETag}).Run(ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ScanMetadataOptions{Jobs: 2}).Run(ctx, f.env); err != nil {
+	if _, err := (&ScanMetadataOptions{Jobs: 2}).Run(ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.plan(); err != nil {
@@ -84,7 +84,7 @@ func TestReportSaysHowTheMirrorWasProven(t *testing.T) {
 	}
 	big := int64(len(parts.content))
 
-	sum, err := pipeline.ReadPlanSummary(f.env.State)
+	sum, err := pipeline.NewState(f.env.State).PlanSummary()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,10 +57,10 @@ func TestETagProvesCoreMetadataByItsSHA256(t *testing.T) {
 		Stdout: io.Discard, Stderr: io.Discard}}
 	scan := func(mode HashMode) {
 		t.Helper()
-		if err := (&ScanStorageOptions{Jobs: 2, Hash: mode, Fresh: true}).Run(ctx, f.env); err != nil {
+		if _, err := (&ScanStorageOptions{Jobs: 2, Hash: mode, Fresh: true}).Run(ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
-		if err := (&ScanMetadataOptions{Jobs: 2}).Run(ctx, f.env); err != nil {
+		if _, err := (&ScanMetadataOptions{Jobs: 2}).Run(ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.plan(); err != nil {

@@ -61,18 +61,18 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 		// makes them durable before their rows are recorded
 		opt.BeforeCommit = func() error { return f.Flush(ctx) }
 	}
-	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, opt, specs...)
+	st, err := se.g.StateDir().Stage("sync fetch", false, opt, specs...)
 	if err != nil {
 		return t, err
 	}
 	defer st.Close()
-	if err := tallyProjects(se.g.State, &t); err != nil {
+	if err := tallyProjects(se.g.StateDir(), &t); err != nil {
 		return t, err
 	}
 	if st.Done() {
 		return t, nil
 	}
-	todo, err := pipeline.OpenManifest(se.g.State, "sync/todo")
+	todo, err := se.g.StateDir().Manifest("sync/todo")
 	if err != nil {
 		return t, err
 	}
@@ -155,12 +155,12 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 }
 
 // tallyProjects counts the projects an earlier run of the stage committed.
-func tallyProjects(state string, t *fetchTally) error {
-	sf, err := pipeline.ReadStageFile(state, "sync/projects")
+func tallyProjects(state *pipeline.State, t *fetchTally) error {
+	sf, err := state.StageFile("sync/projects")
 	if err != nil || sf.Rows == 0 {
 		return nil
 	}
-	if err := pipeline.EachRow(state, "sync/projects", func(row []string) error {
+	if err := state.EachRow("sync/projects", func(row []string) error {
 		if row[2] == syncedFailed {
 			t.failed++
 		} else {
@@ -170,7 +170,7 @@ func tallyProjects(state string, t *fetchTally) error {
 	}); err != nil {
 		return err
 	}
-	return pipeline.EachRow(state, "sync/files", func(row []string) error {
+	return state.EachRow("sync/files", func(row []string) error {
 		if row[6] == "downloaded" {
 			t.downloaded++
 		}

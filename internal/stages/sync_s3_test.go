@@ -179,7 +179,7 @@ func TestSyncOnS3RefusedPageIsAProblemRow(t *testing.T) {
 				t.Fatal("no PUT went through the proxy")
 			}
 			var problems []string
-			pipeline.EachRow(state, "problems/sync", func(r []string) error {
+			pipeline.NewState(state).EachRow("problems/sync", func(r []string) error {
 				problems = append(problems, strings.Join(r, " | "))
 				return nil
 			})

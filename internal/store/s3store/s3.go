@@ -64,6 +64,7 @@ const DefaultRequests = 256
 // Store is a mirror under an S3 prefix.
 type Store struct {
 	client   *s3.Client
+	http     *http.Client // what client sends through, to close its idle connections; nil: not ours
 	requests int
 	bucket   string
 	prefix   string // "" or "prefix/"
@@ -79,11 +80,11 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to the bucket and checks that it can be reached.
 func Open(ctx context.Context, opt Options) (*Store, error) {
-	client, err := OpenClient(ctx, opt)
+	client, hc, err := openClient(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{client: client, bucket: opt.Bucket, requests: requestsOf(opt),
+	st := &Store{client: client, http: hc, bucket: opt.Bucket, requests: requestsOf(opt),
 		multipartAbove: opt.MultipartAbove, partSize: opt.PartSize}
 	if st.multipartAbove <= 0 {
 		st.multipartAbove = MaxPutObject
@@ -117,6 +118,18 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	return st, nil
 }
 
+// Close closes the store's idle connections. A stage closes its store when
+// it ends: otherwise a pool of up to Requests idle connections, with two
+// goroutines and their buffers each, stays in the heap of the stages after
+// it in the same process (run). The store can still be used after Close; it
+// opens connections anew.
+func (s *Store) Close() error {
+	if s.http != nil {
+		s.http.CloseIdleConnections()
+	}
+	return nil
+}
+
 // Requests is how many requests the store sends at once: a stage that waits
 // on S3 (HEAD, GET) runs that many workers, whatever its CPU-bound --jobs.
 func (s *Store) Requests() int { return s.requests }
@@ -134,6 +147,25 @@ func requestsOf(opt Options) int {
 // SlowDown and grows back as requests succeed (requestWindow); a connection
 // pool as large; checksums only when required.
 func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
+	c, _, err := openClient(ctx, opt)
+	return c, err
+}
+
+// sameMethodRedirects follows only the redirects that keep the method and
+// body (307, 308), as the SDK's own client does.
+func sameMethodRedirects(r *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if r.Response != nil && (r.Response.StatusCode == http.StatusTemporaryRedirect || r.Response.StatusCode == http.StatusPermanentRedirect) {
+		return nil
+	}
+	return http.ErrUseLastResponse
+}
+
+// openClient is OpenClient, with the HTTP client it sends through (nil
+// when the SDK was given another).
+func openClient(ctx context.Context, opt Options) (*s3.Client, *http.Client, error) {
 	region := opt.Region
 	if region == "" {
 		region = "us-east-1"
@@ -162,7 +194,15 @@ func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
-		return nil, fmt.Errorf("s3 configuration: %w", err)
+		return nil, nil, fmt.Errorf("s3 configuration: %w", err)
+	}
+	var hc *http.Client
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		// the transport as configured (pool size, the SDK's dialer, a CA
+		// bundle), held as an *http.Client: its idle connections can then
+		// be closed (Store.Close), which the SDK's own wrapper cannot
+		hc = &http.Client{Transport: b.GetTransport(), CheckRedirect: sameMethodRedirects}
+		cfg.HTTPClient = hc
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if opt.Endpoint != "" {
@@ -173,7 +213,7 @@ func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	return client, nil
+	return client, hc, nil
 }
 
 // haveCredentials asks the client's credential chain once, for a few
