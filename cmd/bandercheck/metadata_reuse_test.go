@@ -90,17 +90,20 @@ func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 		}
 	}
 	for _, point := range []string{"shard", "partial"} {
-		state := copyState()
-		// what --fresh does first (a stage opened fresh has no crash points)
-		if err := pipeline.NewState(state).KeepPreviousMetadata(root); err != nil {
-			t.Fatal(err)
-		}
-		kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-		for _, m := range pipeline.MetadataManifests {
-			if got, want := mustBC(t, nil, "--state", state, "cat", m), mustBC(t, nil, "--state", ref, "cat", m); got != want {
-				t.Errorf("%s after %d kills at %q differs from an uninterrupted reusing scan (%d vs %d bytes)", m, kills, point, len(got), len(want))
+		t.Run(point, func(t *testing.T) {
+			t.Parallel() // each walk has its own copy of the state; the scan only reads the mirror
+			state := copyTree(t, base)
+			// what --fresh does first (a stage opened fresh has no crash points)
+			if err := pipeline.NewState(state).KeepPreviousMetadata(root); err != nil {
+				t.Fatal(err)
 			}
-		}
+			kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+			for _, m := range pipeline.MetadataManifests {
+				if got, want := mustBC(t, nil, "--state", state, "cat", m), mustBC(t, nil, "--state", ref, "cat", m); got != want {
+					t.Errorf("%s after %d kills at %q differs from an uninterrupted reusing scan (%d vs %d bytes)", m, kills, point, len(got), len(want))
+				}
+			}
+		})
 	}
 }
 
