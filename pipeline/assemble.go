@@ -56,13 +56,15 @@ func PartitionDirs(args []string) ([]string, error) {
 // 0/N … N-1/N exactly once, with its scans finished. Shards are hard-linked
 // where they can be and copied where not; dest keeps its own upstream
 // manifest. A kill part-way leaves dest without finished scans (plan then
-// refuses), never with a mix.
-func AssembleParts(dest string, dirs []string) error {
+// refuses), never with a mix. dest is the handle's STATE.
+func (s *State) AssembleParts(dirs []string) error {
+	defer s.Forget()
+	dest := s.dir
 	parts, err := orderParts(dest, dirs)
 	if err != nil {
 		return err
 	}
-	run, err := OpenRun(dest, parts[0].run.Mirror)
+	run, err := s.OpenRun(parts[0].run.Mirror)
 	if err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func orderParts(dest string, dirs []string) ([]partState, error) {
 		if err := CheckNoLinks(d); err != nil {
 			return nil, fmt.Errorf("--partitions: %w", err)
 		}
-		r, err := ReadRun(d)
+		r, err := NewState(d).Run()
 		if err != nil {
 			return nil, &UsageError{Msg: fmt.Sprintf("--partitions: %v: is %s a partition's state directory?", err, d)}
 		}
@@ -136,7 +138,7 @@ func orderParts(dest string, dirs []string) ([]partState, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("--partitions: %s and %s were scanned with other options (%v, %v): scan every part alike", first.dir, p.dir, withoutPartition(first.run.Options), withoutPartition(p.run.Options))}
 		}
 		for _, m := range ScanManifests {
-			sf, err := ReadStageFile(p.dir, m)
+			sf, err := NewState(p.dir).StageFile(m)
 			if err != nil || sf.State != StateDone {
 				return nil, &UsageError{Msg: fmt.Sprintf("--partitions: %s has no finished %s: finish that part's scans first (rerun its bandercheck --partition %d/%d run --dry-run)", p.dir, m, p.k, p.n)}
 			}
@@ -168,7 +170,7 @@ func assembleManifest(dest, manifest string, parts []partState) error {
 	}
 	var out *StageFile
 	for _, p := range parts {
-		sf, err := ReadStageFile(p.dir, manifest)
+		sf, err := NewState(p.dir).StageFile(manifest)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 func scanPart(t *testing.T, k, n int, paths ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), fmt.Sprintf("part-%d", k))
-	run, err := OpenRun(dir, "/mirror")
+	run, err := NewState(dir).OpenRun("/mirror")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func scanPart(t *testing.T, k, n int, paths ...string) string {
 		{"scan storage", []Spec{MustSpec("storage"), MustSpec("problems/storage")}},
 		{"scan metadata", []Spec{MustSpec("projects"), MustSpec("designated"), MustSpec("problems/metadata")}},
 	} {
-		st, err := OpenStage(dir, stage.name, true, StageOptions{ShardRows: 2}, stage.specs...)
+		st, err := NewState(dir).Stage(stage.name, true, StageOptions{ShardRows: 2}, stage.specs...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func scanPart(t *testing.T, k, n int, paths ...string) string {
 func firstColumn(t *testing.T, state, manifest string) []string {
 	t.Helper()
 	var out []string
-	if err := EachRow(state, manifest, func(row []string) error { out = append(out, row[0]); return nil }); err != nil {
+	if err := NewState(state).EachRow(manifest, func(row []string) error { out = append(out, row[0]); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -76,7 +76,7 @@ func TestAssemblePartsPutsPartsEndToEnd(t *testing.T) {
 	p1 := scanPart(t, 1, 3, "d")
 	p2 := scanPart(t, 2, 3, "e", "f", "g", "h", "i")
 	dest := filepath.Join(t.TempDir(), "plan")
-	if err := AssembleParts(dest, []string{p2, p0, p1}); err != nil {
+	if err := NewState(dest).AssembleParts([]string{p2, p0, p1}); err != nil {
 		t.Fatal(err)
 	}
 	want := strings.Split("a b c d e f g h i", " ")
@@ -84,12 +84,12 @@ func TestAssemblePartsPutsPartsEndToEnd(t *testing.T) {
 		if got := firstColumn(t, dest, m); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", m, got, want)
 		}
-		sf, err := ReadStageFile(dest, m)
+		sf, err := NewState(dest).StageFile(m)
 		if err != nil || sf.State != StateDone || sf.Rows != 9 || sf.Cursor != "i" {
 			t.Errorf("%s: stage file %+v, %v", m, sf, err)
 		}
 	}
-	r, err := ReadRun(dest)
+	r, err := NewState(dest).Run()
 	if err != nil || r.Option(partitionOption) != "" || r.Option("partitions") != "3" {
 		t.Errorf("run.json of the planning state: %+v, %v", r, err)
 	}
@@ -100,13 +100,13 @@ func TestAssemblePartsPutsPartsEndToEnd(t *testing.T) {
 		"a part twice":   {p0, p0, p2},
 		"dest as a part": {p0, p1, dest},
 	} {
-		if err := AssembleParts(dest, parts); !errors.As(err, &ue) {
+		if err := NewState(dest).AssembleParts(parts); !errors.As(err, &ue) {
 			t.Errorf("%s: %v, want a usage error", name, err)
 		}
 	}
 	// a damaged part names a shard outside its folder: refused, nothing read
 	sfPath := filepath.Join(p1, "designated", StageFileName)
-	sf, err := ReadStageFile(p1, "designated")
+	sf, err := NewState(p1).StageFile("designated")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +115,10 @@ func TestAssemblePartsPutsPartsEndToEnd(t *testing.T) {
 	if err := os.WriteFile(sfPath, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := AssembleParts(dest, []string{p0, p1, p2}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "not a shard file name") {
+	if err := NewState(dest).AssembleParts([]string{p0, p1, p2}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "not a shard file name") {
 		t.Errorf("a shard outside its folder: %v", err)
 	}
-	if _, err := ReadStageFile(dest, "storage"); err == nil {
+	if _, err := NewState(dest).StageFile("storage"); err == nil {
 		t.Error("a refused assembly left a finished storage manifest: plan would run on a mix")
 	}
 }

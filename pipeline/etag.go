@@ -13,6 +13,9 @@ const (
 	VerifiedETag     = "etag"
 	VerifiedMetadata = "metadata"
 	VerifiedContent  = "content"
+	// ProvenBySize is JoinSummary.Proven's key for a stored file of the
+	// right size whose content nothing proved (no digest to compare).
+	ProvenBySize = "size"
 )
 
 // ETagMD5 reads an S3 ETag (quoted or not) as a content digest: a plain ETag

@@ -31,8 +31,8 @@ var historyHeader = []string{"time", "plan_id", "missing", "corrupt", "unowned",
 
 // AppendHistory adds e to STATE/history.csv (replaced atomically), keeping
 // the newest HistoryKeep lines.
-func AppendHistory(stateDir string, e HistoryEntry) error {
-	old, err := ReadHistory(stateDir)
+func (s *State) AppendHistory(e HistoryEntry) error {
+	old, err := s.History()
 	if err != nil {
 		return err
 	}
@@ -51,12 +51,12 @@ func AppendHistory(stateDir string, e HistoryEntry) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(stateDir, HistoryFileName), b.Bytes())
+	return WriteFileAtomic(filepath.Join(s.dir, HistoryFileName), b.Bytes())
 }
 
-// ReadHistory reads STATE/history.csv, oldest first; none is no lines.
-func ReadHistory(stateDir string) ([]HistoryEntry, error) {
-	path := filepath.Join(stateDir, HistoryFileName)
+// History reads STATE/history.csv, oldest first; none is no lines.
+func (s *State) History() ([]HistoryEntry, error) {
+	path := filepath.Join(s.dir, HistoryFileName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -81,13 +81,23 @@ type JoinSummary struct {
 	// (read by the scan, or to confirm an ETag mismatch) or "size" (nothing
 	// but the size: no digest to compare).
 	Proven map[string]int64 `json:"proven,omitempty"`
+	// ProvenBytes is the bytes of the files Proven counts, by the same keys.
+	ProvenBytes map[string]int64 `json:"proven_bytes,omitempty"`
 	// ETagMismatches counts the ETag mismatches read to confirm them:
 	// "confirmed" (planned as hash-mismatch) or "refuted" (the bytes were right).
 	ETagMismatches map[string]int64 `json:"etag_mismatches,omitempty"`
 }
 
 func newJoinSummary() *JoinSummary {
-	return &JoinSummary{Download: map[string]*Tally{}, Delete: map[string]*Tally{}, HeldBack: map[string]*Tally{}, Proven: map[string]int64{}, ETagMismatches: map[string]int64{}}
+	return &JoinSummary{Download: map[string]*Tally{}, Delete: map[string]*Tally{}, HeldBack: map[string]*Tally{}, Proven: map[string]int64{}, ProvenBytes: map[string]int64{}, ETagMismatches: map[string]int64{}}
+}
+
+// prove counts a stored designated file of size bytes as proven by how.
+func (s *JoinSummary) prove(how, size string) {
+	s.Proven[how]++
+	if n, err := strconv.ParseInt(size, 10, 64); err == nil {
+		s.ProvenBytes[how] += n
+	}
 }
 
 func (s *JoinSummary) count(m map[string]*Tally, reason, size string) {
@@ -220,7 +230,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 				reason, confirm := compare(st.row, d, p, sum)
 				switch {
 				case confirm != nil:
-					if err := q.confirm(d, confirm); err != nil {
+					if err := q.confirm(d, st.row[StorageSize], confirm); err != nil {
 						return sum, err
 					}
 				case reason != "":
@@ -260,23 +270,23 @@ func compare(row []string, d designatedFile, p Planner, sum *JoinSummary) (strin
 		if verified == "" || verified == VerifiedETag {
 			verified = VerifiedContent
 		}
-		sum.Proven[verified]++
+		sum.prove(verified, row[StorageSize])
 		if d.sha256 != row[StorageSHA256] {
 			return ReasonHashMismatch, nil
 		}
 	case verified == VerifiedETag && d.md5 != "":
 		if ETagMatches(row[StorageETag], d.md5) {
-			sum.Proven[VerifiedETag]++
+			sum.prove(VerifiedETag, row[StorageSize])
 			return "", nil
 		}
 		c, ok := p.(Confirmer)
 		if !ok || !plainSHA {
-			sum.Proven["size"]++ // an ETag alone never plans a download
+			sum.prove(ProvenBySize, row[StorageSize]) // an ETag alone never plans a download
 			return "", nil
 		}
 		return "", c
 	default:
-		sum.Proven["size"]++
+		sum.prove(ProvenBySize, row[StorageSize])
 	}
 	return "", nil
 }
@@ -312,6 +322,7 @@ type downloads struct {
 // queued is one download, or one confirmation whose result decides one.
 type queued struct {
 	d       designatedFile
+	size    string        // the stored size (a confirmation's: proven by content)
 	reason  string        // a download for this reason, when done is nil
 	done    chan struct{} // closed when the confirmation ended
 	bad     bool
@@ -327,11 +338,11 @@ func (q *downloads) add(d designatedFile, reason string) error {
 	return q.flush(false)
 }
 
-func (q *downloads) confirm(d designatedFile, c Confirmer) error {
+func (q *downloads) confirm(d designatedFile, size string, c Confirmer) error {
 	if q.slots == nil {
 		q.slots = make(chan struct{}, confirmWorkers)
 	}
-	it := &queued{d: d, done: make(chan struct{}), confirm: true}
+	it := &queued{d: d, size: size, done: make(chan struct{}), confirm: true}
 	q.slots <- struct{}{}
 	go func() {
 		defer func() { <-q.slots; close(it.done) }()
@@ -372,7 +383,7 @@ func (q *downloads) resolve(it *queued) error {
 	if it.err != nil {
 		return it.err
 	}
-	q.sum.Proven[VerifiedContent]++
+	q.sum.prove(VerifiedContent, it.size)
 	if !it.bad {
 		q.sum.ETagMismatches["refuted"]++
 		return nil

@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	cryptomd5 "crypto/md5"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +88,92 @@ func TestJoinConfirmsMismatchesAtOnce(t *testing.T) {
 		sum.Proven[VerifiedContent] != 30 || sum.Proven[VerifiedETag] != 15 || sum.Download[ReasonHashMismatch].Files != 15 {
 		t.Errorf("%d confirmations, summary %+v proven %v", c.calls, sum.ETagMismatches, sum.Proven)
 	}
+}
+
+// readConfirmer answers each ConfirmMismatch from the stored bytes' sha256
+// (its map), as reading the object does, and records what it was asked.
+type readConfirmer struct {
+	recordPlan
+	stored map[string]string // path → sha256 of the stored bytes
+	asked  []string
+	err    error
+}
+
+func (c *readConfirmer) ConfirmMismatch(path, sha256 string) (bool, error) {
+	c.asked = append(c.asked, path+" "+sha256)
+	return c.stored[path] != sha256, c.err
+}
+
+// TestJoinETagMismatchRefutedByReading: an ETag that differs from the
+// designated md5 is never planned on its own. Reading the object decides:
+// right bytes (refuted) plan nothing and count as proven by content; wrong
+// bytes (confirmed) plan hash-mismatch; a read that fails fails the join.
+// A planner that cannot read, or a designated digest that is no plain
+// sha256, plans nothing and counts the file as proven by its size only.
+func TestJoinETagMismatchRefutedByReading(t *testing.T) {
+	const p = "web/packages/aa/a.whl"
+	sha, md5 := fmt.Sprintf("%064x", 7), fmt.Sprintf("%032x", 7)
+	other := fmt.Sprintf("%032x", 8)
+	for _, c := range []struct {
+		name       string
+		dsha       string // designated digest
+		etag       string
+		stored     string // sha256 of the stored bytes
+		noConfirm  bool   // the planner cannot read objects
+		readErr    error
+		plan       []string
+		asked      int
+		proven     string
+		refuted    int64
+		confirmed  int64
+		wantErrStr string
+	}{
+		{name: "refuted", dsha: sha, etag: other, stored: sha, asked: 1, proven: VerifiedContent, refuted: 1},
+		{name: "confirmed", dsha: sha, etag: other, stored: fmt.Sprintf("%064x", 9), asked: 1, proven: VerifiedContent, confirmed: 1,
+			plan: []string{"download " + p + " " + ReasonHashMismatch}},
+		{name: "matching etag", dsha: sha, etag: md5, stored: sha, proven: VerifiedETag},
+		{name: "one-part etag", dsha: sha, etag: fmt.Sprintf(`"%x-1"`, md5Bytes(md5)), stored: sha, proven: VerifiedETag},
+		{name: "no reader", dsha: sha, etag: other, noConfirm: true, proven: ProvenBySize},
+		{name: "other digest", dsha: "md5:" + md5, etag: other, stored: sha, proven: ProvenBySize},
+		{name: "read fails", dsha: sha, etag: other, stored: sha, asked: 1, readErr: errors.New("read failed"), wantErrStr: "read failed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			storage := [][]string{{p, "10", old, "", "", "", "", c.etag, VerifiedETag}}
+			designated := [][]string{append(ds(p, "10", c.dsha, false), md5)}
+			rc := &readConfirmer{stored: map[string]string{p: c.stored}, err: c.readErr}
+			var planner Planner = rc
+			if c.noConfirm {
+				planner = &rc.recordPlan
+			}
+			sum, err := Join(&sliceRows{rows: storage}, &sliceRows{rows: designated}, cutoff, planner)
+			if c.wantErrStr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErrStr) {
+					t.Fatalf("join: %v, want %q", err, c.wantErrStr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rc.out, c.plan) {
+				t.Errorf("plan %v, want %v", rc.out, c.plan)
+			}
+			if len(rc.asked) != c.asked || c.asked > 0 && rc.asked[0] != p+" "+sha {
+				t.Errorf("asked to confirm %v, want %d reads of %s", rc.asked, c.asked, p)
+			}
+			if sum.Proven[c.proven] != 1 || sum.ProvenBytes[c.proven] != 10 || len(sum.Proven) != 1 {
+				t.Errorf("proven %v (bytes %v), want one file of 10 bytes by %s", sum.Proven, sum.ProvenBytes, c.proven)
+			}
+			if sum.ETagMismatches["refuted"] != c.refuted || sum.ETagMismatches["confirmed"] != c.confirmed {
+				t.Errorf("ETag mismatches %v", sum.ETagMismatches)
+			}
+		})
+	}
+}
+
+// md5Bytes is the MD5 of the bytes a hex MD5 stands for: a one-part
+// multipart upload's ETag.
+func md5Bytes(hexSum string) [16]byte {
+	b, _ := hex.DecodeString(hexSum)
+	return cryptomd5.Sum(b)
 }

@@ -29,20 +29,11 @@ type stageOnDisk struct {
 	ends   []int64 // ends[i]: the journal offset just past committed entry i
 }
 
-// ReadStageFile reads STATE/<manifest>/_stage.json and the committed entries
-// of its shard journal into one StageFile (Shards filled, whichever format
-// wrote it); it returns os.ErrNotExist (wrapped) when the manifest was never
-// started.
-func ReadStageFile(stateDir, manifest string) (*StageFile, error) {
-	d, err := readStage(filepath.Join(stateDir, filepath.FromSlash(manifest)), manifest)
-	if err != nil {
-		return nil, err
-	}
-	return &d.file, nil
-}
-
+// readStage reads the _stage.json in dir, the folder of manifest, with the
+// committed entries of its shard journal.
 func readStage(dir, manifest string) (*stageOnDisk, error) {
 	path := filepath.Join(dir, StageFileName)
+	stageFileReads.Add(1)
 	// a FIFO or link here is refused at once, never waited on or followed
 	data, err := safefs.ReadRegularNoFollow(path, maxStageFile)
 	if err != nil {

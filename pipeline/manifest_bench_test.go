@@ -18,7 +18,7 @@ func designatedRow(i int) []string {
 }
 
 func writeBenchManifest(b *testing.B, dir string, rows [][]string) {
-	st, err := OpenStage(dir, "bench", true, StageOptions{}, MustSpec("designated"))
+	st, err := NewState(dir).Stage("bench", true, StageOptions{}, MustSpec("designated"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkManifestRead(b *testing.B) {
 	rows = nil
 	b.ResetTimer()
 	for b.Loop() {
-		r, err := OpenManifest(dir, "designated")
+		r, err := NewState(dir).Manifest("designated")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func BenchmarkManifestRead(b *testing.B) {
 }
 
 func reportManifest(b *testing.B, dir string) {
-	sf, err := ReadStageFile(dir, "designated")
+	sf, err := NewState(dir).StageFile("designated")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,9 +22,9 @@ const FingerprintFile = "_fingerprint"
 const MixedFingerprint = "mixed"
 
 // RecordFingerprint writes fp as the fingerprint of the scan metadata in
-// stateDir, or MixedFingerprint when the stage already recorded another.
-func RecordFingerprint(stateDir, fp string) error {
-	path := filepath.Join(stateDir, "projects", FingerprintFile)
+// STATE, or MixedFingerprint when the stage already recorded another.
+func (s *State) RecordFingerprint(fp string) error {
+	path := filepath.Join(s.dir, "projects", FingerprintFile)
 	if old, err := os.ReadFile(path); err == nil {
 		if string(old) == fp {
 			return nil
@@ -40,9 +40,9 @@ func RecordFingerprint(stateDir, fp string) error {
 	return nil
 }
 
-// ReadFingerprint is the fingerprint recorded in dir/projects, or "".
-func ReadFingerprint(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "projects", FingerprintFile))
+// Fingerprint is the fingerprint recorded in STATE/projects, or "".
+func (s *State) Fingerprint() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "projects", FingerprintFile))
 	if err != nil {
 		return ""
 	}
@@ -55,15 +55,16 @@ func ReadFingerprint(dir string) string {
 // that the next scan metadata reuses the rows of the projects whose
 // documents did not change. An unfinished scan is left for --fresh to
 // discard, and the last finished one stays kept.
-func KeepPreviousMetadata(stateDir, mirror string) error {
+func (s *State) KeepPreviousMetadata(mirror string) error {
 	for _, m := range MetadataManifests {
-		sf, err := ReadStageFile(stateDir, m)
-		if err != nil || sf.State != StateDone {
+		if !s.Done(m) {
 			return nil
 		}
 	}
+	defer s.Forget()
+	stateDir := s.dir
 	prev := filepath.Join(stateDir, PreviousDir)
-	if PreviousMirror(stateDir) != mirror {
+	if previousMirror(stateDir) != mirror {
 		if err := os.RemoveAll(prev); err != nil { // what is kept describes another mirror
 			return fmt.Errorf("keep the metadata manifests: %w", err)
 		}

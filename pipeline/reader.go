@@ -36,23 +36,23 @@ type ManifestReader struct {
 	rows    int
 }
 
-// OpenManifest opens manifest name (e.g. "designated", "plan/delete") under
-// stateDir. Only shards recorded in _stage.json are read, so a manifest can be
-// read while its stage is still running.
-func OpenManifest(stateDir, name string) (*ManifestReader, error) {
+// Manifest opens manifest name (e.g. "designated", "plan/delete") of STATE.
+// Only shards recorded in _stage.json are read, so a manifest can be read
+// while its stage is still running.
+func (s *State) Manifest(name string) (*ManifestReader, error) {
 	spec, err := SpecOf(name)
 	if err != nil {
 		return nil, err
 	}
-	sf, err := ReadStageFile(stateDir, name)
+	sf, err := s.StageFile(name)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, &UsageError{Msg: fmt.Sprintf("manifest %s does not exist in %s yet: run the stage that writes it first", name, stateDir)}
+		return nil, &UsageError{Msg: fmt.Sprintf("manifest %s does not exist in %s yet: run the stage that writes it first", name, s.dir)}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &ManifestReader{
-		name: name, dir: filepath.Join(stateDir, filepath.FromSlash(name)),
+		name: name, dir: s.path(name),
 		columns: spec.Columns, shards: sf.Shards,
 	}, nil
 }
@@ -179,9 +179,9 @@ func (r *ManifestReader) ReadShard(i int) ([][]string, error) {
 	return rows, r.closeShard()
 }
 
-// EachRow calls fn with every row of manifest name in stateDir, in order.
-func EachRow(stateDir, name string, fn func(row []string) error) error {
-	r, err := OpenManifest(stateDir, name)
+// EachRow calls fn with every row of manifest name of STATE, in order.
+func (s *State) EachRow(name string, fn func(row []string) error) error {
+	r, err := s.Manifest(name)
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,11 @@ type Run struct {
 	dir     string
 }
 
-// OpenRun opens the run record in stateDir, creating the directory and the
+// OpenRun opens the run record of STATE, creating the directory and the
 // record when they are new. A directory that holds other files but no
 // run.json is not bandercheck's and is refused untouched.
-func OpenRun(stateDir, mirror string) (*Run, error) {
+func (s *State) OpenRun(mirror string) (*Run, error) {
+	stateDir := s.dir
 	path := filepath.Join(stateDir, RunFileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -61,8 +62,9 @@ func OpenRun(stateDir, mirror string) (*Run, error) {
 	return r, nil
 }
 
-// ReadRun reads run.json without creating anything.
-func ReadRun(stateDir string) (*Run, error) {
+// Run reads STATE/run.json without creating anything.
+func (s *State) Run() (*Run, error) {
+	stateDir := s.dir
 	path := filepath.Join(stateDir, RunFileName)
 	data, err := os.ReadFile(path)
 	if err != nil {

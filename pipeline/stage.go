@@ -74,6 +74,7 @@ const unitSpill = 4 << 20
 // and the cursor names the last complete unit. A kill at any moment loses at
 // most the open shard of each manifest.
 type Stage struct {
+	state     *State
 	name      string
 	parts     []*part
 	shardRows int
@@ -96,12 +97,12 @@ type StageOptions struct {
 	BeforeCommit func() error
 }
 
-// OpenStage opens (or resumes) stage name writing the given manifests under
-// stateDir. Shards not recorded in _stage.json and .tmp files are removed;
+// Stage opens (or resumes) stage name writing the given manifests under
+// STATE. Shards not recorded in _stage.json and .tmp files are removed;
 // manifests that committed further than the others are cut back so that all
 // resume from the same cursor. With fresh, all previous output is removed.
-func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spec) (*Stage, error) {
-	s := &Stage{name: name, shardRows: opt.ShardRows, now: opt.Now, resumable: !fresh, beforeCommit: opt.BeforeCommit}
+func (st *State) Stage(name string, fresh bool, opt StageOptions, specs ...Spec) (*Stage, error) {
+	s := &Stage{state: st, name: name, shardRows: opt.ShardRows, now: opt.Now, resumable: !fresh, beforeCommit: opt.BeforeCommit}
 	if s.shardRows <= 0 {
 		s.shardRows = ShardRows
 	}
@@ -109,7 +110,8 @@ func OpenStage(stateDir, name string, fresh bool, opt StageOptions, specs ...Spe
 		s.now = time.Now
 	}
 	for _, spec := range specs {
-		p := &part{spec: spec, dir: filepath.Join(stateDir, filepath.FromSlash(spec.Name))}
+		p := &part{spec: spec, dir: st.path(spec.Name)}
+		st.forget(spec.Name)
 		if fresh {
 			if err := os.RemoveAll(p.dir); err != nil {
 				return nil, fmt.Errorf("stage %s: start over: %w", name, err)
@@ -176,7 +178,9 @@ func (s *Stage) reconcile() error {
 			p.file.State, p.file.Finished = StateRunning, nil
 		}
 		p.file.Updated = now
-		if err := p.record(); err != nil {
+		err := p.record()
+		s.state.forget(p.spec.Name)
+		if err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
 		if err := removeUnrecorded(p.dir, p.file.Shards); err != nil {
@@ -384,7 +388,9 @@ func (s *Stage) commitShards(cursor string) error {
 	}
 	for i, p := range s.parts {
 		p.file.Commit, p.file.Cursor, p.file.Updated = s.commit, cursor, now
-		if err := writeStageSummary(p.dir, &p.file); err != nil {
+		err := writeStageSummary(p.dir, &p.file)
+		s.state.forget(p.spec.Name)
+		if err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
 		if s.resumable && i == 0 && len(s.parts) > 1 && slices.Contains(fresh, true) {
@@ -409,7 +415,9 @@ func (s *Stage) Finish() error {
 	now := s.now().UTC()
 	for _, p := range s.parts {
 		p.file.State, p.file.Finished, p.file.Updated = StateDone, &now, now
-		if err := writeStageSummary(p.dir, &p.file); err != nil {
+		err := writeStageSummary(p.dir, &p.file)
+		s.state.forget(p.spec.Name)
+		if err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
 	}

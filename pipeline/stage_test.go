@@ -58,7 +58,7 @@ func writeUnits(t *testing.T, st *Stage, stop int) {
 
 func openTestStage(t *testing.T, dir string) *Stage {
 	t.Helper()
-	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...)
+	st, err := NewState(dir).Stage("scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func openTestStage(t *testing.T, dir string) *Stage {
 
 func readAll(t *testing.T, dir, name string) [][]string {
 	t.Helper()
-	r, err := OpenManifest(dir, name)
+	r, err := NewState(dir).Manifest(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestStageResumesAfterCrashPoints(t *testing.T) {
 		"shard renamed before _stage.json": func(t *testing.T, dir string) {
 			d := filepath.Join(dir, "designated")
 			tmps, _ := filepath.Glob(filepath.Join(d, "*.tmp"))
-			sf, _ := ReadStageFile(dir, "designated")
+			sf, _ := NewState(dir).StageFile("designated")
 			// A complete shard that _stage.json does not record yet.
 			data, err := os.ReadFile(filepath.Join(d, sf.Shards[0].File))
 			if err != nil {
@@ -193,7 +193,7 @@ func TestShardsNeverSplitUnits(t *testing.T) {
 	if err := st.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	sf, err := ReadStageFile(dir, "designated")
+	sf, err := NewState(dir).StageFile("designated")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestShardsNeverSplitUnits(t *testing.T) {
 		}
 	}
 	// every shard ends with the last row of its cursor's unit
-	r, _ := OpenManifest(dir, "designated")
+	r, _ := NewState(dir).Manifest("designated")
 	defer r.Close()
 	for _, sh := range sf.Shards {
 		var last []string
@@ -225,7 +225,7 @@ func TestShardsNeverSplitUnits(t *testing.T) {
 
 func TestAwkwardPathsRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	st, err := OpenStage(dir, "scan-storage", false, StageOptions{}, MustSpec("storage"))
+	st, err := NewState(dir).Stage("scan-storage", false, StageOptions{}, MustSpec("storage"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestCorruptShardIsNamed(t *testing.T) {
 			shard := filepath.Join(dir, "designated", shardName(3))
 			data, _ := os.ReadFile(shard)
 			os.WriteFile(shard, damage(data), 0o644)
-			r, _ := OpenManifest(dir, "designated")
+			r, _ := NewState(dir).Manifest("designated")
 			defer r.Close()
 			var err error
 			n := 0
@@ -296,14 +296,14 @@ func TestCorruptShardIsNamed(t *testing.T) {
 
 func TestRunRecordRefusesChangedOptions(t *testing.T) {
 	dir := t.TempDir()
-	r, err := OpenRun(dir, "/srv/mirror")
+	r, err := NewState(dir).OpenRun("/srv/mirror")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Require("metadata.from", "json", false); err != nil {
 		t.Fatal(err)
 	}
-	r, err = OpenRun(dir, "/srv/mirror")
+	r, err = NewState(dir).OpenRun("/srv/mirror")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestRunRecordRefusesChangedOptions(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata.from") || !strings.Contains(err.Error(), "--fresh") {
 		t.Fatalf("changed option not refused clearly: %v", err)
 	}
-	if _, err := OpenRun(dir, "/srv/other"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "/srv/mirror") {
+	if _, err := NewState(dir).OpenRun("/srv/other"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "/srv/mirror") {
 		t.Fatalf("other mirror not refused clearly: %v", err)
 	}
 }
@@ -320,7 +320,7 @@ func TestRunRecordRefusesChangedOptions(t *testing.T) {
 func TestForeignStateDirectoryUntouched(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("mine"), 0o644)
-	_, err := OpenRun(dir, "/srv/mirror")
+	_, err := NewState(dir).OpenRun("/srv/mirror")
 	var ue *UsageError
 	if !errors.As(err, &ue) {
 		t.Fatalf("foreign directory accepted: %v", err)
@@ -333,7 +333,7 @@ func TestForeignStateDirectoryUntouched(t *testing.T) {
 
 func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
 	dir := t.TempDir()
-	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 100}, testSpecs...)
+	st, err := NewState(dir).Stage("scan-metadata", false, StageOptions{ShardRows: 100}, testSpecs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
 	if kept != 20000 {
 		t.Fatalf("large unit has %d rows, want 20000", kept)
 	}
-	sf, _ := ReadStageFile(dir, "designated")
+	sf, _ := NewState(dir).StageFile("designated")
 	last := sf.Shards[len(sf.Shards)-1]
 	if last.Rows != 20000 || last.Cursor != "u000005-big" {
 		t.Errorf("large unit not in a shard of its own: %+v", last)
@@ -379,7 +379,7 @@ func TestLargeUnitGetsItsOwnShardAndCanBeDiscarded(t *testing.T) {
 
 func TestLargeUnitInTwoManifests(t *testing.T) {
 	dir := t.TempDir()
-	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 100}, testSpecs...)
+	st, err := NewState(dir).Stage("scan-metadata", false, StageOptions{ShardRows: 100}, testSpecs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,9 +423,9 @@ func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
 	dir := t.TempDir()
 	calls := 0
 	recordedAtCall := []int{}
-	st, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7, BeforeCommit: func() error {
+	st, err := NewState(dir).Stage("scan-metadata", false, StageOptions{ShardRows: 7, BeforeCommit: func() error {
 		calls++
-		sf, err := ReadStageFile(dir, "designated")
+		sf, err := NewState(dir).StageFile("designated")
 		if err != nil {
 			return err
 		}
@@ -439,7 +439,7 @@ func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
 	if err := st.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	sf, _ := ReadStageFile(dir, "designated")
+	sf, _ := NewState(dir).StageFile("designated")
 	if calls != sf.Commit || calls == 0 {
 		t.Errorf("%d calls for %d commits", calls, sf.Commit)
 	}
@@ -450,7 +450,7 @@ func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
 	}
 
 	dir2 := t.TempDir()
-	st2, err := OpenStage(dir2, "scan-metadata", false, StageOptions{ShardRows: 7, BeforeCommit: func() error { return fmt.Errorf("disk gone") }}, testSpecs...)
+	st2, err := NewState(dir2).Stage("scan-metadata", false, StageOptions{ShardRows: 7, BeforeCommit: func() error { return fmt.Errorf("disk gone") }}, testSpecs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +473,7 @@ func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
 	if werr == nil || !strings.Contains(werr.Error(), "disk gone") {
 		t.Errorf("a failing hook: %v", werr)
 	}
-	if sf, _ := ReadStageFile(dir2, "designated"); sf != nil && len(sf.Shards) != 0 {
+	if sf, _ := NewState(dir2).StageFile("designated"); sf != nil && len(sf.Shards) != 0 {
 		t.Errorf("a commit was recorded although its hook failed: %d shards", len(sf.Shards))
 	}
 }
@@ -486,7 +486,7 @@ func TestBeforeCommitRunsBeforeEachCommitIsRecorded(t *testing.T) {
 func TestStageFileSizeDoesNotGrowWithShards(t *testing.T) {
 	dir := t.TempDir()
 	clock := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC) }
-	st, err := OpenStage(dir, "scan-storage", false, StageOptions{ShardRows: 1, Now: clock}, MustSpec("storage"))
+	st, err := NewState(dir).Stage("scan-storage", false, StageOptions{ShardRows: 1, Now: clock}, MustSpec("storage"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +520,7 @@ func TestStageFileSizeDoesNotGrowWithShards(t *testing.T) {
 	if err := st.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	sf, err := ReadStageFile(dir, "storage")
+	sf, err := NewState(dir).StageFile("storage")
 	if err != nil || len(sf.Shards) != 500 || sf.Rows != 500 || sf.Shards[499].Cursor != unitCursor(499) {
 		t.Fatalf("read back: %v, %+v", err, sf)
 	}
@@ -533,7 +533,7 @@ func TestStageFileSizeDoesNotGrowWithShards(t *testing.T) {
 // shard journal: every shard listed inside _stage.json, no journal.
 func toOldFormat(t *testing.T, dir, manifest string) {
 	t.Helper()
-	sf, err := ReadStageFile(dir, manifest)
+	sf, err := NewState(dir).StageFile(manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,14 +561,14 @@ func TestOldFormatStateIsReadAndResumed(t *testing.T) {
 	dir := t.TempDir()
 	st := openTestStage(t, dir)
 	writeUnits(t, st, 33)
-	before, _ := ReadStageFile(dir, "designated")
+	before, _ := NewState(dir).StageFile("designated")
 	for _, m := range []string{"designated", "problems/metadata"} {
 		toOldFormat(t, dir, m)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "designated", StageFileName)); !strings.Contains(string(data), `"000001.csv.zst"`) {
 		t.Fatalf("not the old format:\n%s", data)
 	}
-	after, err := ReadStageFile(dir, "designated")
+	after, err := NewState(dir).StageFile("designated")
 	if err != nil || !slices.Equal(after.Shards, before.Shards) || after.Rows != before.Rows || len(after.Shards) < 3 {
 		t.Fatalf("old format read as %+v (%v), written as %+v", after, err, before)
 	}
@@ -611,11 +611,11 @@ func TestMissingJournalIsDamageNotAFreshStart(t *testing.T) {
 		} else {
 			os.WriteFile(journal, damaged, 0o600)
 		}
-		_, err := ReadStageFile(dir, "designated")
+		_, err := NewState(dir).StageFile("designated")
 		if err == nil || errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "--fresh") {
 			t.Errorf("%s journal: %v", name, err)
 		}
-		if _, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...); err == nil {
+		if _, err := NewState(dir).Stage("scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...); err == nil {
 			t.Errorf("%s journal: the stage resumed", name)
 		}
 	}
@@ -637,9 +637,9 @@ func TestJournalOrStageFileAsFIFOIsRefusedAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan error, 2)
-		go func() { _, err := ReadStageFile(dir, "designated"); done <- err }()
+		go func() { _, err := NewState(dir).StageFile("designated"); done <- err }()
 		go func() {
-			_, err := OpenStage(dir, "scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...)
+			_, err := NewState(dir).Stage("scan-metadata", false, StageOptions{ShardRows: 7}, testSpecs...)
 			done <- err
 		}()
 		for range 2 {

@@ -12,12 +12,12 @@ import (
 // process at a time holds an flock on.
 const StateLockName = ".lock"
 
-// LockState takes an exclusive flock on STATE/.lock, creating the directory
+// lockState takes an exclusive flock on STATE/.lock, creating the directory
 // when it is new, so two processes never work on one state directory. A state
 // path that is a file, or a directory that holds files but no run.json (not
 // bandercheck's), is a *UsageError and is left untouched; a lock another
 // process holds is a *RefusedError.
-func LockState(stateDir string) (unlock func() error, err error) {
+func lockState(stateDir string) (unlock func() error, err error) {
 	fi, err := os.Stat(stateDir)
 	switch {
 	case err == nil && !fi.IsDir():
@@ -71,7 +71,7 @@ func checkOwnState(stateDir string) error {
 		return fmt.Errorf("state directory %s: %w", stateDir, err)
 	}
 	for _, e := range entries {
-		if e.Name() == PreviousDir && PreviousMirror(stateDir) != "" || e.Name() == HistoryFileName {
+		if e.Name() == PreviousDir && previousMirror(stateDir) != "" || e.Name() == HistoryFileName {
 			continue // what a new check keeps
 		}
 		if e.Name() != StateLockName {
@@ -81,10 +81,12 @@ func checkOwnState(stateDir string) error {
 	return nil
 }
 
-// DiscardState removes everything in a bandercheck state directory except
+// Discard removes everything in a bandercheck state directory except
 // the lock its caller holds, STATE/previous and STATE/history.csv; a directory that is not
 // bandercheck's is refused.
-func DiscardState(stateDir string) error {
+func (s *State) Discard() error {
+	defer s.Forget()
+	stateDir := s.dir
 	if err := checkOwnState(stateDir); err != nil {
 		var ue *UsageError
 		if errors.As(err, &ue) {
@@ -118,14 +120,15 @@ const PreviousDir = "previous"
 // replacing the one kept before (and everything kept of another mirror),
 // with the mirror it describes. An
 // unfinished one is left for --fresh to discard.
-func KeepPrevious(stateDir, mirror string) error {
-	sf, err := ReadStageFile(stateDir, "storage")
-	if err != nil || sf.State != StateDone {
+func (s *State) KeepPrevious(mirror string) error {
+	if !s.Done("storage") {
 		return nil
 	}
+	defer s.Forget()
+	stateDir := s.dir
 	prev := filepath.Join(stateDir, PreviousDir)
 	drop := filepath.Join(prev, "storage")
-	if PreviousMirror(stateDir) != mirror {
+	if previousMirror(stateDir) != mirror {
 		drop = prev // what is kept describes another mirror
 	}
 	if err := os.RemoveAll(drop); err != nil {
@@ -144,7 +147,9 @@ func KeepPrevious(stateDir, mirror string) error {
 }
 
 // PreviousMirror is the mirror STATE/previous describes, or "".
-func PreviousMirror(stateDir string) string {
+func (s *State) PreviousMirror() string { return previousMirror(s.dir) }
+
+func previousMirror(stateDir string) string {
 	b, err := os.ReadFile(filepath.Join(stateDir, PreviousDir, "mirror"))
 	if err != nil {
 		return ""
@@ -156,11 +161,13 @@ func PreviousMirror(stateDir string) string {
 // STATE/previous/applied, replacing the one kept before, so that starting a
 // new check never discards the evidence of the last one. Without applied
 // results it does nothing.
-func KeepApplied(stateDir, mirror string) error {
+func (s *State) KeepApplied(mirror string) error {
+	stateDir := s.dir
 	src := filepath.Join(stateDir, "applied")
 	if _, err := os.Stat(src); err != nil {
 		return nil
 	}
+	defer s.Forget()
 	prev := filepath.Join(stateDir, PreviousDir)
 	dst := filepath.Join(prev, "applied")
 	if err := os.RemoveAll(dst); err != nil {
@@ -169,7 +176,7 @@ func KeepApplied(stateDir, mirror string) error {
 	if err := os.MkdirAll(prev, 0o700); err != nil {
 		return fmt.Errorf("keep the applied results: %w", err)
 	}
-	if PreviousMirror(stateDir) == "" {
+	if previousMirror(stateDir) == "" {
 		if err := os.WriteFile(filepath.Join(prev, "mirror"), []byte(mirror), 0o600); err != nil {
 			return fmt.Errorf("keep the applied results: %w", err)
 		}

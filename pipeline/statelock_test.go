@@ -12,7 +12,7 @@ import (
 // someone else's.
 func TestStateLockComesBeforeTheFolderIsJudged(t *testing.T) {
 	dir := t.TempDir()
-	unlock, err := LockState(dir)
+	unlock, err := NewState(dir).Lock()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestStateLockComesBeforeTheFolderIsJudged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// no run.json: the holder is between DiscardState and OpenRun
-	_, err = LockState(dir)
+	_, err = NewState(dir).Lock()
 	var re *RefusedError
 	if !errors.As(err, &re) {
 		t.Fatalf("a second LockState during a reset: %v; want a *RefusedError (another bandercheck is working)", err)
@@ -29,7 +29,7 @@ func TestStateLockComesBeforeTheFolderIsJudged(t *testing.T) {
 	unlock()
 
 	// once free, the same folder is judged: files but no run.json is not ours
-	_, err = LockState(dir)
+	_, err = NewState(dir).Lock()
 	var ue *UsageError
 	if !errors.As(err, &ue) {
 		t.Fatalf("LockState of a folder with files but no run.json: %v; want a *UsageError", err)
@@ -39,7 +39,7 @@ func TestStateLockComesBeforeTheFolderIsJudged(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LockState(foreign); !errors.As(err, &ue) {
+	if _, err := NewState(foreign).Lock(); !errors.As(err, &ue) {
 		t.Fatalf("a foreign folder: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(foreign, StateLockName)); err == nil {

@@ -1,9 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -37,20 +34,6 @@ type PlanSummary struct {
 
 // SummaryFileName is the summary's name inside STATE/plan.
 const SummaryFileName = "summary.json"
-
-// ReadPlanSummary reads STATE/plan/summary.json.
-func ReadPlanSummary(stateDir string) (*PlanSummary, error) {
-	path := filepath.Join(stateDir, "plan", SummaryFileName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	var s PlanSummary
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return &s, nil
-}
 
 // WritePlanSummary writes summary.json into a plan folder.
 func WritePlanSummary(planDir string, s *PlanSummary) error {

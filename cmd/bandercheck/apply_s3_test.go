@@ -42,7 +42,7 @@ func s3Digest(t *testing.T, st *s3store.Store) map[string]string {
 func TestRunOnS3MatchesTruth(t *testing.T) {
 	t.Parallel()
 	testutil.NeedVersity(t) // before the mirror is generated: a skip costs nothing
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	srv, env := m.uploadToVersity(t)
 	state := t.TempDir() + "/st"

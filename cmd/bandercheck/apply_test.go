@@ -90,7 +90,7 @@ func (c *captured) WriteHeader(code int)        { c.code = code }
 
 func TestApplyWithUpstreamFaultsThenComplete(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	miss := m.truth["missing"]
 	f := &faults{calls: map[string]int{}, notFound: miss[0], unavailableOnce: miss[1], wrongBody: miss[2], cutOnce: miss[3]}
 	url := m.serve(t, f.wrap)
@@ -138,7 +138,7 @@ func lineOf(csv, path string) string {
 
 func TestApplyRefusesWhileSyncHoldsLock(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	lock, err := os.OpenFile(filepath.Join(m.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestApplyRefusesWhileSyncHoldsLock(t *testing.T) {
 
 func TestApplyDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
-	m, _, state := plannedMirror(t, 200)
+	m, _, state := plannedMirror(t, 100)
 	before := treeDigest(t, m.root, "web")
 	out := mustBC(t, nil, "--mirror", m.root, "--state", state, "apply", "--dry-run")
 	if !strings.Contains(out, "download") || !strings.Contains(out, "delete") {
@@ -188,11 +188,12 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 // mirror and the applied rows of an uninterrupted apply.
 func TestApplySurvivesKill(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	env := []string{"BANDERCHECK_SHARD_ROWS=7"}
 	for _, point := range []string{"download", "unlink", "remove", "shard"} {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel() // each walk has its own copy of the mirror and its own state
 			root := copyTree(t, m.root)
 			state := t.TempDir() + "/st"
 			scanAndPlan(t, env, root, state, url)
@@ -246,7 +247,7 @@ func assertNoEmptyFolders(t *testing.T, dir string) {
 
 func TestApplyGuards(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	t.Run("max-delete", func(t *testing.T) {
 		root := copyTree(t, m.root)
@@ -291,7 +292,7 @@ func TestApplyGuards(t *testing.T) {
 
 func TestApplyBadInput(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
 	g := []string{"--mirror", m.root, "--state", state}

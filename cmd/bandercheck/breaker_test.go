@@ -18,7 +18,7 @@ import (
 // working upstream completes the mirror.
 func TestApplyStopsWhenEveryDownloadFails(t *testing.T) {
 	t.Parallel()
-	m, good, state := plannedMirror(t, 300)
+	m, good, state := plannedMirror(t, 150)
 	planned := strings.Count(mustBC(t, nil, "--state", state, "cat", "plan/download"), "\n") - 1
 	if planned < 40 {
 		t.Fatalf("only %d downloads planned: the test needs more than the breaker's budget", planned)

@@ -10,8 +10,6 @@ import (
 	"syscall"
 
 	"github.com/bandercheck/bandercheck/internal/stages"
-
-	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 // CatCmd prints one manifest as CSV with one header.
@@ -24,7 +22,7 @@ func (c *CatCmd) WritesState() bool { return false }
 
 // Run implements the command.
 func (c *CatCmd) Run(g *stages.Env) error {
-	r, err := pipeline.OpenManifest(g.State, c.Manifest)
+	r, err := g.StateDir().Manifest(c.Manifest)
 	if err != nil {
 		return err
 	}

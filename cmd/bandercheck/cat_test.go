@@ -43,8 +43,8 @@ func zstdRows(t *testing.T, dir string) [][]string {
 func TestCatEqualsConcatenatedShards(t *testing.T) {
 	t.Parallel()
 	state := t.TempDir() + "/st"
-	pipeline.OpenRun(state, "/m")
-	st, err := pipeline.OpenStage(state, "test", false, pipeline.StageOptions{ShardRows: 4}, pipeline.MustSpec("designated"))
+	pipeline.NewState(state).OpenRun("/m")
+	st, err := pipeline.NewState(state).Stage("test", false, pipeline.StageOptions{ShardRows: 4}, pipeline.MustSpec("designated"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // file of the mirror, an applied row the hosts it fetched from).
 func TestCredentialsNeverWrittenAndStateIsPrivate(t *testing.T) {
 	t.Parallel()
-	m, _, state := plannedMirror(t, 200)
+	m, _, state := plannedMirror(t, 100)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }))
 	t.Cleanup(srv.Close)
 	base := strings.Replace(srv.URL, "http://", "http://mirroruser:hunter2@", 1)

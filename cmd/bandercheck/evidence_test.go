@@ -13,7 +13,7 @@ import (
 // finished apply, the applied results are kept in STATE/previous/applied.
 func TestPlanKeepsWhatApplyDid(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
 	env := []string{"BANDERCHECK_SHARD_ROWS=5"}

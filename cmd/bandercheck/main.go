@@ -139,7 +139,7 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 		return report(ctx, kctx.Run(env))
 	}
 	// one process at a time writes a state directory
-	unlock, err := pipeline.LockState(cli.State)
+	unlock, err := env.StateDir().Lock()
 	if err == nil {
 		defer unlock()
 		start := time.Now()

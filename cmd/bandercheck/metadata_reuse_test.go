@@ -52,8 +52,8 @@ func readCount(t *testing.T, stderr string) (reused, read, documents int) {
 // scan, which equal those of a scan with nothing to reuse.
 func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 	t.Parallel()
-	root, files := reuseMirror(t, 400)
-	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
+	root, files := reuseMirror(t, 200)
+	env := []string{"BANDERCHECK_SHARD_ROWS=19"}
 	base := t.TempDir() + "/base"
 	mustBC(t, env, "--mirror", root, "--state", base, "scan", "metadata")
 	// changes: 20 documents rewritten, 5 removed, 5 new projects
@@ -92,7 +92,7 @@ func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 	for _, point := range []string{"shard", "partial"} {
 		state := copyState()
 		// what --fresh does first (a stage opened fresh has no crash points)
-		if err := pipeline.KeepPreviousMetadata(state, root); err != nil {
+		if err := pipeline.NewState(state).KeepPreviousMetadata(root); err != nil {
 			t.Fatal(err)
 		}
 		kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")

@@ -58,7 +58,7 @@ next:
 // and the last success of run survives them.
 func TestMetricsFileTellsWhatHappened(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	miss := m.truth["missing"]
 	f := &faults{calls: map[string]int{}, notFound: miss[0]}
 	url := m.serve(t, f.wrap)

@@ -172,7 +172,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 
 func TestBadAppliedCursorIsAnErrorNotAPanic(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	mustBC(t, nil, "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--only", "download")
 	stageFile := filepath.Join(state, "applied/download", pipeline.StageFileName)
 	data, _ := os.ReadFile(stageFile)
@@ -191,7 +191,7 @@ func TestBadAppliedCursorIsAnErrorNotAPanic(t *testing.T) {
 
 func TestMessagesSayWhatIsTrue(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	// --only delete under a refusal: no downloads ran, and it does not say they did
 	r := bc(t, nil, "--mirror", m.root, "--state", state, "apply", "--only", "delete", "--max-delete", "0")
 	if r.code != 3 || strings.Contains(r.stderr, "downloads ran") {
@@ -253,7 +253,7 @@ func TestSimplePageFilesAreDownloadedFromTheUpstream(t *testing.T) {
 
 func TestRemovedProjectGoesUnderEverySpelling(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	gone := m.truth["removed-project"][0]
 	docs, _ := filepath.Glob(filepath.Join(m.root, "web/json/*"))

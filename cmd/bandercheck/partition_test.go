@@ -105,7 +105,7 @@ func testPartitionsPlanAsOneScan(t *testing.T, env []string, mirror, url string)
 // changes nothing.
 func TestPartitionsPlanAsOneScanPOSIX(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	testPartitionsPlanAsOneScan(t, nil, m.root, url)
 
@@ -124,7 +124,7 @@ func TestPartitionsPlanAsOneScanPOSIX(t *testing.T) {
 func TestPartitionsPlanAsOneScanS3(t *testing.T) {
 	t.Parallel()
 	testutil.NeedVersity(t) // before the mirror is generated: a skip costs nothing
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	_, env := m.uploadToVersity(t)
 	testPartitionsPlanAsOneScan(t, env, "s3://pypi/mirror", url)
@@ -161,7 +161,7 @@ func TestPartitionsRefused(t *testing.T) {
 func TestS3FaultsChangeNothing(t *testing.T) {
 	t.Parallel()
 	testutil.NeedVersity(t) // before the mirror is generated: a skip costs nothing
-	m := generate(t, 200)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	srv, env := m.uploadToVersity(t)
 	proxy, err := s3proxy.Start(s3proxy.Options{Target: srv.Endpoint, SlowDownRate: 0.02, ResetRate: 0.01, Seed: 7})

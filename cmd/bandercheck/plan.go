@@ -39,7 +39,7 @@ func (c *PlanCmd) WritesState() bool { return !c.Show }
 // Run implements the command.
 func (c *PlanCmd) Run(ctx context.Context, g *stages.Env) error {
 	if c.Show {
-		return stages.ShowPlan(os.Stdout, g.State)
+		return stages.ShowPlan(os.Stdout, g.StateDir())
 	}
 	o := c.options()
 	if err := o.Validate(); err != nil {

@@ -15,7 +15,7 @@ import (
 // writeManifest writes rows as a finished stage's manifest.
 func writeManifest(t *testing.T, state, name string, rows [][]string) {
 	t.Helper()
-	st, err := pipeline.OpenStage(state, "test "+name, true, pipeline.StageOptions{ShardRows: 3}, pipeline.MustSpec(name))
+	st, err := pipeline.NewState(state).Stage("test "+name, true, pipeline.StageOptions{ShardRows: 3}, pipeline.MustSpec(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func writeManifest(t *testing.T, state, name string, rows [][]string) {
 
 func planState(t *testing.T, storage [][]string, upstream []string) string {
 	state := t.TempDir() + "/st"
-	if _, err := pipeline.OpenRun(state, "/srv/mirror"); err != nil {
+	if _, err := pipeline.NewState(state).OpenRun("/srv/mirror"); err != nil {
 		t.Fatal(err)
 	}
 	old := "2020-01-01T00:00:00Z"
@@ -153,7 +153,7 @@ func TestPlanWithoutUpstreamNeverRemovesProjects(t *testing.T) {
 func TestPlanNeedsScans(t *testing.T) {
 	t.Parallel()
 	state := t.TempDir() + "/st"
-	pipeline.OpenRun(state, "/m")
+	pipeline.NewState(state).OpenRun("/m")
 	r := bc(t, nil, "--state", state, "plan")
 	if r.code != 2 || !strings.Contains(r.stderr, "run bandercheck scan storage first") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)

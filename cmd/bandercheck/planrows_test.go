@@ -17,7 +17,7 @@ import (
 // them is still downloaded.
 func TestApplyRefusesDownloadRowsItCannotVerify(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	var secret atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret.Add(1)

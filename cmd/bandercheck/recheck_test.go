@@ -34,7 +34,7 @@ func syncInto(t *testing.T, root string, row []string, except string) string {
 // keeps the file the project now owns.
 func TestApplyRecheckIgnoresAKeptBackDate(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	orphan := planned(t, state, "plan/delete", func(r []string) bool { return r[2] == "unowned" })
 	docs, _ := filepath.Glob(filepath.Join(m.root, "web/json/*"))
 	old := time.Now().Add(-72 * time.Hour)
@@ -60,7 +60,7 @@ func TestApplyRecheckIgnoresAKeptBackDate(t *testing.T) {
 // rather than made on the old plan, and nothing waits on the FIFO.
 func TestApplyRecheckCountsAFIFOAsChanged(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	orphan := planned(t, state, "plan/delete", func(r []string) bool { return r[2] == "unowned" })
 	doc := syncInto(t, m.root, orphan, "")
 	old := time.Now().Add(-72 * time.Hour)

@@ -140,7 +140,7 @@ func TestReportRendersInABrowser(t *testing.T) {
 	browser := chromium(t)
 
 	// a normal plan, then the same mirror with every removal refused
-	m := generate(t, 200)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	normal := filepath.Join(t.TempDir(), "normal")
 	mustBC(t, nil, "--mirror", m.root, "--state", normal, "run", "--dry-run", "--hash", "--upstream", url, "--grace", "0s", "--max-remove-projects", "50%")

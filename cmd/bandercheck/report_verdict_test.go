@@ -14,7 +14,7 @@ import (
 func TestReportAnswersIsMyMirrorHealthy(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
-	m := generate(t, 200)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	state := filepath.Join(t.TempDir(), "st")
 	args := runArgs(m.root, state, url, "--grace", "0s")

@@ -20,7 +20,7 @@ func runArgs(mirror, state, url string, extra ...string) []string {
 
 func TestRunEndToEndPOSIX(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300, "--hash-index")
+	m := generate(t, 100, "--hash-index")
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
 	out := mustBC(t, nil, runArgs(m.root, state, url)...)
@@ -55,7 +55,7 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 // and the mirror equal an uninterrupted run's.
 func TestRunSurvivesKillAnywhere(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	env := []string{"BANDERCHECK_SHARD_ROWS=40"}
 	refRoot, refState := copyTree(t, m.root), t.TempDir()+"/ref"
@@ -69,6 +69,7 @@ func TestRunSurvivesKillAnywhere(t *testing.T) {
 		{"random downloads", func(t *testing.T, args ...string) int { return crashAtRandomPoints(t, env, "download", 5, args...) }},
 	} {
 		t.Run(walk.name, func(t *testing.T) {
+			t.Parallel() // each walk has its own copy of the mirror and its own state
 			root, state := copyTree(t, m.root), t.TempDir()+"/st"
 			kills := walk.crash(t, runArgs(root, state, url, "--jobs", "2")...)
 			t.Logf("%d crashes", kills)
@@ -111,9 +112,9 @@ func firstColumn(csv string) []string {
 // scans, as a sync would: its files are neither deleted nor fetched again.
 func TestRunSyncDuringVerify(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	// the newcomer is generated apart, then half copied in: its files and JSON arrive after scan storage
-	late := generate(t, 310)
+	late := generate(t, 110)
 	var mu sync.Mutex
 	fetched := map[string]int{}
 	url := m.serve(t, func(h http.Handler) http.Handler {
@@ -190,7 +191,7 @@ func packagesOf(t *testing.T, m *genMirror, doc string) []string {
 
 func TestRunRefusedPlanIsNotAppliedOnRerun(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 300)
+	m := generate(t, 100)
 	url := m.serve(t, nil)
 	state := t.TempDir() + "/st"
 	args := []string{"--mirror", m.root, "--state", state, "run", "--upstream", url, "--download-base", url, "--max-remove-projects", "0"}

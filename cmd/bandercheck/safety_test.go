@@ -48,7 +48,7 @@ func canaries(t *testing.T, dir string) func() {
 // planned returns the first row of a plan manifest for which keep is true.
 func planned(t *testing.T, state, name string, keep func(row []string) bool) []string {
 	t.Helper()
-	r, err := pipeline.OpenManifest(state, name)
+	r, err := pipeline.NewState(state).Manifest(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func planned(t *testing.T, state, name string, keep func(row []string) bool) []s
 
 func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	dl := planned(t, state, "plan/download", func([]string) bool { return true })
 	writeManifest(t, state, "plan/download", [][]string{[]string{"../dl-outside.txt", dl[1], dl[2], dl[3], "missing", dl[5]}, dl})
 	writeManifest(t, state, "plan/delete", [][]string{[]string{"../outside.txt", "8", "unowned"},
@@ -97,7 +97,7 @@ func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 
 func TestApplyNeverFollowsLinks(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	beside := filepath.Dir(m.root)
 
 	// (a) a download below a link to a folder outside
@@ -149,7 +149,7 @@ func TestApplyNeverFollowsLinks(t *testing.T) {
 
 func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	dl := planned(t, state, "plan/download", func(r []string) bool { return r[2] != "" })
 	del := planned(t, state, "plan/delete", func([]string) bool { return true })
 	// a file where a folder belongs, a folder where a file belongs
@@ -188,7 +188,7 @@ func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
 
 func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	orphan := planned(t, state, "plan/delete", func(r []string) bool { return r[2] == "unowned" })
 	removed := planned(t, state, "plan/remove-projects", func(r []string) bool { return strings.HasPrefix(r[1], "web/json/") })
 	// the sync: a live project now names the orphan; the removed project is back
@@ -229,7 +229,7 @@ func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
 
 func TestApplyRefusesAnOldPlan(t *testing.T) {
 	t.Parallel()
-	m, url, state := plannedMirror(t, 200)
+	m, url, state := plannedMirror(t, 100)
 	before := treeDigest(t, m.root, "web")
 	r := bc(t, nil, "--mirror", m.root, "--state", state, "apply", "--download-base", url, "--max-plan-age", "1ns")
 	if r.code != 3 || !strings.Contains(r.stderr, "--max-plan-age") {
@@ -242,7 +242,7 @@ func TestApplyRefusesAnOldPlan(t *testing.T) {
 
 func TestApplyRetriesFailedRowsOnRerun(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
+	m := generate(t, 100)
 	miss := m.truth["missing"]
 	var mu syncMap
 	var broken atomic.Bool
@@ -277,7 +277,7 @@ func TestApplyRetriesFailedRowsOnRerun(t *testing.T) {
 
 func TestTwoProcessesOnOneStateDirectory(t *testing.T) {
 	t.Parallel()
-	m := generate(t, 200)
+	m := generate(t, 100)
 	state := t.TempDir() + "/st"
 	mustBC(t, nil, "--mirror", m.root, "--state", state, "scan", "storage")
 	f, err := os.OpenFile(filepath.Join(state, ".lock"), os.O_RDWR, 0)

@@ -38,18 +38,20 @@ func (c *ScanStorageCmd) WritesState() bool { return true }
 // Run implements the command.
 func (c *ScanStorageCmd) Run(ctx context.Context, g *stages.Env) error {
 	o := c.options()
-	return o.Run(ctx, g)
+	_, err := o.Run(ctx, g)
+	return err
 }
 
 // ScanMetadataCmd is scan metadata: it writes STATE/projects, designated and problems/metadata.
 type ScanMetadataCmd struct {
-	From  string `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
-	Jobs  int    `help:"${metadata_jobs_help}" default:"${metadata_jobs}"`
-	Fresh bool   `help:"Discard this stage's earlier output and scan from the start."`
+	From   string          `help:"Where file lists come from: json (web/json/*) or simple (each project's index.v1_json or index.html). Default: json, or simple when --config says [mirror] json = false (bandersnatch's default)." enum:",json,simple" default:"${metadata_from}"`
+	Jobs   int             `help:"${metadata_jobs_help}" default:"${metadata_jobs}"`
+	Fresh  bool            `help:"Discard this stage's earlier output and scan from the start."`
+	Memory stages.ByteSize `help:"Memory budget of the scan: an eighth for the documents read and not yet written, an eighth for sorting the project listing (as plan's --memory, which run gives both)." default:"${memory}"`
 }
 
 func (c *ScanMetadataCmd) options() stages.ScanMetadataOptions {
-	return stages.ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Fresh: c.Fresh}
+	return stages.ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Fresh: c.Fresh, Memory: c.Memory}
 }
 
 // Validate implements kong's hook: bad values are refused before anything runs.
@@ -61,7 +63,9 @@ func (c *ScanMetadataCmd) WritesState() bool { return true }
 // Run implements the command.
 func (c *ScanMetadataCmd) Run(ctx context.Context, g *stages.Env) error {
 	o := c.options()
-	return o.Run(ctx, g)
+	res, err := o.Run(ctx, g)
+	g.RecordMetadata(res) // for --metrics-file
+	return err
 }
 
 // ScanUpstreamCmd is scan upstream: it writes STATE/upstream.

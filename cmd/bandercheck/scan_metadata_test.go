@@ -181,36 +181,37 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 	t.Parallel()
 	files := map[string]string{"web/packages/x": "x"}
 	good := readFixture(t, "json/good.json")
-	for i := range 400 {
+	for i := range 200 {
 		files[fmt.Sprintf("web/json/proj-%03d", i)] = strings.ReplaceAll(good, "good_project", fmt.Sprintf("p%03d", i))
 	}
 	root := writeMirror(t, files, nil)
-	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
+	env := []string{"BANDERCHECK_SHARD_ROWS=19"}
 	ref := t.TempDir() + "/ref"
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "metadata")
 	// every commit, every commit left half done (one manifest a commit ahead), every
 	// commit journaled but not counted in _stage.json, then random ones
-	for _, walk := range []func(state string) int{
-		func(state string) int {
-			return crashAtEveryPoint(t, env, "shard", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-		},
-		func(state string) int {
-			return crashAtEveryPoint(t, env, "partial", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-		},
-		func(state string) int {
-			return crashAtEveryPoint(t, env, "journaled", "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-		},
-		func(state string) int {
-			return crashAtRandomPoints(t, env, "shard", 7, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-		},
+	args := func(state string) []string {
+		return []string{"--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3"}
+	}
+	for _, walk := range []struct {
+		name  string
+		crash func(t *testing.T, state string) int
+	}{
+		{"every shard", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "shard", args(state)...) }},
+		{"every partial", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "partial", args(state)...) }},
+		{"every journaled", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "journaled", args(state)...) }},
+		{"random shards", func(t *testing.T, state string) int { return crashAtRandomPoints(t, env, "shard", 7, args(state)...) }},
 	} {
-		state := t.TempDir() + "/st"
-		kills := walk(state)
-		for _, m := range []string{"designated", "projects", "problems/metadata"} {
-			want := mustBC(t, nil, "--state", ref, "cat", m)
-			if got := mustBC(t, nil, "--state", state, "cat", m); got != want {
-				t.Errorf("%s after %d crashes differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
+		t.Run(walk.name, func(t *testing.T) {
+			t.Parallel() // each walk has its own state; the scan only reads the mirror
+			state := t.TempDir() + "/st"
+			kills := walk.crash(t, state)
+			for _, m := range []string{"designated", "projects", "problems/metadata"} {
+				want := mustBC(t, nil, "--state", ref, "cat", m)
+				if got := mustBC(t, nil, "--state", state, "cat", m); got != want {
+					t.Errorf("%s after %d crashes differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
+				}
 			}
-		}
+		})
 	}
 }

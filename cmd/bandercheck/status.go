@@ -40,7 +40,7 @@ func (c *StatusCmd) Run(g *stages.Env) error {
 	}
 	var rows []StatusRow
 	for _, name := range pipeline.ManifestNames {
-		sf, err := pipeline.ReadStageFile(g.State, name)
+		sf, err := g.StateDir().StageFile(name)
 		if errors.Is(err, os.ErrNotExist) {
 			rows = append(rows, StatusRow{Manifest: name, State: "not started"})
 			continue
@@ -68,7 +68,7 @@ func (c *StatusCmd) Run(g *stages.Env) error {
 		return err
 	}
 	fmt.Println()
-	return stages.ShowPlan(os.Stdout, g.State)
+	return stages.ShowPlan(os.Stdout, g.StateDir())
 }
 
 func dash(s string) string {

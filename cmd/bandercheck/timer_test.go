@@ -22,7 +22,7 @@ import (
 // that names it, its upstream and the upstream's files.
 func timerMirror(t *testing.T) (m *genMirror, conf string) {
 	t.Helper()
-	m = generate(t, 400, "--removed", "0.005")
+	m = generate(t, 300, "--removed", "0.005")
 	url := m.serve(t, nil)
 	conf = filepath.Join(t.TempDir(), "bandersnatch.conf")
 	text := "[mirror]\ndirectory = " + m.root + "\nmaster = " + url + "\ndownload-mirror = " + url + "\ndownload-mirror-no-fallback = true\n"

@@ -33,7 +33,7 @@ func keyPath(j, m uint64) string {
 
 // Run implements the command.
 func (c *ManifestsCmd) Run() error {
-	if _, err := pipeline.OpenRun(c.State, "generated"); err != nil {
+	if _, err := pipeline.NewState(c.State).OpenRun("generated"); err != nil {
 		return err
 	}
 	m := uint64(float64(c.Rows) * 1.01)
@@ -41,7 +41,7 @@ func (c *ManifestsCmd) Run() error {
 	size := func(j uint64) string { return strconv.FormatUint(1000+mix(j)%5000000, 10) }
 	const perProject = 20
 
-	st, err := pipeline.OpenStage(c.State, "generated storage", true, pipeline.StageOptions{}, pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
+	st, err := pipeline.NewState(c.State).Stage("generated storage", true, pipeline.StageOptions{}, pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (c *ManifestsCmd) Run() error {
 		return err
 	}
 
-	md, err := pipeline.OpenStage(c.State, "generated metadata", true, pipeline.StageOptions{},
+	md, err := pipeline.NewState(c.State).Stage("generated metadata", true, pipeline.StageOptions{},
 		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
 	if err != nil {
 		return err

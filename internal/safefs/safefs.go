@@ -22,6 +22,7 @@ type Dir struct {
 	fd    int
 	name  string // for messages
 	label string // what paths below it are named from in errors ("" for none)
+	umask int32  // the process's umask when the root was opened; -1 unknown
 }
 
 // NotFollowedError says a path component is a symbolic link or not a folder
@@ -44,7 +45,7 @@ func OpenRoot(path, label string) (*Dir, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &Dir{fd: fd, name: path, label: label}, nil
+	return &Dir{fd: fd, name: path, label: label, umask: readUmask()}, nil
 }
 
 // show names rel for messages.
@@ -115,7 +116,7 @@ func (d *Dir) walk(rel string, create bool) ([]*Dir, error) {
 			if err == nil && merr == nil {
 				// as readable as the files put in it (0644 whatever the
 				// umask), so the web server serving the mirror reaches them
-				if cerr := unix.Fchmod(fd, 0o755); cerr != nil {
+				if cerr := d.chmodMade(fd, 0o755); cerr != nil {
 					unix.Close(fd)
 					closeChain(chain)
 					return nil, d.pathErr("chmod", done, cerr)
@@ -132,10 +133,59 @@ func (d *Dir) walk(rel string, create bool) ([]*Dir, error) {
 			closeChain(chain)
 			return nil, d.pathErr("open", done, err)
 		}
-		cur = &Dir{fd: fd, name: d.name + "/" + done, label: d.label}
+		cur = &Dir{fd: fd, name: d.name + "/" + done, label: d.label, umask: d.umask}
 		chain = append(chain, cur)
 	}
 	return chain, nil
+}
+
+// mkdirLast makes the last folder of rel when the folders above it are
+// there (a new project's folder): its parent opened in one call, then
+// mkdirat and an open that follows no link. done is false, with nothing
+// made, when anything else is met; the walk then makes or names it.
+func (d *Dir) mkdirLast(rel string) (nd *Dir, done bool, err error) {
+	dir, base := split(rel)
+	pfd := d.fd
+	if dir != "" {
+		fd, err := openDirBeneath(d.fd, dir)
+		if err != nil {
+			return nil, false, nil
+		}
+		defer unix.Close(fd)
+		pfd = fd
+	}
+	if err := unix.Mkdirat(pfd, base, 0o755); err != nil {
+		return nil, false, nil // there already (made meanwhile), or refused: the walk looks
+	}
+	fd, err := openDirAt(pfd, base)
+	if err != nil {
+		return nil, true, d.pathErr("open", rel, err) // swapped since it was made
+	}
+	if err := d.chmodMade(fd, 0o755); err != nil {
+		unix.Close(fd)
+		return nil, true, d.pathErr("chmod", rel, err)
+	}
+	return &Dir{fd: fd, name: d.name + "/" + rel, label: d.label, umask: d.umask}, true, nil
+}
+
+// chmodMade gives what was just made with perm the mode perm whatever the
+// umask (the web server serving the mirror reaches it), calling fchmod only
+// when the umask took bits off.
+func (d *Dir) chmodMade(fd int, perm uint32) error {
+	if m, ok := d.Umask(); ok && m&perm == 0 {
+		return nil
+	}
+	return unix.Fchmod(fd, perm)
+}
+
+// Umask is the process's umask as it was when the root d comes from was
+// opened; ok is false where it could not be read, and callers then set
+// modes with fchmod as if it took bits off.
+func (d *Dir) Umask() (mask uint32, ok bool) {
+	if d.umask < 0 {
+		return 0, false
+	}
+	return uint32(d.umask), true
 }
 
 func closeChain(chain []*Dir) {
@@ -172,6 +222,19 @@ func (d *Dir) OpenDir(rel string) (*Dir, error) { return d.open(rel, false) }
 func (d *Dir) MkdirAll(rel string) (*Dir, error) { return d.open(rel, true) }
 
 func (d *Dir) open(rel string, create bool) (*Dir, error) {
+	if rel != "" && CheckRel(rel) == nil {
+		// the common case in one call; a missing folder, a link or
+		// anything else is left to the walk, which makes or names it
+		fd, err := openDirBeneath(d.fd, rel)
+		if err == nil {
+			return &Dir{fd: fd, name: d.name + "/" + rel, label: d.label, umask: d.umask}, nil
+		}
+		if err == unix.ENOENT && create {
+			if nd, done, err := d.mkdirLast(rel); done {
+				return nd, err
+			}
+		}
+	}
 	chain, err := d.walk(rel, create)
 	if err != nil {
 		return nil, err
@@ -181,7 +244,7 @@ func (d *Dir) open(rel string, create bool) (*Dir, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Dir{fd: fd, name: d.name, label: d.label}, nil
+		return &Dir{fd: fd, name: d.name, label: d.label, umask: d.umask}, nil
 	}
 	for _, c := range chain[1 : len(chain)-1] {
 		c.Close()
@@ -240,11 +303,18 @@ func (d *Dir) OpenFile(rel string) (*os.File, error) {
 // CreateTemp creates a new file in d with a random name ending in suffix,
 // readable by its owner only until the caller changes that.
 func (d *Dir) CreateTemp(prefix, suffix string) (*os.File, string, error) {
+	return d.CreateTempMode(prefix, suffix, 0o600)
+}
+
+// CreateTempMode is CreateTemp with the permissions perm (less the umask):
+// for a folder no one else can enter, where perm is what the file will have
+// once renamed out of it.
+func (d *Dir) CreateTempMode(prefix, suffix string, perm uint32) (*os.File, string, error) {
 	for range 10 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		name := prefix + hex.EncodeToString(b[:]) + suffix
-		fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 		if err == unix.EEXIST {
 			continue
 		}
@@ -296,6 +366,11 @@ func (d *Dir) install(src *Dir, from, rel string, replaceLink bool) error {
 		return err
 	}
 	defer parent.Close()
+	// a new file in one call: renamed only when nothing is there
+	err = renameNoReplace(src.fd, from, parent.fd, base)
+	if err != unix.EEXIST && err != unix.EINVAL && err != unix.ENOSYS {
+		return d.renameErr(rel, err)
+	}
 	for {
 		st, err := parent.Lstat(base)
 		if err == unix.ENOENT {

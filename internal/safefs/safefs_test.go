@@ -145,7 +145,12 @@ func TestFoldersAreReadableWhateverTheUmask(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub.Close()
-	for _, p := range []string{"web", "web/packages", "web/packages/ab", "web/packages/ab/cd"} {
+	// a folder whose parent is there is made by the shorter path
+	if sub, err = d.MkdirAll("web/packages/ab/ef"); err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	for _, p := range []string{"web", "web/packages", "web/packages/ab", "web/packages/ab/cd", "web/packages/ab/ef"} {
 		st, err := os.Stat(filepath.Join(root, p))
 		if err != nil || st.Mode().Perm() != 0o755 {
 			t.Errorf("%s: %v %v, want drwxr-xr-x", p, st.Mode(), err)

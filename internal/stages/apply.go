@@ -119,7 +119,7 @@ func (c *ApplyOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
-	sum, err := pipeline.ReadPlanSummary(g.State)
+	sum, err := g.StateDir().PlanSummary()
 	if errors.Is(err, os.ErrNotExist) {
 		return &pipeline.UsageError{Msg: "there is no plan in " + g.State + ": run bandercheck plan first"}
 	}
@@ -142,6 +142,7 @@ func (c *ApplyOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
+	defer closeStore(ms)
 	mirror := store.Writer(ms)
 	unlock, err := mirror.Lock(ctx)
 	if err != nil {
@@ -177,7 +178,7 @@ func (c *ApplyOptions) applyLocked(ctx context.Context, g *Env, run *pipeline.Ru
 		}
 		downloadsRan = downloadsRan || a.name == "download"
 		// counted over the whole manifest: shards applied before a kill count too
-		counts, err := appliedCounts(g.State, a.name)
+		counts, err := appliedCounts(g.StateDir(), a.name)
 		if err != nil {
 			return err
 		}
@@ -251,14 +252,14 @@ func (c *ApplyOptions) actions(ctx context.Context, g *Env, ms store.Reader, mir
 			do: func(ctx context.Context, rows [][]string) ([]appliedRow, error) {
 				if sp == nil {
 					var err error
-					if sp, err = listSpellings(ctx, ms, g.State); err != nil {
+					if sp, err = listSpellings(ctx, ms, g.StateDir()); err != nil {
 						return nil, err
 					}
 				}
 				return removeProjectsShard(ctx, mirror, rc, sp, rows)
 			},
 			finish: func(ctx context.Context) error {
-				removed, err := removedProjects(g.State, rc)
+				removed, err := removedProjects(g.StateDir(), rc)
 				if err != nil {
 					return err
 				}
@@ -273,7 +274,7 @@ func (c *ApplyOptions) actions(ctx context.Context, g *Env, ms store.Reader, mir
 // of a finished action that has failed rows retries those rows only.
 func (c *ApplyOptions) apply(ctx context.Context, g *Env, a applyAction) error {
 	planName, appliedName := "plan/"+a.name, "applied/"+a.name
-	plan, err := pipeline.OpenManifest(g.State, planName)
+	plan, err := g.StateDir().Manifest(planName)
 	if err != nil {
 		return err
 	}
@@ -284,13 +285,13 @@ func (c *ApplyOptions) apply(ctx context.Context, g *Env, a applyAction) error {
 			return err
 		}
 	}
-	st, err := pipeline.OpenStage(g.State, "apply "+a.name, c.Fresh, g.stageOptions(), pipeline.MustSpec(appliedName))
+	st, err := g.StateDir().Stage("apply "+a.name, c.Fresh, g.stageOptions(), pipeline.MustSpec(appliedName))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if st.Done() {
-		counts, err := appliedCounts(g.State, a.name)
+		counts, err := appliedCounts(g.StateDir(), a.name)
 		if err != nil || counts[resultFailed] == 0 {
 			return err
 		}
@@ -301,7 +302,7 @@ func (c *ApplyOptions) apply(ctx context.Context, g *Env, a applyAction) error {
 		}
 		defer st.Close()
 	}
-	prev, err := openPrevious(retryState, appliedName)
+	prev, err := openPrevious(pipeline.NewState(retryState), appliedName)
 	if err != nil {
 		return err
 	}
@@ -379,10 +380,12 @@ func (c *ApplyOptions) retryStage(g *Env, appliedName, retryState string) (*pipe
 	if err := os.MkdirAll(filepath.Dir(aside), 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(filepath.Join(g.State, filepath.FromSlash(appliedName)), aside); err != nil {
+	err := os.Rename(filepath.Join(g.State, filepath.FromSlash(appliedName)), aside)
+	g.StateDir().Forget() // the applied manifest moved from under the handle
+	if err != nil {
 		return nil, fmt.Errorf("keep the results of %s aside for a retry: %w", appliedName, err)
 	}
-	return pipeline.OpenStage(g.State, "apply "+strings.TrimPrefix(appliedName, "applied/"), false, g.stageOptions(), pipeline.MustSpec(appliedName))
+	return g.StateDir().Stage("apply "+strings.TrimPrefix(appliedName, "applied/"), false, g.stageOptions(), pipeline.MustSpec(appliedName))
 }
 
 // dryRun prints what apply would do.

@@ -301,7 +301,7 @@ type spellings struct {
 
 // listSpellings lists web/json and web/pypi once, keeping the names of the
 // projects plan/remove-projects removes (a bounded set: --max-remove-projects).
-func listSpellings(ctx context.Context, ms store.Reader, state string) (*spellings, error) {
+func listSpellings(ctx context.Context, ms store.Reader, state *pipeline.State) (*spellings, error) {
 	removed, err := removedProjects(state, &recheck{loaded: true})
 	if err != nil || len(removed) == 0 {
 		return &spellings{}, err
@@ -351,9 +351,9 @@ func (sp *spellings) of(project, path string) []string {
 
 // removedProjects reads the set of projects plan/remove-projects removes,
 // less those whose metadata changed since (rc): the root index keeps them.
-func removedProjects(state string, rc *recheck) (map[string]bool, error) {
+func removedProjects(state *pipeline.State, rc *recheck) (map[string]bool, error) {
 	set := map[string]bool{}
-	err := pipeline.EachRow(state, "plan/remove-projects", func(row []string) error {
+	err := state.EachRow("plan/remove-projects", func(row []string) error {
 		if _, cerr := checkRemovalRow(row); cerr == nil && !rc.changed(row[pipeline.RemoveProject]) {
 			set[row[pipeline.RemoveProject]] = true
 		}
@@ -366,11 +366,11 @@ func removedProjects(state string, rc *recheck) (map[string]bool, error) {
 type previous struct{ r *pipeline.ManifestReader }
 
 // openPrevious opens the results kept aside in retryState, or returns nil.
-func openPrevious(retryState, name string) (*previous, error) {
-	if _, err := pipeline.ReadStageFile(retryState, name); err != nil {
+func openPrevious(retryState *pipeline.State, name string) (*previous, error) {
+	if _, err := retryState.StageFile(name); err != nil {
 		return nil, nil
 	}
-	r, err := pipeline.OpenManifest(retryState, name)
+	r, err := retryState.Manifest(name)
 	if err != nil {
 		return nil, err
 	}

@@ -45,11 +45,11 @@ func (r *recheck) load(ctx context.Context) error {
 	if r.loaded {
 		return nil
 	}
-	run, err := pipeline.ReadRun(r.g.State)
+	run, err := r.g.StateDir().Run()
 	if err != nil {
 		return err
 	}
-	sf, err := pipeline.ReadStageFile(r.g.State, "designated")
+	sf, err := r.g.StateDir().StageFile("designated")
 	if err != nil {
 		return err
 	}

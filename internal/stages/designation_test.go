@@ -169,7 +169,7 @@ func TestConfigMirrorKeys(t *testing.T) {
 		if p := f.rows("problems/metadata"); len(p) != 0 {
 			t.Errorf("json = false gives problems %v", p)
 		}
-		run, _ := pipeline.ReadRun(f.env.State)
+		run, _ := pipeline.NewState(f.env.State).Run()
 		if run.Option("metadata.from") != "simple" {
 			t.Errorf("source %q, want simple", run.Option("metadata.from"))
 		}
@@ -189,7 +189,7 @@ func TestConfigChangeRefusesResume(t *testing.T) {
 	f.withConfig("[mirror]\njson = true\n")
 	f.scans()
 	f.withConfig("[mirror]\njson = true\n[plugins]\nenabled = prerelease_release\n")
-	err := (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
+	_, err := (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "metadata.config") {
 		t.Fatalf("a resume under other filters: %v", err)
@@ -201,7 +201,7 @@ func TestBadConfigIsUsageError(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"web/json/demo": jsonDoc("demo", 1), "web/packages/aa/x.whl": "x"})
 	f.withConfig("[plugins]\nenabled = blocklist_release\n[blocklist]\npackages =\n    demo>=>1\n")
-	err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
+	_, err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "[blocklist] packages") {
 		t.Fatalf("scan storage with a malformed specifier: %v", err)
@@ -233,7 +233,7 @@ func TestProjectFilterReports(t *testing.T) {
 	if n := len(f.rows("plan/delete")); n != 0 {
 		t.Errorf("the excluded project's files are planned for deletion without being asked")
 	}
-	sum, _ := pipeline.ReadPlanSummary(f.env.State)
+	sum, _ := pipeline.NewState(f.env.State).PlanSummary()
 	if sum.ProblemsWithoutFallback != 0 {
 		t.Errorf("a filter report blocks deletes: %d", sum.ProblemsWithoutFallback)
 	}

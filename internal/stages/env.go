@@ -24,7 +24,7 @@ import (
 type Env struct {
 	Mirror      Location // a path or s3://bucket/prefix; the config's [mirror] directory when zero
 	Config      string   // a bandersnatch.conf, or ""
-	State       string   // the state directory
+	State       string   // the state directory (StateDir is the handle on it)
 	S3Endpoint  string
 	S3Region    string
 	S3PathStyle bool // path-style addressing; an IP or localhost endpoint implies it
@@ -50,15 +50,19 @@ type Env struct {
 	// parser fixed in a new version reads every document once.
 	Build string
 
+	st      *pipeline.State // the handle on State, made by StateDir
 	timings []stageTiming
 	refused []string // the guards that refused the command
 	conf    *sources.Config
 	log     *slog.Logger
-	hashed  *hashTally // what this process's scan storage hashed and reused
-	// metaTally is what this process's scan metadata read and reused
-	metaTally *metaTally
+	// metadata is what this process's scan metadata read and reused, as
+	// its caller handed it to the metrics (RecordMetadata)
+	metadata *ScanMetadataResult
 	// wrapStore, in tests, wraps the store the stages open (to count reads)
 	wrapStore func(store.Store) store.Store
+	// tuneS3, in tests, changes the options an S3 store is opened with (to
+	// force multipart uploads of small objects)
+	tuneS3 func(*s3store.Options)
 }
 
 // Location is a mirror root: a local path or s3://bucket/prefix, checked while parsing.
@@ -105,6 +109,16 @@ func (l Location) String() string {
 		return "s3://" + l.Bucket + "/" + l.Prefix
 	}
 	return l.Path
+}
+
+// StateDir is the handle on the state directory State, made on first use
+// (again when State was changed since). Every stage reads and writes STATE
+// through it; cmd/bandercheck locks it for the commands that write STATE.
+func (g *Env) StateDir() *pipeline.State {
+	if g.st == nil || g.st.Dir() != g.State {
+		g.st = pipeline.NewState(g.State)
+	}
+	return g.st
 }
 
 // config reads --config once.
@@ -178,12 +192,24 @@ func (g *Env) openStore(ctx context.Context) (store.Store, Location, error) {
 		PathStyle: g.S3PathStyle, VirtualHost: g.S3VirtualHost, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
 		Requests: g.S3Requests,
 	}
+	if g.tuneS3 != nil {
+		g.tuneS3(&opt)
+	}
 	st, err := s3store.Open(ctx, opt)
 	if err != nil {
 		return nil, loc, err
 	}
 	st.StageUploadsIn(filepath.Join(g.State, "tmp", "uploads"))
 	return st, loc, nil
+}
+
+// closeStore closes a store the stage opened, when it has anything to close
+// (an S3 store's idle connections): the stages after it in one process (run)
+// do not carry them.
+func closeStore(ms store.Store) {
+	if c, ok := ms.(io.Closer); ok {
+		c.Close() // an S3 store's Close only drops idle connections: no error
+	}
 }
 
 // wholeMirror refuses --partition for a stage that works on the whole mirror.
@@ -210,7 +236,7 @@ func (g *Env) openRun() (*pipeline.Run, Location, error) {
 	if err != nil {
 		return nil, loc, err
 	}
-	r, err := pipeline.OpenRun(g.State, loc.String())
+	r, err := g.StateDir().OpenRun(loc.String())
 	return r, loc, err
 }
 

@@ -83,7 +83,7 @@ func newFixture(t *testing.T, files map[string]string) *fixture {
 func (f *fixture) rows(name string) [][]string {
 	f.t.Helper()
 	var out [][]string
-	if err := pipeline.EachRow(f.env.State, name, func(r []string) error {
+	if err := pipeline.NewState(f.env.State).EachRow(name, func(r []string) error {
 		out = append(out, append([]string(nil), r...))
 		return nil
 	}); err != nil {
@@ -119,10 +119,10 @@ func (f *fixture) column(name string, i int) []string {
 // scans runs scan storage and scan metadata (from JSON without a config).
 func (f *fixture) scans() {
 	f.t.Helper()
-	if err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
 		f.t.Fatalf("scan storage: %v", err)
 	}
-	if err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
+	if _, err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil { // --from as the config says
 		f.t.Fatalf("scan metadata: %v", err)
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/bandercheck/bandercheck/internal/partition"
 	"github.com/bandercheck/bandercheck/internal/store"
@@ -37,14 +40,18 @@ const (
 
 // listProjects lists web/json, web/pypi and web/simple into a sorter keyed by
 // normal name, so that every project is seen once, in normalized order,
-// whichever of the three places it is in, keeping the names in part. Memory
-// holds the sorter's budget. On a store that lists each object's identity
+// whichever of the three places it is in, keeping the names in part. memory
+// is the sorter's budget. On a store that lists each object's identity
 // (S3, an objectNamer) the documents' identities come along: web/json's
 // from its listing, the simple pages' from a listing of web/simple without
 // a delimiter (two keys a project instead of one).
-func listProjects(ctx context.Context, ms store.Reader, tmp string, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
-	s := pipeline.NewSorter(tmp, 32<<20, 4, func(r []string) string { return r[0] })
-	counts := map[string]int64{}
+func listProjects(ctx context.Context, ms store.Reader, tmp string, memory int64, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
+	sorter := pipeline.NewSorter(tmp, memory, 4, func(r []string) string { return r[0] })
+	// the three folders are listed at once (each is pages one after the
+	// other: at 20 ms a request that was most of the listing's time); the
+	// sorter orders their rows whatever order they come in
+	s := &lockedAdder{s: sorter, counts: map[string]int64{}}
+	counts := s.counts
 	add := func(source string) func(string, bool, store.Object) error {
 		return func(name string, dir bool, o store.Object) error {
 			if source == fromJSON && dir || source != fromJSON && !dir || strings.HasPrefix(name, ".") {
@@ -57,12 +64,11 @@ func listProjects(ctx context.Context, ms store.Reader, tmp string, hashIndex bo
 			if !part.Has(norm) {
 				return nil
 			}
-			counts[source]++
 			id := ""
 			if source == fromJSON {
 				id = documentID(o)
 			}
-			return s.Add([]string{norm, name, source, id})
+			return s.add(source, []string{norm, name, source, id})
 		}
 	}
 	names := func(prefix string, fn func(string, bool, store.Object) error) error {
@@ -71,33 +77,52 @@ func listProjects(ctx context.Context, ms store.Reader, tmp string, hashIndex bo
 		}
 		return ms.Names(ctx, prefix, func(name string, dir bool) error { return fn(name, dir, store.Object{}) })
 	}
-	if err := names("web/json/", add(fromJSON)); err != nil {
-		return s, counts, err
-	}
-	if err := names("web/pypi/", add(fromPyPI)); err != nil {
-		return s, counts, err
-	}
-	if _, ok := ms.(objectNamer); ok {
-		return s, counts, listSimpleFiles(ctx, ms, s, hashIndex, part, counts)
-	}
-	if !hashIndex {
-		return s, counts, names("web/simple/", add(fromSimple))
-	}
-	var shards []string
-	if err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
-		if dir {
-			shards = append(shards, n)
+	listSimple := func() error {
+		if _, ok := ms.(objectNamer); ok {
+			return listSimpleFiles(ctx, ms, s, hashIndex, part)
+		}
+		if !hashIndex {
+			return names("web/simple/", add(fromSimple))
+		}
+		var shards []string
+		if err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
+			if dir {
+				shards = append(shards, n)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, c := range shards {
+			if err := names("web/simple/"+c+"/", add(fromSimple)); err != nil {
+				return err
+			}
 		}
 		return nil
-	}); err != nil {
-		return s, counts, err
 	}
-	for _, c := range shards {
-		if err := names("web/simple/"+c+"/", add(fromSimple)); err != nil {
-			return s, counts, err
-		}
+	g, gctx := errgroup.WithContext(ctx)
+	ctx = gctx
+	g.Go(func() error { return names("web/json/", add(fromJSON)) })
+	g.Go(func() error { return names("web/pypi/", add(fromPyPI)) })
+	g.Go(listSimple)
+	return sorter, counts, g.Wait()
+}
+
+// lockedAdder is listProjects' sorter and counts, shared by its listings.
+type lockedAdder struct {
+	mu     sync.Mutex
+	s      *pipeline.Sorter
+	counts map[string]int64 // rows by source, simple files not counted
+}
+
+// add adds one row of source (simpleFile rows are not counted).
+func (a *lockedAdder) add(source string, row []string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if source != simpleFile {
+		a.counts[source]++
 	}
-	return s, counts, nil
+	return a.s.Add(row)
 }
 
 // simpleFile is the sorter's source of a simple page listed with its identity.
@@ -106,7 +131,7 @@ const simpleFile = "simple-file"
 // listSimpleFiles lists every project's simple pages with their identities
 // into the sorter: a row for each folder (as a plain listing gives) and one
 // for each of its index.v1_json and index.html.
-func listSimpleFiles(ctx context.Context, ms store.Reader, s *pipeline.Sorter, hashIndex bool, part partition.Range, counts map[string]int64) error {
+func listSimpleFiles(ctx context.Context, ms store.Reader, s *lockedAdder, hashIndex bool, part partition.Range) error {
 	last := ""
 	return ms.List(ctx, "web/simple/", "", func(o store.Object) error {
 		rel := strings.TrimPrefix(o.Key, "web/simple/")
@@ -131,15 +156,14 @@ func listSimpleFiles(ctx context.Context, ms store.Reader, s *pipeline.Sorter, h
 		folder := strings.TrimSuffix(o.Key, file)
 		if folder != last {
 			last = folder
-			counts[fromSimple]++
-			if err := s.Add([]string{norm, name, fromSimple, ""}); err != nil {
+			if err := s.add(fromSimple, []string{norm, name, fromSimple, ""}); err != nil {
 				return err
 			}
 		}
 		if file != "index.v1_json" && file != "index.html" {
 			return nil
 		}
-		return s.Add([]string{norm, o.Key, simpleFile, documentID(o)})
+		return s.add(simpleFile, []string{norm, o.Key, simpleFile, documentID(o)})
 	})
 }
 

@@ -38,7 +38,7 @@ type projectOutcome struct {
 	rows     [][]string // designated rows, when collected
 	deferred bool       // too large to buffer: the writer reads it as a stream
 	bytes    int64
-	held     int64 // bytes of inlineMemory this project holds until written
+	held     int64 // bytes of the document budget this project holds until written
 	// excludedBy names the project or metadata filter that excludes the project
 	excludedBy string
 	docs       docRecord // the identities of the documents read
@@ -52,13 +52,13 @@ var errTooLarge = errors.New("document too large to buffer")
 // inlineLimit is the largest document a worker buffers.
 const inlineLimit = 1 << 20
 
-// inlineMemory bounds the bytes of documents the workers of a scan hold at
+// The scan's document budget (metadataShare of --memory: 32 MiB at the
+// default) bounds the bytes of documents the workers of a scan hold at
 // once, read whole and then as rows until the writer has written them. A
 // document that would pass it is read as a stream by the writer instead
 // (errTooLarge), so memory does not grow with the workers in flight (256 on
 // S3) nor with how many large documents meet in one window: a buffer of
 // inlineLimit a worker, as it was, took 256 MiB on S3.
-var inlineMemory int64 = 32 << 20
 
 // memBudget counts bytes against a limit; it never blocks (a worker that
 // cannot take leaves its document to the writer, which never waits on the
@@ -72,8 +72,9 @@ type memBudget struct {
 
 func newMemBudget(limit int64) *memBudget { return &memBudget{limit: limit} }
 
-// newScanBudget is the budget of one metadata scan (a variable for tests).
-var newScanBudget = func() *memBudget { return newMemBudget(inlineMemory) }
+// newScanBudget is the document budget of one metadata scan, limit bytes
+// (a variable for tests).
+var newScanBudget = newMemBudget
 
 // take reserves n bytes, or reports that they would pass the limit.
 func (b *memBudget) take(n int64) bool {

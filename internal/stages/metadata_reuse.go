@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -248,11 +247,11 @@ func (s *prevStream) take() { s.row = nil }
 // were finished for this mirror under fingerprint fp, or returns nil: nothing
 // to reuse (and says why when something was there).
 func openPreviousMetadata(g *Env, mirror, fp string) (*previousMetadata, error) {
-	dir := filepath.Join(g.State, pipeline.PreviousDir)
-	if pipeline.PreviousMirror(g.State) != mirror {
+	dir := g.StateDir().Previous()
+	if g.StateDir().PreviousMirror() != mirror {
 		return nil, nil
 	}
-	sf, err := pipeline.ReadStageFile(dir, "projects")
+	sf, err := dir.StageFile("projects")
 	if err != nil {
 		return nil, nil // none kept
 	}
@@ -260,7 +259,7 @@ func openPreviousMetadata(g *Env, mirror, fp string) (*previousMetadata, error) 
 		logf(g, "scan metadata: the previous scan's projects manifest has no documents column (an older version): every document is read")
 		return nil, nil
 	}
-	if old := pipeline.ReadFingerprint(dir); old != fp {
+	if old := dir.Fingerprint(); old != fp {
 		logf(g, "scan metadata: the source, hash index, config or partition changed since the previous scan: every document is read")
 		return nil, nil
 	}
@@ -269,13 +268,13 @@ func openPreviousMetadata(g *Env, mirror, fp string) (*previousMetadata, error) 
 		name string
 		to   *prevStream
 	}{{"projects", &p.projects}, {"designated", &p.designated}, {"problems/metadata", &p.problems}} {
-		sf, err := pipeline.ReadStageFile(dir, s.name)
+		sf, err := dir.StageFile(s.name)
 		if err == nil && sf.State != pipeline.StateDone {
 			err = errors.New("unfinished")
 		}
 		var r *pipeline.ManifestReader
 		if err == nil {
-			r, err = pipeline.OpenManifest(dir, s.name)
+			r, err = dir.Manifest(s.name)
 		}
 		if err != nil {
 			logf(g, "scan metadata: the previous %s manifest cannot be read (%v): every document is read", s.name, err)
@@ -402,7 +401,19 @@ func (p *previousMetadata) fail(st *pipeline.Stage, err error) (bool, error) {
 	return false, st.DiscardUnit()
 }
 
-// metaTally counts, for the log and the metrics, what scan metadata read and reused.
+// ScanMetadataResult is what one scan metadata did, for run's report and
+// the metrics.
+type ScanMetadataResult struct {
+	// Scanned is false when the scan had finished in an earlier run.
+	Scanned bool
+	// Reused counts the projects whose rows were taken from the previous
+	// scan (documents unchanged), Read those read, in Documents documents.
+	Reused, Read, Documents int64
+}
+
+func (r ScanMetadataResult) String() string { return metaTally{r.Reused, r.Read, r.Documents}.String() }
+
+// metaTally counts, for the log, what scan metadata read and reused.
 type metaTally struct {
 	reused, read, documents int64
 }

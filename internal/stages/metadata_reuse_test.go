@@ -69,7 +69,7 @@ func (f *fixture) scanMetadataCounting(from string, fresh bool) []string {
 	c := &openCounter{}
 	f.env.wrapStore = func(s store.Store) store.Store { c.Store = s; return c }
 	defer func() { f.env.wrapStore = nil }()
-	if err := (&ScanMetadataOptions{From: from, Jobs: 3, Fresh: fresh}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: from, Jobs: 3, Fresh: fresh}).Run(f.ctx, f.env); err != nil {
 		f.t.Fatalf("scan metadata: %v", err)
 	}
 	slices.Sort(c.opened)
@@ -81,7 +81,7 @@ func metadataBytes(t *testing.T, state string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for _, m := range pipeline.MetadataManifests {
-		sf, err := pipeline.ReadStageFile(state, m)
+		sf, err := pipeline.NewState(state).StageFile(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func (f *fixture) referenceScan(from string) map[string][]byte {
 	env := *f.env
 	env.State = f.t.TempDir() + "/ref"
 	env.wrapStore = nil
-	if err := (&ScanMetadataOptions{From: from, Jobs: 1}).Run(f.ctx, &env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: from, Jobs: 1}).Run(f.ctx, &env); err != nil {
 		f.t.Fatal(err)
 	}
 	return metadataBytes(f.t, env.State)

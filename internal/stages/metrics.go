@@ -38,6 +38,14 @@ func (g *Env) StageFinished(stage string, took time.Duration) {
 	}
 }
 
+// RecordMetadata hands the metrics what a scan metadata of this process
+// read and reused (its result); the metrics written next report it.
+func (g *Env) RecordMetadata(r ScanMetadataResult) {
+	if r.Scanned {
+		g.metadata = &r
+	}
+}
+
 // WriteMetrics writes --metrics-file for a command that ended with exitCode,
 // after err (nil when it succeeded). It does nothing without a metrics file.
 func (g *Env) WriteMetrics(command string, exitCode int, err error) error {
@@ -70,7 +78,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 	bytes := gauge("bandercheck_manifest_bytes", "Compressed bytes of each manifest's shards.", "manifest")
 	done := gauge("bandercheck_manifest_done", "1 when the stage writing the manifest has finished, 0 while it is under way.", "manifest")
 	for _, m := range pipeline.ManifestNames {
-		sf, err := pipeline.ReadStageFile(g.State, m)
+		sf, err := g.StateDir().StageFile(m)
 		if err != nil {
 			continue
 		}
@@ -82,7 +90,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		bytes.WithLabelValues(m).Set(float64(b))
 		done.WithLabelValues(m).Set(boolValue(sf.State == pipeline.StateDone))
 	}
-	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil && sum.Join != nil {
+	if sum, err := g.StateDir().PlanSummary(); err == nil && sum.Join != nil {
 		files := gauge("bandercheck_plan_files", "Files in the plan, by action and reason (held back: kept by the grace period).", "action", "reason")
 		planBytes := gauge("bandercheck_plan_bytes", "Bytes of the files in the plan, by action and reason.", "action", "reason")
 		for action, m := range map[string]map[string]*pipeline.Tally{"download": sum.Join.Download, "delete": sum.Join.Delete, "held-back": sum.Join.HeldBack} {
@@ -99,6 +107,10 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		for by, n := range sum.Join.Proven {
 			proven.WithLabelValues(by).Set(float64(n))
 		}
+		provenBytes := gauge("bandercheck_proven_bytes", "Bytes of the designated files stored with the right size, by how their content was proven: etag, metadata, content or size (nothing but the size).", "by")
+		for by, n := range sum.Join.ProvenBytes {
+			provenBytes.WithLabelValues(by).Set(float64(n))
+		}
 		etagMismatch := gauge("bandercheck_etag_mismatches", "ETag mismatches read in full before planning: confirmed (planned as hash-mismatch) or refuted.", "result")
 		for res, n := range sum.Join.ETagMismatches {
 			etagMismatch.WithLabelValues(res).Set(float64(n))
@@ -109,15 +121,15 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		planRefused.WithLabelValues("max-remove-projects").Set(boolValue(sum.RemovalsRefused))
 		planRefused.WithLabelValues("max-download").Set(boolValue(sum.DownloadsRefused))
 	}
-	if t := g.metaTally; t != nil {
+	if t := g.metadata; t != nil {
 		m := gauge("bandercheck_metadata_projects", "Projects the last scan metadata in this process read (documents changed or new) or reused (rows of the previous scan taken, documents unchanged).", "how")
-		m.WithLabelValues("read").Set(float64(t.read))
-		m.WithLabelValues("reused").Set(float64(t.reused))
-		gauge("bandercheck_metadata_documents_read", "Documents the last scan metadata in this process opened.").WithLabelValues().Set(float64(t.documents))
+		m.WithLabelValues("read").Set(float64(t.Read))
+		m.WithLabelValues("reused").Set(float64(t.Reused))
+		gauge("bandercheck_metadata_documents_read", "Documents the last scan metadata in this process opened.").WithLabelValues().Set(float64(t.Documents))
 	}
 	applied := gauge("bandercheck_applied_files", "Plan rows apply carried out, by action and result (ok, present, skipped, failed).", "action", "result")
 	for _, a := range []string{"download", "delete", "remove-projects"} {
-		counts, err := appliedCounts(g.State, a)
+		counts, err := appliedCounts(g.StateDir(), a)
 		if err != nil {
 			continue
 		}

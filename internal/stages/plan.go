@@ -55,7 +55,7 @@ func AssembleParts(g *Env, partitions []string) error {
 	if err != nil {
 		return err
 	}
-	if err := pipeline.AssembleParts(g.State, dirs); err != nil {
+	if err := g.StateDir().AssembleParts(dirs); err != nil {
 		return err
 	}
 	logf(g, "plan: the scans of %d partitions are put together in %s", len(dirs), g.State)
@@ -87,7 +87,7 @@ func (c *PlanOptions) Run(ctx context.Context, g *Env) error {
 // the stage it returns.
 func joinInto(ctx context.Context, g *Env, newDir string, opts joinOptions) (*pipeline.Stage, *pipeline.JoinSummary, error) {
 	for tries := 0; ; tries++ {
-		st, err := pipeline.OpenStage(newDir, "plan", true, g.stageOptions(),
+		st, err := pipeline.NewState(newDir).Stage("plan", true, g.stageOptions(),
 			pipeline.MustSpec("plan/download"), pipeline.MustSpec("plan/delete"), pipeline.MustSpec("plan/remove-projects"))
 		if err != nil {
 			return nil, nil, err
@@ -114,9 +114,9 @@ func joinInto(ctx context.Context, g *Env, newDir string, opts joinOptions) (*pi
 }
 
 // planInputs checks that the stages plan reads are done.
-func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err error) {
+func planInputs(state *pipeline.State) (storage *pipeline.StageFile, upstream bool, err error) {
 	for _, need := range []struct{ manifest, cmd string }{{"storage", "scan storage"}, {"designated", "scan metadata"}} {
-		sf, err := pipeline.ReadStageFile(state, need.manifest)
+		sf, err := state.StageFile(need.manifest)
 		if errors.Is(err, os.ErrNotExist) || err == nil && sf.State != pipeline.StateDone {
 			return nil, false, &pipeline.UsageError{Msg: fmt.Sprintf("plan needs a finished %s: run bandercheck %s first", need.manifest, need.cmd)}
 		}
@@ -127,7 +127,7 @@ func planInputs(state string) (storage *pipeline.StageFile, upstream bool, err e
 			storage = sf
 		}
 	}
-	if sf, err := pipeline.ReadStageFile(state, "upstream"); err == nil && sf.State == pipeline.StateDone {
+	if sf, err := state.StageFile("upstream"); err == nil && sf.State == pipeline.StateDone {
 		upstream = true
 	}
 	return storage, upstream, nil
@@ -137,11 +137,11 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 	if err := g.wholeMirror("plan"); err != nil {
 		return nil, err
 	}
-	run, err := pipeline.ReadRun(g.State)
+	run, err := g.StateDir().Run()
 	if err != nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("%v: run the scans first", err)}
 	}
-	storageStage, haveUpstream, err := planInputs(g.State)
+	storageStage, haveUpstream, err := planInputs(g.StateDir())
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 	from := removalSources{upstream: haveUpstream, filtered: c.RemoveFiltered}
 	removals := from.any()
 	if removals {
-		local, removed, excluded, err := countRemoved(g.State, from)
+		local, removed, excluded, err := countRemoved(g.StateDir(), from)
 		if err != nil {
 			return nil, err
 		}
@@ -174,21 +174,21 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 		if removed > sum.MaxRemoveProjects {
 			removals, sum.RemovalsRefused = false, true
 		}
-	} else if sum.LocalProjects, err = countRows(g.State, "projects"); err != nil {
+	} else if sum.LocalProjects, err = countRows(g.StateDir(), "projects"); err != nil {
 		return nil, err
 	}
-	if sum.ProblemsWithoutFallback, err = countProblems(g.State); err != nil {
+	if sum.ProblemsWithoutFallback, err = countProblems(g.StateDir()); err != nil {
 		return nil, err
 	}
 
-	st, join, err := joinInto(ctx, g, newDir, joinOptions{g: g, runMirror: run.Mirror, state: g.State, tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
+	st, join, err := joinInto(ctx, g, newDir, joinOptions{g: g, runMirror: run.Mirror, state: g.StateDir(), tmp: tmp, memory: int64(c.Memory), removals: removals, from: from, cutoff: sum.GraceCutoff})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
 	sum.Join = join
 	if removals {
-		if sum.RemoveProjectsRows, err = writeRemovals(g.State, from, st, hashIndex); err != nil {
+		if sum.RemoveProjectsRows, err = writeRemovals(g.StateDir(), from, st, hashIndex); err != nil {
 			return nil, err
 		}
 	}
@@ -222,6 +222,7 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 // swapPlan puts the new plan in place of the old, and retires the old plan's
 // applied records, which describe another plan.
 func swapPlan(g *Env, newDir string) error {
+	defer g.StateDir().Forget() // the plan is replaced under the handle
 	planDir := filepath.Join(g.State, "plan")
 	old := filepath.Join(g.State, "tmp", "plan-old")
 	if err := os.RemoveAll(old); err != nil {
@@ -237,7 +238,8 @@ func swapPlan(g *Env, newDir string) error {
 }
 
 type joinOptions struct {
-	state, tmp     string
+	state          *pipeline.State
+	tmp            string
 	memory         int64
 	removals       bool
 	from           removalSources
@@ -267,7 +269,7 @@ func runJoin(ctx context.Context, o joinOptions, st *pipeline.Stage) (*pipeline.
 }
 
 func openStorage(ctx context.Context, o joinOptions) (pipeline.RowReader, error) {
-	m, err := pipeline.OpenManifest(o.state, "storage")
+	m, err := o.state.Manifest("storage")
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +314,7 @@ func drainInto(ctx context.Context, r pipeline.RowReader, s *pipeline.Sorter) (p
 }
 
 func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, error) {
-	m, err := pipeline.OpenManifest(o.state, "designated")
+	m, err := o.state.Manifest("designated")
 	if err != nil {
 		return nil, err
 	}

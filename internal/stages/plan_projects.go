@@ -20,14 +20,14 @@ func (r removalSources) any() bool { return r.upstream || r.filtered }
 
 // openRemoved merges the projects manifest against upstream and the
 // projects the filters exclude.
-func openRemoved(state string, from removalSources) (*pipeline.RemovedIter, error) {
-	p, err := pipeline.OpenManifest(state, "projects")
+func openRemoved(state *pipeline.State, from removalSources) (*pipeline.RemovedIter, error) {
+	p, err := state.Manifest("projects")
 	if err != nil {
 		return nil, err
 	}
 	var upstream, excluded pipeline.RowReader
 	if from.upstream {
-		u, err := pipeline.OpenManifest(state, "upstream")
+		u, err := state.Manifest("upstream")
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -35,7 +35,7 @@ func openRemoved(state string, from removalSources) (*pipeline.RemovedIter, erro
 		upstream = u
 	}
 	if from.filtered {
-		m, err := pipeline.OpenManifest(state, "problems/metadata")
+		m, err := state.Manifest("problems/metadata")
 		if err != nil {
 			p.Close()
 			if upstream != nil {
@@ -76,7 +76,7 @@ func projectOfPath(path string) string {
 	return sources.Normalize(rest)
 }
 
-func countRemoved(state string, from removalSources) (local, removed, excluded int64, err error) {
+func countRemoved(state *pipeline.State, from removalSources) (local, removed, excluded int64, err error) {
 	it, err := openRemoved(state, from)
 	if err != nil {
 		return 0, 0, 0, err
@@ -92,8 +92,8 @@ func countRemoved(state string, from removalSources) (local, removed, excluded i
 	}
 }
 
-func countRows(state, manifest string) (int64, error) {
-	sf, err := pipeline.ReadStageFile(state, manifest)
+func countRows(state *pipeline.State, manifest string) (int64, error) {
+	sf, err := state.StageFile(manifest)
 	if err != nil {
 		return 0, err
 	}
@@ -101,9 +101,9 @@ func countRows(state, manifest string) (int64, error) {
 }
 
 // countProblems counts metadata problems that no fallback resolved.
-func countProblems(state string) (int64, error) {
+func countProblems(state *pipeline.State) (int64, error) {
 	var n int64
-	err := pipeline.EachRow(state, "problems/metadata", func(row []string) error {
+	err := state.EachRow("problems/metadata", func(row []string) error {
 		if row[pipeline.ProblemFallback] == "" {
 			n++
 		}
@@ -117,7 +117,7 @@ func countProblems(state string) (int64, error) {
 }
 
 // writeRemovals lists the metadata files and simple folders of removed projects.
-func writeRemovals(state string, from removalSources, st *pipeline.Stage, hashIndex bool) (int64, error) {
+func writeRemovals(state *pipeline.State, from removalSources, st *pipeline.Stage, hashIndex bool) (int64, error) {
 	it, err := openRemoved(state, from)
 	if err != nil {
 		return 0, err

@@ -15,11 +15,11 @@ import (
 // ShowPlan prints, reading STATE only, the plan (its summary table) and what
 // apply did with it, and what the last check's apply did (STATE/previous):
 // the read-only view of plan --show and status.
-func ShowPlan(w io.Writer, state string) error {
-	sum, err := pipeline.ReadPlanSummary(state)
+func ShowPlan(w io.Writer, state *pipeline.State) error {
+	sum, err := state.PlanSummary()
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		fmt.Fprintf(w, "plan: none in %s yet\n", state)
+		fmt.Fprintf(w, "plan: none in %s yet\n", state.Dir())
 	case err != nil:
 		return err
 	default:
@@ -31,12 +31,12 @@ func ShowPlan(w io.Writer, state string) error {
 	if err := printApplied(w, state, "applied (this plan):"); err != nil {
 		return err
 	}
-	return printApplied(w, filepath.Join(state, pipeline.PreviousDir), "applied (the last check's plan, kept in STATE/previous):")
+	return printApplied(w, state.Previous(), "applied (the last check's plan, kept in STATE/previous):")
 }
 
 // printApplied prints the result counts of each applied manifest in state,
 // under title, when there are any.
-func printApplied(w io.Writer, state, title string) error {
+func printApplied(w io.Writer, state *pipeline.State, title string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	printed := false
 	for _, a := range []string{"download", "delete", "remove-projects"} {
@@ -63,18 +63,18 @@ func KeepApplied(g *Env, force bool) error {
 	if _, err := os.Stat(applied); err != nil {
 		return nil
 	}
-	run, err := pipeline.ReadRun(g.State)
+	run, err := g.StateDir().Run()
 	if err != nil {
 		return err
 	}
-	sum, serr := pipeline.ReadPlanSummary(g.State)
+	sum, serr := g.StateDir().PlanSummary()
 	finished := serr == nil && run.Option(applyFinished) == sum.PlanID
 	if !finished && !force {
 		return &pipeline.RefusedError{Guards: []string{"applied"}, Msg: fmt.Sprintf("the plan in %s is partly applied: a new plan would replace it before apply has finished. "+
 			"Finish it (bandercheck apply), or read the plan and what was applied (bandercheck plan --show), or plan anew with --force (the applied results are kept in %s)",
 			g.State, filepath.Join(g.State, pipeline.PreviousDir, "applied"))}
 	}
-	if err := pipeline.KeepApplied(g.State, run.Mirror); err != nil {
+	if err := g.StateDir().KeepApplied(run.Mirror); err != nil {
 		return err
 	}
 	logf(g, "plan: a new plan replaces the old one; what apply did with it is kept in %s", filepath.Join(g.State, pipeline.PreviousDir, "applied"))

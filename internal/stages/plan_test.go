@@ -53,10 +53,10 @@ func planFixture(t *testing.T) (f *fixture, missing, badHash, badSize pkg) {
 		gone.key():                      gone.content,
 		"web/packages/ff/ff/orphan.whl": "nobody's",
 	})
-	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ScanMetadataOptions{From: fromJSON, Jobs: 2}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: fromJSON, Jobs: 2}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	return f, missing, badHash, badSize
@@ -135,7 +135,7 @@ func TestPlanRefusesManyRemovals(t *testing.T) {
 func TestPlanNeedsScans(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"web/packages/aa/x.whl": "x"})
-	if err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	err := f.plan()

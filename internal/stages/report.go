@@ -117,6 +117,18 @@ type reportPlan struct {
 	LocalProjects        int64
 	RemoveProjects       int64
 	Created, GraceCutoff string
+	// Proven is how the stored designated files were proven, one row a
+	// way (etag, metadata, content, size only), with a total row last
+	Proven []reportProvenRow
+	// ETagMismatches are the ETag mismatches read in full: confirmed, refuted
+	ETagConfirmed, ETagRefuted int64
+}
+
+// reportProvenRow is the stored designated files proven one way.
+type reportProvenRow struct {
+	By, What                 string
+	Files, Bytes             int64
+	Size, FilesPct, BytesPct string
 }
 
 type reportPlanRow struct {
@@ -140,7 +152,7 @@ type projectBytes struct {
 }
 
 func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error) {
-	run, err := pipeline.ReadRun(g.State)
+	run, err := g.StateDir().Run()
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +160,7 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 	d := &reportData{State: state, Mirror: run.Mirror, RunID: run.ID, Generated: time.Now().UTC().Format(time.RFC3339), Top: c.Top,
 		Cmd: func(s string) string { return "bandercheck --state " + shellQuote(state) + " " + s }}
 	for _, m := range pipeline.ManifestNames {
-		sf, err := pipeline.ReadStageFile(g.State, m)
+		sf, err := g.StateDir().StageFile(m)
 		if err != nil {
 			continue
 		}
@@ -159,7 +171,7 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 		}
 		d.Stages = append(d.Stages, st)
 	}
-	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil && sum.Join != nil {
+	if sum, err := g.StateDir().PlanSummary(); err == nil && sum.Join != nil {
 		p := &reportPlan{Stored: sum.Join.Stored, Designated: sum.Join.Designated, LocalProjects: sum.LocalProjects, RemoveProjects: sum.RemoveProjectsRows,
 			Created: sum.Created.UTC().Format(time.RFC3339), GraceCutoff: sum.GraceCutoff.UTC().Format(time.RFC3339)}
 		for _, a := range []struct {
@@ -176,6 +188,8 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 			}
 		}
 		p.Chart = barChart(p.Rows)
+		p.Proven = provenRows(sum.Join)
+		p.ETagConfirmed, p.ETagRefuted = sum.Join.ETagMismatches["confirmed"], sum.Join.ETagMismatches["refuted"]
 		d.Plan = p
 		if sum.RemovalsRefused {
 			d.Refusals = append(d.Refusals, fmt.Sprintf("--max-remove-projects: %d of %d local projects are to be removed, more than the %d allowed; the removals were left out of the plan.", sum.RemovedProjects, sum.LocalProjects, sum.MaxRemoveProjects))
@@ -195,32 +209,32 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 			return nil, err
 		}
 		defer os.RemoveAll(tmp)
-		if d.TopDownload, err = topProjects(ctx, g.State, tmp, "plan/download", pipeline.DownloadSize, c.Top); err != nil {
+		if d.TopDownload, err = topProjects(ctx, g.StateDir(), tmp, "plan/download", pipeline.DownloadSize, c.Top); err != nil {
 			return nil, err
 		}
-		if d.TopDelete, err = topProjects(ctx, g.State, tmp, "plan/delete", pipeline.DeleteSize, c.Top); err != nil {
+		if d.TopDelete, err = topProjects(ctx, g.StateDir(), tmp, "plan/delete", pipeline.DeleteSize, c.Top); err != nil {
 			return nil, err
 		}
 		if t := sum.Join.Delete["unowned"]; t != nil {
 			d.Unowned = *t
 		}
-		d.Verdict = verdict(g.State, run, sum, d.Cmd)
+		d.Verdict = verdict(g.StateDir(), run, sum, d.Cmd)
 	} else {
 		d.Verdict = reportVerdict{Class: "refused", Text: "Not checked yet: no plan in this state.", Command: d.Cmd("run --dry-run")}
 	}
-	hist, err := pipeline.ReadHistory(g.State)
+	hist, err := g.StateDir().History()
 	if err != nil {
 		return nil, err
 	}
 	d.Trend = trendChart(hist)
 	for _, m := range []string{"problems/storage", "problems/metadata"} {
-		sf, err := pipeline.ReadStageFile(g.State, m)
+		sf, err := g.StateDir().StageFile(m)
 		if err != nil {
 			continue
 		}
 		pr := reportProblems{Manifest: m, Rows: sf.Rows, Columns: pipeline.Columns[m]}
 		errStop := errors.New("stop")
-		err = pipeline.EachRow(g.State, m, func(row []string) error {
+		err = g.StateDir().EachRow(m, func(row []string) error {
 			if len(pr.First) >= 20 {
 				return errStop
 			}
@@ -233,6 +247,38 @@ func (c *ReportOptions) gather(ctx context.Context, g *Env) (*reportData, error)
 		d.Problems = append(d.Problems, pr)
 	}
 	return d, nil
+}
+
+// provenRows tells, for the report, how many stored designated files and
+// bytes were proven each way, with their shares and a total row; none for a
+// plan made before plans counted it.
+func provenRows(j *pipeline.JoinSummary) []reportProvenRow {
+	if len(j.Proven) == 0 {
+		return nil
+	}
+	what := map[string]string{
+		pipeline.VerifiedETag:     "the listed ETag is the MD5 upstream gives (no request)",
+		pipeline.VerifiedMetadata: "the sha256 the uploader stored beside the object (a claim, not the bytes)",
+		pipeline.VerifiedContent:  "the bytes were read and their sha256 compared",
+		pipeline.ProvenBySize:     "size only: no digest to compare",
+	}
+	var files, bytes int64
+	for _, k := range provenOrder {
+		files += j.Proven[k]
+		bytes += j.ProvenBytes[k]
+	}
+	pct := func(n, of int64) string {
+		if of == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+	}
+	var rows []reportProvenRow
+	for _, k := range provenOrder {
+		n, b := j.Proven[k], j.ProvenBytes[k]
+		rows = append(rows, reportProvenRow{By: k, What: what[k], Files: n, Bytes: b, Size: humanBytes(b), FilesPct: pct(n, files), BytesPct: pct(b, bytes)})
+	}
+	return append(rows, reportProvenRow{By: "total", Files: files, Bytes: bytes, Size: humanBytes(bytes), FilesPct: pct(files, files), BytesPct: pct(bytes, bytes)})
 }
 
 // projectOfFile reads a project from a distribution's file name: a wheel's
@@ -249,13 +295,13 @@ func projectOfFile(path string) string {
 
 // topProjects sums a plan manifest's sizes by project (sorted on disk by
 // project name, so memory does not grow with the plan) and keeps the top n.
-func topProjects(ctx context.Context, state, tmp, manifest string, sizeCol, n int) ([]projectBytes, error) {
-	if _, err := pipeline.ReadStageFile(state, manifest); err != nil {
+func topProjects(ctx context.Context, state *pipeline.State, tmp, manifest string, sizeCol, n int) ([]projectBytes, error) {
+	if _, err := state.StageFile(manifest); err != nil {
 		return nil, nil
 	}
 	s := pipeline.NewSorter(tmp, 32<<20, 2, func(r []string) string { return r[0] })
 	add := cancellable(ctx, s.Add)
-	err := pipeline.EachRow(state, manifest, func(row []string) error {
+	err := state.EachRow(manifest, func(row []string) error {
 		if manifest == "plan/delete" && row[pipeline.DeleteReason] != "project-removed" {
 			return nil // an unowned file has no project: it is counted apart, not filed under a guess
 		}

@@ -17,7 +17,7 @@ type reportVerdict struct {
 }
 
 // verdict reads the plan in STATE and what apply did with it.
-func verdict(state string, run *pipeline.Run, sum *pipeline.PlanSummary, cmd func(string) string) reportVerdict {
+func verdict(state *pipeline.State, run *pipeline.Run, sum *pipeline.PlanSummary, cmd func(string) string) reportVerdict {
 	dl, del := pipeline.Total(sum.Join.Download), pipeline.Total(sum.Join.Delete)
 	when := sum.Created.UTC().Format("2006-01-02 15:04 MST")
 	switch {

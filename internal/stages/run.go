@@ -126,20 +126,28 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 			upstream = conf.Master
 		}
 	}
+	var res runResults
 	err := step("scan storage", false, func() error {
-		return (&ScanStorageOptions{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
+		var err error
+		res.storage, err = (&ScanStorageOptions{Jobs: c.ListJobs, Hash: c.Hash, RehashAfter: c.RehashAfter, now: c.now}).Run(ctx, g)
+		return err
 	})
 	if err == nil {
-		err = step("scan metadata", false, func() error { return (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs}).Run(ctx, g) })
+		err = step("scan metadata", false, func() error {
+			var err error
+			res.metadata, err = (&ScanMetadataOptions{From: c.From, Jobs: c.Jobs, Memory: c.Plan.Memory}).Run(ctx, g)
+			g.RecordMetadata(res.metadata)
+			return err
+		})
 	}
 	if err == nil {
-		err = step("scan upstream", part || upstream == "" || stageDone(g.State, "upstream"), func() error {
+		err = step("scan upstream", part || upstream == "" || g.StateDir().Done("upstream"), func() error {
 			return (&ScanUpstreamOptions{Upstream: upstream, Timeout: DefaultScanUpstreamOptions().Timeout, Attempts: DefaultScanUpstreamOptions().Attempts}).Run(ctx, g)
 		})
 	}
 	var planErr error
 	if err == nil {
-		err = step("plan", part || planCurrent(g.State), func() error {
+		err = step("plan", part || planCurrent(g.StateDir()), func() error {
 			// run carries its check to the end: results of an apply it
 			// started are kept in STATE/previous, not refused
 			if err := KeepApplied(g, true); err != nil {
@@ -167,40 +175,46 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 		return err // nothing ran: no tables (of an earlier check) before the error
 	}
 	if !part {
-		if herr := appendHistory(g.State, now()); herr != nil && err == nil {
+		if herr := appendHistory(g.StateDir(), now()); herr != nil && err == nil {
 			err = herr
 		}
 	}
-	if rerr := c.report(g.stdout(), g, times); rerr != nil && err == nil {
+	if rerr := c.report(g.stdout(), g, times, res); rerr != nil && err == nil {
 		err = rerr
 	}
 	return errors.Join(err, planErr)
 }
 
-func stageDone(state, manifest string) bool {
-	sf, err := pipeline.ReadStageFile(state, manifest)
+func stageDone(state *pipeline.State, manifest string) bool {
+	sf, err := state.StageFile(manifest)
 	return err == nil && sf.State == pipeline.StateDone
 }
 
 // planCurrent tells whether a finished plan is newer than its inputs. A plan
 // whose removals a guard refused is never current: a rerun of run must meet
 // the same refusal, not apply the incomplete plan.
-func planCurrent(state string) bool {
-	sum, err := pipeline.ReadPlanSummary(state)
-	if err != nil || sum.RemovalsRefused || sum.DownloadsRefused || !stageDone(state, "plan/download") {
+func planCurrent(state *pipeline.State) bool {
+	sum, err := state.PlanSummary()
+	if err != nil || sum.RemovalsRefused || sum.DownloadsRefused || !state.Done("plan/download") {
 		return false
 	}
 	for _, m := range []string{"storage", "designated", "upstream"} {
-		if sf, err := pipeline.ReadStageFile(state, m); err == nil && sf.Finished != nil && sf.Finished.After(sum.Created) {
+		if sf, err := state.StageFile(m); err == nil && sf.Finished != nil && sf.Finished.After(sum.Created) {
 			return false
 		}
 	}
 	return true
 }
 
+// runResults are what run's stages returned, for its report.
+type runResults struct {
+	storage  ScanStorageResult
+	metadata ScanMetadataResult
+}
+
 // report prints the plan, what was applied, time per stage and peak memory.
-func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
-	if sum, err := pipeline.ReadPlanSummary(g.State); err == nil {
+func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime, res runResults) error {
+	if sum, err := g.StateDir().PlanSummary(); err == nil {
 		fmt.Fprintln(w, "plan:")
 		if err := printPlanSummary(w, sum); err != nil {
 			return err
@@ -209,7 +223,7 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	printed := false
 	for _, a := range []string{"download", "delete", "remove-projects"} {
-		counts, err := appliedCounts(g.State, a)
+		counts, err := appliedCounts(g.StateDir(), a)
 		if err != nil {
 			continue
 		}
@@ -237,19 +251,19 @@ func (c *RunOptions) report(w io.Writer, g *Env, times []stageTime) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if g.hashed != nil {
-		fmt.Fprintf(w, "hashing: %s\n", g.hashed)
+	if res.storage.Hashing != nil {
+		fmt.Fprintf(w, "hashing: %s\n", res.storage.Hashing)
 	}
-	if g.metaTally != nil {
-		fmt.Fprintf(w, "metadata: %s\n", g.metaTally)
+	if res.metadata.Scanned {
+		fmt.Fprintf(w, "metadata: %s\n", res.metadata)
 	}
 	fmt.Fprintf(w, "peak memory: %.0f MiB\n", peak)
 	return nil
 }
 
-func appliedCounts(state, action string) (map[string]int64, error) {
+func appliedCounts(state *pipeline.State, action string) (map[string]int64, error) {
 	out := map[string]int64{}
-	err := pipeline.EachRow(state, "applied/"+action, func(row []string) error {
+	err := state.EachRow("applied/"+action, func(row []string) error {
 		out[row[pipeline.AppliedResult]]++
 		return nil
 	})

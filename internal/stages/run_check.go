@@ -28,18 +28,18 @@ func (c *RunOptions) nextCheck(g *Env, now time.Time) (fresh bool, why string) {
 	case c.ResumeOnly:
 		return false, ""
 	}
-	run, err := pipeline.ReadRun(g.State)
+	run, err := g.StateDir().Run()
 	if err != nil {
 		return false, "" // nothing to resume: the scans start anyway
 	}
 	if !g.Partition.Whole() {
-		if stageDone(g.State, "storage") && stageDone(g.State, "designated") {
+		if g.StateDir().Done("storage") && g.StateDir().Done("designated") {
 			return true, "this part's scans finished (the plan is made from every part's state)"
 		}
 		return false, ""
 	}
-	sum, err := pipeline.ReadPlanSummary(g.State)
-	if err != nil || !stageDone(g.State, "plan/download") {
+	sum, err := g.StateDir().PlanSummary()
+	if err != nil || !g.StateDir().Done("plan/download") {
 		return false, ""
 	}
 	if run.Option(applyFinished) == sum.PlanID {
@@ -59,24 +59,24 @@ func (c *RunOptions) nextCheck(g *Env, now time.Time) (fresh bool, why string) {
 // manifests for the rows of unchanged projects, the applied results as
 // evidence) in STATE/previous and discards the rest.
 func startOver(g *Env) error {
-	if old, err := pipeline.ReadRun(g.State); err == nil {
-		if err := pipeline.KeepPrevious(g.State, old.Mirror); err != nil {
+	if old, err := g.StateDir().Run(); err == nil {
+		if err := g.StateDir().KeepPrevious(old.Mirror); err != nil {
 			return err
 		}
-		if err := pipeline.KeepPreviousMetadata(g.State, old.Mirror); err != nil {
+		if err := g.StateDir().KeepPreviousMetadata(old.Mirror); err != nil {
 			return err
 		}
-		if err := pipeline.KeepApplied(g.State, old.Mirror); err != nil {
+		if err := g.StateDir().KeepApplied(old.Mirror); err != nil {
 			return err
 		}
 	}
-	return pipeline.DiscardState(g.State)
+	return g.StateDir().Discard()
 }
 
 // appendHistory adds this run's line to STATE/history.csv: what the plan in
 // STATE found and what apply did with it (nothing without a plan).
-func appendHistory(state string, now time.Time) error {
-	sum, err := pipeline.ReadPlanSummary(state)
+func appendHistory(state *pipeline.State, now time.Time) error {
+	sum, err := state.PlanSummary()
 	if err != nil || sum.Join == nil {
 		return nil
 	}
@@ -104,5 +104,5 @@ func appendHistory(state string, now time.Time) error {
 		}
 		e.Failed += counts[resultFailed]
 	}
-	return pipeline.AppendHistory(state, e)
+	return state.AppendHistory(e)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -118,4 +119,29 @@ func md5Of(ctx context.Context, ms store.Reader, key string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", key, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// etagQuick is the scan's answer without a request under an etag mode.
+// A .metadata file (isCoreMetadata) has a sha256 upstream but no md5, so
+// its ETag proves nothing: a digest an earlier scan read is reused while
+// its ETag is unchanged; else etag+content reads it (ok false), and etag
+// leaves it proven by its presence, at no request. Any other object is
+// proven by its ETag when that is an MD5; else ok is false, and hashObject
+// falls back to its metadata or content.
+func etagQuick(it storageItem, hash HashMode, scrub rehashPolicy) (storageResult, bool) {
+	if isCoreMetadata(it.obj.Key) {
+		if r, ok := reuse(it, hash, scrub); ok {
+			return r, true
+		}
+		if hash == HashETagContent {
+			return storageResult{}, false
+		}
+	}
+	return byETag(it.obj)
+}
+
+// isCoreMetadata tells a release file's PEP 658 .metadata file: upstream
+// gives its sha256 (core-metadata) but no md5.
+func isCoreMetadata(key string) bool {
+	return strings.HasPrefix(key, packagesPrefix) && strings.HasSuffix(key, ".metadata")
 }

@@ -23,11 +23,27 @@ type ScanMetadataOptions struct {
 	Jobs int
 	// Fresh discards the stage's earlier output and scans from the start.
 	Fresh bool
+	// Memory is the scan's budget (--memory, plan's too): an eighth holds
+	// the documents the workers have read whole and not yet written (a
+	// larger one is streamed by the writer), an eighth the sort of the
+	// project listing (it spills to STATE/tmp beyond it); the rest is the
+	// rows in flight, the manifests' writers and the runtime. Zero: the
+	// default, 256 MiB.
+	Memory ByteSize
+}
+
+// metadataShare is the part of --memory that scan metadata gives each of
+// its two buffers (documents in flight, the listing's sort): an eighth.
+func metadataShare(memory ByteSize) int64 {
+	if memory <= 0 {
+		memory = DefaultPlanOptions().Memory
+	}
+	return int64(memory) / 8
 }
 
 // DefaultScanMetadataOptions are scan metadata's defaults.
 func DefaultScanMetadataOptions() ScanMetadataOptions {
-	return ScanMetadataOptions{Jobs: 8}
+	return ScanMetadataOptions{Jobs: 8, Memory: DefaultPlanOptions().Memory}
 }
 
 // Manifest indexes of the metadata stage.
@@ -68,7 +84,13 @@ func checkFrom(from string) error {
 }
 
 // Run implements the command.
-func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
+func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) (ScanMetadataResult, error) {
+	var res ScanMetadataResult
+	err := c.run(ctx, g, &res)
+	return res, err
+}
+
+func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadataResult) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -76,6 +98,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
+	defer closeStore(ms)
 	conf, err := g.config()
 	if err != nil {
 		return err
@@ -99,11 +122,11 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	}
 	if c.Fresh {
 		// the finished scan's rows, for this one to reuse
-		if err := pipeline.KeepPreviousMetadata(g.State, loc.String()); err != nil {
+		if err := g.StateDir().KeepPreviousMetadata(loc.String()); err != nil {
 			return err
 		}
 	}
-	st, err := pipeline.OpenStage(g.State, "scan metadata", c.Fresh, g.stageOptions(),
+	st, err := g.StateDir().Stage("scan metadata", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
 	if err != nil {
 		return err
@@ -115,7 +138,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	}
 	design := designationOf(conf, g.Config)
 	fp := metadataFingerprint(from, hashIndex, design, conf.Designation(), g)
-	if err := pipeline.RecordFingerprint(g.State, fp); err != nil {
+	if err := g.StateDir().RecordFingerprint(fp); err != nil {
 		return err
 	}
 	prev, err := openPreviousMetadata(g, loc.String(), fp)
@@ -123,7 +146,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 		return err
 	}
 	defer prev.Close()
-	names, counts, err := listProjects(ctx, ms, filepath.Join(g.State, "tmp"), hashIndex, g.Partition.Names())
+	names, counts, err := listProjects(ctx, ms, filepath.Join(g.State, "tmp"), metadataShare(c.Memory), hashIndex, g.Partition.Names())
 	if err != nil {
 		return errors.Join(fmt.Errorf("scan metadata: list projects: %w", err), names.Close())
 	}
@@ -140,7 +163,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 	rep.Add(st.Rows(mProjects), 0)
 
 	_, listed := ms.(objectNamer)
-	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed, mem: newScanBudget()}
+	m := &metaScan{store: ms, from: from, hashIndex: hashIndex, design: design, listed: listed, mem: newScanBudget(metadataShare(c.Memory))}
 	w := &stageSink{st: st}
 	var tally metaTally
 	reused := func(ref projectRef) projectOutcome { return projectOutcome{ref: ref, project: ref.prev, reused: true} }
@@ -229,7 +252,7 @@ func (c *ScanMetadataOptions) Run(ctx context.Context, g *Env) error {
 		return fmt.Errorf("scan metadata of %s: %w", ms, err)
 	}
 	logf(g, "scan metadata: %s", tally)
-	g.metaTally = &tally
+	*res = ScanMetadataResult{Scanned: true, Reused: tally.reused, Read: tally.read, Documents: tally.documents}
 	return st.Finish()
 }
 

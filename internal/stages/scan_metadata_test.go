@@ -62,10 +62,10 @@ func TestScanMetadataFromSimple(t *testing.T) {
 		"web/simple/gamma/index.html": page,
 		p.key():                       p.content,
 	})
-	if err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&ScanMetadataOptions{From: fromSimple, Jobs: 1}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanMetadataOptions{From: fromSimple, Jobs: 1}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	d := f.rows("designated")
@@ -100,9 +100,9 @@ func TestScanMetadataHoldsDocumentsWithinBudget(t *testing.T) {
 		f := newFixture(t, files)
 		var b *memBudget
 		saved := newScanBudget
-		newScanBudget = func() *memBudget { b = newMemBudget(limit); return b }
+		newScanBudget = func(int64) *memBudget { b = newMemBudget(limit); return b }
 		defer func() { newScanBudget = saved }()
-		if err := (&ScanMetadataOptions{Jobs: 16}).Run(f.ctx, f.env); err != nil {
+		if _, err := (&ScanMetadataOptions{Jobs: 16}).Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 		out := map[string][][]string{}
@@ -127,5 +127,29 @@ func TestScanMetadataHoldsDocumentsWithinBudget(t *testing.T) {
 	}
 	if len(want["designated"]) != 40*(20+40*2) || roomy.peak == 0 {
 		t.Errorf("%d designated rows; roomy budget peak %d", len(want["designated"]), roomy.peak)
+	}
+}
+
+// TestScanMetadataBudgetFollowsMemory: the documents held in flight are an
+// eighth of --memory (plan's too, which run gives the scan), not a constant
+// 32 MiB whatever the budget.
+func TestScanMetadataBudgetFollowsMemory(t *testing.T) {
+	files := map[string]string{"web/json/a": jsonDoc("a", 1, pkg{"a-1.0.tar.gz", "1.0", "a"})}
+	for _, c := range []struct {
+		memory ByteSize
+		want   int64
+	}{{0, 32 << 20}, {DefaultScanMetadataOptions().Memory, 32 << 20}, {64 << 20, 8 << 20}, {1 << 30, 128 << 20}} {
+		f := newFixture(t, files)
+		var got int64
+		saved := newScanBudget
+		newScanBudget = func(limit int64) *memBudget { got = limit; return newMemBudget(limit) }
+		_, err := (&ScanMetadataOptions{Jobs: 2, Memory: c.memory}).Run(f.ctx, f.env)
+		newScanBudget = saved
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("--memory %d: document budget %d, want %d", c.memory, got, c.want)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -59,7 +58,13 @@ func (c ScanStorageOptions) Validate() error {
 }
 
 // Run implements the command.
-func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
+func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) (ScanStorageResult, error) {
+	var res ScanStorageResult
+	err := c.run(ctx, g, &res)
+	return res, err
+}
+
+func (c *ScanStorageOptions) run(ctx context.Context, g *Env, res *ScanStorageResult) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -67,6 +72,7 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 	if err != nil {
 		return err
 	}
+	defer closeStore(ms)
 	defer st.Close()
 	if st.Done() {
 		logf(g, "scan storage: done already (%d files); pass --fresh to scan again", st.Rows(0))
@@ -110,7 +116,7 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 		err = work.OrderedMapQuick(ctx, requestWorkers(ms, c.Jobs), sc.list,
 			func(it storageItem) (storageResult, bool) {
 				if hash.etagMode() {
-					if r, ok := byETag(it.obj); ok {
+					if r, ok := etagQuick(it, hash, scrub); ok {
 						return r, true
 					}
 				}
@@ -126,7 +132,7 @@ func (c *ScanStorageOptions) Run(ctx context.Context, g *Env) error {
 	}
 	if hash != HashNone {
 		logf(g, "scan storage: %s", sc.tally)
-		g.hashed = &sc.tally // for run's report
+		res.Hashing = &sc.tally
 	}
 	return st.Finish()
 }
@@ -170,11 +176,11 @@ func (c *ScanStorageOptions) open(ctx context.Context, g *Env) (store.Store, Loc
 		return nil, loc, nil, err
 	}
 	if c.Fresh {
-		if err := pipeline.KeepPrevious(g.State, loc.String()); err != nil {
+		if err := g.StateDir().KeepPrevious(loc.String()); err != nil {
 			return nil, loc, nil, err
 		}
 	}
-	st, err := pipeline.OpenStage(g.State, "scan storage", c.Fresh, g.stageOptions(),
+	st, err := g.StateDir().Stage("scan storage", c.Fresh, g.stageOptions(),
 		pipeline.MustSpec("storage"), pipeline.MustSpec("problems/storage"))
 	return ms, loc, st, err
 }
@@ -191,11 +197,10 @@ type previousStorage struct {
 // openPreviousStorage opens STATE/previous/storage when it describes this
 // mirror, or returns nil: nothing to reuse.
 func openPreviousStorage(g *Env, mirror string) (*previousStorage, error) {
-	dir := filepath.Join(g.State, pipeline.PreviousDir)
-	if pipeline.PreviousMirror(g.State) != mirror {
+	if g.StateDir().PreviousMirror() != mirror {
 		return nil, nil
 	}
-	r, err := pipeline.OpenManifest(dir, "storage")
+	r, err := g.StateDir().Previous().Manifest("storage")
 	if err != nil {
 		logf(g, "scan storage: the previous storage manifest cannot be read (%v); every file is read", err)
 		return nil, nil
@@ -278,40 +283,50 @@ func reuse(it storageItem, mode HashMode, scrub rehashPolicy) (storageResult, bo
 			verified = pipeline.VerifiedMetadata // S3 metadata digests carry no computing date
 		}
 	}
+	if verified == pipeline.VerifiedMetadata && (mode == HashContent || mode == HashETagContent) {
+		return storageResult{}, false // a mode that reads content never takes the uploader's claim for it
+	}
 	current[pipeline.StorageSHA256], current[pipeline.StorageHashedAt], current[pipeline.StorageVerified] = p[pipeline.StorageSHA256], p[pipeline.StorageHashedAt], verified
 	return storageResult{obj: o, sha256: p[pipeline.StorageSHA256], hashedAt: p[pipeline.StorageHashedAt], reused: true, verified: verified, row: current}, true
 }
 
-// hashTally counts, for the final report, what the scan read and reused.
-type hashTally struct {
-	read, reused int64
-	etag         int64  // objects left to plan to prove by their ETag
-	oldest       string // the oldest hashed_at of the rows
+// ScanStorageResult is what one scan storage did, for run's report.
+type ScanStorageResult struct {
+	// Hashing is what the scan read and reused; nil when it hashed nothing
+	// (no --hash) or had finished in an earlier run.
+	Hashing *HashTally
 }
 
-func (t *hashTally) add(r storageResult) {
+// HashTally counts what a hashing scan storage read and reused.
+type HashTally struct {
+	Read, Reused int64
+	ETag         int64  // objects left to plan to prove by their ETag
+	Oldest       string // the oldest hashed_at of the rows
+}
+
+func (t *HashTally) add(r storageResult) {
 	switch {
 	case r.verified == pipeline.VerifiedETag:
-		t.etag++
+		t.ETag++
 	case r.reused:
-		t.reused++
+		t.Reused++
 	case r.sha256 != "":
-		t.read++
+		t.Read++
 	}
-	if r.hashedAt != "" && (t.oldest == "" || r.hashedAt < t.oldest) {
-		t.oldest = r.hashedAt
+	if r.hashedAt != "" && (t.Oldest == "" || r.hashedAt < t.Oldest) {
+		t.Oldest = r.hashedAt
 	}
 }
 
-func (t hashTally) String() string {
-	s := fmt.Sprintf("%d digests reused, %d files read", t.reused, t.read)
-	if t.etag > 0 {
-		s += fmt.Sprintf(", %d objects to prove by their listed ETag (no request each)", t.etag)
+func (t HashTally) String() string {
+	s := fmt.Sprintf("%d digests reused, %d files read", t.Reused, t.Read)
+	if t.ETag > 0 {
+		s += fmt.Sprintf(", %d objects to prove by their listed ETag (no request each)", t.ETag)
 	}
-	if t.oldest == "" {
+	if t.Oldest == "" {
 		return s + "; no digest has a computing date (S3 metadata digests have none)"
 	}
-	return s + "; the oldest digest left was computed " + t.oldest
+	return s + "; the oldest digest left was computed " + t.Oldest
 }
 
 // rehashPolicy is the rolling scrub: each path has a phase within the

@@ -19,7 +19,7 @@ type storageScan struct {
 	jobs  int              // folders listed at once
 	prev  *previousStorage // the last finished manifest, when digests may be reused
 	rep   progress.Reporter
-	tally hashTally
+	tally HashTally
 }
 
 // write records one listed object: a storage row, or a problem row.

@@ -31,7 +31,7 @@ func TestScanStorageInProcess(t *testing.T) {
 		"web/json/a":              "{}",
 		"web/simple/a/index.html": "<html></html>",
 	})
-	if err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
+	if _, err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	got := f.rows("storage")
@@ -59,12 +59,12 @@ func TestScanStorageInProcess(t *testing.T) {
 func TestScanStorageNeedsPackagesFolder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, map[string]string{"packages/aa/x.whl": "misplaced"})
-	err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
+	_, err := (&ScanStorageOptions{Jobs: 1}).Run(f.ctx, f.env)
 	var ue *pipeline.UsageError
 	if !errors.As(err, &ue) {
 		t.Fatalf("scan of a tree without web/packages: %v, want a usage error", err)
 	}
-	if _, err := pipeline.OpenManifest(f.env.State, "storage"); err == nil {
+	if _, err := pipeline.NewState(f.env.State).Manifest("storage"); err == nil {
 		t.Errorf("a storage manifest was written for a refused scan")
 	}
 }
@@ -80,11 +80,11 @@ func TestScanStorageShardsAndResumesAsFinished(t *testing.T) {
 	f := newFixture(t, files)
 	f.env.ShardRows = 4
 	for range 2 {
-		if err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
+		if _, err := (&ScanStorageOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r, err := pipeline.OpenManifest(f.env.State, "storage")
+	r, err := pipeline.NewState(f.env.State).Manifest("storage")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestScanStorageReusesOnlyWhatCannotHaveChanged(t *testing.T) {
 	scan := func(at time.Time, fresh bool) {
 		t.Helper()
 		s := &ScanStorageOptions{Jobs: 2, Hash: HashContent, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
-		if err := s.Run(f.ctx, f.env); err != nil {
+		if _, err := s.Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +167,7 @@ func TestScanStorageReusesOnlyWhatCannotHaveChanged(t *testing.T) {
 	}
 	// --hash=full reads everything again
 	s := &ScanStorageOptions{Jobs: 2, Hash: HashFull, Fresh: true, now: func() time.Time { return t1.Add(time.Hour) }}
-	if err := s.Run(f.ctx, f.env); err != nil {
+	if _, err := s.Run(f.ctx, f.env); err != nil {
 		t.Fatal(err)
 	}
 	for key, d := range f.digests() {
@@ -193,7 +193,7 @@ func TestRollingScrubIsEven(t *testing.T) {
 	for day := range 8 {
 		at := t0.Add(time.Duration(day) * 24 * time.Hour)
 		s := &ScanStorageOptions{Jobs: 2, Hash: HashContent, RehashAfter: Days(7 * 24 * time.Hour), Fresh: day > 0, now: func() time.Time { return at }}
-		if err := s.Run(f.ctx, f.env); err != nil {
+		if _, err := s.Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 		if day == 0 {
@@ -237,7 +237,7 @@ func TestScanStorageReusesOnS3ByETag(t *testing.T) {
 	scan := func(mode HashMode, at time.Time, fresh bool) {
 		t.Helper()
 		s := &ScanStorageOptions{Jobs: 2, Hash: mode, RehashAfter: Days(30 * 24 * time.Hour), Fresh: fresh, now: func() time.Time { return at }}
-		if err := s.Run(f.ctx, f.env); err != nil {
+		if _, err := s.Run(f.ctx, f.env); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -280,5 +280,40 @@ func TestFutureDigestIsDue(t *testing.T) {
 	}
 	if p.due("web/packages/aa/x.whl", now.Add(-time.Minute).Format(time.RFC3339)) {
 		t.Errorf("a digest a minute old is due")
+	}
+}
+
+// TestScansReturnTheirResults: scan storage and scan metadata hand what
+// they did back to their caller (run's report, the metrics) as a result,
+// not through Env; a stage finished in an earlier run reports nothing done.
+func TestScansReturnTheirResults(t *testing.T) {
+	t.Parallel()
+	a, b := pkg{"a-1.0.tar.gz", "1.0", "ay"}, pkg{"b-1.0.tar.gz", "1.0", "bee"}
+	f := newFixture(t, map[string]string{
+		a.key(): a.content, b.key(): b.content,
+		"web/json/a": jsonDoc("a", 1, a), "web/json/b": jsonDoc("b", 1, b),
+	})
+	res, err := (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := res.Hashing; h == nil || h.Read != 2 || h.Reused != 0 || h.Oldest == "" {
+		t.Fatalf("scan storage --hash: %+v; want 2 files read, none reused", h)
+	}
+	if res, err = (&ScanStorageOptions{Jobs: 2, Hash: HashContent}).Run(f.ctx, f.env); err != nil || res.Hashing != nil {
+		t.Fatalf("scan storage done already: %+v, %v; want nothing hashed", res.Hashing, err)
+	}
+	if res, err = (&ScanStorageOptions{Jobs: 2, Fresh: true}).Run(f.ctx, f.env); err != nil || res.Hashing != nil {
+		t.Fatalf("scan storage without --hash: %+v, %v; want no hashing", res.Hashing, err)
+	}
+	meta, err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !meta.Scanned || meta.Read != 2 || meta.Reused != 0 || meta.Documents != 2 {
+		t.Fatalf("scan metadata: %+v; want the projects it read", meta)
+	}
+	if meta, err = (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil || meta.Scanned {
+		t.Fatalf("scan metadata done already: %+v, %v; want nothing scanned", meta, err)
 	}
 }

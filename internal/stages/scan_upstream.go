@@ -123,7 +123,7 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 		return top, err
 	}
 	defer sorted.Close()
-	st, err := pipeline.OpenStage(g.State, stage, true, g.stageOptions(), spec)
+	st, err := g.StateDir().Stage(stage, true, g.stageOptions(), spec)
 	if err != nil {
 		return top, err
 	}

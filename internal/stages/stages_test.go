@@ -64,8 +64,8 @@ func TestStagesInProcess(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"scan storage", func() error { return (&ScanStorageOptions{Jobs: 2, Hash: HashDefault}).Run(ctx, env) }},
-		{"scan metadata", func() error { return (&ScanMetadataOptions{From: fromJSON, Jobs: 2}).Run(ctx, env) }},
+		{"scan storage", func() error { _, err := (&ScanStorageOptions{Jobs: 2, Hash: HashDefault}).Run(ctx, env); return err }},
+		{"scan metadata", func() error { _, err := (&ScanMetadataOptions{From: fromJSON, Jobs: 2}).Run(ctx, env); return err }},
 		{"plan", func() error {
 			return (&PlanOptions{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
 		}},
@@ -89,7 +89,7 @@ func TestStagesInProcess(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for _, a := range []string{"applied/download", "applied/delete"} {
-		r, err := pipeline.OpenManifest(env.State, a)
+		r, err := pipeline.NewState(env.State).Manifest(a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestDefaultOptionsValidate(t *testing.T) {
 		}
 	}
 	f := newFixture(t, nil)
-	err := (&ScanStorageOptions{}).Run(f.ctx, f.env)
+	_, err := (&ScanStorageOptions{}).Run(f.ctx, f.env)
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--jobs 0") {
 		t.Errorf("scan storage with Jobs 0 in process: %v, want the --jobs usage error", err)
 	}
@@ -154,8 +154,8 @@ func TestApplyInProcessRefusesHostileRows(t *testing.T) {
 	ctx := context.Background()
 	env := &Env{Mirror: Location{Path: root}, State: filepath.Join(dir, "st"), Progress: "never"}
 	for _, step := range []func() error{
-		func() error { return (&ScanStorageOptions{Jobs: 1}).Run(ctx, env) },
-		func() error { return (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(ctx, env) },
+		func() error { _, err := (&ScanStorageOptions{Jobs: 1}).Run(ctx, env); return err },
+		func() error { _, err := (&ScanMetadataOptions{From: fromJSON, Jobs: 1}).Run(ctx, env); return err },
 		func() error {
 			return (&PlanOptions{MaxRemoveProjects: Limit{Percent: 1, IsPct: true}, Memory: 64 << 20}).Run(ctx, env)
 		},
@@ -165,7 +165,7 @@ func TestApplyInProcessRefusesHostileRows(t *testing.T) {
 		}
 	}
 	// the plan, edited: two rows outside the mirror beside the real orphan
-	st, err := pipeline.OpenStage(env.State, "edit", true, pipeline.StageOptions{}, pipeline.MustSpec("plan/delete"))
+	st, err := pipeline.NewState(env.State).Stage("edit", true, pipeline.StageOptions{}, pipeline.MustSpec("plan/delete"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -231,6 +231,7 @@ func openSyncRun(ctx context.Context, se *syncEnv, mirror string) (*syncRun, err
 			return nil, fmt.Errorf("start a new sync: %w", err)
 		}
 	}
+	se.g.StateDir().Forget()
 	if se.conf.Sync.DiffFileNote != "" {
 		logf(se.g, "sync: %s", se.conf.Sync.DiffFileNote)
 	}
@@ -335,7 +336,7 @@ func dryRunSync(ctx context.Context, se *syncEnv) (SyncResult, error) {
 	}
 	w := csv.NewWriter(g.stdout())
 	_ = w.Write([]string{"project", "serial", "reason"})
-	err = pipeline.EachRow(tmp, "sync/todo", func(row []string) error {
+	err = g.StateDir().EachRow("sync/todo", func(row []string) error {
 		if row[todoReason] == todoGone && !se.o.RemoveDeleted {
 			return nil
 		}

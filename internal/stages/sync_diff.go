@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bandercheck/bandercheck/pipeline"
 	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
 )
 
@@ -72,7 +71,7 @@ func writeDiffFile(ctx context.Context, se *syncEnv) (err error) {
 		_, err := w.WriteString(se.linkRoot + "/" + rel)
 		return err
 	}
-	if err := pipeline.EachRow(se.g.State, "sync/written", func(row []string) error {
+	if err := se.g.StateDir().EachRow("sync/written", func(row []string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -88,7 +87,7 @@ func writeDiffFile(ctx context.Context, se *syncEnv) (err error) {
 			}
 		}
 	}
-	if err := pipeline.EachRow(se.g.State, "sync/files", func(row []string) error {
+	if err := se.g.StateDir().EachRow("sync/files", func(row []string) error {
 		if row[6] != "downloaded" {
 			return nil
 		}

@@ -61,18 +61,18 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 		// makes them durable before their rows are recorded
 		opt.BeforeCommit = func() error { return f.Flush(ctx) }
 	}
-	st, err := pipeline.OpenStage(se.g.State, "sync fetch", false, opt, specs...)
+	st, err := se.g.StateDir().Stage("sync fetch", false, opt, specs...)
 	if err != nil {
 		return t, err
 	}
 	defer st.Close()
-	if err := tallyProjects(se.g.State, &t); err != nil {
+	if err := tallyProjects(se.g.StateDir(), &t); err != nil {
 		return t, err
 	}
 	if st.Done() {
 		return t, nil
 	}
-	todo, err := pipeline.OpenManifest(se.g.State, "sync/todo")
+	todo, err := se.g.StateDir().Manifest("sync/todo")
 	if err != nil {
 		return t, err
 	}
@@ -155,12 +155,12 @@ func syncFetch(ctx context.Context, se *syncEnv) (fetchTally, error) {
 }
 
 // tallyProjects counts the projects an earlier run of the stage committed.
-func tallyProjects(state string, t *fetchTally) error {
-	sf, err := pipeline.ReadStageFile(state, "sync/projects")
+func tallyProjects(state *pipeline.State, t *fetchTally) error {
+	sf, err := state.StageFile("sync/projects")
 	if err != nil || sf.Rows == 0 {
 		return nil
 	}
-	if err := pipeline.EachRow(state, "sync/projects", func(row []string) error {
+	if err := state.EachRow("sync/projects", func(row []string) error {
 		if row[2] == syncedFailed {
 			t.failed++
 		} else {
@@ -170,7 +170,7 @@ func tallyProjects(state string, t *fetchTally) error {
 	}); err != nil {
 		return err
 	}
-	return pipeline.EachRow(state, "sync/files", func(row []string) error {
+	return state.EachRow("sync/files", func(row []string) error {
 		if row[6] == "downloaded" {
 			t.downloaded++
 		}
@@ -208,6 +208,18 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		o.result, o.err = syncedFailed, msg
 		o.problems = append(o.problems, []string{path, "sync fetch", msg, ""})
 	}
+	// refused tells a document or page the server refused as altered on
+	// the way (*store.CorruptUploadError), which fails the project, as a
+	// release file does: nothing was stored at its key, the status serial
+	// is not advanced, and the next sync writes it again
+	refused := func(err error) bool {
+		var ce *store.CorruptUploadError
+		if !errors.As(err, &ce) {
+			return false
+		}
+		fail(ce.Key, fmt.Sprintf("%s: %v", name, err))
+		return true
+	}
 	if reason == todoChanged && serial > 0 {
 		if have, page := localSerial(ctx, p.se.store, p.se.opts, name); have >= serial && !p.writtenByThisSync(ctx, page) {
 			o.result = syncedCurrent
@@ -242,11 +254,17 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 	}
 	if p.se.conf.S3 {
 		if err := putKeeps(ctx, p.se.store, proj.S3Keeps()); err != nil {
+			if refused(err) {
+				return o, nil
+			}
 			return o, err
 		}
 	}
 	for i, out := range proj.JSONFiles() {
 		if err := writeDeferred(ctx, p.se.store, out); err != nil {
+			if refused(err) {
+				return o, nil
+			}
 			return o, err
 		}
 		if i == 0 { // web/json/<name>; bandersnatch's list leaves out its web/pypi copy
@@ -280,6 +298,9 @@ func (p *projectSyncer) sync(ctx context.Context, row []string) (syncOutcome, er
 		return o, nil
 	}
 	if o.written, err = p.writePages(ctx, proj, serial, o.written); err != nil {
+		if refused(err) {
+			return o, nil
+		}
 		return o, err
 	}
 	if p.se.conf.Sync.Cleanup {

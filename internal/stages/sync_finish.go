@@ -128,7 +128,7 @@ func removeGone(ctx context.Context, se *syncEnv) error {
 	local := n + se.run.Removed // as many as before the first removal
 	limit := se.o.MaxRemoveProjects.Of(local)
 	var gone []string // at most limit+1: the guard below refuses more
-	err = pipeline.EachRow(se.g.State, "sync/todo", func(row []string) error {
+	err = se.g.StateDir().EachRow("sync/todo", func(row []string) error {
 		if row[todoReason] != todoGone {
 			return nil
 		}

@@ -183,7 +183,7 @@ func syncThenCheck(t *testing.T, name string) map[string][]string {
 	got := map[string][]string{}
 	for _, m := range []string{"plan/download", "plan/delete", "plan/remove-projects", "problems/storage", "problems/metadata"} {
 		got[m] = []string{}
-		if err := pipeline.EachRow(g.State, m, func(r []string) error {
+		if err := g.StateDir().EachRow(m, func(r []string) error {
 			got[m] = append(got[m], strings.Join(r, ","))
 			return nil
 		}); err != nil {
@@ -271,7 +271,7 @@ func TestSyncDiffFileListsWhatItWrote(t *testing.T) {
 		}
 	}
 	synced := map[string]bool{}
-	pipeline.EachRow(state, "sync/projects", func(row []string) error {
+	pipeline.NewState(state).EachRow("sync/projects", func(row []string) error {
 		synced[row[0]] = row[2] == "synced"
 		return nil
 	})

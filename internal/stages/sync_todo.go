@@ -27,7 +27,7 @@ const (
 // syncUpstream reads upstream's index into sync/upstream once per sync (a
 // resumed sync keeps the list and target serial it began with).
 func syncUpstream(ctx context.Context, se *syncEnv) error {
-	if stageDone(se.g.State, "sync/upstream") {
+	if se.g.StateDir().Done("sync/upstream") {
 		return nil
 	}
 	client := sources.NewUpstreamClient(se.conf.Sync.Timeout, se.conf.Sync.GlobalTimeout, 2, se.conf.Sync.Proxy)
@@ -51,10 +51,10 @@ func syncUpstream(ctx context.Context, se *syncEnv) error {
 // Project filters are applied to the names first. Projects on the mirror
 // that upstream no longer lists are written as "gone".
 func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
-	if stageDone(se.g.State, "sync/todo") {
+	if se.g.StateDir().Done("sync/todo") {
 		return se.run.Todo, nil
 	}
-	st, err := pipeline.OpenStage(se.g.State, "sync todo", true, se.g.stageOptions(), pipeline.MustSpec("sync/todo"))
+	st, err := se.g.StateDir().Stage("sync todo", true, se.g.stageOptions(), pipeline.MustSpec("sync/todo"))
 	if err != nil {
 		return 0, err
 	}
@@ -90,7 +90,7 @@ func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
 		return 0, err
 	}
 	defer local.Close()
-	up, err := pipeline.OpenManifest(se.g.State, "sync/upstream")
+	up, err := se.g.StateDir().Manifest("sync/upstream")
 	if err != nil {
 		return 0, err
 	}

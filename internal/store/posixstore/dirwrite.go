@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +34,22 @@ type dirWriter struct {
 	root     string
 	rootDir  *safefs.Dir
 	packages *safefs.Dir
+
+	// the two staging folders, held open from their first use to the
+	// next clearStaging (one per write saved two calls); a held one found
+	// gone is retired, and retired ones are closed with the writer, never
+	// while a write may still use them
+	smu     sync.Mutex
+	staged  map[*safefs.Dir]stagingDir // by target folder (rootDir, packages)
+	retired []*safefs.Dir
+}
+
+// stagingDir is a held staging folder. A private one (mode 0700: no one
+// else can enter it, so nothing in it can be read through it before it is
+// renamed into place) takes files with their final mode at once.
+type stagingDir struct {
+	dir     *safefs.Dir
+	private bool
 }
 
 // packagesPrefix is the prefix of the keys that live below web/packages.
@@ -86,7 +103,7 @@ func (d *Store) Close() error {
 	if d.w == nil {
 		return nil
 	}
-	err := errors.Join(d.w.packages.Close(), d.w.rootDir.Close())
+	err := errors.Join(d.w.closeStaging(), d.w.packages.Close(), d.w.rootDir.Close())
 	d.w = nil
 	return err
 }
@@ -113,12 +130,18 @@ func (d *Store) Symlink(ctx context.Context, key, target string) error {
 	if err != nil {
 		return err
 	}
-	staging, err := dir.MkdirAll(store.TempDir)
+	sd, err := w.staging(dir)
 	if err != nil {
 		return classify(key, err)
 	}
-	defer staging.Close()
+	staging := sd.dir
 	name, err := staging.SymlinkTemp(target, ".bandercheck-")
+	if errors.Is(err, unix.ENOENT) { // the staging folder went: make it again
+		if sd, err = w.restage(dir, staging); err == nil {
+			staging = sd.dir
+			name, err = staging.SymlinkTemp(target, ".bandercheck-")
+		}
+	}
 	if err != nil {
 		return classify(key, err)
 	}
@@ -224,6 +247,7 @@ type dirUpload struct {
 	target *safefs.Dir
 	rel    string
 	meta   store.Meta
+	chmod  bool // made 0600: Commit gives it its mode
 }
 
 func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
@@ -233,16 +257,29 @@ func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
 	}
 	// staged where the rename into place stays on one file system: web/packages
 	// (it may be another volume) or the root; both folders go when the lock does
-	dir, err := target.MkdirAll(store.TempDir)
+	sd, err := d.staging(target)
 	if err != nil {
 		return nil, classify(key, err)
 	}
-	f, name, err := dir.CreateTemp(".bandercheck-", ".tmp")
+	perm := modeOf(meta)
+	createTemp := func(sd stagingDir) (*os.File, string, bool, error) {
+		if m, ok := sd.dir.Umask(); ok && sd.private && m&perm == 0 {
+			f, name, err := sd.dir.CreateTempMode(".bandercheck-", ".tmp", perm)
+			return f, name, false, err
+		}
+		f, name, err := sd.dir.CreateTemp(".bandercheck-", ".tmp") // 0600 until Commit
+		return f, name, true, err
+	}
+	f, name, chmod, err := createTemp(sd)
+	if errors.Is(err, unix.ENOENT) { // the staging folder went: make it again
+		if sd, err = d.restage(target, sd.dir); err == nil {
+			f, name, chmod, err = createTemp(sd)
+		}
+	}
 	if err != nil {
-		dir.Close()
 		return nil, classify(key, err)
 	}
-	return &dirUpload{d: d, dir: dir, f: f, name: name, key: key, target: target, rel: rel, meta: meta}, nil
+	return &dirUpload{d: d, dir: sd.dir, f: f, name: name, key: key, target: target, rel: rel, meta: meta, chmod: chmod}, nil
 }
 
 func splitKey(key string) (string, string) {
@@ -254,12 +291,19 @@ func splitKey(key string) (string, string) {
 
 func (u *dirUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
 
-func (u *dirUpload) Commit(ctx context.Context) error {
-	mode := os.FileMode(0o644)
-	if u.meta.Mode != 0 {
-		mode = os.FileMode(u.meta.Mode)
+// modeOf is the permissions a file gets: meta.Mode, or 0644.
+func modeOf(meta store.Meta) uint32 {
+	if meta.Mode != 0 {
+		return meta.Mode & 0o777
 	}
-	err := u.f.Chmod(mode)
+	return 0o644
+}
+
+func (u *dirUpload) Commit(ctx context.Context) error {
+	var err error
+	if u.chmod {
+		err = u.f.Chmod(os.FileMode(modeOf(u.meta)))
+	}
 	if err == nil && !u.meta.Deferred {
 		err = u.f.Sync()
 	}
@@ -275,16 +319,14 @@ func (u *dirUpload) Commit(ctx context.Context) error {
 	}
 	if err != nil {
 		_ = unix.Unlinkat(u.dir.Fd(), u.name, 0)
-		u.dir.Close()
 		return classify(u.key, err)
 	}
-	return u.dir.Close()
+	return nil
 }
 
 func (u *dirUpload) Abort() error {
 	_ = u.f.Close()
 	err := unix.Unlinkat(u.dir.Fd(), u.name, 0)
-	u.dir.Close()
 	if err != nil && err != unix.ENOENT {
 		return fmt.Errorf("discard the download of %s: %w", u.key, err)
 	}
@@ -361,8 +403,60 @@ func (d *dirWriter) lock() (func() error, error) {
 	}, nil
 }
 
+// staging is the staging folder of target (d.rootDir or d.packages),
+// made and opened at its first use, then held.
+func (d *dirWriter) staging(target *safefs.Dir) (stagingDir, error) {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	if s, ok := d.staged[target]; ok {
+		return s, nil
+	}
+	dir, err := target.MkdirAll(store.TempDir)
+	if err != nil {
+		return stagingDir{}, err
+	}
+	// private when it can be made so (a folder of another owner stays as
+	// it is, and its files are made 0600 until they are complete)
+	s := stagingDir{dir: dir, private: unix.Fchmod(dir.Fd(), 0o700) == nil}
+	if d.staged == nil {
+		d.staged = map[*safefs.Dir]stagingDir{}
+	}
+	d.staged[target] = s
+	return s, nil
+}
+
+// restage retires old, a held staging folder that is gone (removed by
+// hand), and opens target's staging folder again.
+func (d *dirWriter) restage(target, old *safefs.Dir) (stagingDir, error) {
+	d.smu.Lock()
+	if d.staged[target].dir == old {
+		delete(d.staged, target)
+		d.retired = append(d.retired, old)
+	}
+	d.smu.Unlock()
+	return d.staging(target)
+}
+
+// closeStaging releases the held staging folders; no write is under way.
+func (d *dirWriter) closeStaging() error {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	var errs []error
+	for _, s := range d.staged {
+		errs = append(errs, s.dir.Close())
+	}
+	for _, s := range d.retired {
+		errs = append(errs, s.Close())
+	}
+	d.staged, d.retired = nil, nil
+	return errors.Join(errs...)
+}
+
 // clearStaging removes what a killed run left in the staging folders.
 func (d *dirWriter) clearStaging() error {
+	if err := d.closeStaging(); err != nil {
+		return fmt.Errorf("clear the staging folders: %w", err)
+	}
 	if _, err := d.packages.RemoveAll(store.TempDir); err != nil {
 		return fmt.Errorf("clear web/packages/%s: %w", store.TempDir, err)
 	}

@@ -46,6 +46,15 @@ type Options struct {
 	// that uses the client (DefaultRequests when 0); the connection pool is
 	// sized to match.
 	Requests int
+	// MultipartAbove is the size above which an upload goes as a multipart
+	// upload: MaxPutObject (the most one PutObject may send) when 0. Below
+	// it an object is one PutObject, so its ETag stays the MD5 of its bytes.
+	// Tests lower it to force a multipart upload of a small object.
+	MultipartAbove int64
+	// PartSize is the size of each part of a multipart upload (the last may
+	// be smaller): DefaultPartSize when 0, and larger when the object would
+	// need more than 10,000 parts.
+	PartSize int64
 }
 
 // DefaultRequests is how many S3 requests are in flight at once when not
@@ -55,6 +64,7 @@ const DefaultRequests = 256
 // Store is a mirror under an S3 prefix.
 type Store struct {
 	client   *s3.Client
+	http     *http.Client // what client sends through, to close its idle connections; nil: not ours
 	requests int
 	bucket   string
 	prefix   string // "" or "prefix/"
@@ -62,17 +72,26 @@ type Store struct {
 	// noChecksum is set once the server said it does not implement
 	// x-amz-checksum-sha256: uploads then go without it
 	noChecksum atomic.Bool
+	// multipartAbove and partSize are Options.MultipartAbove and PartSize
+	multipartAbove, partSize int64
 }
 
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the bucket and checks that it can be reached.
 func Open(ctx context.Context, opt Options) (*Store, error) {
-	client, err := OpenClient(ctx, opt)
+	client, hc, err := openClient(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{client: client, bucket: opt.Bucket, requests: requestsOf(opt)}
+	st := &Store{client: client, http: hc, bucket: opt.Bucket, requests: requestsOf(opt),
+		multipartAbove: opt.MultipartAbove, partSize: opt.PartSize}
+	if st.multipartAbove <= 0 {
+		st.multipartAbove = MaxPutObject
+	}
+	if st.partSize <= 0 {
+		st.partSize = DefaultPartSize
+	}
 	if p := strings.Trim(opt.Prefix, "/"); p != "" {
 		st.prefix = p + "/"
 	}
@@ -99,6 +118,18 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	return st, nil
 }
 
+// Close closes the store's idle connections. A stage closes its store when
+// it ends: otherwise a pool of up to Requests idle connections, with two
+// goroutines and their buffers each, stays in the heap of the stages after
+// it in the same process (run). The store can still be used after Close; it
+// opens connections anew.
+func (s *Store) Close() error {
+	if s.http != nil {
+		s.http.CloseIdleConnections()
+	}
+	return nil
+}
+
 // Requests is how many requests the store sends at once: a stage that waits
 // on S3 (HEAD, GET) runs that many workers, whatever its CPU-bound --jobs.
 func (s *Store) Requests() int { return s.requests }
@@ -116,6 +147,25 @@ func requestsOf(opt Options) int {
 // SlowDown and grows back as requests succeed (requestWindow); a connection
 // pool as large; checksums only when required.
 func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
+	c, _, err := openClient(ctx, opt)
+	return c, err
+}
+
+// sameMethodRedirects follows only the redirects that keep the method and
+// body (307, 308), as the SDK's own client does.
+func sameMethodRedirects(r *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if r.Response != nil && (r.Response.StatusCode == http.StatusTemporaryRedirect || r.Response.StatusCode == http.StatusPermanentRedirect) {
+		return nil
+	}
+	return http.ErrUseLastResponse
+}
+
+// openClient is OpenClient, with the HTTP client it sends through (nil
+// when the SDK was given another).
+func openClient(ctx context.Context, opt Options) (*s3.Client, *http.Client, error) {
 	region := opt.Region
 	if region == "" {
 		region = "us-east-1"
@@ -144,7 +194,15 @@ func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loads...)
 	if err != nil {
-		return nil, fmt.Errorf("s3 configuration: %w", err)
+		return nil, nil, fmt.Errorf("s3 configuration: %w", err)
+	}
+	var hc *http.Client
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		// the transport as configured (pool size, the SDK's dialer, a CA
+		// bundle), held as an *http.Client: its idle connections can then
+		// be closed (Store.Close), which the SDK's own wrapper cannot
+		hc = &http.Client{Transport: b.GetTransport(), CheckRedirect: sameMethodRedirects}
+		cfg.HTTPClient = hc
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if opt.Endpoint != "" {
@@ -155,7 +213,7 @@ func OpenClient(ctx context.Context, opt Options) (*s3.Client, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	return client, nil
+	return client, hc, nil
 }
 
 // haveCredentials asks the client's credential chain once, for a few

@@ -42,7 +42,7 @@ type s3Upload struct {
 }
 
 // Create implements Mirror: content is staged in a local file, hashed with
-// MD5 and sha256 on the way, and sent by one PutObject on Commit, with the
+// MD5 and sha256 on the way, and sent on Commit, with the
 // sha256 and uploaded-at metadata that bandersnatch's S3 backend writes.
 func (m *Store) Create(ctx context.Context, key string, meta store.Meta) (store.Upload, error) {
 	if err := os.MkdirAll(m.stageDir, 0o755); err != nil {
@@ -71,11 +71,13 @@ var uploadChecks = struct{ payload, md5, sha256 bool }{true, true, true}
 const corruptAttempts = 3
 
 // Commit sends the staged file in one PutObject (one part, so its ETag is
-// the MD5 of its bytes while it is below 5 GB) that the server checks three
-// ways: Content-MD5; x-amz-checksum-sha256, unless the server said it does
-// not implement it; and the sha256 of the payload in the signature, which
-// the SDK otherwise leaves unsigned over https. A body refused as altered is
-// sent again from the staged file, up to corruptAttempts times.
+// the MD5 of its bytes), or, above Options.MultipartAbove (by default 5 GiB,
+// the most one PutObject may send), as a multipart upload (putParts). The
+// server checks each body three ways: Content-MD5; x-amz-checksum-sha256,
+// unless the server said it does not implement it; and the sha256 of the
+// payload in the signature, which the SDK otherwise leaves unsigned over
+// https. A body refused as altered is sent again from the staged file, up
+// to corruptAttempts times.
 func (u *s3Upload) Commit(ctx context.Context) error {
 	defer u.Abort()
 	size, err := u.f.Seek(0, io.SeekEnd)
@@ -92,6 +94,9 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 	}
 	if !u.meta.Uploaded.IsZero() {
 		meta["uploaded-at"] = UploadedAt(u.meta.Uploaded)
+	}
+	if size > u.m.multipartAbove {
+		return u.putParts(ctx, size, meta)
 	}
 	for attempt := 1; ; attempt++ {
 		err = u.put(ctx, size, u.md5.Sum(nil), shaSum, meta)
