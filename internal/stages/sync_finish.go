@@ -34,11 +34,12 @@ func syncFinish(ctx context.Context, se *syncEnv, failed bool) (int64, error) {
 		if !(named || se.run.Status == 0 || se.run.Changed > 0 || se.run.Todo > 0 || removed > 0) {
 			return nil // bandersnatch leaves the index of an incremental sync with nothing to do
 		}
-		dirs, err := simpleDirs(ctx, se.store, se.conf.HashIndex)
+		dirs, closeDirs, err := rootIndexDirs(ctx, se)
 		if err != nil {
 			return err
 		}
-		if err := writeRootIndex(ctx, se, mirrorfiles.SortDirs(dirs, se.conf.HashIndex)); err != nil {
+		err = writeRootIndex(ctx, se, dirs)
+		if err := errors.Join(err, closeDirs()); err != nil {
 			return err
 		}
 		_, _, remove := mirrorfiles.RootIndexPages(se.opts)
@@ -201,9 +202,10 @@ func removeProject(ctx context.Context, se *syncEnv, project string) error {
 }
 
 // writeRootIndex streams the root index pages into the store as they are
-// made (at all of PyPI, index.html alone is some 50 MB): memory holds the
-// project names only. Each page becomes visible complete, or not at all.
-func writeRootIndex(ctx context.Context, se *syncEnv, dirs []string) error {
+// made (at all of PyPI, index.html alone is some 50 MB) from the sorted
+// folders dirs yields: no page and no list of names is held. Each page
+// becomes visible complete, or not at all.
+func writeRootIndex(ctx context.Context, se *syncEnv, dirs func() (string, error)) error {
 	htmlPaths, jsPaths, _ := mirrorfiles.RootIndexPages(se.opts)
 	var ups []store.Upload
 	abort := func(err error) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/internal/work"
 	"github.com/bandercheck/bandercheck/pipeline"
+	"github.com/bandercheck/bandercheck/sinks/mirrorfiles"
 	"github.com/bandercheck/bandercheck/sources"
 )
 
@@ -204,20 +205,50 @@ func localProjects(ctx context.Context, se *syncEnv) (pipeline.RowReader, error)
 	return &dedupRows{r: sorted, close: s.Close}, nil
 }
 
-// simpleDirs lists web/simple's project folders relative to it ("beta", or
-// "b/beta" with hash-index), skipping names that begin with '.'. The root
-// index needs them whole; the other callers use eachSimpleDir.
-func simpleDirs(ctx context.Context, ms store.Reader, hashIndex bool) ([]string, error) {
-	var out []string
-	err := eachSimpleDir(ctx, ms, hashIndex, func(d string) error {
-		out = append(out, d)
+// rootIndexMemory is what rootIndexDirs' sort may hold: all of PyPI's
+// folders take some 35 MB as sort records, so a few runs are merged.
+var rootIndexMemory int64 = 8 << 20
+
+// rootIndexDirs lists web/simple's project folders relative to it
+// ("beta", or "b/beta" with hash-index), skipping names that begin with '.',
+// in the root index's order (mirrorfiles.RootIndexKey) and once each. The
+// names go through an external sort, so memory holds a bounded part of
+// them whatever the mirror's size. next returns io.EOF after the last.
+func rootIndexDirs(ctx context.Context, se *syncEnv) (next func() (string, error), closeFn func() error, err error) {
+	s := pipeline.NewSorter(filepath.Join(se.g.State, "tmp"), rootIndexMemory, 2, func(r []string) string { return r[0] })
+	err = eachSimpleDir(ctx, se.store, se.conf.HashIndex, func(d string) error {
+		if k, ok := mirrorfiles.RootIndexKey(d, se.conf.HashIndex); ok {
+			return s.Add([]string{k, d})
+		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, errors.Join(err, s.Close())
+	}
+	sorted, err := s.Sort()
+	if err != nil {
+		return nil, nil, errors.Join(err, s.Close())
+	}
+	prev, seen := "", false
+	next = func() (string, error) {
+		for {
+			row, err := sorted.Next()
+			if err != nil {
+				return "", err
+			}
+			if seen && row[0] == prev {
+				continue
+			}
+			prev, seen = row[0], true
+			return row[1], nil
+		}
+	}
+	return next, s.Close, nil
 }
 
 // eachSimpleDir calls fn with each of web/simple's project folders, as
-// simpleDirs names them, holding none.
+// rootIndexDirs names them (in the store's order, repeats possible),
+// holding none but the hash folders' names.
 func eachSimpleDir(ctx context.Context, ms store.Reader, hashIndex bool, fn func(d string) error) error {
 	var shards []string // the hash folders: one character each
 	err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {

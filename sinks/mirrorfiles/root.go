@@ -28,7 +28,24 @@ import (
 func RootIndexFiles(dirs []string, serial int64, o Options) (write []Output, remove []string) {
 	var h, j bytes.Buffer
 	html, js, remove := RootIndexPages(o)
-	_ = WriteRootIndex(SortDirs(slices.Clone(dirs), o.HashIndex), serial, o, &h, &j) // a buffer never fails
+	type folder struct{ key, dir string }
+	var sorted []folder
+	for _, d := range dirs {
+		if k, ok := RootIndexKey(d, o.HashIndex); ok {
+			sorted = append(sorted, folder{k, strings.Trim(d, "/")})
+		}
+	}
+	slices.SortFunc(sorted, func(a, b folder) int { return strings.Compare(a.key, b.key) })
+	sorted = slices.CompactFunc(sorted, func(a, b folder) bool { return a.key == b.key })
+	next := func() (string, error) {
+		if len(sorted) == 0 {
+			return "", io.EOF
+		}
+		d := sorted[0].dir
+		sorted = sorted[1:]
+		return d, nil
+	}
+	_ = WriteRootIndex(next, serial, o, &h, &j) // a buffer never fails
 	for _, p := range html {
 		write = append(write, Output{Path: p, Data: h.Bytes(), Mode: 0o644})
 	}
@@ -53,11 +70,11 @@ func RootIndexPages(o Options) (html, js, remove []string) {
 	return html, js, remove
 }
 
-// WriteRootIndex writes the root index of dirs (as SortDirs leaves them) to
-// html and js as it goes, never holding a page: memory stays that of the
-// names whatever the mirror's size. A writer whose page the format has no
-// place for is not written to.
-func WriteRootIndex(dirs []string, serial int64, o Options, html, js io.Writer) error {
+// WriteRootIndex writes the root index to html and js as it goes, never
+// holding a page. next yields the project folders relative to web/simple
+// in the order RootIndexKey sorts them, once each, and io.EOF after the
+// last. A writer whose page the format has no place for is not written to.
+func WriteRootIndex(next func() (string, error), serial int64, o Options, html, js io.Writer) error {
 	hw, jw := bufio.NewWriterSize(html, 64<<10), bufio.NewWriterSize(js, 64<<10)
 	if o.html() {
 		hw.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n" +
@@ -66,7 +83,14 @@ func WriteRootIndex(dirs []string, serial int64, o Options, html, js io.Writer) 
 	if o.json() {
 		jw.WriteString(`{"meta": {"_last-serial": ` + strconv.FormatInt(serial, 10) + `, "api-version": "1.1"}, "projects": [`)
 	}
-	for i, d := range dirs {
+	for i := 0; ; i++ {
+		d, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
 		n := d
 		if o.HashIndex {
 			_, n, _ = strings.Cut(d, "/")
@@ -90,28 +114,23 @@ func WriteRootIndex(dirs []string, serial int64, o Options, html, js io.Writer) 
 	return errors.Join(hw.Flush(), jw.Flush())
 }
 
-// SortDirs orders the project folders in place as get_simple_dirs and
-// find_packages_in_dir do: each hash folder in name order, the projects in
-// it in name order (without hash-index, one sorted list); a name is listed
-// once per folder, and with hash-index a folder without one is left out.
-func SortDirs(dirs []string, hashIndex bool) []string {
-	out := dirs[:0]
-	for _, d := range dirs {
-		d = strings.Trim(d, "/")
-		if hashIndex && !strings.Contains(d, "/") {
-			continue
-		}
-		out = append(out, d)
+// RootIndexKey is the sort key that puts a project folder where
+// get_simple_dirs and find_packages_in_dir put it: each hash folder in name
+// order, the projects in it in name order (without hash-index, one sorted
+// list). ok is false for a folder the root index leaves out (with
+// hash-index, one that is not inside a hash folder). Equal keys are the same
+// folder, listed once. The NUL between folder and name keeps the order of
+// the pair where a byte sorting below '/' follows a shorter folder's name.
+func RootIndexKey(d string, hashIndex bool) (key string, ok bool) {
+	d = strings.Trim(d, "/")
+	folder, name, nested := strings.Cut(d, "/")
+	if !hashIndex {
+		return d, true
 	}
-	slices.SortFunc(out, func(a, b string) int {
-		as, an, _ := strings.Cut(a, "/")
-		bs, bn, _ := strings.Cut(b, "/")
-		if c := strings.Compare(as, bs); c != 0 || !hashIndex {
-			return c
-		}
-		return strings.Compare(an, bn)
-	})
-	return slices.Compact(out)
+	if !nested {
+		return "", false
+	}
+	return folder + "\x00" + name, true
 }
 
 // StatusFile is `status`: the serial reached, no newline; bandersnatch
