@@ -215,11 +215,11 @@ func (p *plantedS3) plan(t *testing.T, env []string, hash string) (map[string]st
 	}
 	out := r.stdout + r.stderr
 	dl := map[string]string{}
-	for _, r := range parseCSV(t, mustBC(t, nil, "--state", state, "cat", "plan/download")) {
+	for _, r := range parseCSV(t, catState(t, state, "plan/download")) {
 		dl[r[0]] = r[4]
 	}
 	var del []string
-	for _, r := range parseCSV(t, mustBC(t, nil, "--state", state, "cat", "plan/delete")) {
+	for _, r := range parseCSV(t, catState(t, state, "plan/delete")) {
 		del = append(del, r[0])
 	}
 	return dl, del, out

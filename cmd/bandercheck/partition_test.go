@@ -225,7 +225,7 @@ func TestS3FaultsChangeNothing(t *testing.T) {
 			t.Fatalf("%s: the proxy injected no fault (%s): the test proves nothing", hash, stats)
 		}
 		for _, m := range []string{"storage", "designated", "projects", "problems/storage", "problems/metadata", "plan/download", "plan/delete", "plan/remove-projects"} {
-			want, got := mustBC(t, nil, "--state", clean, "cat", m), mustBC(t, nil, "--state", bad, "cat", m)
+			want, got := catState(t, clean, m), catState(t, bad, m)
 			if m == "storage" {
 				want = columnsOf(t, want, "path", "size", "modified", "sha256", "etag")
 				got = columnsOf(t, got, "path", "size", "modified", "sha256", "etag")

@@ -125,7 +125,7 @@ func browse(t *testing.T, browser, page string) (string, int) {
 func topDownloadBySum(t *testing.T, state string) (string, int64) {
 	t.Helper()
 	sums := map[string]int64{}
-	for _, line := range strings.Split(strings.TrimSpace(mustBC(t, nil, "--state", state, "cat", "plan/download")), "\n")[1:] {
+	for _, line := range strings.Split(strings.TrimSpace(catState(t, state, "plan/download")), "\n")[1:] {
 		f := strings.Split(line, ",")
 		size, _ := strconv.ParseInt(f[2], 10, 64)
 		name := f[0][strings.LastIndexByte(f[0], '/')+1:]
