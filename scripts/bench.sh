@@ -379,15 +379,17 @@ bench_run() {
   done
 }
 
-# serve_synth N STEP: the synthetic upstream (genmirror warehouse) of N
+# serve_synth N STEP [FLAG]: the synthetic upstream (genmirror warehouse) of N
 # projects of 2 files at step STEP (1: 1% changed), on a fixed port, so the
-# URLs in its documents stay the same across steps
+# URLs in its documents stay the same across steps. FLAG --prerender renders
+# every answer before it listens (side by side: each tool then costs the fake
+# a copy per request, the same for both, not a rendering the first one pays)
 serve_synth() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
   rm -f "$work/wurl"
-  "$gm" warehouse --scenario synthetic --projects "$1" --files 2 --step "$2" --addr 127.0.0.1:18741 > "$work/wurl" &
+  "$gm" warehouse --scenario synthetic --projects "$1" --files 2 --step "$2" --addr 127.0.0.1:18741 ${3:-} > "$work/wurl" &
   server=$!
-  for _ in $(seq 600); do [ -s "$work/wurl" ] && break; sleep 0.1; done
+  for _ in $(seq 3000); do [ -s "$work/wurl" ] && break; sleep 0.1; done
 }
 # sync_conf DIR RELEASE_FILES: a bandersnatch.conf for the synthetic upstream
 sync_conf() {
@@ -400,7 +402,7 @@ bench_sync() {
       local what="metadata and pages only"; [ "$files" = true ] && what="with files (2 a project)"
       local ours="$work/sync-ours-$n-$files" theirs="$work/sync-bs-$n-$files"
       rm -rf "$ours" "$ours.st" "$theirs"; sync_conf "$ours" "$files"; sync_conf "$theirs" "$files"
-      serve_synth "$n" 0
+      serve_synth "$n" 0 --prerender
       if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi
       local rw=$wall rr=$rss
       timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync
@@ -408,7 +410,7 @@ bench_sync() {
       row "sync: initial, $what" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$n" "1.00"
       row "sync: initial, $what" "$n projects" "bandercheck sync ($reqs requests/project)" "$wall" "$rss" "$n" "$(ratio "$rw" "$wall")"
       [ "$files" = true ] || continue
-      serve_synth "$n" 1
+      serve_synth "$n" 1 --prerender
       if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi
       rw=$wall rr=$rss
       timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync

@@ -13,6 +13,9 @@ type WarehouseCmd struct {
 	Projects int    `help:"Projects of the synthetic scenario." default:"10000"`
 	Files    int    `help:"Files per project of the synthetic scenario." default:"2"`
 	Addr     string `help:"Listen address (loopback only)." default:"127.0.0.1:0"`
+	// Prerender renders every answer before it listens (benchmarks: the
+	// fake then costs each client a copy per request, not a rendering)
+	Prerender bool `help:"Render the index and every document before listening, and keep answers until the model changes (benchmarks: the fake upstream then costs each client the same, little CPU)."`
 }
 
 // Run implements the command: it prints the base URL, then serves until interrupted.
@@ -28,6 +31,9 @@ func (c *WarehouseCmd) Run(ctx context.Context) error {
 	} else if w, err = fakepypi.Golden(base, c.Step); err != nil {
 		l.Close()
 		return err
+	}
+	if c.Prerender {
+		w.Prerender()
 	}
 	return serveUntilDone(ctx, l, w)
 }

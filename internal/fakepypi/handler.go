@@ -56,23 +56,37 @@ func wantsJSON(r *http.Request) bool {
 }
 
 func (w *Warehouse) serveIndex(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	serial := w.serial
-	var body []byte
+	js := wantsJSON(r)
 	ctype := "text/html; charset=utf-8"
-	if wantsJSON(r) {
-		body, ctype = w.index(), JSONIndexType
-	} else {
+	if js {
+		ctype = JSONIndexType
+	}
+	w.mu.Lock()
+	a := w.indexAnswer(js)
+	w.mu.Unlock()
+	write(rw, r, ctype, a.serial, a.body)
+}
+
+// indexAnswer is the root index in JSON or HTML. The caller holds w.mu.
+func (w *Warehouse) indexAnswer(js bool) cachedAnswer {
+	if js {
+		return w.rendered("index.json", func() cachedAnswer { return cachedAnswer{w.index(), w.serial} })
+	}
+	return w.rendered("index.html", func() cachedAnswer {
 		var b bytes.Buffer
 		b.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.1\">\n    <title>Simple index</title>\n  </head>\n  <body>\n")
 		for _, p := range w.sortedProjects() {
 			fmt.Fprintf(&b, "    <a href=\"/simple/%s/\">%s</a>\n", Normalize(p.Name), html.EscapeString(p.Name))
 		}
 		b.WriteString("  </body>\n</html>\n")
-		body = b.Bytes()
-	}
-	w.mu.Unlock()
-	write(rw, r, ctype, serial, body)
+		return cachedAnswer{b.Bytes(), w.serial}
+	})
+}
+
+// documentAnswer is p's JSON API document with file URLs under base. The
+// caller holds w.mu.
+func (w *Warehouse) documentAnswer(base string, p *Project) cachedAnswer {
+	return w.rendered("doc\x00"+base+"\x00"+Normalize(p.Name), func() cachedAnswer { return cachedAnswer{document(base, p), p.Serial} })
 }
 
 func write(rw http.ResponseWriter, r *http.Request, ctype string, serial int64, body []byte) {
@@ -101,15 +115,16 @@ func (w *Warehouse) serveProjectPage(rw http.ResponseWriter, r *http.Request, re
 		return
 	}
 	base, serial := w.base(r), p.Serial
-	var body []byte
+	var a cachedAnswer
 	ctype := "text/html; charset=utf-8"
 	if wantsJSON(r) {
-		body, ctype = projectJSON(base, p), JSONIndexType
+		ctype = JSONIndexType
+		a = w.rendered("page.json\x00"+base+"\x00"+name, func() cachedAnswer { return cachedAnswer{projectJSON(base, p), serial} })
 	} else {
-		body = projectHTML(base, p)
+		a = w.rendered("page.html\x00"+base+"\x00"+name, func() cachedAnswer { return cachedAnswer{projectHTML(base, p), serial} })
 	}
 	w.mu.Unlock()
-	write(rw, r, ctype, serial, body)
+	write(rw, r, ctype, a.serial, a.body)
 }
 
 func projectHTML(base string, p *Project) []byte {
@@ -191,18 +206,20 @@ func (w *Warehouse) serveDocument(rw http.ResponseWriter, r *http.Request, name 
 		return
 	}
 	key := Normalize(name)
-	if w.stale[key] > 0 {
+	var a cachedAnswer
+	if w.stale[key] > 0 { // a stale cache's answer, rendered as it is asked
 		w.stale[key]--
 		old := w.previous[key]
 		if old == nil {
 			old = p.clone()
 			old.Serial--
 		}
-		p = old
+		a = cachedAnswer{document(w.base(r), old), old.Serial}
+	} else {
+		a = w.documentAnswer(w.base(r), p)
 	}
-	body, serial := document(w.base(r), p), p.Serial
 	w.mu.Unlock()
-	write(rw, r, "application/json", serial, body)
+	write(rw, r, "application/json", a.serial, a.body)
 }
 
 func (w *Warehouse) serveFile(rw http.ResponseWriter, r *http.Request, path string) {

@@ -38,6 +38,17 @@ type Warehouse struct {
 	overrides map[string]http.HandlerFunc
 	requests  map[string]int // path -> count
 	files     map[string]*File
+	// answers holds rendered answers (the index, documents, pages) by
+	// kind, base and name; every change of the model empties it, so an
+	// answer is rendered once per state, not once per request
+	answers map[string]cachedAnswer
+	keep    bool // Prerender was called: answers are kept
+}
+
+// cachedAnswer is a rendered body and the serial its header carries.
+type cachedAnswer struct {
+	body   []byte
+	serial int64
 }
 
 // Project is one project upstream: its display name (as upstream spells it),
@@ -76,6 +87,9 @@ type File struct {
 	Missing bool
 
 	path string // /packages/aa/bb/rest/filename, filled in by the warehouse
+	// the hex digests of Content, filled in by the warehouse ("" for
+	// unknown: computed when asked)
+	sha256, md5sum, blake2 string
 }
 
 // Epoch is the upload time of serial 0; serial n is Epoch + n hours (plus a
@@ -116,11 +130,13 @@ func (w *Warehouse) SetFilesBase(base string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.filesBase = strings.TrimRight(base, "/")
+	w.answers = nil
 }
 
 // next takes the next serial for project p (nil for a change without one)
 // and keeps p's old state for stale answers.
 func (w *Warehouse) next(p *Project) int64 {
+	w.answers = nil
 	w.serial++
 	if p != nil {
 		if p.Serial != 0 {
@@ -190,6 +206,7 @@ func (w *Warehouse) prepare(p *Project, f *File, serial int64) {
 	}
 	b := blake2b.Sum256(f.Content)
 	h := hex.EncodeToString(b[:])
+	f.blake2, f.sha256, f.md5sum = h, f.SHA256(), f.md5()
 	f.path = "/packages/" + h[:2] + "/" + h[2:4] + "/" + h[4:] + "/" + f.Filename
 	w.files[f.path] = f
 	if f.Metadata != nil {
@@ -258,6 +275,7 @@ func (w *Warehouse) change(name string, fn func(*Project) bool) error {
 	if !fn(p) {
 		return fmt.Errorf("fakepypi: nothing to change in %q", name)
 	}
+	w.answers = nil
 	w.serial++
 	w.previous[Normalize(name)] = old
 	p.Serial = w.serial
@@ -340,16 +358,63 @@ func (f *File) Path() string { return f.path }
 
 // SHA256 is the hex sha256 of the file's content.
 func (f *File) SHA256() string {
+	if f.sha256 != "" {
+		return f.sha256
+	}
 	s := sha256.Sum256(f.Content)
 	return hex.EncodeToString(s[:])
 }
 
 func (f *File) md5() string {
+	if f.md5sum != "" {
+		return f.md5sum
+	}
 	s := md5.Sum(f.Content)
 	return hex.EncodeToString(s[:])
 }
 
 func (f *File) blake2b() string {
+	if f.blake2 != "" {
+		return f.blake2
+	}
 	s := blake2b.Sum256(f.Content)
 	return hex.EncodeToString(s[:])
+}
+
+// rendered is the answer cached under key, rendered by render when there is
+// none for the model's present state. The caller holds w.mu.
+func (w *Warehouse) rendered(key string, render func() cachedAnswer) cachedAnswer {
+	if a, ok := w.answers[key]; ok {
+		return a
+	}
+	a := render()
+	if !w.keep {
+		return a
+	}
+	if w.answers == nil {
+		w.answers = map[string]cachedAnswer{}
+	}
+	w.answers[key] = a
+	return a
+}
+
+// Prerender renders the root index (JSON and HTML) and every project's
+// document now, so that serving them costs a copy and the fake upstream is
+// not the bottleneck of a benchmark: the clients compared then all get
+// answers of the same cost. From then on answers are kept (pages too, as
+// they are first asked for) until the model changes, which drops them all;
+// the next answers are kept again. Without a files base (SetFilesBase or
+// NewWarehouse's) only the index is rendered now.
+func (w *Warehouse) Prerender() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.keep = true
+	w.indexAnswer(false)
+	w.indexAnswer(true)
+	if w.filesBase == "" {
+		return
+	}
+	for _, p := range w.projects {
+		w.documentAnswer(w.filesBase, p)
+	}
 }

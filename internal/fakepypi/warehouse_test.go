@@ -214,3 +214,68 @@ func TestWarehouseIsDeterministic(t *testing.T) {
 		t.Fatal("step 2 accepted")
 	}
 }
+
+// TestPrerenderedAnswersAreTheSameAndFollowChanges: a warehouse that keeps
+// rendered answers (Prerender, for benchmarks) serves the same bytes and
+// serials as one that renders each request, and a change of the model
+// (a release, a yank, a removal, stale answers) is seen at once, not hidden
+// by what was kept.
+func TestPrerenderedAnswersAreTheSameAndFollowChanges(t *testing.T) {
+	plain, kept := Synthetic("", 5, 2, 0), Synthetic("", 5, 2, 0)
+	pb, kb := serve(t, plain), serve(t, kept)
+	// the same files base for both, so the bytes can be compared
+	plain.SetFilesBase("http://files.test")
+	kept.SetFilesBase("http://files.test")
+	kept.Prerender()
+	if len(kept.answers) != 2+5 {
+		t.Fatalf("Prerender kept %d answers, want the 2 indexes and 5 documents", len(kept.answers))
+	}
+	paths := []struct{ path, accept string }{
+		{"/simple/", JSONIndexType}, {"/simple/", ""},
+		{"/pypi/proj-0000001/json", ""}, {"/pypi/proj-0000003/json", ""},
+		{"/simple/proj-0000001/", JSONIndexType}, {"/simple/proj-0000001/", ""},
+	}
+	same := func(step string) {
+		t.Helper()
+		for _, p := range paths {
+			for range 2 { // the second answer comes from what was kept
+				a, b := get(t, pb+p.path, p.accept), get(t, kb+p.path, p.accept)
+				if a.status != b.status || string(a.body) != string(b.body) || a.serial != b.serial || a.ctype != b.ctype {
+					t.Fatalf("%s: %s (%q): kept answer %d serial %d %q, rendered %d serial %d %q", step, p.path, p.accept, b.status, b.serial, b.body, a.status, a.serial, a.body)
+				}
+			}
+		}
+	}
+	same("at first")
+	before := get(t, kb+"/pypi/proj-0000001/json", "")
+	for _, w := range []*Warehouse{plain, kept} {
+		if _, err := w.AddRelease("proj-0000001", Release{Version: "2.0", Files: []File{{Filename: "proj-0000001-2.0.tar.gz"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := get(t, kb+"/pypi/proj-0000001/json", "")
+	if after.serial <= before.serial || !strings.Contains(string(after.body), "2.0.tar.gz") {
+		t.Fatalf("a release added after Prerender is not served: serial %d -> %d", before.serial, after.serial)
+	}
+	same("after a release")
+	for _, w := range []*Warehouse{plain, kept} {
+		if err := w.Yank("proj-0000003", "1.0", "broken"); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.RemoveProject("proj-0000002"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths = append(paths, struct{ path, accept string }{"/pypi/proj-0000002/json", ""})
+	same("after a yank and a removal")
+	if ix := readIndex(t, kb); len(ix.Projects) != 4 {
+		t.Fatalf("the kept index lists %d projects after a removal, want 4", len(ix.Projects))
+	}
+	kept.Stale("proj-0000001", 1)
+	if a := get(t, kb+"/pypi/proj-0000001/json", ""); a.serial != before.serial {
+		t.Fatalf("a stale answer after Prerender has serial %d, want the old %d", a.serial, before.serial)
+	}
+	if a := get(t, kb+"/pypi/proj-0000001/json", ""); a.serial != after.serial {
+		t.Fatalf("after the stale answer: serial %d, want %d", a.serial, after.serial)
+	}
+}
