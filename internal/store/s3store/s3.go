@@ -300,6 +300,31 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(sto
 	return nil
 }
 
+// ListPage implements store.PageLister: one ListObjectsV2 request of at
+// most n keys.
+func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, n int, fn func(store.Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(int32(min(max(n, 1), 1000)))}
+	if startAfter > prefix {
+		in.StartAfter = aws.String(s.prefix + startAfter)
+	}
+	page, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+	}
+	for _, o := range page.Contents {
+		key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+		if strings.HasSuffix(key, "/") {
+			continue
+		}
+		if err := fn(store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ store.PageLister = (*Store)(nil)
+
 // Children implements Store.
 func (s *Store) Children(ctx context.Context, prefix string) ([]string, []store.Object, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), Delimiter: aws.String("/")}
