@@ -283,7 +283,7 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(sto
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 		}
@@ -307,7 +307,7 @@ func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, n int, 
 	if startAfter > prefix {
 		in.StartAfter = aws.String(s.prefix + startAfter)
 	}
-	page, err := s.client.ListObjectsV2(ctx, in)
+	page, err := s.client.ListObjectsV2(ctx, in, fastList)
 	if err != nil {
 		return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 	}
@@ -332,7 +332,7 @@ func (s *Store) Children(ctx context.Context, prefix string) ([]string, []store.
 	var dirs []string
 	var objs []store.Object
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 		}
@@ -409,7 +409,7 @@ func (s *Store) NameObjects(ctx context.Context, prefix string, fn func(name str
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, full, err)
 		}
@@ -441,7 +441,7 @@ func (s *Store) DotNames(ctx context.Context, prefix string, fn func(name string
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full + "."), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s.: %w", s.bucket, full, err)
 		}
@@ -466,7 +466,7 @@ func (s *Store) Modified(ctx context.Context, prefix string, fn func(string, tim
 
 // HasFolder implements Store: one listing of at most one key.
 func (s *Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
-	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(1)})
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(1)}, fastList)
 	if err != nil {
 		return false, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 	}
