@@ -33,7 +33,9 @@ func fastList(o *s3.Options) {
 }
 
 // listDeserializer is fastList's step: it wraps the SDK's own.
-type listDeserializer struct{ sdk middleware.DeserializeMiddleware }
+type listDeserializer struct {
+	sdk middleware.DeserializeMiddleware
+}
 
 func (listDeserializer) ID() string { return "bandercheckListDeserializer" }
 

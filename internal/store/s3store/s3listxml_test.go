@@ -27,12 +27,12 @@ var listAnswers = map[string]struct {
 	"aws": {`<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/web/</Prefix><KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken><Contents><Key>p/web/packages/aa/bb/x/a&amp;b&lt;c&gt;&quot;d&apos;e&#233;&#x1F600;ü.whl</Key><LastModified>2026-01-02T03:04:05.000Z</LastModified><ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag><ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>12345</Size><Owner><ID>abc</ID><DisplayName>me</DisplayName></Owner><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>p/web/packages/aa/bb/y/two words.tar.gz</Key><LastModified>2025-12-31T23:59:59Z</LastModified><ETag>"0123456789abcdef0123456789abcdef-2"</ETag><Size>0</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>p/web/packages/aa/bb/z/f</Key><LastModified>2025-12-31T23:59:59.123456789+02:00</LastModified><ETag>&#34;00000000000000000000000000000000&#34;</ETag><Size>9007199254740993</Size></Contents><CommonPrefixes><Prefix>p/web/json/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>p/web/a&amp;b/</Prefix></CommonPrefixes></ListBucketResult>`, true},
 	"laid out": {"<?xml version=\"1.0\"?>\n<ListBucketResult>\n  <Name>b</Name>\n  <Prefix/>\n  <IsTruncated>false</IsTruncated>\n  <Contents>\n    <Key>k</Key>\n    <Size>1</Size>\n    <ETag>\"e\"</ETag>\n    <RestoreStatus><IsRestoreInProgress>false</IsRestoreInProgress></RestoreStatus>\n  </Contents>\n</ListBucketResult>\n", true},
-	"empty":     {`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>none/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`, true},
-	"comment":   {`<ListBucketResult><!-- hi --><Contents><Key>k</Key><Size>1</Size></Contents></ListBucketResult>`, false},
-	"cdata":     {`<ListBucketResult><Contents><Key><![CDATA[a<b]]></Key><Size>1</Size></Contents></ListBucketResult>`, false},
-	"url keys":  {`<ListBucketResult><EncodingType>url</EncodingType><Contents><Key>a%20b</Key><Size>1</Size></Contents></ListBucketResult>`, false},
-	"raw cr":    {"<ListBucketResult><Contents><Key>a\r\nb</Key><Size>1</Size></Contents></ListBucketResult>", false},
-	"entity":    {`<ListBucketResult><Contents><Key>a&nbsp;b</Key><Size>1</Size></Contents></ListBucketResult>`, false},
+	"empty":    {`<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>none/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`, true},
+	"comment":  {`<ListBucketResult><!-- hi --><Contents><Key>k</Key><Size>1</Size></Contents></ListBucketResult>`, false},
+	"cdata":    {`<ListBucketResult><Contents><Key><![CDATA[a<b]]></Key><Size>1</Size></Contents></ListBucketResult>`, false},
+	"url keys": {`<ListBucketResult><EncodingType>url</EncodingType><Contents><Key>a%20b</Key><Size>1</Size></Contents></ListBucketResult>`, false},
+	"raw cr":   {"<ListBucketResult><Contents><Key>a\r\nb</Key><Size>1</Size></Contents></ListBucketResult>", false},
+	"entity":   {`<ListBucketResult><Contents><Key>a&nbsp;b</Key><Size>1</Size></Contents></ListBucketResult>`, false},
 }
 
 // TestFastListDecodesAsTheSDK: for every page of listAnswers the store's
