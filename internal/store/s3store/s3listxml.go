@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,6 +32,9 @@ func fastList(o *s3.Options) {
 		return err
 	})
 }
+
+// listFallbacks counts the pages parseListPage left to the SDK's decoder.
+var listFallbacks atomic.Int64
 
 // listDeserializer is fastList's step: it wraps the SDK's own.
 type listDeserializer struct {
@@ -64,6 +68,7 @@ func (d listDeserializer) HandleDeserialize(ctx context.Context, in middleware.D
 			page = p
 			resp.Body = io.NopCloser(strings.NewReader(emptyList))
 		} else {
+			listFallbacks.Add(1)
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		return out, md, err
@@ -198,7 +203,10 @@ func setListField(out *s3.ListObjectsV2Output, cur *types.Object, path [][]byte,
 		case "NextContinuationToken":
 			out.NextContinuationToken = s
 		case "EncodingType":
-			return false // keys URL-encoded: the SDK's decoder says so
+			if v != "" {
+				return false // keys URL-encoded: the SDK's decoder says so
+			}
+			out.EncodingType = types.EncodingType(v)
 		case "IsTruncated":
 			t, err := strconv.ParseBool(v)
 			if err != nil {
