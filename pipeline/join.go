@@ -199,12 +199,12 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 	if err != nil {
 		return sum, err
 	}
-	q := &downloads{p: p, sum: sum}
+	q := &planQueue{p: p, sum: sum}
 	defer q.stop()
 	for haveD || !st.eof {
 		switch {
 		case !st.eof && (!haveD || st.row[0] < d.path): // stored, not designated
-			if err := deleteFile(st.row, ReasonUnowned, cutoff, p, sum); err != nil {
+			if err := deleteFile(st.row, ReasonUnowned, cutoff, q, sum); err != nil {
 				return sum, err
 			}
 			sum.Stored.add(st.row[1])
@@ -222,7 +222,7 @@ func Join(storage, designated RowReader, cutoff time.Time, p Planner) (*JoinSumm
 		default: // both
 			sum.Stored.add(st.row[1])
 			if !d.owned {
-				if err := deleteFile(st.row, ReasonProjectRemoved, cutoff, p, sum); err != nil {
+				if err := deleteFile(st.row, ReasonProjectRemoved, cutoff, q, sum); err != nil {
 					return sum, err
 				}
 			} else {
@@ -291,46 +291,51 @@ func compare(row []string, d designatedFile, p Planner, sum *JoinSummary) (strin
 	return "", nil
 }
 
-func deleteFile(row []string, reason string, cutoff time.Time, p Planner, sum *JoinSummary) error {
+func deleteFile(row []string, reason string, cutoff time.Time, q *planQueue, sum *JoinSummary) error {
 	mod, err := time.Parse(time.RFC3339, row[2])
 	if err != nil || mod.After(cutoff) {
 		sum.count(sum.HeldBack, "grace:"+reason, row[1])
 		return nil
 	}
 	sum.count(sum.Delete, reason, row[1])
-	return p.Delete(row[0], row[1], reason)
+	return q.del(row[0], row[1], reason)
 }
 
 // confirmWorkers is how many ETag mismatches Join confirms at once.
 const confirmWorkers = 32
 
-// maxQueued is how many downloads may wait behind a confirmation before
+// maxQueued is how many decisions may wait behind a confirmation before
 // Join waits for it.
 const maxQueued = 4096
 
-// downloads hands Join's downloads to the planner in join order, while the
-// ETag mismatches among them are confirmed concurrently: a download waits
-// in the queue behind any confirmation before it. With no confirmation in
-// flight a download goes straight through.
-type downloads struct {
+// planQueue hands Join's decisions to the planner in join order (path
+// order), while the ETag mismatches among them are confirmed concurrently:
+// a download or delete waits in the queue behind any confirmation before it.
+// With no confirmation in flight a decision goes straight through. So the
+// planner sees the same sequence however long a confirmation takes, and
+// where the plan's shards are cut does not depend on timing (a delete that
+// overtook a waiting download moved the cut of plan/download).
+type planQueue struct {
 	p     Planner
 	sum   *JoinSummary
 	queue []*queued
 	slots chan struct{}
 }
 
-// queued is one download, or one confirmation whose result decides one.
+// queued is one decision: a download, a delete, or a confirmation whose
+// result decides a download.
 type queued struct {
-	d       designatedFile
-	size    string        // the stored size (a confirmation's: proven by content)
-	reason  string        // a download for this reason, when done is nil
-	done    chan struct{} // closed when the confirmation ended
+	d       designatedFile // a download's or confirmation's file; a delete's path
+	size    string         // the stored size (a confirmation's: proven by content; a delete's)
+	reason  string         // a download or delete for this reason, when done is nil
+	done    chan struct{}  // closed when the confirmation ended
 	bad     bool
 	err     error
 	confirm bool
+	del     bool // a delete of d.path
 }
 
-func (q *downloads) add(d designatedFile, reason string) error {
+func (q *planQueue) add(d designatedFile, reason string) error {
 	if len(q.queue) == 0 {
 		return q.plan(d, reason)
 	}
@@ -338,7 +343,16 @@ func (q *downloads) add(d designatedFile, reason string) error {
 	return q.flush(false)
 }
 
-func (q *downloads) confirm(d designatedFile, size string, c Confirmer) error {
+// del plans a delete of path, behind any confirmation before it.
+func (q *planQueue) del(path, size, reason string) error {
+	if len(q.queue) == 0 {
+		return q.p.Delete(path, size, reason)
+	}
+	q.queue = append(q.queue, &queued{d: designatedFile{path: path}, size: size, reason: reason, del: true})
+	return q.flush(false)
+}
+
+func (q *planQueue) confirm(d designatedFile, size string, c Confirmer) error {
 	if q.slots == nil {
 		q.slots = make(chan struct{}, confirmWorkers)
 	}
@@ -352,9 +366,9 @@ func (q *downloads) confirm(d designatedFile, size string, c Confirmer) error {
 	return q.flush(false)
 }
 
-// flush plans the downloads at the head of the queue whose confirmations
+// flush plans the decisions at the head of the queue whose confirmations
 // ended; with wait, or with more than maxQueued waiting, it waits for them.
-func (q *downloads) flush(wait bool) error {
+func (q *planQueue) flush(wait bool) error {
 	for len(q.queue) > 0 {
 		it := q.queue[0]
 		if it.confirm {
@@ -375,9 +389,13 @@ func (q *downloads) flush(wait bool) error {
 	return nil
 }
 
-// resolve counts a confirmation's result and plans what is to download.
-func (q *downloads) resolve(it *queued) error {
-	if !it.confirm {
+// resolve counts a confirmation's result and plans what is to download,
+// or plans a queued download or delete.
+func (q *planQueue) resolve(it *queued) error {
+	switch {
+	case it.del:
+		return q.p.Delete(it.d.path, it.size, it.reason)
+	case !it.confirm:
 		return q.plan(it.d, it.reason)
 	}
 	if it.err != nil {
@@ -392,16 +410,16 @@ func (q *downloads) resolve(it *queued) error {
 	return q.plan(it.d, ReasonHashMismatch)
 }
 
-func (q *downloads) plan(d designatedFile, reason string) error {
+func (q *planQueue) plan(d designatedFile, reason string) error {
 	q.sum.count(q.sum.Download, reason, d.size)
 	return q.p.Download(Download{Path: d.path, URL: d.url, Size: d.size, SHA256: d.sha256, Reason: reason, UploadTime: d.uploaded})
 }
 
 // drain waits for every confirmation and plans what is left.
-func (q *downloads) drain() error { return q.flush(true) }
+func (q *planQueue) drain() error { return q.flush(true) }
 
 // stop waits for the confirmations in flight when Join returns early.
-func (q *downloads) stop() {
+func (q *planQueue) stop() {
 	for _, it := range q.queue {
 		if it.confirm {
 			<-it.done

@@ -177,3 +177,79 @@ func md5Bytes(hexSum string) [16]byte {
 	b, _ := hex.DecodeString(hexSum)
 	return cryptomd5.Sum(b)
 }
+
+// laggingConfirmer holds each confirmation until the planner has been told
+// of a decision past its path (or 300 ms went by): the confirmation of a
+// slow read, which a join that lets later decisions go first overtakes.
+type laggingConfirmer struct {
+	mu   sync.Mutex
+	out  []string
+	last string // the path of the last decision planned
+	bad  map[string]bool
+}
+
+func (c *laggingConfirmer) note(s, path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out = append(c.out, s)
+	c.last = path
+}
+
+func (c *laggingConfirmer) Download(d Download) error {
+	c.note("download "+d.Path+" "+d.Reason, d.Path)
+	return nil
+}
+
+func (c *laggingConfirmer) Delete(path, size, reason string) error {
+	c.note("delete "+path+" "+reason, path)
+	return nil
+}
+
+func (c *laggingConfirmer) ConfirmMismatch(path, sha256 string) (bool, error) {
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		overtaken := c.last > path
+		c.mu.Unlock()
+		if overtaken {
+			break
+		}
+	}
+	return c.bad[path], nil
+}
+
+// TestJoinPlansInPathOrderWhateverConfirmationsTake: the planner gets the
+// downloads and deletes in path order however long an ETag mismatch takes
+// to confirm. Before, deletes went straight through while downloads waited
+// behind a confirmation, so the order (and with it where the plan's shards
+// of download and delete were cut, as they are cut together) depended on
+// timing: four processes with --partition then plan --partitions cut
+// plan/download elsewhere than one process did.
+func TestJoinPlansInPathOrderWhateverConfirmationsTake(t *testing.T) {
+	var storage, designated [][]string
+	bad := map[string]bool{}
+	var want []string
+	for i := range 60 {
+		p := fmt.Sprintf("web/packages/aa/%03d.whl", i)
+		md5 := fmt.Sprintf("%032x", i)
+		switch i % 3 {
+		case 0: // stored, designated by nothing
+			storage = append(storage, []string{p, "10", old, "", "", "", "", md5, VerifiedETag})
+			want = append(want, "delete "+p+" "+ReasonUnowned)
+		case 1: // an ETag mismatch, confirmed
+			designated = append(designated, append(ds(p, "10", fmt.Sprintf("%064x", i), false), md5))
+			storage = append(storage, []string{p, "10", old, "", "", "", "", fmt.Sprintf("%032x", 1000+i), VerifiedETag})
+			bad[p] = true
+			want = append(want, "download "+p+" "+ReasonHashMismatch)
+		case 2: // missing
+			designated = append(designated, append(ds(p, "10", fmt.Sprintf("%064x", i), false), md5))
+			want = append(want, "download "+p+" "+ReasonMissing)
+		}
+	}
+	c := &laggingConfirmer{bad: bad}
+	if _, err := Join(&sliceRows{rows: storage}, &sliceRows{rows: designated}, cutoff, c); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.out, want) {
+		t.Errorf("plan, with slow confirmations:\n%v\nwant (path order):\n%v", c.out, want)
+	}
+}

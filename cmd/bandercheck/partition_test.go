@@ -9,17 +9,26 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bandercheck/bandercheck/internal/s3proxy"
+	"github.com/bandercheck/bandercheck/internal/synth"
 	"github.com/bandercheck/bandercheck/internal/testutil"
+	"github.com/klauspost/compress/zstd"
 )
 
 var planManifests = []string{"plan/download", "plan/delete", "plan/remove-projects"}
 
-// planShards reads every shard file of the plan manifests of state, by name.
+// planShards reads every shard file of the plan manifests of state, by name,
+// decompressed (header lines included).
 func planShards(t *testing.T, state string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
 	for _, m := range planManifests {
 		files, err := filepath.Glob(filepath.Join(state, m, "*.csv.zst"))
 		if err != nil {
@@ -30,13 +39,16 @@ func planShards(t *testing.T, state string) map[string][]byte {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out[m+"/"+filepath.Base(f)] = b
+			if out[m+"/"+filepath.Base(f)], err = dec.DecodeAll(b, nil); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
 		}
 	}
 	return out
 }
 
-// samePlan fails unless got's plan shards are byte for byte want's.
+// samePlan fails unless got's plan shards are byte for byte want's, shard
+// for shard (decompressed).
 func samePlan(t *testing.T, what string, want, got map[string][]byte) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -44,14 +56,14 @@ func samePlan(t *testing.T, what string, want, got map[string][]byte) {
 	}
 	for name, b := range want {
 		if !bytes.Equal(got[name], b) {
-			t.Fatalf("%s: %s differs from one scan's", what, name)
+			t.Fatalf("%s: %s differs from one scan's:\n%s\nwant:\n%s", what, name, got[name], b)
 		}
 	}
 }
 
 // scanParts runs the N partitions of mirror as N processes at once, each into
-// dir/part-K, and returns dir.
-func scanParts(t *testing.T, env []string, mirror string, n int, extra ...string) string {
+// dir/part-K with run's scan options (--hash, …), and returns dir.
+func scanParts(t *testing.T, env []string, mirror string, n int, scan ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := testutil.Binary(t, "./cmd/bandercheck")
@@ -60,7 +72,7 @@ func scanParts(t *testing.T, env []string, mirror string, n int, extra ...string
 	for k := range n {
 		wg.Go(func() {
 			args := append([]string{"--mirror", mirror, "--state", filepath.Join(dir, fmt.Sprintf("part-%d", k)),
-				"--partition", fmt.Sprintf("%d/%d", k, n), "run", "--dry-run", "--hash"}, extra...)
+				"--partition", fmt.Sprintf("%d/%d", k, n), "run", "--dry-run"}, scan...)
 			cmd := exec.Command(bin, args...)
 			cmd.Env = append(cleanEnv(), env...)
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -87,16 +99,22 @@ func planParts(t *testing.T, env []string, mirror, url string, parts ...string) 
 	return state
 }
 
-func testPartitionsPlanAsOneScan(t *testing.T, env []string, mirror, url string) {
+// testPartitionsPlanAsOneScan: one process scanning and planning the whole
+// mirror (with env) and N processes each scanning a partition, planned
+// together (with planEnv), give the same plan shards, byte for byte.
+// Shards of 5 rows make every place a shard is cut count.
+func testPartitionsPlanAsOneScan(t *testing.T, env, planEnv []string, mirror, url string, scan ...string) {
+	env = append(append([]string{}, env...), "BANDERCHECK_SHARD_ROWS=5")
+	planEnv = append(append([]string{}, planEnv...), "BANDERCHECK_SHARD_ROWS=5")
 	one := filepath.Join(t.TempDir(), "one")
-	mustBC(t, env, "--mirror", mirror, "--state", one, "run", "--dry-run", "--hash", "--upstream", url, "--grace", "0s", "--max-remove-projects", "10%")
+	mustBC(t, env, append(append([]string{"--mirror", mirror, "--state", one, "run", "--dry-run"}, scan...), "--upstream", url, "--grace", "0s", "--max-remove-projects", "10%")...)
 	want := planShards(t, one)
-	if len(want) < 3 {
+	if len(want) < 6 {
 		t.Fatalf("one scan planned too little to compare: %d shards", len(want))
 	}
 	for _, n := range []int{1, 3, 7} {
-		dir := scanParts(t, env, mirror, n)
-		samePlan(t, fmt.Sprintf("%d parts", n), want, planShards(t, planParts(t, env, mirror, url, dir)))
+		dir := scanParts(t, env, mirror, n, scan...)
+		samePlan(t, fmt.Sprintf("%d parts", n), want, planShards(t, planParts(t, planEnv, mirror, url, dir)))
 	}
 }
 
@@ -107,9 +125,9 @@ func TestPartitionsPlanAsOneScanPOSIX(t *testing.T) {
 	t.Parallel()
 	m := generate(t, 100)
 	url := m.serve(t, nil)
-	testPartitionsPlanAsOneScan(t, nil, m.root, url)
+	testPartitionsPlanAsOneScan(t, nil, nil, m.root, url, "--hash")
 
-	dir := scanParts(t, nil, m.root, 3)
+	dir := scanParts(t, nil, m.root, 3, "--hash")
 	want := planShards(t, planParts(t, nil, m.root, url, dir))
 	killed := filepath.Join(dir, "part-1")
 	if err := os.RemoveAll(killed); err != nil {
@@ -127,7 +145,28 @@ func TestPartitionsPlanAsOneScanS3(t *testing.T) {
 	m := generate(t, 100)
 	url := m.serve(t, nil)
 	_, env := m.uploadToVersity(t)
-	testPartitionsPlanAsOneScan(t, env, "s3://pypi/mirror", url)
+	testPartitionsPlanAsOneScan(t, env, env, "s3://pypi/mirror", url, "--hash")
+}
+
+// TestPartitionsPlanAsOneScanETag: with --hash=etag the plan reads each
+// object whose ETag is not the designated md5 to confirm the mismatch. The
+// partitions' plan does so through 40 ms of latency, one process straight
+// from the (synthetic) bucket: the shards are still byte for byte the same.
+// Before, deletes went into the plan while a download waited behind its
+// confirmation, so plan/download and plan/delete were cut at other rows.
+func TestPartitionsPlanAsOneScanETag(t *testing.T) {
+	t.Parallel()
+	srv, env := startSynth(t, synth.Config{Seed: 5, Projects: 150, Missing: 0.02, Orphan: 0.08, SizeMismatch: 0.01, HashMismatch: 0.04, Removed: 0.04})
+	proxy, err := s3proxy.Start(s3proxy.Options{Target: srv.S3URL, Delay: 40 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	slow := append(append([]string{}, env...), "BANDERCHECK_S3_ENDPOINT="+proxy.URL)
+	testPartitionsPlanAsOneScan(t, env, slow, "s3://mirror/root", srv.UpstreamURL, "--hash=etag", "--from", "json")
+	if n := proxy.Stats().Requests["GET"]; n == 0 {
+		t.Fatal("the partitions' plan read no object through the slow proxy: no ETag mismatch was confirmed, the test proves nothing")
+	}
 }
 
 // A partition is refused where it cannot mean anything, and a set of parts
@@ -135,7 +174,7 @@ func TestPartitionsPlanAsOneScanS3(t *testing.T) {
 func TestPartitionsRefused(t *testing.T) {
 	t.Parallel()
 	m := generate(t, 100)
-	dir := scanParts(t, nil, m.root, 3)
+	dir := scanParts(t, nil, m.root, 3, "--hash")
 	st := t.TempDir()
 	for _, c := range []struct {
 		args []string
@@ -169,7 +208,9 @@ func TestS3FaultsChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	faulty := append(append([]string{}, env...), "BANDERCHECK_S3_ENDPOINT="+proxy.URL)
+	// the SDK's waits between attempts (up to 5 s each) are shortened: the
+	// faults are the proxy's, and the outcome must not depend on the wait
+	faulty := append(append([]string{}, env...), "BANDERCHECK_S3_ENDPOINT="+proxy.URL, "BANDERCHECK_S3_MAX_BACKOFF=50ms")
 	for _, hash := range []string{"--hash=metadata", "--hash=content"} {
 		clean, bad := filepath.Join(t.TempDir(), "clean"), filepath.Join(t.TempDir(), "faults")
 		args := func(state string) []string {
@@ -184,7 +225,7 @@ func TestS3FaultsChangeNothing(t *testing.T) {
 			t.Fatalf("%s: the proxy injected no fault (%s): the test proves nothing", hash, stats)
 		}
 		for _, m := range []string{"storage", "designated", "projects", "problems/storage", "problems/metadata", "plan/download", "plan/delete", "plan/remove-projects"} {
-			want, got := mustBC(t, nil, "--state", clean, "cat", m), mustBC(t, nil, "--state", bad, "cat", m)
+			want, got := catState(t, clean, m), catState(t, bad, m)
 			if m == "storage" {
 				want = columnsOf(t, want, "path", "size", "modified", "sha256", "etag")
 				got = columnsOf(t, got, "path", "size", "modified", "sha256", "etag")
