@@ -31,6 +31,7 @@ type ManifestReader struct {
 	next    int
 	f       *os.File
 	zr      *zstd.Decoder
+	br      *bufio.Reader // reset onto each shard's file
 	cr      *csvReader
 	shard   string
 	rows    int
@@ -98,7 +99,14 @@ func (r *ManifestReader) openShard(sh ShardInfo) error {
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w (the state is damaged: %s)", r.name, err, RerunAdvice(r.name))
 	}
-	zr, err := getDecoder(bufio.NewReaderSize(f, 128<<10))
+	// one read buffer for every shard: a manifest of many small shards
+	// (tests write 19 rows a shard) would otherwise allocate 128 KiB each
+	if r.br == nil {
+		r.br = bufio.NewReaderSize(f, 128<<10)
+	} else {
+		r.br.Reset(f)
+	}
+	zr, err := getDecoder(r.br)
 	if err != nil {
 		f.Close()
 		return r.damaged(err)

@@ -84,7 +84,7 @@ func TestRunOnS3MatchesTruth(t *testing.T) {
 	}
 	mustBC(t, env, runArgs("s3://pypi/mirror", state, url, "--grace", "0s", "--fresh", "--dry-run")...)
 	for _, plan := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
-		if got := mustBC(t, nil, "--state", state, "cat", plan); strings.Count(got, "\n") != 1 {
+		if got := catState(t, state, plan); strings.Count(got, "\n") != 1 {
 			t.Errorf("second run on S3 plans work in %s:\n%s", plan, got)
 		}
 	}

@@ -100,7 +100,7 @@ func TestApplyWithUpstreamFaultsThenComplete(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "2 download rows failed") {
 		t.Fatalf("apply with two bad files: exit %d: %s", r.code, r.stderr)
 	}
-	applied := mustBC(t, nil, "--state", state, "cat", "applied/download")
+	applied := catState(t, state, "applied/download")
 	for path, want := range map[string]string{miss[0]: ",failed,", miss[1]: ",ok,", miss[2]: ",failed,", miss[3]: ",ok,"} {
 		line := lineOf(applied, path)
 		if !strings.Contains(line, want) {
@@ -122,7 +122,7 @@ func TestApplyWithUpstreamFaultsThenComplete(t *testing.T) {
 	mustBC(t, nil, "--mirror", m.root, "--state", state, "apply", "--download-base", clean)
 	m.verify(t, m.root)
 	scanAndPlan(t, nil, m.root, state, clean)
-	if dl := mustBC(t, nil, "--state", state, "cat", "plan/download"); strings.Count(dl, "\n") != 1 {
+	if dl := catState(t, state, "plan/download"); strings.Count(dl, "\n") != 1 {
 		t.Errorf("a second plan still downloads:\n%s", dl)
 	}
 }
@@ -203,11 +203,11 @@ func TestApplySurvivesKill(t *testing.T) {
 				t.Fatal("the mirror is empty")
 			}
 			for _, a := range []string{"download", "delete", "remove-projects"} {
-				plan := firstColumn(mustBC(t, nil, "--state", state, "cat", "plan/"+a))
+				plan := firstColumn(catState(t, state, "plan/"+a))
 				if a == "remove-projects" {
-					plan = secondColumn(mustBC(t, nil, "--state", state, "cat", "plan/"+a))
+					plan = secondColumn(catState(t, state, "plan/"+a))
 				}
-				applied := mustBC(t, nil, "--state", state, "cat", "applied/"+a)
+				applied := catState(t, state, "applied/"+a)
 				if got := firstColumn(applied); !slices.Equal(got, plan) {
 					t.Errorf("after %d crashes at %s applied/%s has %d rows, the plan %d", kills, point, a, len(got), len(plan))
 				}

@@ -19,7 +19,7 @@ import (
 func TestApplyStopsWhenEveryDownloadFails(t *testing.T) {
 	t.Parallel()
 	m, good, state := plannedMirror(t, 150)
-	planned := strings.Count(mustBC(t, nil, "--state", state, "cat", "plan/download"), "\n") - 1
+	planned := strings.Count(catState(t, state, "plan/download"), "\n") - 1
 	if planned < 40 {
 		t.Fatalf("only %d downloads planned: the test needs more than the breaker's budget", planned)
 	}
@@ -69,7 +69,7 @@ func TestApplyStopsWhenEveryDownloadFails(t *testing.T) {
 		if n := hits.Load(); n > 40 {
 			t.Errorf("%s: the host was asked %d times for %d planned files", c.name, n, planned)
 		}
-		if got := mustBC(t, nil, "--state", state, "cat", "applied/download"); strings.Contains(got, ",failed,") {
+		if got := catState(t, state, "applied/download"); strings.Contains(got, ",failed,") {
 			t.Errorf("%s: rows were recorded as failed, so a rerun would not simply retry them:\n%s", c.name, got)
 		}
 	}

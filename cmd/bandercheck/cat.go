@@ -27,7 +27,11 @@ func (c *CatCmd) Run(g *stages.Env) error {
 		return err
 	}
 	defer r.Close()
-	bw := bufio.NewWriterSize(os.Stdout, 256<<10)
+	var out io.Writer = os.Stdout
+	if g.Stdout != nil {
+		out = g.Stdout // a test's buffer
+	}
+	bw := bufio.NewWriterSize(out, 256<<10)
 	w := csv.NewWriter(bw)
 	if err := w.Write(r.Columns()); err != nil {
 		return err

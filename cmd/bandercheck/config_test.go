@@ -64,7 +64,7 @@ func TestLongReleaseRegexKeepsFiles(t *testing.T) {
 			t.Errorf("%s: %v (the long regex was cut?)", p, err)
 		}
 	}
-	if out := mustBC(t, nil, "--state", state, "cat", "plan/delete"); strings.Count(out, "\n") != 1 {
+	if out := catState(t, state, "plan/delete"); strings.Count(out, "\n") != 1 {
 		t.Errorf("plan/delete:\n%s", out)
 	}
 	canary()

@@ -24,7 +24,7 @@ func TestCredentialsNeverWrittenAndStateIsPrivate(t *testing.T) {
 	if r.code == 0 {
 		t.Fatalf("apply with every download failing: exit 0\n%s", r.stderr)
 	}
-	rows := mustBC(t, nil, "--state", state, "cat", "applied/download")
+	rows := catState(t, state, "applied/download")
 	if !strings.Contains(rows, ",failed,") {
 		t.Fatalf("no failed rows:\n%s", rows)
 	}

@@ -215,23 +215,32 @@ func (p *plantedS3) plan(t *testing.T, env []string, hash string) (map[string]st
 	}
 	out := r.stdout + r.stderr
 	dl := map[string]string{}
-	for _, r := range parseCSV(t, mustBC(t, nil, "--state", state, "cat", "plan/download")) {
+	for _, r := range parseCSV(t, catState(t, state, "plan/download")) {
 		dl[r[0]] = r[4]
 	}
 	var del []string
-	for _, r := range parseCSV(t, mustBC(t, nil, "--state", state, "cat", "plan/delete")) {
+	for _, r := range parseCSV(t, catState(t, state, "plan/delete")) {
 		del = append(del, r[0])
 	}
 	return dl, del, out
 }
 
-// TestETagFindsPlantedDamageOnS3: --hash=etag finds every planted damage and
+// TestETagOnPlantedS3 plants damage on one versitygw and checks, in
+// parallel, what --hash=etag finds there and that calibration refuses
+// rewritten ETags. Both only read the bucket (dry runs), so they share it:
+// one upload instead of two.
+func TestETagOnPlantedS3(t *testing.T) {
+	t.Parallel()
+	p := plantS3(t)
+	t.Run("FindsPlantedDamage", func(t *testing.T) { t.Parallel(); etagFindsPlantedDamage(t, p) })
+	t.Run("CalibrationRefusesRewrittenETags", func(t *testing.T) { t.Parallel(); etagCalibrationRefusesRewrittenETags(t, p) })
+}
+
+// etagFindsPlantedDamage: --hash=etag finds every planted damage and
 // genmirror's defects, plans nothing correct, and decides exactly as
 // --hash=content does; etag+content also finds a several-part upload whose
 // metadata lies.
-func TestETagFindsPlantedDamageOnS3(t *testing.T) {
-	t.Parallel()
-	p := plantS3(t)
+func etagFindsPlantedDamage(t *testing.T, p *plantedS3) {
 	content, contentDel, _ := p.plan(t, p.env, "--hash=content")
 	etag, etagDel, out := p.plan(t, p.env, "--hash=etag")
 	for _, want := range []string{"ETags calibrated: 3 sampled objects", "by etag"} {
@@ -267,12 +276,10 @@ func TestETagFindsPlantedDamageOnS3(t *testing.T) {
 	}
 }
 
-// TestETagCalibrationRefusesRewrittenETags: behind a gateway that rewrites
+// etagCalibrationRefusesRewrittenETags: behind a gateway that rewrites
 // every ETag into another 32-hex value, calibration fails in one line and
 // no object is proven by its ETag: the plan is metadata's.
-func TestETagCalibrationRefusesRewrittenETags(t *testing.T) {
-	t.Parallel()
-	p := plantS3(t)
+func etagCalibrationRefusesRewrittenETags(t *testing.T, p *plantedS3) {
 	proxy, err := s3proxy.Start(s3proxy.Options{Target: p.srv.Endpoint, RewriteETags: true})
 	if err != nil {
 		t.Fatal(err)

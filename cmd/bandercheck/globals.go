@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -24,6 +25,9 @@ type Globals struct {
 	Partition   partition.Part  `group:"advanced" help:"Scan part K (from 0) of N (see plan --partitions)." env:"BANDERCHECK_PARTITION" placeholder:"K/N"`
 	MetricsFile string          `group:"advanced" help:"Prometheus textfile metrics, written after each stage." env:"BANDERCHECK_METRICS_FILE" placeholder:"FILE"`
 	ShardRows   int             `help:"Rows per shard (for tests)." hidden:"" default:"10000" env:"BANDERCHECK_SHARD_ROWS"`
+	// S3MaxBackoff shortens the SDK's waits between attempts, so that a
+	// test of injected S3 faults does not sleep through seconds of back-off.
+	S3MaxBackoff time.Duration `name:"s3-max-backoff" help:"Longest wait between attempts of one S3 request (for tests)." hidden:"" default:"5s" env:"BANDERCHECK_S3_MAX_BACKOFF"`
 }
 
 // globalGroups are the headings of the global flags in every command's
@@ -49,7 +53,7 @@ func helpValue(v *kong.Value) string {
 func (g *Globals) env() *stages.Env {
 	return &stages.Env{
 		Mirror: g.Mirror, Config: g.Config, State: g.State,
-		S3Endpoint: g.S3Endpoint, S3Region: g.S3Region, S3PathStyle: g.S3PathStyle != nil && *g.S3PathStyle, S3VirtualHost: g.S3PathStyle != nil && !*g.S3PathStyle, S3Requests: g.S3Requests, Partition: g.Partition, MetricsFile: g.MetricsFile,
+		S3Endpoint: g.S3Endpoint, S3Region: g.S3Region, S3PathStyle: g.S3PathStyle != nil && *g.S3PathStyle, S3VirtualHost: g.S3PathStyle != nil && !*g.S3PathStyle, S3Requests: g.S3Requests, S3MaxBackoff: g.S3MaxBackoff, Partition: g.Partition, MetricsFile: g.MetricsFile,
 		LogFormat: g.LogFormat, Progress: g.Progress, ShardRows: g.ShardRows,
 		Build: versionString(),
 	}
@@ -57,6 +61,9 @@ func (g *Globals) env() *stages.Env {
 
 // Validate implements kong's hook: bad values are refused before anything runs.
 func (g *Globals) Validate() error {
+	if g.S3MaxBackoff <= 0 {
+		return fmt.Errorf("--s3-max-backoff %s: give a positive duration", g.S3MaxBackoff)
+	}
 	if g.S3Requests < 1 {
 		return fmt.Errorf("--s3-requests %d: give at least 1", g.S3Requests)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/stages"
 	"github.com/bandercheck/bandercheck/internal/testutil"
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -50,6 +51,18 @@ func mustBC(t *testing.T, env []string, args ...string) string {
 		t.Fatalf("bandercheck %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
 	}
 	return r.stdout
+}
+
+// catState is what bandercheck --state STATE cat MANIFEST prints, run in
+// this process: the cat command's own code, without a process to start
+// (cat_test.go runs the binary's cat, exit codes and messages included).
+func catState(t *testing.T, state, manifest string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := (&CatCmd{Manifest: manifest}).Run(&stages.Env{State: state, Stdout: &out}); err != nil {
+		t.Fatalf("bandercheck --state %s cat %s: %v", state, manifest, err)
+	}
+	return out.String()
 }
 
 func sha256hex(s string) string {
@@ -102,7 +115,10 @@ func crashUntilDone(t *testing.T, env []string, at func(run int) string, args ..
 			t.Fatal("never finished")
 		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(append(cleanEnv(), env...), crashpoint.Env+"="+at(run))
+		// GOGC=off: a crash run lives tens of milliseconds on a small
+		// fixture, and a collection there is about a sixth of its CPU; the
+		// garbage collector has no part in what is on disk when it dies
+		cmd.Env = append(append(cleanEnv(), "GOGC=off"), append(env, crashpoint.Env+"="+at(run))...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		err := cmd.Run()

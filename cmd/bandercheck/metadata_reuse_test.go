@@ -85,22 +85,25 @@ func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 		t.Errorf("the reusing scan read %d projects (%d documents), want the 25 changed and new:\n%s", read, docs, r.stderr)
 	}
 	for _, m := range pipeline.MetadataManifests {
-		if got, want := mustBC(t, nil, "--state", ref, "cat", m), mustBC(t, nil, "--state", fresh, "cat", m); got != want {
+		if got, want := catState(t, ref, m), catState(t, fresh, m); got != want {
 			t.Errorf("%s of the reusing scan differs from a scan with nothing to reuse", m)
 		}
 	}
 	for _, point := range []string{"shard", "partial"} {
-		state := copyState()
-		// what --fresh does first (a stage opened fresh has no crash points)
-		if err := pipeline.NewState(state).KeepPreviousMetadata(root); err != nil {
-			t.Fatal(err)
-		}
-		kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
-		for _, m := range pipeline.MetadataManifests {
-			if got, want := mustBC(t, nil, "--state", state, "cat", m), mustBC(t, nil, "--state", ref, "cat", m); got != want {
-				t.Errorf("%s after %d kills at %q differs from an uninterrupted reusing scan (%d vs %d bytes)", m, kills, point, len(got), len(want))
+		t.Run(point, func(t *testing.T) {
+			t.Parallel() // each walk has its own copy of the state; the scan only reads the mirror
+			state := copyTree(t, base)
+			// what --fresh does first (a stage opened fresh has no crash points)
+			if err := pipeline.NewState(state).KeepPreviousMetadata(root); err != nil {
+				t.Fatal(err)
 			}
-		}
+			kills := crashAtEveryPoint(t, env, point, "--mirror", root, "--state", state, "scan", "metadata", "--jobs", "3")
+			for _, m := range pipeline.MetadataManifests {
+				if got, want := catState(t, state, m), catState(t, ref, m); got != want {
+					t.Errorf("%s after %d kills at %q differs from an uninterrupted reusing scan (%d vs %d bytes)", m, kills, point, len(got), len(want))
+				}
+			}
+		})
 	}
 }
 
@@ -197,7 +200,7 @@ func TestScanMetadataReuseOnS3(t *testing.T) {
 		ref := t.TempDir() + "/ref"
 		mustBC(t, env, "--mirror", "s3://reuse/m", "--state", ref, "scan", "metadata", "--from", from)
 		for _, m := range pipeline.MetadataManifests {
-			if got, want := mustBC(t, nil, "--state", state, "cat", m), mustBC(t, nil, "--state", ref, "cat", m); got != want {
+			if got, want := catState(t, state, m), catState(t, ref, m); got != want {
 				t.Errorf("from %s: %s of the reusing scan differs from a scan with nothing to reuse:\n%s\n---\n%s", from, m, got, want)
 			}
 		}

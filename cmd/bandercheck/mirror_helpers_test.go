@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/fakepypi"
@@ -26,19 +28,19 @@ type genMirror struct {
 	canaries       func()              // checks the files beside the mirror that nothing may touch
 }
 
-// generate writes a mirror of n projects with every kind of defect.
+// generate writes a mirror of n projects with every kind of defect. genmirror
+// is deterministic, so each set of arguments is generated once per test
+// binary and each test gets its own copy (cp -a: the same bytes, modes,
+// mtimes and relative links), which it may change as it likes.
 func generate(t *testing.T, n int, extra ...string) *genMirror {
 	t.Helper()
 	dir := t.TempDir()
 	m := &genMirror{root: filepath.Join(dir, "mirror"), upstream: filepath.Join(dir, "upstream"), truth: map[string][]string{}}
-	args := append([]string{"mirror", "--out", m.root, "--upstream", m.upstream, "--truth", filepath.Join(dir, "truth.csv"),
-		"--projects", strconv.Itoa(n), "--missing", "0.03", "--orphans", "0.02", "--size-mismatch", "0.01", "--hash-mismatch", "0.01", "--removed", "0.02"}, extra...)
-	if names := filepath.Join(testutil.ModuleRoot(), "..", "shared", "data", "pypi-project-names.txt.zst"); fileExists(names) {
-		args = append(args, "--names", names) // real names; synthetic ones otherwise
-	}
-	out, err := exec.Command(testutil.Binary(t, "./cmd/genmirror"), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("genmirror: %v\n%s", err, out)
+	src := generated(t, append([]string{"--projects", strconv.Itoa(n), "--missing", "0.03", "--orphans", "0.02", "--size-mismatch", "0.01", "--hash-mismatch", "0.01", "--removed", "0.02"}, extra...))
+	for _, sub := range []string{"mirror", "upstream", "truth.csv"} {
+		if out, err := exec.Command("cp", "-a", filepath.Join(src, sub), filepath.Join(dir, sub)).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
 	}
 	f, err := os.Open(filepath.Join(dir, "truth.csv"))
 	if err != nil {
@@ -61,6 +63,57 @@ func generate(t *testing.T, n int, extra ...string) *genMirror {
 		}
 	}
 	return m
+}
+
+// genCache holds the mirrors generate made, by genmirror's arguments.
+var genCache struct {
+	sync.Mutex
+	dir  string // removed by TestMain
+	made map[string]*genOnce
+}
+
+type genOnce struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// generated is the folder (mirror, upstream, truth.csv) that genmirror
+// mirror writes for args, generated the first time it is asked for.
+func generated(t *testing.T, args []string) string {
+	t.Helper()
+	key := strings.Join(args, "\x00")
+	genCache.Lock()
+	if genCache.made == nil {
+		dir, err := os.MkdirTemp("", "bandercheck-mirrors-")
+		if err != nil {
+			genCache.Unlock()
+			t.Fatal(err)
+		}
+		genCache.dir, genCache.made = dir, map[string]*genOnce{}
+	}
+	g := genCache.made[key]
+	if g == nil {
+		g = &genOnce{dir: filepath.Join(genCache.dir, strconv.Itoa(len(genCache.made)))}
+		genCache.made[key] = g
+	}
+	genCache.Unlock()
+	g.once.Do(func() {
+		if g.err = os.Mkdir(g.dir, 0o755); g.err != nil {
+			return
+		}
+		all := append([]string{"mirror", "--out", filepath.Join(g.dir, "mirror"), "--upstream", filepath.Join(g.dir, "upstream"), "--truth", filepath.Join(g.dir, "truth.csv")}, args...)
+		if names := filepath.Join(testutil.ModuleRoot(), "..", "shared", "data", "pypi-project-names.txt.zst"); fileExists(names) {
+			all = append(all, "--names", names) // real names; synthetic ones otherwise
+		}
+		if out, err := exec.Command(testutil.Binary(t, "./cmd/genmirror"), all...).CombinedOutput(); err != nil {
+			g.err = fmt.Errorf("genmirror: %v\n%s", err, out)
+		}
+	})
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	return g.dir
 }
 
 // uploadToVersity starts versitygw and uploads the mirror to s3://pypi/mirror

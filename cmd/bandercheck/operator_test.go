@@ -49,7 +49,7 @@ func TestScanMetadataSkipsAFIFO(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("scan metadata with a FIFO: exit %d\n%s", r.code, r.stderr)
 	}
-	if p := mustBC(t, nil, "--state", state, "cat", "problems/metadata"); !strings.Contains(p, "web/json/fifo-project") || !strings.Contains(p, "not a regular file") {
+	if p := catState(t, state, "problems/metadata"); !strings.Contains(p, "web/json/fifo-project") || !strings.Contains(p, "not a regular file") {
 		t.Errorf("the FIFO is not a problem row:\n%s", p)
 	}
 }
@@ -243,7 +243,7 @@ func TestSimplePageFilesAreDownloadedFromTheUpstream(t *testing.T) {
 	mustBC(t, nil, append(g, "scan", "metadata", "--from", "simple")...)
 	mustBC(t, nil, append(g, "scan", "upstream", "--upstream", url)...)
 	mustBC(t, nil, append(g, "plan", "--max-remove-projects", "10%")...)
-	if dl := mustBC(t, nil, "--state", state, "cat", "plan/download"); !strings.Contains(dl, ",/packages/") {
+	if dl := catState(t, state, "plan/download"); !strings.Contains(dl, ",/packages/") {
 		t.Fatalf("simple-page downloads do not carry absolute paths:\n%s", head(dl))
 	}
 	// no --download-base: the files come from the upstream

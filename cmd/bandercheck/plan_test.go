@@ -92,17 +92,17 @@ func TestPlanEndToEnd(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
 		}
-		dl := mustBC(t, nil, "--state", state, "cat", "plan/download")
+		dl := catState(t, state, "plan/download")
 		wantDL := "path,url,size,sha256,reason,upload_time\nweb/packages/cc/o-1.tar.gz,https://files.example.invalid/packages/cc/o-1.tar.gz,7,,size-mismatch,2020-01-01T00:00:00Z\n"
 		if dl != wantDL {
 			t.Errorf("download plan (unsorted=%v)\n%s\nwant\n%s", unsorted, dl, wantDL)
 		}
-		del := mustBC(t, nil, "--state", state, "cat", "plan/delete")
+		del := catState(t, state, "plan/delete")
 		wantDel := "path,size,reason\nweb/packages/aa/orphan.zip,1,unowned\nweb/packages/bb/g-1.tar.gz,4,project-removed\n"
 		if del != wantDel {
 			t.Errorf("delete plan\n%s\nwant\n%s", del, wantDel)
 		}
-		rm := mustBC(t, nil, "--state", state, "cat", "plan/remove-projects")
+		rm := catState(t, state, "plan/remove-projects")
 		if rm != "project,path\ngone,web/json/gone\ngone,web/pypi/gone/\ngone,web/simple/gone/\n" {
 			t.Errorf("remove-projects plan\n%s", rm)
 		}
@@ -133,10 +133,10 @@ func TestPlanRefusesMassRemoval(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "--max-remove-projects") || !strings.Contains(r.stderr, "2 of 3") {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
-	if rm := mustBC(t, nil, "--state", state, "cat", "plan/remove-projects"); rm != "project,path\n" {
+	if rm := catState(t, state, "plan/remove-projects"); rm != "project,path\n" {
 		t.Errorf("refused removals still planned: %s", rm)
 	}
-	if del := mustBC(t, nil, "--state", state, "cat", "plan/delete"); strings.Contains(del, "project-removed") {
+	if del := catState(t, state, "plan/delete"); strings.Contains(del, "project-removed") {
 		t.Errorf("files of refused removals planned for deletion: %s", del)
 	}
 }
@@ -145,7 +145,7 @@ func TestPlanWithoutUpstreamNeverRemovesProjects(t *testing.T) {
 	t.Parallel()
 	state := planState(t, [][]string{{"web/packages/bb/g-1.tar.gz", "4", "", ""}}, nil)
 	mustBC(t, nil, "--state", state, "plan", "--max-download", "100%")
-	if del := mustBC(t, nil, "--state", state, "cat", "plan/delete"); del != "path,size,reason\n" {
+	if del := catState(t, state, "plan/delete"); del != "path,size,reason\n" {
 		t.Errorf("delete plan without upstream: %s", del)
 	}
 }

@@ -44,7 +44,7 @@ func TestApplyRefusesDownloadRowsItCannotVerify(t *testing.T) {
 	if n := secret.Load(); n != 0 {
 		t.Errorf("apply made %d requests for rows it cannot verify", n)
 	}
-	out := mustBC(t, nil, "--state", state, "cat", "applied/download")
+	out := catState(t, state, "applied/download")
 	for _, h := range hostile[:5] {
 		if l := lineOf(out, h[0]); !strings.Contains(l, ",failed,") || !strings.Contains(l, "refused: ") {
 			t.Errorf("row %v: %q", h, l)

@@ -34,15 +34,40 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// theBrowser is one Chromium for every page the tests load, each in a tab of
+// its own (a launch costs seconds of CPU); TestMain closes it.
+var theBrowser struct {
+	sync.Mutex
+	ctx   context.Context // the first tab, which holds the browser
+	close func()
+}
+
+// sharedBrowser starts the Chromium at path the first time it is asked for,
+// and returns the context from which new tabs are opened.
+func sharedBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	theBrowser.Lock()
+	defer theBrowser.Unlock()
+	if theBrowser.ctx == nil {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox)
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, cancel := chromedp.NewContext(actx)
+		if err := chromedp.Do(bctx); err != nil { // starts the browser
+			cancel()
+			cancelAlloc()
+			t.Fatalf("start Chromium (%s): %v", path, err)
+		}
+		theBrowser.ctx, theBrowser.close = bctx, func() { cancel(); cancelAlloc() }
+	}
+	return theBrowser.ctx
+}
+
 // browse loads page in headless Chromium, fails the test on any console
 // error or warning and any uncaught exception, saves a screenshot beside it
 // and returns the text of the page and the number of bars in its chart.
 func browse(t *testing.T, browser, page string) (string, int) {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancel := chromedp.NewContext(sharedBrowser(t, browser)) // a tab of its own
 	defer cancel()
 	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
@@ -100,7 +125,7 @@ func browse(t *testing.T, browser, page string) (string, int) {
 func topDownloadBySum(t *testing.T, state string) (string, int64) {
 	t.Helper()
 	sums := map[string]int64{}
-	for _, line := range strings.Split(strings.TrimSpace(mustBC(t, nil, "--state", state, "cat", "plan/download")), "\n")[1:] {
+	for _, line := range strings.Split(strings.TrimSpace(catState(t, state, "plan/download")), "\n")[1:] {
 		f := strings.Split(line, ",")
 		size, _ := strconv.ParseInt(f[2], 10, 64)
 		name := f[0][strings.LastIndexByte(f[0], '/')+1:]

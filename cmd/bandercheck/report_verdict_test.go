@@ -19,7 +19,7 @@ func TestReportAnswersIsMyMirrorHealthy(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "st")
 	args := runArgs(m.root, state, url, "--grace", "0s")
 	mustBC(t, nil, append(args, "--dry-run")...)
-	unowned := strings.Count(mustBC(t, nil, "--state", state, "cat", "plan/delete"), ",unowned\n")
+	unowned := strings.Count(catState(t, state, "plan/delete"), ",unowned\n")
 	if unowned == 0 {
 		t.Fatal("the generated mirror has no unowned file")
 	}

@@ -44,7 +44,7 @@ func TestRunEndToEndPOSIX(t *testing.T) {
 	// a second, fresh run finds nothing to do
 	mustBC(t, nil, runArgs(m.root, state, url, "--fresh", "--dry-run")...)
 	for _, plan := range []string{"plan/download", "plan/delete", "plan/remove-projects"} {
-		if got := mustBC(t, nil, "--state", state, "cat", plan); strings.Count(got, "\n") != 1 {
+		if got := catState(t, state, plan); strings.Count(got, "\n") != 1 {
 			t.Errorf("second run plans work in %s:\n%s", plan, got)
 		}
 	}
@@ -75,8 +75,8 @@ func TestRunSurvivesKillAnywhere(t *testing.T) {
 			t.Logf("%d crashes", kills)
 			m.verify(t, root)
 			for _, name := range []string{"storage", "projects", "designated", "problems/metadata", "upstream", "plan/download", "plan/delete", "plan/remove-projects"} {
-				want := mustBC(t, nil, "--state", refState, "cat", name)
-				got := mustBC(t, nil, "--state", state, "cat", name)
+				want := catState(t, refState, name)
+				got := catState(t, state, name)
 				if name == "storage" { // hashed_at, inode and ctime are each copy's and each run's own
 					want, got = columnsOf(t, want, "path", "size", "modified", "sha256"), columnsOf(t, got, "path", "size", "modified", "sha256")
 				}
@@ -89,8 +89,8 @@ func TestRunSurvivesKillAnywhere(t *testing.T) {
 				}
 			}
 			for _, a := range []string{"applied/download", "applied/delete", "applied/remove-projects"} {
-				want := firstColumn(mustBC(t, nil, "--state", refState, "cat", a))
-				if got := firstColumn(mustBC(t, nil, "--state", state, "cat", a)); !slices.Equal(got, want) {
+				want := firstColumn(catState(t, refState, a))
+				if got := firstColumn(catState(t, state, a)); !slices.Equal(got, want) {
 					t.Errorf("%s after crashes: %d rows, uninterrupted %d", a, len(got), len(want))
 				}
 			}
@@ -162,7 +162,7 @@ func TestRunSyncDuringVerify(t *testing.T) {
 	mustBC(t, nil, append(g, "scan", "upstream", "--upstream", url)...)
 	mustBC(t, nil, append(g, "plan", "--max-remove-projects", "10%")...)
 	mustBC(t, nil, append(g, "apply", "--download-base", url)...)
-	applied := mustBC(t, nil, "--state", state, "cat", "applied/download")
+	applied := catState(t, state, "applied/download")
 	for _, key := range newFiles {
 		if _, err := os.Stat(filepath.Join(m.root, key)); err != nil {
 			t.Errorf("a file the sync added was deleted: %s", key)

@@ -83,14 +83,14 @@ func TestApplyRefusesPlanRowsOutsideTheMirror(t *testing.T) {
 	}
 	m.canaries()
 	for _, name := range []string{"applied/download", "applied/delete", "applied/remove-projects"} {
-		out := mustBC(t, nil, "--state", state, "cat", name)
+		out := catState(t, state, name)
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
 			if strings.Contains(l, ",ok,") && !strings.HasPrefix(l, dl[0]+",") {
 				t.Errorf("%s: a hostile row was carried out: %s", name, l)
 			}
 		}
 	}
-	if !strings.Contains(lineOf(mustBC(t, nil, "--state", state, "cat", "applied/download"), dl[0]), ",ok,") {
+	if !strings.Contains(lineOf(catState(t, state, "applied/download"), dl[0]), ",ok,") {
 		t.Errorf("the one good download beside the bad one was not carried out")
 	}
 }
@@ -140,7 +140,7 @@ func TestApplyNeverFollowsLinks(t *testing.T) {
 		}
 	}
 	for name, rows := range map[string]int{"applied/download": 2, "applied/delete": 2, "applied/remove-projects": 1} {
-		out := mustBC(t, nil, "--state", state, "cat", name)
+		out := catState(t, state, name)
 		if n := strings.Count(out, ",failed,"); n != rows || !strings.Contains(out, "symbolic link") {
 			t.Errorf("%s: %d failed rows naming the link, want %d:\n%s", name, n, rows, out)
 		}
@@ -167,10 +167,10 @@ func TestApplyOneBadPathNeverStopsTheRun(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "4 download rows failed") || !strings.Contains(r.stderr, "1 delete rows failed") {
 		t.Fatalf("apply: exit %d, want 1 with 4 failed downloads and 1 failed delete\n%s", r.code, r.stderr)
 	}
-	if got := lineOf(mustBC(t, nil, "--state", state, "cat", "applied/download"), dl[0]); !strings.Contains(got, ",ok,") {
+	if got := lineOf(catState(t, state, "applied/download"), dl[0]); !strings.Contains(got, ",ok,") {
 		t.Errorf("the good download after four bad ones: %q", got)
 	}
-	if got := lineOf(mustBC(t, nil, "--state", state, "cat", "applied/delete"), del[0]); !strings.Contains(got, ",ok,") {
+	if got := lineOf(catState(t, state, "applied/delete"), del[0]); !strings.Contains(got, ",ok,") {
 		t.Errorf("the delete after a bad one: %q", got)
 	}
 	if _, err := os.Stat(filepath.Join(m.root, del[0])); err == nil {
@@ -216,13 +216,13 @@ func TestApplyKeepsWhatASyncMadeOwned(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.root, orphan[0])); err != nil {
 		t.Errorf("apply deleted %s, which a sync made owned by %s after the plan", orphan[0], owner)
 	}
-	if l := lineOf(mustBC(t, nil, "--state", state, "cat", "applied/delete"), orphan[0]); !strings.Contains(l, ",skipped,") {
+	if l := lineOf(catState(t, state, "applied/delete"), orphan[0]); !strings.Contains(l, ",skipped,") {
 		t.Errorf("applied row of the kept file: %q", l)
 	}
 	if _, err := os.Stat(back); err != nil {
 		t.Errorf("apply removed %s, which a sync brought back", removed[1])
 	}
-	if l := lineOf(mustBC(t, nil, "--state", state, "cat", "applied/remove-projects"), removed[1]); !strings.Contains(l, ",skipped,") {
+	if l := lineOf(catState(t, state, "applied/remove-projects"), removed[1]); !strings.Contains(l, ",skipped,") {
 		t.Errorf("applied row of the kept project: %q", l)
 	}
 }
@@ -269,7 +269,7 @@ func TestApplyRetriesFailedRowsOnRerun(t *testing.T) {
 	if got := mu.total() - hits; got != 1 {
 		t.Errorf("the rerun made %d requests, want 1 (the failed row only)", got)
 	}
-	if l := lineOf(mustBC(t, nil, "--state", state, "cat", "applied/download"), miss[0]); !strings.Contains(l, ",ok,") {
+	if l := lineOf(catState(t, state, "applied/download"), miss[0]); !strings.Contains(l, ",ok,") {
 		t.Errorf("the failed row after the rerun: %q", l)
 	}
 	m.verify(t, m.root)

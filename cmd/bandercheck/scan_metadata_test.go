@@ -114,11 +114,11 @@ func TestScanMetadataDesignatesExactly(t *testing.T) {
 				root := writeMirror(t, files, links)
 				state := t.TempDir() + "/st"
 				mustBC(t, nil, "--mirror", root, "--state", state, "scan", "metadata", "--from", from)
-				designated := parseCSV(t, mustBC(t, nil, "--state", state, "cat", "designated"))
+				designated := parseCSV(t, catState(t, state, "designated"))
 				if got, want := column(designated, 0, 1), expectedDesignated(); !slices.Equal(got, want) {
 					t.Fatalf("designated\n got %q\nwant %q", got, want)
 				}
-				problems := column(parseCSV(t, mustBC(t, nil, "--state", state, "cat", "problems/metadata")), 0, 3)
+				problems := column(parseCSV(t, catState(t, state, "problems/metadata")), 0, 3)
 				sp := "web/simple/"
 				if hashIndex {
 					sp = "web/simple/n/"
@@ -137,7 +137,7 @@ func TestScanMetadataDesignatesExactly(t *testing.T) {
 				if !slices.Equal(problems, wantProblems) {
 					t.Errorf("problems\n got %q\nwant %q", problems, wantProblems)
 				}
-				projects := column(parseCSV(t, mustBC(t, nil, "--state", state, "cat", "projects")), 1, 4)
+				projects := column(parseCSV(t, catState(t, state, "projects")), 1, 4)
 				if len(projects) != 7 || !slices.Contains(projects, "good-project 4") {
 					t.Errorf("projects: %q", projects)
 				}
@@ -169,8 +169,8 @@ func TestScanMetadataOnS3MatchesPOSIX(t *testing.T) {
 			s3state := t.TempDir() + "/st"
 			mustBC(t, srv.Env(), "--mirror", "s3://"+bucket+"/m", "--state", s3state, "scan", "metadata", "--jobs", "4", "--from", from)
 			for _, m := range []string{"designated", "problems/metadata"} {
-				want := mustBC(t, nil, "--state", state, "cat", m)
-				if got := mustBC(t, nil, "--state", s3state, "cat", m); got != want {
+				want := catState(t, state, m)
+				if got := catState(t, s3state, m); got != want {
 					t.Errorf("hash-index %t, from %s: S3 %s differs from POSIX:\n%s\n---\n%s", hashIndex, from, m, got, want)
 				}
 			}
@@ -246,8 +246,8 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 			state := t.TempDir() + "/st"
 			kills := walk.crash(t, state)
 			for _, m := range []string{"designated", "projects", "problems/metadata"} {
-				want := mustBC(t, nil, "--state", ref, "cat", m)
-				if got := mustBC(t, nil, "--state", state, "cat", m); got != want {
+				want := catState(t, ref, m)
+				if got := catState(t, state, m); got != want {
 					t.Errorf("%s after %d crashes differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
 				}
 			}

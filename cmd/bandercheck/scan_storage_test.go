@@ -32,7 +32,7 @@ func TestScanStoragePOSIXAndS3Agree(t *testing.T) {
 	os.Symlink("/etc/passwd", filepath.Join(root, "web/packages/ab/evil"))
 	state := t.TempDir() + "/st"
 	mustBC(t, nil, "--mirror", root, "--state", state, "scan", "storage", "--hash")
-	posix := mustBC(t, nil, "--state", state, "cat", "storage")
+	posix := catState(t, state, "storage")
 	lines := strings.Split(strings.TrimSpace(posix), "\n")
 	if len(lines) != len(files)+1 {
 		t.Fatalf("storage has %d rows, mirror %d files", len(lines)-1, len(files))
@@ -45,7 +45,7 @@ func TestScanStoragePOSIXAndS3Agree(t *testing.T) {
 	if !strings.Contains(posix, "web/packages/ab/cd/foo-1.whl,1,") || !strings.Contains(posix, ",a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa,") {
 		t.Errorf("storage lacks expected rows or digests:\n%s", posix[:400])
 	}
-	problems := mustBC(t, nil, "--state", state, "cat", "problems/storage")
+	problems := catState(t, state, "problems/storage")
 	if !strings.Contains(problems, "web/packages/ab/evil,storage,") {
 		t.Errorf("symlink not reported: %s", problems)
 	}
@@ -61,7 +61,7 @@ func TestScanStoragePOSIXAndS3Agree(t *testing.T) {
 	testutil.Put(t, c, "bucket", objs, meta)
 	s3state := t.TempDir() + "/st"
 	mustBC(t, srv.Env(), "--mirror", "s3://bucket/pfx", "--state", s3state, "scan", "storage", "--hash=metadata", "--jobs", "4")
-	s3rows := mustBC(t, nil, "--state", s3state, "cat", "storage")
+	s3rows := catState(t, s3state, "storage")
 	// what both stores say alike: the dates, inode, ctime and ETag are each store's own
 	if columnsOf(t, s3rows, "path", "size", "sha256") != columnsOf(t, posix, "path", "size", "sha256") {
 		t.Errorf("S3 and POSIX storage manifests differ:\n%s\n---\n%s", head(s3rows), head(posix))
@@ -119,7 +119,7 @@ func TestScanStorageSurvivesKill(t *testing.T) {
 	env := []string{"BANDERCHECK_SHARD_ROWS=100"}
 	ref := t.TempDir() + "/ref"
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "storage", "--hash")
-	want := mustBC(t, nil, "--state", ref, "cat", "storage")
+	want := catState(t, ref, "storage")
 
 	for _, point := range []string{"shard", "renamed", "journaled"} {
 		t.Run(point, func(t *testing.T) {
@@ -131,7 +131,7 @@ func TestScanStorageSurvivesKill(t *testing.T) {
 			}
 			// every column but hashed_at, the second each digest was computed in
 			cols := []string{"path", "size", "modified", "sha256", "inode", "ctime", "etag"}
-			if got := mustBC(t, nil, "--state", state, "cat", "storage"); columnsOf(t, got, cols...) != columnsOf(t, want, cols...) {
+			if got := catState(t, state, "storage"); columnsOf(t, got, cols...) != columnsOf(t, want, cols...) {
 				t.Fatalf("after %d crashes at %s the manifest differs from an uninterrupted scan (%d vs %d bytes)", kills, point, len(got), len(want))
 			}
 		})
@@ -193,7 +193,7 @@ func TestReusingScanSurvivesKill(t *testing.T) {
 	env := []string{"BANDERCHECK_SHARD_ROWS=200"}
 	base := t.TempDir() + "/base"
 	mustBC(t, env, "--mirror", root, "--state", base, "scan", "storage", "--hash")
-	before := columnsOf(t, mustBC(t, nil, "--state", base, "cat", "storage"), "path", "sha256", "hashed_at")
+	before := columnsOf(t, catState(t, base, "storage"), "path", "sha256", "hashed_at")
 	changed := 0
 	for k := range files {
 		if changed < 40 && strings.HasSuffix(k, ".whl") {
@@ -204,7 +204,7 @@ func TestReusingScanSurvivesKill(t *testing.T) {
 	copyState := func() string { return copyTree(t, base) }
 	ref := copyState()
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "storage", "--hash", "--fresh")
-	want := mustBC(t, nil, "--state", ref, "cat", "storage")
+	want := catState(t, ref, "storage")
 
 	state := copyState()
 	// what --fresh does first (a stage opened fresh has no crash points)
@@ -212,7 +212,7 @@ func TestReusingScanSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	kills := crashAtEveryPoint(t, env, "shard", "--mirror", root, "--state", state, "scan", "storage", "--hash", "--jobs", "2")
-	got := mustBC(t, nil, "--state", state, "cat", "storage")
+	got := catState(t, state, "storage")
 	cols := []string{"path", "size", "modified", "sha256", "inode", "ctime", "etag"}
 	if columnsOf(t, got, cols...) != columnsOf(t, want, cols...) {
 		t.Fatalf("after %d kills the reusing scan's manifest differs from an uninterrupted one", kills)

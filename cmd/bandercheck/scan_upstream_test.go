@@ -70,7 +70,7 @@ func TestScanUpstream(t *testing.T) {
 			if name == "html" || name == "slow then success" {
 				want = wantHTML
 			}
-			if got := mustBC(t, nil, "--state", state, "cat", "upstream"); got != want {
+			if got := catState(t, state, "upstream"); got != want {
 				t.Errorf("upstream manifest %q, want %q", got, want)
 			}
 		})

@@ -161,7 +161,7 @@ func TestSyncCommand(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "3 projects failed") {
 		t.Errorf("sync with bad input: exit %d\n%s", r.code, r.stderr)
 	}
-	problems := mustBC(t, nil, "--state", state, "cat", "problems/sync")
+	problems := catState(t, state, "problems/sync")
 	for _, want := range []string{"alpha-pkg,", "beta", "delta"} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("no problem row names %s:\n%s", want, problems)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bandercheck/bandercheck/internal/partition"
 	"github.com/bandercheck/bandercheck/internal/progress"
@@ -32,6 +33,9 @@ type Env struct {
 	// localhost endpoint
 	S3VirtualHost bool
 	S3Requests    int // S3 requests in flight at once; s3store.DefaultRequests when 0
+	// S3MaxBackoff is the longest wait between attempts of one S3 request;
+	// s3store.DefaultMaxBackoff when 0 (tests shorten it)
+	S3MaxBackoff time.Duration
 	// Partition is the part of the mirror the scans read (the zero Part: all
 	// of it); plan --partitions puts the parts together.
 	Partition partition.Part
@@ -190,7 +194,7 @@ func (g *Env) openStore(ctx context.Context) (store.Store, Location, error) {
 		Bucket: loc.Bucket, Prefix: loc.Prefix,
 		Endpoint: firstOf(g.S3Endpoint, c.S3Endpoint), Region: firstOf(g.S3Region, c.S3Region),
 		PathStyle: g.S3PathStyle, VirtualHost: g.S3VirtualHost, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
-		Requests: g.S3Requests,
+		Requests: g.S3Requests, MaxBackoff: g.S3MaxBackoff,
 	}
 	if g.tuneS3 != nil {
 		g.tuneS3(&opt)

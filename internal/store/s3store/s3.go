@@ -55,11 +55,18 @@ type Options struct {
 	// be smaller): DefaultPartSize when 0, and larger when the object would
 	// need more than 10,000 parts.
 	PartSize int64
+	// MaxBackoff is the longest wait between two attempts of one request
+	// (DefaultMaxBackoff when 0); the wait before attempt k is drawn from
+	// [0, min(2^k s, MaxBackoff)). Tests shorten it: their faults are injected.
+	MaxBackoff time.Duration
 }
 
 // DefaultRequests is how many S3 requests are in flight at once when not
 // told: measured to saturate 20 ms of latency on two cores (issue 14).
 const DefaultRequests = 256
+
+// DefaultMaxBackoff is the longest wait between two attempts of one request.
+const DefaultMaxBackoff = 5 * time.Second
 
 // Store is a mirror under an S3 prefix.
 type Store struct {
@@ -182,7 +189,10 @@ func openClient(ctx context.Context, opt Options) (*s3.Client, *http.Client, err
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = 10
-				so.MaxBackoff = 5 * time.Second
+				so.MaxBackoff = DefaultMaxBackoff
+				if opt.MaxBackoff > 0 {
+					so.MaxBackoff = opt.MaxBackoff
+				}
 				// no retry quota: a long scan meets many SlowDowns and must
 				// retry them all; the request window below slows it down
 				so.RateLimiter = ratelimit.None
