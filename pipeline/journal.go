@@ -111,6 +111,11 @@ func appendJournal(dir string, shards ...ShardInfo) error {
 	if err != nil {
 		return fmt.Errorf("append %s: %w", path, err)
 	}
+	return appendFile(path, data)
+}
+
+// appendFile appends data to the file at path (which exists) and syncs it.
+func appendFile(path string, data []byte) error {
 	f, err := openJournal(path, os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		return fmt.Errorf("append %s: %w", path, err)
@@ -129,7 +134,13 @@ func appendJournal(dir string, shards ...ShardInfo) error {
 // cutJournal cuts the journal in dir to size bytes (creating it empty when
 // missing) and syncs it: entries past the committed ones are dropped.
 func cutJournal(dir string, size int64) error {
-	path := filepath.Join(dir, ShardJournalName)
+	return cutFile(filepath.Join(dir, ShardJournalName), size)
+}
+
+// cutFile cuts the file at path to size bytes (creating it empty when
+// missing) and syncs it and its folder.
+func cutFile(path string, size int64) error {
+	dir := filepath.Dir(path)
 	f, err := openJournal(path, os.O_WRONLY|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("cut %s: %w", path, err)

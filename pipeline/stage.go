@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/crashpoint"
+	"github.com/bandercheck/bandercheck/internal/safefs"
 )
 
 // Stage states recorded in _stage.json.
@@ -49,7 +51,24 @@ type StageFile struct {
 	Started  time.Time   `json:"started"`
 	Updated  time.Time   `json:"updated"`
 	Finished *time.Time  `json:"finished,omitempty"`
+	// Open and OpenPrev: of a manifest whose shards are cut at its own row
+	// count (StageOptions.OwnCuts), the rows of its open shard as of this
+	// commit and as of the one before, kept in OpenRowsFile.
+	Open     *OpenRows `json:"open,omitempty"`
+	OpenPrev *OpenRows `json:"open_prev,omitempty"`
 }
+
+// OpenRows counts the first Bytes of OpenRowsFile: Rows rows of CSV.
+type OpenRows struct {
+	Rows  int   `json:"rows"`
+	Bytes int64 `json:"bytes"`
+}
+
+// OpenRowsFile holds, as CSV with no header, the committed rows of the open
+// shard of a manifest cut at its own row count: appended and synced at each
+// commit of the stage; only the first StageFile.Open.Bytes count. A stage
+// resumes the open shard from them.
+const OpenRowsFile = "_open.csv"
 
 // part is one manifest written by a stage.
 type part struct {
@@ -63,6 +82,12 @@ type part struct {
 	unit     []byte // CSV of the rows of the current unit
 	unitRows int
 	direct   bool // the open shard holds only the current (large) unit
+	// own: the shard is cut at this manifest's own row count, and stays
+	// open across the stage's commits; since holds its rows added since
+	// the last commit, for OpenRowsFile
+	own   bool
+	since []byte
+	open  OpenRows // the committed part of the open shard (OpenRowsFile)
 }
 
 // unitSpill is the size of buffered unit rows beyond which a unit is written
@@ -95,6 +120,13 @@ type StageOptions struct {
 	// rows of the commit stand for (files written without a sync of their
 	// own) is made durable first.
 	BeforeCommit func() error
+	// OwnCuts names manifests whose shards are cut at their own ShardRows,
+	// not whenever another manifest of the stage fills one: a sparse
+	// manifest beside a dense one (projects beside designated) then gets
+	// full shards. The committed rows of its open shard are kept in
+	// OpenRowsFile at each commit, so a kill still loses at most a shard of
+	// the densest manifest's work.
+	OwnCuts []string
 }
 
 // Stage opens (or resumes) stage name writing the given manifests under
@@ -110,7 +142,7 @@ func (st *State) Stage(name string, fresh bool, opt StageOptions, specs ...Spec)
 		s.now = time.Now
 	}
 	for _, spec := range specs {
-		p := &part{spec: spec, dir: st.path(spec.Name)}
+		p := &part{spec: spec, dir: st.path(spec.Name), own: slices.Contains(opt.OwnCuts, spec.Name)}
 		st.forget(spec.Name)
 		if fresh {
 			if err := os.RemoveAll(p.dir); err != nil {
@@ -155,6 +187,19 @@ func (s *Stage) reconcile() error {
 	s.done = anyDone && minCommit == maxCommit
 	now := s.now().UTC()
 	for _, p := range s.parts {
+		// the open shard's committed rows as of minCommit: a part is at
+		// most one commit ahead of the others ("partial")
+		var open OpenRows
+		switch {
+		case p.file.Commit == minCommit && p.file.Open != nil:
+			open = *p.file.Open
+		case p.file.Commit == minCommit+1 && p.file.OpenPrev != nil:
+			open = *p.file.OpenPrev
+		}
+		p.file.Open, p.file.OpenPrev = nil, nil
+		if p.own {
+			p.file.Open = &open
+		}
 		kept := p.file.Shards[:0]
 		var rows int64
 		for _, sh := range p.file.Shards {
@@ -186,7 +231,51 @@ func (s *Stage) reconcile() error {
 		if err := removeUnrecorded(p.dir, p.file.Shards); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
+		if err := s.reopen(p, open); err != nil {
+			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
 	}
+	return nil
+}
+
+// reopen resumes the open shard of a manifest cut at its own row count from
+// the committed rows of OpenRowsFile, and cuts the file to them.
+func (s *Stage) reopen(p *part, open OpenRows) error {
+	if !p.own {
+		return nil
+	}
+	path := filepath.Join(p.dir, OpenRowsFile)
+	if s.done {
+		return nil
+	}
+	var rows []byte
+	if open.Bytes > 0 {
+		f, err := safefs.OpenRegularNoFollow(path)
+		if err != nil {
+			return fmt.Errorf("%s records %d rows of the open shard in %s: %w (the state is damaged: %s)", StageFileName, open.Rows, OpenRowsFile, err, RerunAdvice(p.spec.Name))
+		}
+		rows = make([]byte, open.Bytes)
+		_, err = io.ReadFull(f, rows)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s records %d bytes of the open shard in %s: %w (the state is damaged: %s)", StageFileName, open.Bytes, OpenRowsFile, err, RerunAdvice(p.spec.Name))
+		}
+	}
+	if err := cutFile(path, open.Bytes); err != nil {
+		return err
+	}
+	p.open, p.since = open, p.since[:0]
+	if open.Rows == 0 {
+		return nil
+	}
+	w, err := createShard(p.dir, len(p.file.Shards)+1, p.header)
+	if err != nil {
+		return err
+	}
+	if err := w.write(rows, open.Rows); err != nil {
+		return errors.Join(err, w.abort())
+	}
+	p.cur = w
 	return nil
 }
 
@@ -266,7 +355,7 @@ func (s *Stage) spillUnit(p *part) error {
 			open = open || (q.cur != nil && !q.direct)
 		}
 		if open {
-			if err := s.commitShards(s.cursor); err != nil {
+			if err := s.commitShards(s.cursor, p, false); err != nil {
 				return err
 			}
 		}
@@ -308,7 +397,7 @@ func (s *Stage) EndUnit(cursor string) error {
 		}
 	}
 	if full {
-		if err := s.commitShards(s.cursor); err != nil {
+		if err := s.commitShards(s.cursor, nil, false); err != nil {
 			return err
 		}
 	}
@@ -326,13 +415,16 @@ func (s *Stage) EndUnit(cursor string) error {
 		if err := p.cur.write(p.unit, p.unitRows); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
 		}
+		if p.own {
+			p.since = append(p.since, p.unit...)
+		}
 		p.unit = p.unit[:0]
 		p.unitRows = 0
 	}
 	s.cursor = cursor
 	for _, p := range s.parts {
 		if p.cur != nil && (p.direct || p.cur.rows >= s.shardRows) {
-			return s.commitShards(cursor)
+			return s.commitShards(cursor, nil, false)
 		}
 	}
 	return nil
@@ -340,8 +432,11 @@ func (s *Stage) EndUnit(cursor string) error {
 
 // commitShards closes every open shard and records the commit: an entry
 // appended to each manifest's shard journal, then each _stage.json (of a
-// constant size) rewritten with the journal's new count.
-func (s *Stage) commitShards(cursor string) error {
+// constant size) rewritten with the journal's new count. The open shard of a
+// manifest cut at its own row count stays open unless it is full, it is
+// closing's, or the stage is finishing (final): its rows since the last
+// commit are appended to its OpenRowsFile instead.
+func (s *Stage) commitShards(cursor string, closing *part, final bool) error {
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(); err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
@@ -350,7 +445,12 @@ func (s *Stage) commitShards(cursor string) error {
 	s.commit++
 	now := s.now().UTC()
 	fresh := make([]bool, len(s.parts)) // parts that got a new shard
+	carried := make([]bool, len(s.parts))
 	for i, p := range s.parts {
+		if p.cur != nil && p.own && !final && p != closing && !p.direct && p.cur.rows < s.shardRows && p.cur.rows+p.unitRows <= s.shardRows {
+			carried[i] = true
+			continue
+		}
 		if p.cur != nil {
 			fresh[i] = true
 			size, err := p.cur.commit()
@@ -387,6 +487,24 @@ func (s *Stage) commitShards(cursor string) error {
 		crashpoint.Hit("journaled") // journal entries past what _stage.json counts
 	}
 	for i, p := range s.parts {
+		if !p.own {
+			continue
+		}
+		prev := p.open
+		switch {
+		case carried[i] && len(p.since) > 0:
+			if err := appendFile(filepath.Join(p.dir, OpenRowsFile), p.since); err != nil {
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
+			p.open = OpenRows{Rows: p.cur.rows, Bytes: p.open.Bytes + int64(len(p.since))}
+		case !carried[i]:
+			p.open = OpenRows{} // closed (or none open)
+		}
+		p.since = p.since[:0]
+		open := p.open
+		p.file.Open, p.file.OpenPrev = &open, &prev
+	}
+	for i, p := range s.parts {
 		p.file.Commit, p.file.Cursor, p.file.Updated = s.commit, cursor, now
 		err := writeStageSummary(p.dir, &p.file)
 		s.state.forget(p.spec.Name)
@@ -395,6 +513,15 @@ func (s *Stage) commitShards(cursor string) error {
 		}
 		if s.resumable && i == 0 && len(s.parts) > 1 && slices.Contains(fresh, true) {
 			crashpoint.Hit("partial") // one manifest a commit ahead of the others
+		}
+	}
+	for i, p := range s.parts {
+		// a closed shard's rows are no longer needed: every manifest
+		// recorded the commit that closed it
+		if p.own && !carried[i] && p.file.OpenPrev.Bytes > 0 {
+			if err := cutFile(filepath.Join(p.dir, OpenRowsFile), 0); err != nil {
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
 		}
 	}
 	if s.resumable && slices.Contains(fresh, true) {
@@ -409,16 +536,24 @@ func (s *Stage) Finish() error {
 	if err := s.DiscardUnit(); err != nil {
 		return err
 	}
-	if err := s.commitShards(s.cursor); err != nil {
+	if err := s.commitShards(s.cursor, nil, true); err != nil {
 		return err
 	}
 	now := s.now().UTC()
 	for _, p := range s.parts {
 		p.file.State, p.file.Finished, p.file.Updated = StateDone, &now, now
+		p.file.Open, p.file.OpenPrev = nil, nil
 		err := writeStageSummary(p.dir, &p.file)
 		s.state.forget(p.spec.Name)
 		if err != nil {
 			return fmt.Errorf("stage %s: %w", s.name, err)
+		}
+	}
+	for _, p := range s.parts {
+		if p.own {
+			if err := os.Remove(filepath.Join(p.dir, OpenRowsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("stage %s: %w", s.name, err)
+			}
 		}
 	}
 	s.done = true

@@ -42,6 +42,11 @@ timed() {
   local u s
   read -r wall rss u s < "$work/time"
   rss=$((rss / 1024))
+  # run resets the kernel's high-water mark at each stage (to tell each
+  # stage's own peak), so time's figure is the last stage's only: take the
+  # peak run prints, the largest of its stages', when it is larger
+  local pm; pm=$(sed -n 's/^peak memory: \([0-9]*\) MiB$/\1/p' "$work/out" | tail -n 1)
+  if [ -n "$pm" ] && [ "$pm" -gt "$rss" ]; then rss=$pm; fi
   cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.1f", u+s}')
 }
 # median of the wall and max rss over REPEAT runs of CMD

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/testutil"
+	"github.com/bandercheck/bandercheck/pipeline"
 )
 
 func readFixture(t *testing.T, name string) string {
@@ -177,6 +178,39 @@ func TestScanMetadataOnS3MatchesPOSIX(t *testing.T) {
 	}
 }
 
+// shardRows are the rows of each shard of manifest in state.
+func shardRows(t *testing.T, state, manifest string) []int {
+	t.Helper()
+	sf, err := pipeline.NewState(state).StageFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []int
+	for _, sh := range sf.Shards {
+		rows = append(rows, sh.Rows)
+	}
+	return rows
+}
+
+// fullShards fails unless every shard of projects in state but the last
+// holds n rows: projects is cut at its own row count, not with designated
+// (it had 2,110 shards of about 420 rows at full size).
+func fullShards(t *testing.T, what, state string, n int) {
+	t.Helper()
+	rows := shardRows(t, state, "projects")
+	for i, r := range rows {
+		if r != n && i < len(rows)-1 || r > n {
+			t.Errorf("%s: projects shards of %v rows, want %d each but the last (designated: %v)", what, rows, n, shardRows(t, state, "designated"))
+			return
+		}
+	}
+}
+
+// TestScanMetadataSurvivesKill: a scan killed at every commit (the shards
+// renamed, journaled, recorded by one manifest, by all), and then at random
+// ones, ends with the manifests of an uninterrupted scan, and projects still
+// in full shards of its own row count (its open shard kept across the
+// commits of designated).
 func TestScanMetadataSurvivesKill(t *testing.T) {
 	t.Parallel()
 	files := map[string]string{"web/packages/x": "x"}
@@ -188,6 +222,10 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 	env := []string{"BANDERCHECK_SHARD_ROWS=19"}
 	ref := t.TempDir() + "/ref"
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "metadata")
+	fullShards(t, "uninterrupted", ref, 19)
+	if n := len(shardRows(t, ref, "designated")); n < 3*len(shardRows(t, ref, "projects")) {
+		t.Fatalf("designated has %d shards, projects %d: too few to show projects cut on its own", n, len(shardRows(t, ref, "projects")))
+	}
 	// every commit, every commit left half done (one manifest a commit ahead), every
 	// commit journaled but not counted in _stage.json, then random ones
 	args := func(state string) []string {
@@ -200,6 +238,7 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 		{"every shard", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "shard", args(state)...) }},
 		{"every partial", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "partial", args(state)...) }},
 		{"every journaled", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "journaled", args(state)...) }},
+		{"every renamed", func(t *testing.T, state string) int { return crashAtEveryPoint(t, env, "renamed", args(state)...) }},
 		{"random shards", func(t *testing.T, state string) int { return crashAtRandomPoints(t, env, "shard", 7, args(state)...) }},
 	} {
 		t.Run(walk.name, func(t *testing.T) {
@@ -212,6 +251,7 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 					t.Errorf("%s after %d crashes differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
 				}
 			}
+			fullShards(t, fmt.Sprintf("after %d crashes", kills), state, 19)
 		})
 	}
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// listings) by another of the same shape, the MD5 of the ETag: a gateway
 	// whose ETags are no MD5 of the content.
 	RewriteETags bool
+	// RewriteCompleteETag replaces the ETag in the answer to every
+	// CompleteMultipartUpload (a POST with an uploadId) by another of the
+	// same shape: a server that assembled other bytes than the parts sent.
+	RewriteCompleteETag bool
 	// FlipPutBody flips one byte in the middle of the body of every PUT
 	// whose URL path contains it ("" flips none): a body altered in flight.
 	FlipPutBody string
@@ -98,8 +102,11 @@ func Start(opt Options) (*Proxy, error) {
 		// keep Host as the client signed it: the server checks the signature
 		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
 	}
-	if opt.RewriteETags {
+	switch {
+	case opt.RewriteETags:
 		rp.ModifyResponse = rewriteETags
+	case opt.RewriteCompleteETag:
+		rp.ModifyResponse = rewriteCompleteETag
 	}
 	p.srv = &http.Server{Handler: p.handler(rp), ReadHeaderTimeout: time.Minute}
 	go func() { _ = p.srv.Serve(ln) }()
@@ -289,6 +296,31 @@ func rewriteETags(resp *http.Response) error {
 	b = etagElement.ReplaceAllFunc(b, func(m []byte) []byte {
 		sub := etagElement.FindSubmatch(m)
 		return []byte("<ETag>" + string(sub[1]) + otherETag(strings.ToLower(string(sub[2]))))
+	})
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	return nil
+}
+
+// completeETag is the ETag of a multipart object in an answer to
+// CompleteMultipartUpload: quoted as XML escapes it or not, then "-N".
+var completeETag = regexp.MustCompile(`<ETag>(&#34;|&quot;|")?([0-9a-fA-F]{32})-`)
+
+// rewriteCompleteETag replaces the ETag of an answer to
+// CompleteMultipartUpload by the MD5 of it, keeping its "-N".
+func rewriteCompleteETag(resp *http.Response) error {
+	if resp.Request.Method != http.MethodPost || !resp.Request.URL.Query().Has("uploadId") || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("s3proxy: read CompleteMultipartUpload answer: %w", err)
+	}
+	b = completeETag.ReplaceAllFunc(b, func(m []byte) []byte {
+		sub := completeETag.FindSubmatch(m)
+		return []byte("<ETag>" + string(sub[1]) + otherETag(strings.ToLower(string(sub[2]))) + "-")
 	})
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))

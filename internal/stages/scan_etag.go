@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -40,43 +41,67 @@ func byETag(o store.Object) (storageResult, bool) {
 	return r, true
 }
 
+// calibrationPage is how many keys a sample lists at most where the store
+// lists pages of a chosen size (S3): a server walks a whole page even when
+// the first key serves, and a page of 1,000 cost versitygw ~0.1 s of CPU.
+const calibrationPage = 100
+
 // calibrate reads a few listed objects with MD5-shaped ETags in full, from
 // random places of web/packages, and checks that each ETag is the MD5 of the
 // bytes. It returns hash when they all agree, else (one log line) the mode
 // that proves objects without ETags for the whole run: metadata, or content
-// for etag+content.
+// for etag+content. The samples of a round are taken at once: each is a
+// listing and a read, and one after the other they held back the scan by
+// six round trips (~0.5 s of a 2.3 s scan at 20 ms).
 func calibrate(ctx context.Context, g *Env, ms store.Reader, hash HashMode) (HashMode, error) {
 	fallback := HashMetadata
 	if hash == HashETagContent {
 		fallback = HashContent
 	}
+	type sample struct {
+		obj store.Object
+		ok  bool
+		sum string
+		err error
+	}
 	seen := map[string]bool{}
 	checked := 0
-	for try := 0; try < 3*calibrationSamples && checked < calibrationSamples; try++ {
-		start := fmt.Sprintf("%s%02x/%02x/", packagesPrefix, rand.IntN(256), rand.IntN(256))
-		if try%3 == 2 {
-			start = "" // a small mirror may have nothing after a random point
+	for try := 0; try < 3*calibrationSamples && checked < calibrationSamples; {
+		round := make([]sample, min(calibrationSamples-checked, 3*calibrationSamples-try))
+		var wg sync.WaitGroup
+		for i := range round {
+			start := fmt.Sprintf("%s%02x/%02x/", packagesPrefix, rand.IntN(256), rand.IntN(256))
+			if (try+i)%3 == 2 {
+				start = "" // a small mirror may have nothing after a random point
+			}
+			wg.Go(func() {
+				s := &round[i]
+				if s.obj, s.ok, s.err = sampleObject(ctx, ms, start, seen); s.err == nil && s.ok {
+					s.sum, s.err = md5Of(ctx, ms, s.obj.Key)
+				}
+			})
 		}
-		o, ok, err := sampleObject(ctx, ms, start, seen)
-		if err != nil {
-			return hash, fmt.Errorf("calibrate ETags: %w", err)
+		wg.Wait()
+		try += len(round)
+		for _, s := range round {
+			if s.err == nil && (!s.ok || seen[s.obj.Key]) {
+				continue // nothing found, or the same object as another sample
+			}
+			if s.err == nil {
+				seen[s.obj.Key] = true
+			}
+			if errors.Is(s.err, os.ErrNotExist) {
+				continue // gone meanwhile
+			}
+			if s.err != nil {
+				return hash, fmt.Errorf("calibrate ETags: %w", s.err)
+			}
+			if !pipeline.ETagMatches(s.obj.ETag, s.sum) {
+				logf(g, "scan storage: ETags here are not the MD5 of the content (%s: ETag %s, MD5 %s), so no object is proven by its ETag: --hash=%s for this run", s.obj.Key, s.obj.ETag, s.sum, fallback)
+				return fallback, nil
+			}
+			checked++
 		}
-		if !ok {
-			continue
-		}
-		seen[o.Key] = true
-		sum, err := md5Of(ctx, ms, o.Key)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // gone meanwhile
-		}
-		if err != nil {
-			return hash, fmt.Errorf("calibrate ETags: %w", err)
-		}
-		if !pipeline.ETagMatches(o.ETag, sum) {
-			logf(g, "scan storage: ETags here are not the MD5 of the content (%s: ETag %s, MD5 %s), so no object is proven by its ETag: --hash=%s for this run", o.Key, o.ETag, sum, fallback)
-			return fallback, nil
-		}
-		checked++
 	}
 	if checked == 0 {
 		logf(g, "scan storage: no listed object has an MD5 ETag to calibrate with, so no object is proven by its ETag: --hash=%s for this run", fallback)
@@ -87,11 +112,13 @@ func calibrate(ctx context.Context, g *Env, ms store.Reader, hash HashMode) (Has
 }
 
 // sampleObject lists web/packages after start and returns the first object
-// not seen yet whose ETag reads as an MD5, looking at 1,000 objects at most.
+// not in seen whose ETag reads as an MD5: in one page of calibrationPage
+// keys where the store lists such pages, else among 1,000 objects at most.
+// seen is only read.
 func sampleObject(ctx context.Context, ms store.Reader, start string, seen map[string]bool) (store.Object, bool, error) {
 	var found store.Object
 	n := 0
-	err := ms.List(ctx, packagesPrefix, start, func(o store.Object) error {
+	visit := func(o store.Object) error {
 		if n++; n > 1000 {
 			return errFound
 		}
@@ -100,7 +127,13 @@ func sampleObject(ctx context.Context, ms store.Reader, start string, seen map[s
 			return errFound
 		}
 		return nil
-	})
+	}
+	var err error
+	if pl, ok := ms.(store.PageLister); ok {
+		err = pl.ListPage(ctx, packagesPrefix, start, calibrationPage, visit)
+	} else {
+		err = ms.List(ctx, packagesPrefix, start, visit)
+	}
 	if err != nil && !errors.Is(err, errFound) {
 		return found, false, err
 	}

@@ -126,7 +126,11 @@ func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadata
 			return err
 		}
 	}
-	st, err := g.StateDir().Stage("scan metadata", c.Fresh, g.stageOptions(),
+	// projects has a row a project, designated some twenty: cut with
+	// designated, its shards held about 420 rows (2,110 shards at full size)
+	opt := g.stageOptions()
+	opt.OwnCuts = []string{"projects"}
+	st, err := g.StateDir().Stage("scan metadata", c.Fresh, opt,
 		pipeline.MustSpec("projects"), pipeline.MustSpec("designated"), pipeline.MustSpec("problems/metadata"))
 	if err != nil {
 		return err

@@ -72,6 +72,15 @@ type Reader interface {
 	String() string
 }
 
+// PageLister is a Reader that can list one page of at most n objects in one
+// request: List's pages are as large as the server allows (1,000 keys on
+// S3), each walked in full by the server even when fn stops at the first
+// object, and a sample needs a few keys. The page holds the first objects
+// whose key starts with prefix and sorts after startAfter, in byte order.
+type PageLister interface {
+	ListPage(ctx context.Context, prefix, startAfter string, n int, fn func(Object) error) error
+}
+
 type withoutStatKey struct{}
 
 // WithoutStat marks ctx for a listing whose caller reads every object

@@ -8,3 +8,7 @@ func SetUploadChecks(payload, md5, sha256 bool) (restore func()) {
 	uploadChecks.payload, uploadChecks.md5, uploadChecks.sha256 = payload, md5, sha256
 	return func() { uploadChecks = old }
 }
+
+// ListFallbacks is how many listing pages the SDK's decoder read because
+// the store's own did not.
+func ListFallbacks() int64 { return listFallbacks.Load() }

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,5 +142,84 @@ func noOpenUploads(t *testing.T, client *s3.Client) {
 	}
 	for _, u := range out.Uploads {
 		t.Errorf("multipart upload of %s left open (%s)", aws.ToString(u.Key), aws.ToString(u.UploadId))
+	}
+}
+
+// TestMultipartObjectWithAnotherETagIsDeleted: the ETag the answer to
+// CompleteMultipartUpload gives (here rewritten by the proxy, as for a
+// server that assembled other bytes) is not the MD5 of the parts' MD5s:
+// the upload fails with a *store.CorruptUploadError (apply: a failed row,
+// retried by the next apply) and the object is deleted, so nothing
+// unproven stays in the bucket and no upload is left open.
+func TestMultipartObjectWithAnotherETagIsDeleted(t *testing.T) {
+	srv := testutil.Versity(t)
+	client := srv.Bucket(t, "mirror")
+	p, err := s3proxy.Start(s3proxy.Options{Target: srv.Endpoint, RewriteCompleteETag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	opt := srv.Options("mirror", "pypi")
+	opt.Endpoint = p.URL
+	opt.MultipartAbove, opt.PartSize = 100, 5<<20
+	ctx := context.Background()
+	st, err := s3store.Open(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.StageUploadsIn(t.TempDir())
+	err = upload(ctx, st, "big.whl", strings.Repeat("0123456789", 6<<20/10))
+	var ce *store.CorruptUploadError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "MD5 of its 2 parts' MD5s") {
+		t.Fatalf("multipart upload answered with another ETag: %v, want a *store.CorruptUploadError naming the parts", err)
+	}
+	if _, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mirror"), Key: aws.String("pypi/big.whl")}); err == nil {
+		t.Errorf("the object whose ETag is not its parts' was kept")
+	}
+	if n := p.Stats().Requests["DELETE"]; n != 1 {
+		t.Errorf("%d DELETEs, want the object's", n)
+	}
+	noOpenUploads(t, client)
+}
+
+// TestMultipartETagOfAnEncryptingServerIsNotChecked: a server whose part
+// ETags are no MD5s (SSE-KMS, SSE-C) gives the object an ETag no one can
+// foresee: the upload is not failed for it, and nothing is deleted.
+func TestMultipartETagOfAnEncryptingServerIsNotChecked(t *testing.T) {
+	var mu sync.Mutex
+	var deletes, parts int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		q := r.URL.Query()
+		switch {
+		case r.Method == http.MethodHead:
+		case r.Method == http.MethodPost && q.Has("uploads"):
+			fmt.Fprint(w, `<InitiateMultipartUploadResult><Bucket>mirror</Bucket><Key>pypi/big.whl</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+		case r.Method == http.MethodPut && q.Has("partNumber"):
+			io.Copy(io.Discard, r.Body)
+			parts++
+			w.Header().Set("ETag", fmt.Sprintf(`"%032x"`, parts)) // no MD5 of the part
+		case r.Method == http.MethodPost && q.Has("uploadId"):
+			fmt.Fprint(w, `<CompleteMultipartUploadResult><Bucket>mirror</Bucket><Key>pypi/big.whl</Key><ETag>"ffffffffffffffffffffffffffffffff-2"</ETag></CompleteMultipartUploadResult>`)
+		case r.Method == http.MethodDelete:
+			deletes++
+		default:
+			http.Error(w, "unexpected "+r.Method+" "+r.URL.String(), http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	st, err := s3store.Open(ctx, s3store.Options{Bucket: "mirror", Prefix: "pypi", Endpoint: srv.URL, PathStyle: true, AccessKey: "k", SecretKey: "s", MultipartAbove: 100, PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.StageUploadsIn(t.TempDir())
+	defer s3store.SetUploadChecks(false, true, false)()
+	if err := upload(ctx, st, "big.whl", strings.Repeat("0123456789", 6<<20/10)); err != nil {
+		t.Fatalf("upload to a server of non-MD5 part ETags: %v", err)
+	}
+	if parts != 2 || deletes != 0 {
+		t.Errorf("%d parts sent and %d deletes, want 2 and none", parts, deletes)
 	}
 }

@@ -293,7 +293,7 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(sto
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 		}
@@ -310,6 +310,31 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(sto
 	return nil
 }
 
+// ListPage implements store.PageLister: one ListObjectsV2 request of at
+// most n keys.
+func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, n int, fn func(store.Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(int32(min(max(n, 1), 1000)))}
+	if startAfter > prefix {
+		in.StartAfter = aws.String(s.prefix + startAfter)
+	}
+	page, err := s.client.ListObjectsV2(ctx, in, fastList)
+	if err != nil {
+		return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+	}
+	for _, o := range page.Contents {
+		key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+		if strings.HasSuffix(key, "/") {
+			continue
+		}
+		if err := fn(store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ store.PageLister = (*Store)(nil)
+
 // Children implements Store.
 func (s *Store) Children(ctx context.Context, prefix string) ([]string, []store.Object, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), Delimiter: aws.String("/")}
@@ -317,7 +342,7 @@ func (s *Store) Children(ctx context.Context, prefix string) ([]string, []store.
 	var dirs []string
 	var objs []store.Object
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 		}
@@ -394,7 +419,7 @@ func (s *Store) NameObjects(ctx context.Context, prefix string, fn func(name str
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, full, err)
 		}
@@ -426,7 +451,7 @@ func (s *Store) DotNames(ctx context.Context, prefix string, fn func(name string
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full + "."), Delimiter: aws.String("/")}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s.: %w", s.bucket, full, err)
 		}
@@ -451,7 +476,7 @@ func (s *Store) Modified(ctx context.Context, prefix string, fn func(string, tim
 
 // HasFolder implements Store: one listing of at most one key.
 func (s *Store) HasFolder(ctx context.Context, prefix string) (bool, error) {
-	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(1)})
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), MaxKeys: aws.Int32(1)}, fastList)
 	if err != nil {
 		return false, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,18 +50,18 @@ func (u *s3Upload) putParts(ctx context.Context, size int64, meta map[string]str
 	if err != nil {
 		return fmt.Errorf("put %s: start a multipart upload: %w", u.key, err)
 	}
-	parts, err := u.sendParts(ctx, id, size, withSHA)
+	parts, sums, err := u.sendParts(ctx, id, size, withSHA)
 	if err == nil {
-		_, err = u.m.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		var out *s3.CompleteMultipartUploadOutput
+		out, err = u.m.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key), UploadId: aws.String(id),
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 		})
 		if err != nil {
 			err = fmt.Errorf("put %s: complete the multipart upload: %w", u.key, err)
+		} else {
+			return u.checkAssembled(ctx, aws.ToString(out.ETag), parts, sums)
 		}
-	}
-	if err == nil {
-		return nil
 	}
 	// abort even when ctx was cancelled: parts left behind are billed
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -69,6 +70,37 @@ func (u *s3Upload) putParts(ctx context.Context, size int64, meta map[string]str
 		Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key), UploadId: aws.String(id),
 	}); aerr != nil {
 		err = fmt.Errorf("%w (and aborting multipart upload %s failed, its parts may remain: %v)", err, id, aerr)
+	}
+	return err
+}
+
+// checkAssembled checks the ETag CompleteMultipartUpload gave the object
+// against the parts sent: where the server's part ETags are the MD5s of the
+// parts (S3 unencrypted or SSE-S3, versitygw), the object's is the MD5 of
+// those MD5s, "-" and the number of parts. Another means the server
+// assembled other bytes (or the answer was altered): the object is deleted
+// and the upload fails with a *store.CorruptUploadError, which apply
+// reports as a failed row to retry. Where the part ETags are no MD5s
+// (SSE-KMS, SSE-C) the object's cannot be foreseen and is not checked; each
+// part's Content-MD5 and checksum were.
+func (u *s3Upload) checkAssembled(ctx context.Context, etag string, parts []types.CompletedPart, sums [][]byte) error {
+	all := md5.New()
+	for i, p := range parts {
+		if !strings.EqualFold(strings.Trim(aws.ToString(p.ETag), `"`), hex.EncodeToString(sums[i])) {
+			return nil
+		}
+		all.Write(sums[i])
+	}
+	want := fmt.Sprintf("%x-%d", all.Sum(nil), len(parts))
+	got := strings.Trim(etag, `"`)
+	if strings.EqualFold(got, want) {
+		return nil
+	}
+	err := &store.CorruptUploadError{Key: u.key, Err: fmt.Errorf("the multipart object's ETag is %s, not %s (the MD5 of its %d parts' MD5s): the server holds other bytes than were sent", got, want, len(parts))}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if _, derr := u.m.client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(u.m.bucket), Key: aws.String(u.m.prefix + u.key)}); derr != nil {
+		return fmt.Errorf("%w (and deleting it failed, it remains: %v)", err, derr)
 	}
 	return err
 }
@@ -100,14 +132,15 @@ func (u *s3Upload) createMultipart(ctx context.Context, meta map[string]string, 
 // computed from the staged file, so a part altered on the way (or a staged
 // file changed since it was hashed whole, which the server would then
 // refuse part by part) is refused.
-func (u *s3Upload) sendParts(ctx context.Context, id string, size int64, withSHA bool) ([]types.CompletedPart, error) {
+func (u *s3Upload) sendParts(ctx context.Context, id string, size int64, withSHA bool) ([]types.CompletedPart, [][]byte, error) {
 	partSize := partSizeFor(size, u.m.partSize)
 	var parts []types.CompletedPart
+	var sums [][]byte // each part's MD5
 	for n, off := int32(1), int64(0); off < size; n, off = n+1, off+partSize {
 		length := min(partSize, size-off)
 		md5h, shah := md5.New(), sha256.New()
 		if _, err := io.Copy(io.MultiWriter(md5h, shah), io.NewSectionReader(u.f, off, length)); err != nil {
-			return nil, fmt.Errorf("put %s: read part %d: %w", u.key, n, err)
+			return nil, nil, fmt.Errorf("put %s: read part %d: %w", u.key, n, err)
 		}
 		md5Sum, shaSum := md5h.Sum(nil), shah.Sum(nil)
 		for attempt := 1; ; attempt++ {
@@ -131,16 +164,16 @@ func (u *s3Upload) sendParts(ctx context.Context, id string, size int64, withSHA
 				if withSHA {
 					p.ChecksumSHA256 = in.ChecksumSHA256
 				}
-				parts = append(parts, p)
+				parts, sums = append(parts, p), append(sums, md5Sum)
 				break
 			}
 			if !isCorruptUpload(err) {
-				return nil, fmt.Errorf("put %s: part %d: %w", u.key, n, err)
+				return nil, nil, fmt.Errorf("put %s: part %d: %w", u.key, n, err)
 			}
 			if attempt == corruptAttempts || ctx.Err() != nil {
-				return nil, &store.CorruptUploadError{Key: u.key, Err: fmt.Errorf("part %d, %d attempts: %w", n, attempt, err)}
+				return nil, nil, &store.CorruptUploadError{Key: u.key, Err: fmt.Errorf("part %d, %d attempts: %w", n, attempt, err)}
 			}
 		}
 	}
-	return parts, nil
+	return parts, sums, nil
 }
