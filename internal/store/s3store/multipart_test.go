@@ -186,40 +186,56 @@ func TestMultipartObjectWithAnotherETagIsDeleted(t *testing.T) {
 // ETags are no MD5s (SSE-KMS, SSE-C) gives the object an ETag no one can
 // foresee: the upload is not failed for it, and nothing is deleted.
 func TestMultipartETagOfAnEncryptingServerIsNotChecked(t *testing.T) {
-	var mu sync.Mutex
-	var deletes, parts int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		q := r.URL.Query()
-		switch {
-		case r.Method == http.MethodHead:
-		case r.Method == http.MethodPost && q.Has("uploads"):
-			fmt.Fprint(w, `<InitiateMultipartUploadResult><Bucket>mirror</Bucket><Key>pypi/big.whl</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
-		case r.Method == http.MethodPut && q.Has("partNumber"):
-			io.Copy(io.Discard, r.Body)
-			parts++
-			w.Header().Set("ETag", fmt.Sprintf(`"%032x"`, parts)) // no MD5 of the part
-		case r.Method == http.MethodPost && q.Has("uploadId"):
-			fmt.Fprint(w, `<CompleteMultipartUploadResult><Bucket>mirror</Bucket><Key>pypi/big.whl</Key><ETag>"ffffffffffffffffffffffffffffffff-2"</ETag></CompleteMultipartUploadResult>`)
-		case r.Method == http.MethodDelete:
-			deletes++
-		default:
-			http.Error(w, "unexpected "+r.Method+" "+r.URL.String(), http.StatusBadRequest)
-		}
-	}))
-	defer srv.Close()
-	ctx := context.Background()
-	st, err := s3store.Open(ctx, s3store.Options{Bucket: "mirror", Prefix: "pypi", Endpoint: srv.URL, PathStyle: true, AccessKey: "k", SecretKey: "s", MultipartAbove: 100, PartSize: 5 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.StageUploadsIn(t.TempDir())
-	defer s3store.SetUploadChecks(false, true, false)()
-	if err := upload(ctx, st, "big.whl", strings.Repeat("0123456789", 6<<20/10)); err != nil {
-		t.Fatalf("upload to a server of non-MD5 part ETags: %v", err)
-	}
-	if parts != 2 || deletes != 0 {
-		t.Errorf("%d parts sent and %d deletes, want 2 and none", parts, deletes)
+	for _, c := range []struct {
+		name      string
+		md5Parts  bool   // the part ETags are the parts' MD5s
+		objectTag string // the ETag element CompleteMultipartUpload answers
+	}{
+		{"part ETags no MD5s", false, `<ETag>"ffffffffffffffffffffffffffffffff-2"</ETag>`},
+		{"no object ETag in the answer", true, ``},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var deletes, parts int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				q := r.URL.Query()
+				switch {
+				case r.Method == http.MethodHead:
+				case r.Method == http.MethodPost && q.Has("uploads"):
+					fmt.Fprint(w, `<InitiateMultipartUploadResult><Bucket>mirror</Bucket><Key>pypi/big.whl</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+				case r.Method == http.MethodPut && q.Has("partNumber"):
+					h := md5.New()
+					io.Copy(h, r.Body)
+					parts++
+					if c.md5Parts {
+						w.Header().Set("ETag", fmt.Sprintf(`"%x"`, h.Sum(nil)))
+					} else {
+						w.Header().Set("ETag", fmt.Sprintf(`"%032x"`, parts)) // no MD5 of the part
+					}
+				case r.Method == http.MethodPost && q.Has("uploadId"):
+					fmt.Fprint(w, `<CompleteMultipartUploadResult><Bucket>mirror</Bucket><Key>pypi/big.whl</Key>`+c.objectTag+`</CompleteMultipartUploadResult>`)
+				case r.Method == http.MethodDelete:
+					deletes++
+				default:
+					http.Error(w, "unexpected "+r.Method+" "+r.URL.String(), http.StatusBadRequest)
+				}
+			}))
+			defer srv.Close()
+			ctx := context.Background()
+			st, err := s3store.Open(ctx, s3store.Options{Bucket: "mirror", Prefix: "pypi", Endpoint: srv.URL, PathStyle: true, AccessKey: "k", SecretKey: "s", MultipartAbove: 100, PartSize: 5 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.StageUploadsIn(t.TempDir())
+			defer s3store.SetUploadChecks(false, true, false)()
+			if err := upload(ctx, st, "big.whl", strings.Repeat("0123456789", 6<<20/10)); err != nil {
+				t.Fatalf("upload: %v", err)
+			}
+			if parts != 2 || deletes != 0 {
+				t.Errorf("%d parts sent and %d deletes, want 2 and none", parts, deletes)
+			}
+		})
 	}
 }
