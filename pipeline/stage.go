@@ -254,6 +254,12 @@ func (s *Stage) reopen(p *part, open OpenRows) error {
 		if err != nil {
 			return fmt.Errorf("%s records %d rows of the open shard in %s: %w (the state is damaged: %s)", StageFileName, open.Rows, OpenRowsFile, err, RerunAdvice(p.spec.Name))
 		}
+		// the size recorded is checked against the file before it is
+		// allocated: a damaged record must not ask for more than is there
+		if fi, err := f.Stat(); err != nil || fi.Size() < open.Bytes {
+			f.Close()
+			return fmt.Errorf("%s records %d bytes of the open shard, more than %s holds (the state is damaged: %s)", StageFileName, open.Bytes, OpenRowsFile, RerunAdvice(p.spec.Name))
+		}
 		rows = make([]byte, open.Bytes)
 		_, err = io.ReadFull(f, rows)
 		f.Close()
