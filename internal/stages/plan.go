@@ -148,9 +148,11 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 	// a soft cap: the sorters keep to their share of --memory, this keeps the
 	// garbage of decoding in check without making the collector run nonstop
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(c.Memory) * 5 / 4)) // restored for run's apply
-	// the sort arena is large, pointer-free and live: a lower GOGC keeps the
-	// heap goal (and so the peak) close to it
-	defer debug.SetGCPercent(debug.SetGCPercent(40))
+	// the sort arenas are large, pointer-free and live: a low GOGC keeps the
+	// heap goal (and so the peak) close to them, and costs little, as the
+	// collector does not scan them (40: 213 MiB at 10% of the index, 20:
+	// 188 MiB, for the same CPU)
+	defer debug.SetGCPercent(debug.SetGCPercent(planGCPercent))
 	tmp := filepath.Join(g.State, "tmp")
 	newDir := filepath.Join(tmp, "plan-new")
 	if err := os.RemoveAll(newDir); err != nil {
@@ -236,6 +238,9 @@ func swapPlan(g *Env, newDir string) error {
 	}
 	return errors.Join(os.RemoveAll(filepath.Join(g.State, "tmp", "retry")), os.RemoveAll(old), os.RemoveAll(newDir))
 }
+
+// planGCPercent is plan's GOGC.
+const planGCPercent = 20
 
 type joinOptions struct {
 	state          *pipeline.State
