@@ -299,7 +299,7 @@ func topProjects(ctx context.Context, state *pipeline.State, tmp, manifest strin
 	if _, err := state.StageFile(manifest); err != nil {
 		return nil, nil
 	}
-	s := pipeline.NewSorter(tmp, 32<<20, 2, func(r []string) string { return r[0] })
+	s := pipeline.NewSorter(tmp, 32<<20, 2, 0)
 	add := cancellable(ctx, s.Add)
 	err := state.EachRow(manifest, func(row []string) error {
 		if manifest == "plan/delete" && row[pipeline.DeleteReason] != "project-removed" {
