@@ -29,7 +29,7 @@ type Sorter struct {
 	runDir   string
 	limit    int // bytes of one arena and its index
 	ncols    int
-	col      int                   // the key's field
+	col      int                     // the key's field
 	prefix   func(key string) uint64 // orders keys before their bytes are compared
 	cur      *sortBuf
 	spare    *sortBuf
