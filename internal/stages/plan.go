@@ -152,7 +152,7 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(c.Memory) * 5 / 4)) // restored for run's apply
 	// the sort arena is large, pointer-free and live: a lower GOGC keeps the
 	// heap goal (and so the peak) close to it
-	defer debug.SetGCPercent(debug.SetGCPercent(40))
+	defer lowerGCPercent(40)()
 	tmp := filepath.Join(g.State, "tmp")
 	newDir := filepath.Join(tmp, "plan-new")
 	if err := os.RemoveAll(newDir); err != nil {

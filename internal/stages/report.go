@@ -65,7 +65,7 @@ func (c *ReportOptions) Run(ctx context.Context, g *Env) error {
 	}
 	// the sort by project makes garbage of every row it reads: keep the heap
 	// near the sorter's 32 MiB (as plan does) instead of letting it double
-	defer debug.SetGCPercent(debug.SetGCPercent(40))
+	defer lowerGCPercent(40)()
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(80 << 20))
 	data, err := c.gather(ctx, g)
 	if err != nil {
