@@ -2,9 +2,11 @@ package stages
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -152,7 +154,7 @@ func (c *PlanOptions) plan(ctx context.Context, g *Env) (*pipeline.PlanSummary, 
 	// heap goal (and so the peak) close to them, and costs little, as the
 	// collector does not scan them (40: 213 MiB at 10% of the index, 20:
 	// 188 MiB, for the same CPU)
-	defer debug.SetGCPercent(debug.SetGCPercent(planGCPercent))
+	defer lowerGCPercent(planGCPercent)()
 	tmp := filepath.Join(g.State, "tmp")
 	newDir := filepath.Join(tmp, "plan-new")
 	if err := os.RemoveAll(newDir); err != nil {
@@ -282,7 +284,7 @@ func openStorage(ctx context.Context, o joinOptions) (pipeline.RowReader, error)
 	if !o.sortStorage {
 		return r, nil
 	}
-	s := pipeline.NewSorter(o.tmp, o.memory/3, len(pipeline.Columns["storage"]), func(row []string) string { return pathKey(row[0]) })
+	s := pipeline.NewSorter(o.tmp, o.memory/3, len(pipeline.Columns["storage"]), 0).WithPrefix(pathPrefix)
 	return drainInto(ctx, r, s)
 }
 
@@ -325,7 +327,7 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 	}
 	d := pipeline.Prefetch(m)
 	if o.sortDesignated {
-		ps := pipeline.NewSorter(o.tmp, o.memory/2, len(pipeline.Columns["designated"]), func(row []string) string { return row[1] })
+		ps := pipeline.NewSorter(o.tmp, o.memory/2, len(pipeline.Columns["designated"]), 1)
 		if d, err = drainInto(ctx, d, ps); err != nil {
 			return nil, err
 		}
@@ -346,25 +348,31 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 			return row[0], nil
 		}
 	}
-	s := pipeline.NewSorter(o.tmp, o.memory/2, pipeline.DColumns, func(row []string) string { return pathKey(row[pipeline.DPath]) })
+	s := pipeline.NewSorter(o.tmp, o.memory/2, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix)
 	if err := pipeline.TagRemoved(d, removed, cancellable(ctx, s.Add)); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s.Sort()
 }
 
-// pathKey orders paths: almost every planned path starts with web/packages/,
-// so the sort key drops it and the sorter's 8-byte prefixes see the hash
-// folders; the few temp files of metadata folders keep their place.
-// (Join checks the order of the full paths anyway.)
-func pathKey(p string) string {
-	if rest, ok := strings.CutPrefix(p, "web/packages/"); ok {
-		return rest
+// pathPrefix is the sort prefix of a path (the sorters order paths by their
+// bytes): almost every planned path starts with web/packages/, so the
+// prefix is 1 then the next 7 bytes, and the sorter's integer compare sees
+// the hash folders; the few temp files of metadata folders take 0 (those in
+// web/json/, before every package) or all ones (web/pypi/, web/simple/,
+// after), and compare by their bytes.
+func pathPrefix(p string) uint64 {
+	rest, ok := strings.CutPrefix(p, "web/packages/")
+	switch {
+	case ok:
+		var b [8]byte
+		b[0] = 1
+		copy(b[1:], rest)
+		return binary.BigEndian.Uint64(b[:])
+	case p < "web/packages/":
+		return 0
 	}
-	if p < "web/packages/" { // temp files in web/json/ sort before every package
-		return "\x01" + p
-	}
-	return "\xff" + p // and those in web/pypi/, web/simple/ after
+	return math.MaxUint64
 }
 
 // planWriter writes Join's decisions into the plan stage.
