@@ -17,17 +17,20 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Sorter sorts rows by a key in bounded memory: rows collect in an arena
-// until it is full, then the arena is sorted and written as a run file by a
-// goroutine while a second arena fills; Sort merges the runs with a heap.
-// Rows with equal keys keep their input order. Run files live in a folder of
+// Sorter sorts rows by the bytes of one of their fields (the key) in
+// bounded memory: rows collect in an arena until it is full, then the arena
+// is sorted and written as a run file by a goroutine while a second arena
+// fills; Sort merges the runs with a heap. Rows with equal keys keep their
+// input order. A record holds the key once: the key, then the other fields
+// (the row is put back together when read). Run files live in a folder of
 // their own under dir and are removed by Close.
 type Sorter struct {
 	dir      string
 	runDir   string
 	limit    int // bytes of one arena and its index
 	ncols    int
-	key      func(row []string) string
+	col      int                     // the key's field
+	prefix   func(key string) uint64 // orders keys before their bytes are compared
 	cur      *sortBuf
 	spare    *sortBuf
 	inflight *sortBuf
@@ -52,8 +55,9 @@ type sortBuf struct {
 // arenaChunk is the size of an arena's chunks.
 const arenaChunk = 1 << 20
 
-// sortEntry locates one record in the arena: key bytes then encoded fields.
-// pfx holds the key's first 8 bytes, so most comparisons are one integer compare.
+// sortEntry locates one record in the arena: key bytes then the other
+// fields, encoded. pfx is the Sorter's prefix of the key (by default its
+// first 8 bytes), so most comparisons are one integer compare.
 type sortEntry struct {
 	pfx   uint64
 	chunk int32
@@ -69,11 +73,24 @@ func keyPrefix(k string) uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// NewSorter makes a sorter of rows with ncols fields, ordered by key(row),
-// using about memory bytes (two arenas of half each) and run files under dir.
-func NewSorter(dir string, memory int64, ncols int, key func(row []string) string) *Sorter {
+// NewSorter makes a sorter of rows with ncols fields, ordered by the bytes
+// of field col, using about memory bytes (two arenas of half each) and run
+// files under dir. It panics when col is not a field (a programming error).
+func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
+	if col < 0 || col >= ncols {
+		panic(fmt.Sprintf("sort: key field %d of %d", col, ncols))
+	}
 	limit := max(int(memory)/2, 1<<16)
-	return &Sorter{dir: dir, limit: limit, ncols: ncols, key: key}
+	return &Sorter{dir: dir, limit: limit, ncols: ncols, col: col, prefix: keyPrefix}
+}
+
+// WithPrefix replaces the key's first 8 bytes, compared before the key's
+// bytes, by f(key): keys that share a long start (paths) compare as one
+// integer more often. f must keep the order: a < b must give f(a) <= f(b).
+// Call it before the first Add.
+func (s *Sorter) WithPrefix(f func(key string) uint64) *Sorter {
+	s.prefix = f
+	return s
 }
 
 func (s *Sorter) newBuf() *sortBuf {
@@ -119,7 +136,7 @@ func (b *sortBuf) reset() {
 	b.cur, b.idx = 0, b.idx[:0]
 }
 
-// record is the bytes of e: its key, then its encoded fields.
+// record is the bytes of e: its key, then its other fields, encoded.
 func (b *sortBuf) record(e sortEntry) []byte {
 	return b.chunks[e.chunk][e.off : int(e.off)+int(e.klen)+int(e.rlen)]
 }
@@ -129,10 +146,12 @@ func (s *Sorter) Add(row []string) error {
 	if len(row) != s.ncols {
 		return fmt.Errorf("sort: row has %d fields, want %d", len(row), s.ncols)
 	}
-	k := s.key(row)
+	k := row[s.col]
 	need := len(k)
-	for _, f := range row {
-		need += len(f) + binary.MaxVarintLen32
+	for i, f := range row {
+		if i != s.col {
+			need += len(f) + binary.MaxVarintLen32
+		}
 	}
 	if s.cur == nil {
 		s.cur = s.newBuf()
@@ -147,8 +166,8 @@ func (s *Sorter) Add(row []string) error {
 	c := b.room(need)
 	off := len(*c)
 	*c = append(*c, k...)
-	*c = appendRecord(*c, row)
-	b.idx = append(b.idx, sortEntry{pfx: keyPrefix(k), chunk: int32(b.cur), off: int32(off), klen: int32(len(k)), rlen: int32(len(*c) - off - len(k))})
+	*c = appendRecord(*c, row, s.col)
+	b.idx = append(b.idx, sortEntry{pfx: s.prefix(k), chunk: int32(b.cur), off: int32(off), klen: int32(len(k)), rlen: int32(len(*c) - off - len(k))})
 	return nil
 }
 
@@ -338,18 +357,27 @@ func (s *Sorter) Close() error {
 	return err
 }
 
-// appendRecord encodes fields as uvarint-length-prefixed strings.
-func appendRecord(b []byte, row []string) []byte {
-	for _, f := range row {
+// appendRecord encodes the fields but the key's (field col) as
+// uvarint-length-prefixed strings.
+func appendRecord(b []byte, row []string, col int) []byte {
+	for i, f := range row {
+		if i == col {
+			continue
+		}
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
 	return b
 }
 
-// decodeRecord fills row from an encoded record; the strings are copies.
-func decodeRecord(rec []byte, row []string) error {
+// decodeRecord fills row from a key and the encoded other fields; the
+// strings are copies.
+func decodeRecord(key, rec []byte, row []string, col int) error {
 	for i := range row {
+		if i == col {
+			row[i] = string(key)
+			continue
+		}
 		n, w := binary.Uvarint(rec)
 		if w <= 0 || int(n) > len(rec)-w {
 			return errors.New("sort: damaged record")
@@ -373,8 +401,8 @@ func (m *memoryRows) Next() ([]string, error) {
 	}
 	e := m.b.idx[m.i]
 	m.i++
-	rec := m.b.record(e)[e.klen:]
-	return m.row, decodeRecord(rec, m.row)
+	rec := m.b.record(e)
+	return m.row, decodeRecord(rec[:e.klen], rec[e.klen:], m.row, m.s.col)
 }
 
 func (m *memoryRows) Close() error { return m.s.Close() }
@@ -558,7 +586,7 @@ func (m *mergeRows) Next() ([]string, error) {
 	}
 	top := m.h[0]
 	m.last = top
-	return top.row, decodeRecord(top.rec, top.row)
+	return top.row, decodeRecord(top.key, top.rec, top.row, m.sorter.col)
 }
 
 func (m *mergeRows) Close() error {

@@ -336,8 +336,13 @@ func (s *Stage) Cursor() string { return s.cursor }
 // Done reports whether the stage finished in an earlier run.
 func (s *Stage) Done() bool { return s.done }
 
-// Rows is the number of committed rows in manifest i.
-func (s *Stage) Rows(i int) int64 { return s.parts[i].file.Rows }
+// Rows is the number of committed rows in manifest i: those of its closed
+// shards and, of a manifest cut at its own row count, the committed rows of
+// its open shard (a resumed scan counts its progress from here).
+func (s *Stage) Rows(i int) int64 {
+	p := s.parts[i]
+	return p.file.Rows + int64(p.open.Rows)
+}
 
 // Write adds a row to manifest i (the index in OpenStage's specs) within the current unit.
 func (s *Stage) Write(i int, row ...string) error {

@@ -85,7 +85,9 @@ func newParser(ctx context.Context, cli *CLI, opts ...kong.Option) (*kong.Kong, 
 		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n" + exitHelp),
 		kong.UsageOnError(),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		defaultVars(),
+		// defaultVars are written into the texts once (kong would read every
+		// one of them again for each flag: most of the construction's time)
+		kong.PostBuild(substituteVars(defaultVars())),
 		kong.Vars{"version": versionString()},
 		globalGroups,
 		signedDurations(),

@@ -53,7 +53,7 @@ func readCount(t *testing.T, stderr string) (reused, read, documents int) {
 func TestReusingScanMetadataSurvivesKill(t *testing.T) {
 	t.Parallel()
 	root, files := reuseMirror(t, 200)
-	env := []string{"BANDERCHECK_SHARD_ROWS=19"}
+	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
 	base := t.TempDir() + "/base"
 	mustBC(t, env, "--mirror", root, "--state", base, "scan", "metadata")
 	// changes: 20 documents rewritten, 5 removed, 5 new projects

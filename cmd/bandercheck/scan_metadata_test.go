@@ -219,10 +219,10 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 		files[fmt.Sprintf("web/json/proj-%03d", i)] = strings.ReplaceAll(good, "good_project", fmt.Sprintf("p%03d", i))
 	}
 	root := writeMirror(t, files, nil)
-	env := []string{"BANDERCHECK_SHARD_ROWS=19"}
+	env := []string{"BANDERCHECK_SHARD_ROWS=37"}
 	ref := t.TempDir() + "/ref"
 	mustBC(t, env, "--mirror", root, "--state", ref, "scan", "metadata")
-	fullShards(t, "uninterrupted", ref, 19)
+	fullShards(t, "uninterrupted", ref, 37)
 	if n := len(shardRows(t, ref, "designated")); n < 3*len(shardRows(t, ref, "projects")) {
 		t.Fatalf("designated has %d shards, projects %d: too few to show projects cut on its own", n, len(shardRows(t, ref, "projects")))
 	}
@@ -251,7 +251,7 @@ func TestScanMetadataSurvivesKill(t *testing.T) {
 					t.Errorf("%s after %d crashes differs from an uninterrupted scan (%d vs %d bytes)", m, kills, len(got), len(want))
 				}
 			}
-			fullShards(t, fmt.Sprintf("after %d crashes", kills), state, 19)
+			fullShards(t, fmt.Sprintf("after %d crashes", kills), state, 37)
 		})
 	}
 }

@@ -46,7 +46,7 @@ const (
 // from its listing, the simple pages' from a listing of web/simple without
 // a delimiter (two keys a project instead of one).
 func listProjects(ctx context.Context, ms store.Reader, tmp string, memory int64, hashIndex bool, part partition.Range) (*pipeline.Sorter, map[string]int64, error) {
-	sorter := pipeline.NewSorter(tmp, memory, 4, func(r []string) string { return r[0] })
+	sorter := pipeline.NewSorter(tmp, memory, 4, 0)
 	// the three folders are listed at once (each is pages one after the
 	// other: at 20 ms a request that was most of the listing's time); the
 	// sorter orders their rows whatever order they come in

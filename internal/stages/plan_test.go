@@ -178,3 +178,25 @@ func TestPlanMaxDownload(t *testing.T) {
 		t.Errorf("a bad --max-download parses")
 	}
 }
+
+// TestPathPrefixKeepsPathOrder: plan's sorters order paths by their bytes,
+// and pathPrefix, compared first, never contradicts that order, for the
+// paths of packages, of metadata temp files before and after them, and for
+// bytes that the sort key of before (the path without web/packages/, others
+// behind a \x01 or \xff) put out of order.
+func TestPathPrefixKeepsPathOrder(t *testing.T) {
+	paths := []string{
+		"web/json/.tmp-a", "web/packages", "web/packages/", "web/packages/0", "web/packages/00/aa/b",
+		"web/packages/ab/cd/ef0123/x-1.0.tar.gz", "web/packages/ab/cd/ef0123/x-1.0.whl", "web/packages/ab/cd/ef",
+		"web/packages/ab/cd/e", "web/packages/ff/ff/ffffff", "web/packages/\x00x", "web/packages/\x01x",
+		"web/packages/\xffx", "web/packages/\xff\xff\xff\xff\xff\xff\xff\xff", "web/packages0", "web/pypi/.tmp-b",
+		"web/simple/.tmp-c", "", "\xff", "a",
+	}
+	for _, a := range paths {
+		for _, b := range paths {
+			if a < b && pathPrefix(a) > pathPrefix(b) {
+				t.Errorf("%q < %q, but its prefix %#x > %#x", a, b, pathPrefix(a), pathPrefix(b))
+			}
+		}
+	}
+}

@@ -65,7 +65,7 @@ func (c *ReportOptions) Run(ctx context.Context, g *Env) error {
 	}
 	// the sort by project makes garbage of every row it reads: keep the heap
 	// near the sorter's 32 MiB (as plan does) instead of letting it double
-	defer debug.SetGCPercent(debug.SetGCPercent(40))
+	defer lowerGCPercent(40)()
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(80 << 20))
 	data, err := c.gather(ctx, g)
 	if err != nil {
@@ -299,7 +299,7 @@ func topProjects(ctx context.Context, state *pipeline.State, tmp, manifest strin
 	if _, err := state.StageFile(manifest); err != nil {
 		return nil, nil
 	}
-	s := pipeline.NewSorter(tmp, 32<<20, 2, func(r []string) string { return r[0] })
+	s := pipeline.NewSorter(tmp, 32<<20, 2, 0)
 	add := cancellable(ctx, s.Add)
 	err := state.EachRow(manifest, func(row []string) error {
 		if manifest == "plan/delete" && row[pipeline.DeleteReason] != "project-removed" {

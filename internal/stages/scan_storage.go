@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,7 +83,7 @@ func (c *ScanStorageOptions) run(ctx context.Context, g *Env, res *ScanStorageRe
 		// within moments; a lower GC target keeps the peak near that live set
 		// (1.2M files: 54 MiB instead of 64, no slower). --hash=full keeps
 		// the default: its CPU goes to sha256, and it peaks at 60 MiB anyway.
-		defer debug.SetGCPercent(debug.SetGCPercent(60))
+		defer lowerGCPercent(60)()
 	}
 	sc := &storageScan{ms: ms, st: st, keys: g.Partition.Keys(), jobs: c.Jobs}
 	if hash != HashNone && !full {

@@ -99,7 +99,7 @@ func (c *ScanUpstreamOptions) fetch(ctx context.Context, g *Env, client *http.Cl
 // upstream spells it goes between them. It returns the highest serial seen
 // (sources.NoSerial when none).
 func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (int64, error) {
-	sorter := pipeline.NewSorter(tmp, 64<<20, 3, func(r []string) string { return r[0] })
+	sorter := pipeline.NewSorter(tmp, 64<<20, 3, 0)
 	defer sorter.Close()
 	var rep progress.Reporter // from the first name: an index that fails at once says one line
 	defer func() {

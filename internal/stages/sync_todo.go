@@ -191,7 +191,7 @@ func nextRow(r pipeline.RowReader) ([]string, error) {
 // localProjects lists the project folders under web/simple (one level, or
 // two with hash-index), sorted and without repeats.
 func localProjects(ctx context.Context, se *syncEnv) (pipeline.RowReader, error) {
-	s := pipeline.NewSorter(filepath.Join(se.g.State, "tmp"), 32<<20, 1, func(r []string) string { return r[0] })
+	s := pipeline.NewSorter(filepath.Join(se.g.State, "tmp"), 32<<20, 1, 0)
 	err := eachSimpleDir(ctx, se.store, se.conf.HashIndex, func(d string) error {
 		return s.Add([]string{d[strings.LastIndexByte(d, '/')+1:]})
 	})
@@ -217,7 +217,7 @@ var rootIndexMemory int64 = 8 << 20
 // names go through an external sort, so memory holds a bounded part of
 // them whatever the mirror's size. next returns io.EOF after the last.
 func rootIndexDirs(ctx context.Context, se *syncEnv) (next func() (string, error), closeFn func() error, err error) {
-	s := pipeline.NewSorter(filepath.Join(se.g.State, "tmp"), rootIndexMemory, 2, func(r []string) string { return r[0] })
+	s := pipeline.NewSorter(filepath.Join(se.g.State, "tmp"), rootIndexMemory, 2, 0)
 	err = eachSimpleDir(ctx, se.store, se.conf.HashIndex, func(d string) error {
 		if k, ok := mirrorfiles.RootIndexKey(d, se.conf.HashIndex); ok {
 			return s.Add([]string{k, d})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,53 @@ func TestSymlinkReplacesFilesAndLinksOnly(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(root, ".bandercheck-tmp"))
 	if len(left) != 0 {
 		t.Errorf("staging keeps %d entries", len(left))
+	}
+}
+
+// TestOpenIdentifiedTellsWhatStatTells: OpenIdentified opens a document and
+// tells it from the open file as Stat tells it from its path (size, dates,
+// inode), so that a later scan comparing by Stat finds it unchanged; a link
+// is opened through and told as a link; a FIFO is not opened; a missing
+// file is os.ErrNotExist.
+func TestOpenIdentifiedTellsWhatStatTells(t *testing.T) {
+	root := t.TempDir()
+	testutil.WriteFiles(t, root, map[string]string{"web/json/a": "document a"})
+	if err := os.MkdirAll(filepath.Join(root, "web/pypi/a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../json/a", filepath.Join(root, "web/pypi/a/json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "web/json/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := posixstore.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, key := range []string{"web/json/a", "web/pypi/a/json"} {
+		rc, o, err := st.OpenIdentified(ctx, key)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(data) != "document a" {
+			t.Errorf("%s: read %q, %v", key, data, err)
+		}
+		want, err := st.Stat(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o != want {
+			t.Errorf("%s: told %+v, Stat tells %+v", key, o, want)
+		}
+	}
+	if _, _, err := st.OpenIdentified(ctx, "web/json/fifo"); !errors.Is(err, store.ErrNotRegular) {
+		t.Errorf("a FIFO: %v, want ErrNotRegular", err)
+	}
+	if _, _, err := st.OpenIdentified(ctx, "web/json/none"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v, want os.ErrNotExist", err)
 	}
 }
