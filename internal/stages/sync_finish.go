@@ -34,17 +34,41 @@ func syncFinish(ctx context.Context, se *syncEnv, failed bool) (int64, error) {
 		if !(named || se.run.Status == 0 || se.run.Changed > 0 || se.run.Todo > 0 || removed > 0) {
 			return nil // bandersnatch leaves the index of an incremental sync with nothing to do
 		}
-		dirs, closeDirs, err := rootIndexDirs(ctx, se)
+		// the folders: the record of the last root index while web/simple
+		// is unchanged since (no new project made a folder), else listed
+		// and recorded for the next sync
+		var (
+			dirs      func() (string, error)
+			closeDirs func() error
+			rec       *folderRecorder
+			count     int64
+			sum       string
+		)
+		if fr := se.recordedFolders(); fr != nil {
+			dirs, closeDirs, count, sum = fr.next, fr.Close, fr.want, fr.sum
+		} else {
+			var err error
+			if dirs, closeDirs, err = rootIndexDirs(ctx, se); err != nil {
+				return err
+			}
+			if _, ok := se.simpleStamp(); ok {
+				if rec, err = se.newFolderRecorder(); err != nil {
+					return errors.Join(err, closeDirs())
+				}
+				dirs = rec.tee(dirs)
+			}
+		}
+		err := writeRootIndex(ctx, se, dirs)
+		if err = errors.Join(err, closeDirs()); err == nil {
+			_, _, remove := mirrorfiles.RootIndexPages(se.opts)
+			se.run.IndexWritten = true
+			err = removeKeys(ctx, se.store, remove)
+		}
 		if err != nil {
+			rec.abort()
 			return err
 		}
-		err = writeRootIndex(ctx, se, dirs)
-		if err := errors.Join(err, closeDirs()); err != nil {
-			return err
-		}
-		_, _, remove := mirrorfiles.RootIndexPages(se.opts)
-		se.run.IndexWritten = true
-		return removeKeys(ctx, se.store, remove)
+		return se.saveFolders(ctx, rec, count, sum)
 	})
 	if err == nil && se.run.DiffFile != "" {
 		err = se.step("diff", func() error { return writeDiffFile(ctx, se) })

@@ -85,8 +85,10 @@ func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
 		}
 		return n, finishTodo(st)
 	}
-	local, err := localProjects(ctx, se)
-	if err != nil {
+	var local pipeline.RowReader
+	if fr := se.recordedFolders(); fr != nil {
+		local = fr // web/simple unchanged since the last root index: its names, unlisted
+	} else if local, err = localProjects(ctx, se); err != nil {
 		return 0, err
 	}
 	defer local.Close()
@@ -250,6 +252,7 @@ func rootIndexDirs(ctx context.Context, se *syncEnv) (next func() (string, error
 // rootIndexDirs names them (in the store's order, repeats possible),
 // holding none but the hash folders' names.
 func eachSimpleDir(ctx context.Context, ms store.Reader, hashIndex bool, fn func(d string) error) error {
+	simpleListings.Add(1)
 	var shards []string // the hash folders: one character each
 	err := ms.Names(ctx, "web/simple/", func(n string, dir bool) error {
 		switch {

@@ -1,0 +1,159 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bandercheck/bandercheck/internal/fakepypi"
+)
+
+// TestSyncTakesTheMirrorsFoldersFromItsRecord: after a sync wrote the root
+// index, an incremental sync with no new project takes web/simple's project
+// folders from STATE (sync/folders) instead of listing them, and writes the
+// same bytes as a sync that lists them (a copy of the mirror with a new
+// STATE, which holds no record); a folder made in web/simple by another hand (as
+// bandersnatch makes one) changes web/simple, so the next sync lists it
+// again and the root index names it; a record whose names were altered is
+// not trusted.
+func TestSyncTakesTheMirrorsFoldersFromItsRecord(t *testing.T) {
+	w := fakepypi.Synthetic(goldenBase, 250, 1, 0)
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	root := t.TempDir()
+	conf := func(mirror string) string {
+		p := mirror + ".conf"
+		c := "[mirror]\ndirectory = " + mirror + "\nmaster = " + srv.URL + "\nallow-non-https = true\nworkers = 3\nrelease-files = false\nroot_uri = https://files.example.org\n"
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sync := func(mirror, state string) int64 {
+		t.Helper()
+		var out bytes.Buffer
+		before := simpleListings.Load()
+		g := &Env{Config: conf(mirror), State: state, Progress: "never", Stdout: &out, Stderr: &out}
+		if _, err := Sync(context.Background(), g, DefaultSyncOptions()); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		return simpleListings.Load() - before
+	}
+	a, aState := filepath.Join(root, "a"), filepath.Join(root, "a.st")
+	if n := sync(a, aState); n == 0 {
+		t.Fatal("the first sync did not list web/simple")
+	}
+	b, bState := filepath.Join(root, "b"), filepath.Join(root, "b.st")
+	copyTree(t, a, b)
+	// b: the same mirror with a new STATE, which holds no record
+	release := func(i int) {
+		for j := i; j < 250; j += 50 {
+			name := fmt.Sprintf("proj-%07d", j+1)
+			v := fmt.Sprintf("2.%d", i)
+			if _, err := w.AddRelease(name, fakepypi.Release{Version: v, Files: []fakepypi.File{{Filename: name + "-" + v + ".tar.gz"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	release(0)
+	if n := sync(a, aState); n != 0 {
+		t.Errorf("incremental sync with its record: %d listings of web/simple, want 0", n)
+	}
+	if n := sync(b, bState); n != 2 {
+		t.Errorf("incremental sync without a record: %d listings, want 2 (todo, root index)", n)
+	}
+	sameFiles(t, a, b, "web/simple", "web/json", "web/pypi", "status")
+
+	// a folder made by another hand: listed, and in the root index
+	if err := os.MkdirAll(filepath.Join(a, "web", "simple", "zz-by-hand"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(b, "web", "simple", "zz-by-hand"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	release(1)
+	if n := sync(a, aState); n != 2 {
+		t.Errorf("after a folder was made by hand: %d listings, want 2", n)
+	}
+	if page, _ := os.ReadFile(filepath.Join(a, "web", "simple", "index.html")); !bytes.Contains(page, []byte(`"zz-by-hand/"`)) {
+		t.Error("the root index leaves out the folder made by hand")
+	}
+	sync(b, bState)
+	sameFiles(t, a, b, "web/simple", "web/json", "web/pypi", "status")
+
+	// a record whose names file was altered is not trusted
+	p := filepath.Join(aState, foldersFile)
+	names, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, bytes.Replace(names, []byte("zz-by-hand\n"), nil, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release(2)
+	if n := sync(a, aState); n != 2 {
+		t.Errorf("with an altered names file: %d listings, want 2", n)
+	}
+	sync(b, bState)
+	sameFiles(t, a, b, "web/simple", "web/json", "web/pypi", "status")
+}
+
+// copyTree copies the files and folders under src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameFiles fails unless the two mirrors hold the same files, byte for
+// byte, under each of paths.
+func sameFiles(t *testing.T, a, b string, paths ...string) {
+	t.Helper()
+	read := func(root string) map[string]string {
+		m := map[string]string{}
+		for _, p := range paths {
+			_ = filepath.WalkDir(filepath.Join(root, p), func(f string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					body, _ := os.ReadFile(f)
+					rel, _ := filepath.Rel(root, f)
+					m[rel] = string(body)
+				}
+				return nil
+			})
+		}
+		return m
+	}
+	ma, mb := read(a), read(b)
+	if len(ma) == 0 || len(ma) != len(mb) {
+		t.Errorf("%d files against %d", len(ma), len(mb))
+	}
+	for k, v := range ma {
+		if mb[k] != v {
+			t.Errorf("%s differs", k)
+		}
+	}
+}
