@@ -122,3 +122,55 @@ func TestCalibrationSamplesAPageAtATimeAndAtOnce(t *testing.T) {
 		t.Errorf("at most %d samples read at once, want %d", es.most, calibrationSamples)
 	}
 }
+
+// readCounter counts the reads of each key.
+type readCounter struct {
+	*etagStore
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (r *readCounter) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	r.mu.Lock()
+	r.reads[key]++
+	r.mu.Unlock()
+	return r.etagStore.Open(ctx, key)
+}
+
+// TestCalibrationReadsEachSampleOnce: on a small mirror the samples of a
+// round often land on the same object; it is read once, so calibration
+// reads at most calibrationSamples objects. Before, each sample read its
+// object, and a duplicate cost a GET and another round (up to 9 reads).
+func TestCalibrationReadsEachSampleOnce(t *testing.T) {
+	files := map[string]string{}
+	for i := range calibrationSamples {
+		files[fmt.Sprintf("web/packages/%02x/%02x/%060x/p-%d.tar.gz", 0x80, 0x80, i, i)] = strings.Repeat("x", i+1)
+	}
+	root := t.TempDir()
+	testutil.WriteFiles(t, root, files)
+	ps, err := posixstore.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := &etagStore{Store: ps, want: 1, arrived: make(chan struct{})}
+	close(es.arrived) // no waiting for reads in flight here
+	es.want = -1
+	for run := range 30 { // the samples' starting points are random
+		rc := &readCounter{etagStore: es, reads: map[string]int{}}
+		g := &Env{Progress: "never", LogFormat: "text", Stdout: io.Discard, Stderr: io.Discard}
+		hash, err := calibrate(context.Background(), g, rc, HashETag)
+		if err != nil || hash != HashETag {
+			t.Fatalf("run %d: calibrate: %v, %v", run, hash, err)
+		}
+		total := 0
+		for key, n := range rc.reads {
+			total += n
+			if n > 1 {
+				t.Errorf("run %d: %s read %d times", run, key, n)
+			}
+		}
+		if total > calibrationSamples {
+			t.Errorf("run %d: %d reads, want at most %d", run, total, calibrationSamples)
+		}
+	}
+}

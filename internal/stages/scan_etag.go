@@ -76,10 +76,24 @@ func calibrate(ctx context.Context, g *Env, ms store.Reader, hash HashMode) (Has
 			}
 			wg.Go(func() {
 				s := &round[i]
-				if s.obj, s.ok, s.err = sampleObject(ctx, ms, start, seen); s.err == nil && s.ok {
-					s.sum, s.err = md5Of(ctx, ms, s.obj.Key)
-				}
+				s.obj, s.ok, s.err = sampleObject(ctx, ms, start, seen)
 			})
+		}
+		wg.Wait()
+		// Two samples of a round can land on the same object (a small
+		// mirror, or two random points before one key): it is read once.
+		inRound := map[string]bool{}
+		for i := range round {
+			s := &round[i]
+			if s.err != nil || !s.ok {
+				continue
+			}
+			if inRound[s.obj.Key] {
+				s.ok = false
+				continue
+			}
+			inRound[s.obj.Key] = true
+			wg.Go(func() { s.sum, s.err = md5Of(ctx, ms, s.obj.Key) })
 		}
 		wg.Wait()
 		try += len(round)
