@@ -24,10 +24,24 @@ import (
 // input order. A record holds the key once: the key, then the other fields
 // (the row is put back together when read). Run files live in a folder of
 // their own under dir and are removed by Close.
+//
+// The two arenas share one pool of chunks, a quarter larger than one
+// arena: the second fills while the first is written, and waits for its
+// chunks once the pool is spent. So a sort holds its pool from the first
+// full arena on, whatever the number of rows, and not two arenas: with an
+// arena each, a sort's memory doubled between the sizes that fill one
+// arena and those that fill two (plan: 142 MiB at 1% of the index, 204 at
+// 10%).
 type Sorter struct {
 	dir      string
 	runDir   string
-	limit    int // bytes of one arena and its index
+	memory   int // the budget: the pool and both arenas' indexes
+	pool     int // bytes of chunks the arenas hold at most, together
+	chunk    int // bytes of a chunk
+	held     int // bytes of chunks taken from the system (in the arenas and free)
+	peak     int // the most held
+	free     [][]byte
+	fanIn    int // the most runs a sorted reader keeps open
 	ncols    int
 	col      int                     // the key's field
 	prefix   func(key string) uint64 // orders keys before their bytes are compared
@@ -39,9 +53,10 @@ type Sorter struct {
 }
 
 // sortBuf is one arena of encoded records and their index. The arena is a
-// list of chunks of arenaChunk bytes (more for a record larger), taken as
-// rows arrive and kept for the next fill: a sort of a few rows holds a few
-// chunks, not the whole budget, and a full arena never grows by copying.
+// list of chunks of the Sorter's chunk size (more for a record larger),
+// taken from the Sorter's pool as rows arrive and given back once the arena
+// is written: a sort of a few rows holds a few chunks, not the whole
+// budget, and a full arena never grows by copying.
 type sortBuf struct {
 	chunks   [][]byte
 	cur      int // the chunk records go to
@@ -74,15 +89,33 @@ func keyPrefix(k string) uint64 {
 }
 
 // NewSorter makes a sorter of rows with ncols fields, ordered by the bytes
-// of field col, using about memory bytes (two arenas of half each) and run
-// files under dir. It panics when col is not a field (a programming error).
+// of field col, using at most about memory bytes and run files under dir:
+// three quarters of it are the pool of chunks the two arenas share (an
+// arena, a run, is four fifths of the pool), and an eighth each arena's
+// index. It panics when col is not a field (a programming error).
 func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 	if col < 0 || col >= ncols {
 		panic(fmt.Sprintf("sort: key field %d of %d", col, ncols))
 	}
-	limit := max(int(memory)/2, 1<<16)
-	return &Sorter{dir: dir, limit: limit, ncols: ncols, col: col, prefix: keyPrefix}
+	m := max(int(memory), 1<<16)
+	pool := m * 3 / 4
+	return &Sorter{dir: dir, memory: m, pool: pool, chunk: max(min(arenaChunk, pool*4/5), 1<<12),
+		fanIn: maxFanIn, ncols: ncols, col: col, prefix: keyPrefix}
 }
+
+// WithFanIn sets the most runs the sorted rows are read from at once (at
+// least 1; maxFanIn by default): Sort merges more runs than that into fewer
+// first. Each open run holds about half a MiB for as long as its reader is
+// open, so a reader that stays open through a long stage (scan metadata's
+// listing) takes a few, at the cost of reading and writing some of the rows
+// once more. Call it before Sort.
+func (s *Sorter) WithFanIn(n int) *Sorter {
+	s.fanIn = min(max(n, 1), maxFanIn)
+	return s
+}
+
+// PeakHeld is the most bytes of arena chunks the sorter held at once.
+func (s *Sorter) PeakHeld() int64 { return int64(s.peak) }
 
 // WithPrefix replaces the key's first 8 bytes, compared before the key's
 // bytes, by f(key): keys that share a long start (paths) compare as one
@@ -94,23 +127,63 @@ func (s *Sorter) WithPrefix(f func(key string) uint64) *Sorter {
 }
 
 func (s *Sorter) newBuf() *sortBuf {
-	c := s.limit * 7 / 8
-	return &sortBuf{capacity: c, chunk: max(min(arenaChunk, c), 1<<12), maxIdx: max(s.limit/8/32, 1)}
+	return &sortBuf{capacity: max(s.pool*4/5, s.chunk), chunk: s.chunk, maxIdx: max(s.memory/16/24, 1)}
 }
 
-// room returns the chunk that takes a record of need bytes, taking a new
-// one when no chunk left has room.
-func (b *sortBuf) room(need int) *[]byte {
+// room returns the chunk of b that takes a record of need bytes, taking a
+// new one when no chunk left has room.
+func (s *Sorter) room(b *sortBuf, need int) (*[]byte, error) {
 	for b.cur < len(b.chunks) && cap(b.chunks[b.cur])-len(b.chunks[b.cur]) < need {
 		b.cur++
 	}
 	if b.cur == len(b.chunks) {
-		// a chunk, or what is left of the budget, or one record larger
-		c := make([]byte, 0, max(min(b.chunk, b.capacity-b.used), need))
+		c, err := s.takeChunk(need)
+		if err != nil {
+			return nil, err
+		}
 		b.chunks = append(b.chunks, c)
 		b.used += cap(c)
 	}
-	return &b.chunks[b.cur]
+	return &b.chunks[b.cur], nil
+}
+
+// takeChunk takes a chunk for a record of need bytes: a free one, or a new
+// one while the pool has room; once it is spent, the chunks of the run being
+// written, when it is done. A record larger than a chunk gets one of its own.
+func (s *Sorter) takeChunk(need int) ([]byte, error) {
+	if need > s.chunk {
+		s.held += need
+		s.peak = max(s.peak, s.held)
+		return make([]byte, 0, need), nil
+	}
+	if len(s.free) == 0 && s.held+s.chunk > s.pool && s.busy != nil {
+		if err := s.wait(); err != nil {
+			return nil, err
+		}
+	}
+	if n := len(s.free); n > 0 {
+		c := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		return c, nil
+	}
+	s.held += s.chunk
+	s.peak = max(s.peak, s.held)
+	return make([]byte, 0, s.chunk), nil
+}
+
+// release gives b's chunks back to the pool (one larger than a chunk to
+// the collector) and empties b for its next fill.
+func (s *Sorter) release(b *sortBuf) {
+	for i, c := range b.chunks {
+		if cap(c) == s.chunk {
+			s.free = append(s.free, c[:0])
+		} else {
+			s.held -= cap(c)
+		}
+		b.chunks[i] = nil
+	}
+	b.chunks, b.cur, b.used, b.idx = b.chunks[:0], 0, 0, b.idx[:0]
 }
 
 // full tells whether a record of need bytes would pass the arena's budget.
@@ -125,15 +198,7 @@ func (b *sortBuf) full(need int) bool {
 	for i := b.cur + 1; !fits && i < len(b.chunks); i++ {
 		fits = cap(b.chunks[i])-len(b.chunks[i]) >= need
 	}
-	return !fits && b.used+need > b.capacity
-}
-
-// reset empties the arena for the next fill, keeping its chunks.
-func (b *sortBuf) reset() {
-	for i := range b.chunks {
-		b.chunks[i] = b.chunks[i][:0]
-	}
-	b.cur, b.idx = 0, b.idx[:0]
+	return !fits && b.used+max(need, b.chunk) > b.capacity
 }
 
 // record is the bytes of e: its key, then its other fields, encoded.
@@ -163,7 +228,10 @@ func (s *Sorter) Add(row []string) error {
 		}
 		b = s.cur
 	}
-	c := b.room(need)
+	c, err := s.room(b, need)
+	if err != nil {
+		return err
+	}
 	off := len(*c)
 	*c = append(*c, k...)
 	*c = appendRecord(*c, row, s.col)
@@ -228,7 +296,7 @@ func (s *Sorter) wait() error {
 	}
 	err := <-s.busy
 	s.busy = nil
-	s.inflight.reset()
+	s.release(s.inflight)
 	s.spare, s.inflight = s.inflight, nil
 	return err
 }
@@ -311,21 +379,9 @@ func (s *Sorter) Sort() (RowReader, error) {
 	if err := s.wait(); err != nil {
 		return nil, err
 	}
-	s.cur, s.spare = nil, nil
-	// merge runs in groups until at most maxFanIn are left: each open run
-	// holds its read buffers, so the final merge keeps to a fixed number
-	for len(s.runs) > maxFanIn {
-		var next []string
-		for i := 0; i < len(s.runs); i += maxFanIn {
-			group := s.runs[i:min(i+maxFanIn, len(s.runs))]
-			if len(group) > 1 {
-				if err := mergeRuns(group, s.ncols); err != nil {
-					return nil, err
-				}
-			}
-			next = append(next, group[0])
-		}
-		s.runs = next
+	s.dropArenas()
+	if err := s.mergeDown(); err != nil {
+		return nil, err
 	}
 	m := &mergeRows{sorter: s}
 	for _, path := range s.runs {
@@ -345,10 +401,38 @@ func (s *Sorter) Sort() (RowReader, error) {
 	return m, nil
 }
 
+// dropArenas lets the collector have the arenas and the pool.
+func (s *Sorter) dropArenas() {
+	s.cur, s.spare, s.free, s.held = nil, nil, nil, 0
+}
+
+// mergeDown merges runs until at most fanIn are left, reading and writing
+// as few rows again as it can: each merge takes consecutive runs (so that
+// input order among equal keys holds) that have not been merged yet, as
+// many as take the count down to fanIn, at most maxFanIn (the arenas are
+// let go by then). Merging every run in groups
+// of maxFanIn read and wrote all of plan's rows again at full size (147
+// runs) where 20 runs merged were enough.
+func (s *Sorter) mergeDown() error {
+	start := 0
+	for len(s.runs) > s.fanIn {
+		if start >= len(s.runs)-1 {
+			start = 0 // every run merged once: merge the merged ones
+		}
+		k := min(maxFanIn, len(s.runs)-s.fanIn+1, len(s.runs)-start)
+		if err := mergeRuns(s.runs[start:start+k], s.ncols); err != nil {
+			return err
+		}
+		s.runs = slices.Delete(s.runs, start+1, start+k)
+		start++
+	}
+	return nil
+}
+
 // Close removes the run files.
 func (s *Sorter) Close() error {
 	err := s.wait()
-	s.cur, s.spare = nil, nil
+	s.dropArenas()
 	if s.runDir == "" {
 		return err
 	}

@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, opts ...kong.Option) int {
 			}
 		}
 	}
+	if path := os.Getenv("BANDERCHECK_MEMPROFILE"); path != "" {
+		defer startMemProfile(path)()
+	}
 	var cli CLI
 	parser, err := newParser(ctx, &cli, opts...)
 	if err != nil {
