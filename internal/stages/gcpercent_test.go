@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 // gcPercent is the collector's target now (-1: off).
@@ -52,3 +53,89 @@ func TestStagesOnlyLowerTheGCTarget(t *testing.T) {
 		t.Errorf("the collector is at %d after the scan, want off", got)
 	}
 }
+
+// TestFloorGCPercent: the target whose heap goal is the floor for a small
+// live heap, and GOGC=100 once the live heap is half the floor or more.
+func TestFloorGCPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{{0, 1200}, {2 * mib, 1200}, {8 * mib, 500}, {16 * mib, 200}, {24 * mib, 100}, {40 * mib, 100}, {400 * mib, 100}} {
+		if got := floorGCPercent(c.live, 48*mib); got != c.want {
+			t.Errorf("live %d MiB: GOGC %d, want %d", c.live/mib, got, c.want)
+		}
+	}
+}
+
+// TestHeapFloorSparesShortRuns: under heapFloor, 24 MB of garbage on a
+// small live heap is not collected at all (at GOGC=100 it is, several
+// times); a live heap above the floor is collected at GOGC=100 again after
+// the next collection; an operator's GOGC and a stage's lower target are
+// kept; overlapping calls restore the default only when the last ends.
+// Not parallel: the target is the process's.
+func TestHeapFloorSparesShortRuns(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	garbage := func() uint32 { // collections while 24 MB are allocated and dropped
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 24 << 10 {
+			sink = make([]byte, 1024)
+		}
+		runtime.ReadMemStats(&after)
+		return (after.NumGC - after.NumForcedGC) - (before.NumGC - before.NumForcedGC)
+	}
+	runtime.GC()
+	if n := garbage(); n == 0 {
+		t.Fatalf("at GOGC=100, 24 MB of garbage were never collected: the test proves nothing here")
+	}
+	runtime.GC()
+	restore := heapFloor(128 << 20)
+	if n := garbage(); n != 0 {
+		t.Errorf("under a 128 MiB floor, 24 MB of garbage were collected %d times", n)
+	}
+	restore2 := heapFloor(128 << 20) // a second sync at once
+	restore()
+	if p := gcPercent(); p <= 100 {
+		t.Errorf("GOGC %d while a second sync still runs", p)
+	}
+
+	// a live heap of 160 MiB: the next collection sets GOGC=100 again
+	live := make([][]byte, 160)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	runtime.GC()
+	deadline := time.Now().Add(5 * time.Second)
+	for gcPercent() != 100 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // the finalizer runs after the collection
+	}
+	if p := gcPercent(); p != 100 {
+		t.Errorf("with 160 MiB live over a 128 MiB floor, GOGC is %d, want 100", p)
+	}
+	runtime.KeepAlive(live)
+	live = nil
+	restore2()
+	if p := gcPercent(); p != 100 {
+		t.Errorf("GOGC %d after both syncs, want 100", p)
+	}
+
+	for _, c := range []struct {
+		env    string
+		before int
+	}{{"50", 100}, {"off", -1}, {"", 60}, {"", -1}} {
+		t.Setenv("GOGC", c.env)
+		debug.SetGCPercent(c.before)
+		restore := heapFloor(128 << 20)
+		if p := gcPercent(); p != c.before {
+			t.Errorf("GOGC=%q, target %d: %d under heapFloor, want it kept", c.env, c.before, p)
+		}
+		restore()
+		if p := gcPercent(); p != c.before {
+			t.Errorf("GOGC=%q, target %d: %d after heapFloor", c.env, c.before, p)
+		}
+	}
+}
+
+var sink []byte

@@ -119,6 +119,7 @@ func Sync(ctx context.Context, g *Env, o SyncOptions) (SyncResult, error) {
 	if err := g.wholeMirror("sync"); err != nil {
 		return res, err
 	}
+	defer heapFloor(syncHeapFloor)()
 	conf, err := g.config()
 	if err != nil {
 		return res, err
