@@ -11,10 +11,6 @@ import (
 // returned (closed state is never handed out).
 var (
 	encoderPool = sync.Pool{New: func() any { return newEncoder(true) }}
-	// sort runs live minutes: no checksum; and a small window, as a merge
-	// holds a decoder (and its window) for every run open at once
-	runEncoderPool = sync.Pool{New: func() any { return newEncoderWindow(false, runWindow) }}
-
 	decoderPool = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(1),
@@ -26,9 +22,6 @@ var (
 		return d
 	}}
 )
-
-// runWindow is the zstd window of sort runs.
-const runWindow = 64 << 10
 
 func newEncoder(crc bool) *zstd.Encoder { return newEncoderWindow(crc, 1<<20) }
 
@@ -44,7 +37,7 @@ func newEncoderWindow(crc bool, window int) *zstd.Encoder {
 	return e
 }
 
-// getEncoder takes an encoder from pool (encoderPool or runEncoderPool) writing to w.
+// getEncoder takes an encoder from pool (encoderPool) writing to w.
 func getEncoder(pool *sync.Pool, w io.Writer) *zstd.Encoder {
 	e := pool.Get().(*zstd.Encoder)
 	e.Reset(w)

@@ -350,11 +350,10 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 	}
 	// three eighths of --memory: runs of 58 MiB at the default (as the
 	// arenas of half of it were), in a pool of 72 MiB that 1% of the index
-	// fills already, so plan holds as much at 1% as at 100%; the final merge
-	// reads at most 64 runs at once (about 45 MiB of readers, less than the
-	// pool, which is let go by then): all of PyPI spills about 145, and the
-	// first 82 are merged into one first
-	s := pipeline.NewSorter(o.tmp, o.memory*3/8, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix).WithFanIn(64)
+	// fills already, so plan holds as much at 1% as at 100%; all of PyPI
+	// spills about 145 runs, of which the first 18 are merged into one
+	// before the final merge of 128 (120 KiB a run open: 15 MiB)
+	s := pipeline.NewSorter(o.tmp, o.memory*3/8, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix)
 	if err := pipeline.TagRemoved(d, removed, cancellable(ctx, s.Add)); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
