@@ -258,7 +258,7 @@ func (p *pyJSON) item() {
 
 func (p *pyJSON) key(k string) {
 	p.item()
-	p.w.WriteString(pyjson.PyString(k))
+	pyjson.WritePyString(p.w, k)
 	p.w.WriteString(": ")
 }
 
@@ -299,7 +299,7 @@ func (p *pyJSON) copyValue(dec *jsontext.Decoder) error {
 		dec.ReadToken()
 		p.close(']')
 	case '"':
-		p.w.WriteString(pyjson.PyString(tok.String()))
+		pyjson.WritePyString(p.w, tok.String())
 	default: // numbers, true, false, null: as written
 		p.w.WriteString(tok.String())
 	}

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/bandercheck/bandercheck/sources"
 )
@@ -131,6 +133,57 @@ func TestMirrorPathAndNormalize(t *testing.T) {
 		if got := sources.Normalize(in); got != want {
 			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestNormalizeEveryShortName: every name of up to 4 characters over an
+// alphabet of each kind of character Normalize treats apart (lower and upper
+// case, digits, the three separators, non-ASCII and an invalid byte) is
+// normalized as the slow path (one rune at a time) does, and an ASCII one
+// already normal is the same string, not a copy.
+func TestNormalizeEveryShortName(t *testing.T) {
+	slow := func(name string) string {
+		var b strings.Builder
+		sep := false
+		for _, r := range name {
+			if r == '-' || r == '_' || r == '.' {
+				sep = true
+				continue
+			}
+			if sep {
+				b.WriteByte('-')
+				sep = false
+			}
+			b.WriteRune(unicode.ToLower(r))
+		}
+		if sep {
+			b.WriteByte('-')
+		}
+		return b.String()
+	}
+	alphabet := []string{"a", "Z", "7", "-", "_", ".", "é", "\xff"}
+	names := []string{""}
+	for range 4 {
+		var next []string
+		for _, n := range names {
+			for _, c := range alphabet {
+				next = append(next, n+c)
+			}
+		}
+		names = next
+		for _, name := range names {
+			got, want := sources.Normalize(name), slow(name)
+			if got != want {
+				t.Fatalf("Normalize(%q) = %q, want %q", name, got, want)
+			}
+			ascii := !strings.ContainsFunc(name, func(r rune) bool { return r >= utf8.RuneSelf })
+			if got == name && ascii && len(name) > 0 && unsafe.StringData(got) != unsafe.StringData(name) {
+				t.Fatalf("Normalize(%q) copied an ASCII name already normal", name)
+			}
+		}
+	}
+	if n := "proj-0000001"; unsafe.StringData(sources.Normalize(n)) != unsafe.StringData(n) {
+		t.Errorf("Normalize(%q) made a copy", n)
 	}
 }
 

@@ -9,8 +9,12 @@ import (
 )
 
 // Normalize returns a project name in PEP 503 normal form: lower case, each
-// run of "-", "_" and "." one "-".
+// run of "-", "_" and "." one "-". A name already in that form (upstream's
+// index spells nearly every name so) is returned as it is, without a copy.
 func Normalize(name string) string {
+	if isNormal(name) {
+		return name
+	}
 	var b strings.Builder
 	b.Grow(len(name))
 	sep := false
@@ -29,6 +33,26 @@ func Normalize(name string) string {
 		b.WriteByte('-')
 	}
 	return b.String()
+}
+
+// isNormal tells a name Normalize leaves as it is: ASCII without upper
+// case letters, '_' or '.', and no "--".
+func isNormal(name string) bool {
+	dash := false
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= utf8.RuneSelf || c >= 'A' && c <= 'Z' || c == '_' || c == '.':
+			return false
+		case c == '-':
+			if dash {
+				return false
+			}
+			dash = true
+		default:
+			dash = false
+		}
+	}
+	return true
 }
 
 // Limits of names every POSIX file system takes: a path segment of at most

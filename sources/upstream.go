@@ -1,13 +1,17 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/bandercheck/bandercheck/internal/work"
 )
@@ -59,6 +63,91 @@ func FetchIndex(ctx context.Context, client *http.Client, base string, fn func(n
 	return n, nil
 }
 
+// indexProject reads one entry of an index's projects: its "name" and
+// "_last-serial" (NoSerial when that is missing or not a number), skipping
+// any other member. Member names and values are read raw, so that the only
+// copy made is the name's (10,000 projects cost 30,000 copies before).
+func indexProject(dec *jsontext.Decoder) (name string, serial int64, err error) {
+	serial = NoSerial
+	if err := expect(dec, '{', "project"); err != nil {
+		return "", serial, err
+	}
+	for dec.PeekKind() != '}' {
+		key, err := dec.ReadValue() // a member name: a JSON string
+		if err != nil {
+			return "", serial, syntaxErr(err)
+		}
+		switch {
+		case rawStringIs(key, "name"):
+			if k := dec.PeekKind(); k != '"' {
+				_, err := readString(dec) // the error it gives
+				return "", serial, err
+			}
+			v, err := dec.ReadValue()
+			if err != nil {
+				return "", serial, syntaxErr(err)
+			}
+			if name, err = unquoteRaw(v); err != nil {
+				return "", serial, syntaxErr(err)
+			}
+		case rawStringIs(key, "_last-serial") && dec.PeekKind() == '0':
+			v, err := dec.ReadValue()
+			if err != nil {
+				return "", serial, syntaxErr(err)
+			}
+			if serial, err = rawInt(v, "_last-serial"); err != nil {
+				return "", serial, err
+			}
+		default:
+			if err := skip(dec); err != nil {
+				return "", serial, err
+			}
+		}
+	}
+	_, err = dec.ReadToken()
+	return name, serial, syntaxErrOrNil(err)
+}
+
+// rawStringIs tells whether the JSON string raw (quoted, as read) is s.
+func rawStringIs(raw []byte, s string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return len(raw) == len(s)+2 && string(raw[1:len(raw)-1]) == s
+	}
+	u, err := jsontext.AppendUnquote(nil, raw)
+	return err == nil && string(u) == s
+}
+
+// unquoteRaw is the value of the JSON string raw (quoted, as read).
+func unquoteRaw(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 && len(raw) >= 2 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	u, err := jsontext.AppendUnquote(nil, raw)
+	return string(u), err
+}
+
+// rawInt is the JSON number raw as a whole number, as readInt reads one.
+func rawInt(raw []byte, what string) (int64, error) {
+	if len(raw) > 0 && len(raw) <= 18 {
+		n := int64(0)
+		for _, c := range raw {
+			if c < '0' || c > '9' {
+				n = -1
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if n >= 0 {
+			return n, nil
+		}
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s is not a whole number", what, raw)
+	}
+	return n, nil
+}
+
 // maxIndexName is the longest project name an index may list (a file name
 // on a mirror holds 255 bytes; anything far longer is an attack or a fault).
 const maxIndexName = 4096
@@ -76,18 +165,7 @@ func parseIndexJSON(r io.Reader, fn func(string, int64) error) error {
 		}
 		saw = true
 		return elements(dec, "projects", func(i int) error {
-			name, serial := "", int64(NoSerial)
-			err := members(dec, "project", func(k string) (err error) {
-				switch {
-				case k == "name":
-					name, err = readString(dec)
-				case k == "_last-serial" && dec.PeekKind() == '0':
-					serial, err = readInt(dec, k)
-				default:
-					err = skip(dec)
-				}
-				return err
-			})
+			name, serial, err := indexProject(dec)
 			switch {
 			case err != nil:
 				return fmt.Errorf("projects[%d]: %w", i, err)

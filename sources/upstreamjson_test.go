@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,50 @@ func TestUpstreamProject(t *testing.T) {
 		return nil
 	}); err != nil || len(names) != 2 || names[0] != "Alpha_Pkg" || serials[0] != serial {
 		t.Errorf("index: %v %v %v", names, serials, err)
+	}
+}
+
+// TestIndexEntries: each project of a PEP 691 index gives its name and
+// _last-serial as written, whatever the order of members, escapes in names
+// and values, and other members (skipped); a serial that is not a number is
+// none, an entry without a name is skipped; a serial that is not a whole
+// number, or a name that is not a string, fails the index.
+func TestIndexEntries(t *testing.T) {
+	serve := func(body string) (names []string, serials []int64, err error) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", sources.SimpleJSONType)
+			w.Write([]byte(body))
+		}))
+		defer srv.Close()
+		_, err = sources.FetchIndex(context.Background(), srv.Client(), srv.URL, func(n string, s int64) error {
+			names, serials = append(names, n), append(serials, s)
+			return nil
+		})
+		return names, serials, err
+	}
+	names, serials, err := serve(`{"meta":{"_last-serial":12},"projects":[
+		{"name":"plain","_last-serial":7},
+		{"_last-serial":8,"n\u0061me":"esc\u0061ped \"q\""},
+		{"name":"text-serial","_last-serial":"5"},
+		{"name":"neg","_last-serial":-3},
+		{"other":[1,{"name":"inner","_last-serial":1}],"name":"Skips_Others","_last-serial":10,"extra":null},
+		{"_last-serial":11},
+		{"name":"","_last-serial":12},
+		{"name":"no-serial"}]}`)
+	wantNames := []string{"plain", `escaped "q"`, "text-serial", "neg", "Skips_Others", "no-serial"}
+	wantSerials := []int64{7, 8, sources.NoSerial, -3, 10, sources.NoSerial}
+	if err != nil || !slices.Equal(names, wantNames) || !slices.Equal(serials, wantSerials) {
+		t.Errorf("index: %q %v %v, want %q %v", names, serials, err, wantNames, wantSerials)
+	}
+	for body, want := range map[string]string{
+		`{"projects":[{"name":"x","_last-serial":1.5}]}`:                  "_last-serial 1.5 is not a whole number",
+		`{"projects":[{"name":"x","_last-serial":99999999999999999999}]}`: "is not a whole number",
+		`{"projects":[{"name":5,"_last-serial":1}]}`:                      "expected a string, found a number",
+		`{"projects":[{"name":"x","_last-serial":1},"y"]}`:                "project is a string, want an object",
+		`{"projects":[{"name":"x","_last-serial":1}`:                      "truncated",
+	} {
+		if _, _, err := serve(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", body, err, want)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func scanParts(t *testing.T, env []string, mirror string, n int, scan ...string)
 			args := append([]string{"--mirror", mirror, "--state", filepath.Join(dir, fmt.Sprintf("part-%d", k)),
 				"--partition", fmt.Sprintf("%d/%d", k, n), "run", "--dry-run"}, scan...)
 			cmd := exec.Command(bin, args...)
-			cmd.Env = append(cleanEnv(), env...)
+			cmd.Env = append(runEnv(), env...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[k] = fmt.Errorf("part %d/%d: %v\n%s", k, n, err, out)
 			}

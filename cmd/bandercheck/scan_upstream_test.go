@@ -18,51 +18,63 @@ func TestScanUpstream(t *testing.T) {
 	// the JSON index gives serials (the highest of a name's spellings wins), the HTML index none
 	wantJSON := "project,serial\na-b-c,\nrequests,\nzope,3\n"
 	wantHTML := "project,serial\na-b-c,\nrequests,\nzope,\n"
-	var calls atomic.Int32
-	handlers := map[string]http.HandlerFunc{
-		"json": func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Accept") == "" || !strings.Contains(r.Header.Get("Accept"), "application/vnd.pypi.simple.v1+json") {
-				t.Errorf("Accept header %q", r.Header.Get("Accept"))
-			}
-			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-			fmt.Fprint(w, indexJSON)
-		},
-		"html": func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprint(w, indexHTML)
-		},
-		"503 then success": func(w http.ResponseWriter, r *http.Request) {
-			if calls.Add(1) == 1 {
-				http.Error(w, "busy", http.StatusServiceUnavailable)
-				return
-			}
-			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-			fmt.Fprint(w, indexJSON)
-		},
-		"slow then success": func(w http.ResponseWriter, r *http.Request) {
-			if calls.Add(1) == 1 {
-				select {
-				case <-time.After(3 * time.Second):
-				case <-r.Context().Done():
+	// each case is a subtest of its own, run in parallel: most of their time
+	// is scan upstream's wait before its second attempt (1 s)
+	handlers := map[string]func(t *testing.T, calls *atomic.Int32) http.HandlerFunc{
+		"json": func(t *testing.T, calls *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Accept") == "" || !strings.Contains(r.Header.Get("Accept"), "application/vnd.pypi.simple.v1+json") {
+					t.Errorf("Accept header %q", r.Header.Get("Accept"))
 				}
-				return
+				w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+				fmt.Fprint(w, indexJSON)
 			}
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprint(w, indexHTML)
 		},
-		"truncated then success": func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-			if calls.Add(1) == 1 {
-				fmt.Fprint(w, indexJSON[:60])
-				return
+		"html": func(t *testing.T, calls *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				fmt.Fprint(w, indexHTML)
 			}
-			fmt.Fprint(w, indexJSON)
+		},
+		"503 then success": func(t *testing.T, calls *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					http.Error(w, "busy", http.StatusServiceUnavailable)
+					return
+				}
+				w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+				fmt.Fprint(w, indexJSON)
+			}
+		},
+		"slow then success": func(t *testing.T, calls *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					select {
+					case <-time.After(3 * time.Second):
+					case <-r.Context().Done():
+					}
+					return
+				}
+				w.Header().Set("Content-Type", "text/html")
+				fmt.Fprint(w, indexHTML)
+			}
+		},
+		"truncated then success": func(t *testing.T, calls *atomic.Int32) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+				if calls.Add(1) == 1 {
+					fmt.Fprint(w, indexJSON[:60])
+					return
+				}
+				fmt.Fprint(w, indexJSON)
+			}
 		},
 	}
 	for name, h := range handlers {
 		t.Run(name, func(t *testing.T) {
-			calls.Store(0)
-			srv := httptest.NewServer(h)
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(h(t, &calls))
 			defer srv.Close()
 			state := t.TempDir() + "/st"
 			mustBC(t, nil, "--mirror", t.TempDir(), "--state", state, "scan", "upstream", "--upstream", srv.URL, "--timeout", "500ms")
@@ -87,6 +99,7 @@ func TestScanUpstream(t *testing.T) {
 		"always 503": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) },
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			state := t.TempDir() + "/st"

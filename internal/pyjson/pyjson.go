@@ -237,7 +237,7 @@ func (w *pyWriter) value(v *Value, depth int) {
 		w.b.WriteByte('{')
 		for n, i := range order {
 			w.sep(n, depth+1)
-			w.b.WriteString(PyString(v.Keys[i]))
+			WritePyString(w.b, v.Keys[i])
 			w.b.WriteString(": ")
 			w.value(v.Elems[i], depth+1)
 		}
@@ -256,7 +256,7 @@ func (w *pyWriter) value(v *Value, depth int) {
 		w.end(depth)
 		w.b.WriteByte(']')
 	case KindString:
-		w.b.WriteString(PyString(v.Str))
+		WritePyString(w.b, v.Str)
 	case KindInt:
 		w.b.WriteString(PyInt(v.Str))
 	case KindFloat:
@@ -294,6 +294,9 @@ func (w *pyWriter) end(depth int) {
 // (DEL included) as \u00XX, non-ASCII as \uXXXX (surrogate pairs above
 // U+FFFF), hex digits in lower case.
 func PyString(s string) string {
+	if plainString(s) {
+		return `"` + s + `"`
+	}
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('"')
@@ -324,6 +327,29 @@ func PyString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// WritePyString writes s as PyString gives it, without a copy of s when it
+// needs no escape (project names, file names, URLs, digests).
+func WritePyString(w io.StringWriter, s string) {
+	if plainString(s) {
+		w.WriteString(`"`)
+		w.WriteString(s)
+		w.WriteString(`"`)
+		return
+	}
+	w.WriteString(PyString(s))
+}
+
+// plainString tells a string json.dumps writes as it is between quotes:
+// printable ASCII without '"' or '\\'.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // PyInt writes an integer literal as Python's int() then str() does ("-0"

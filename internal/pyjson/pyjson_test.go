@@ -1,6 +1,11 @@
 package pyjson
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // The expected bytes below are what Python 3.11's json module wrote for the
 // same input (json.dumps(json.loads(doc), indent=4, sort_keys=True) and
@@ -43,6 +48,59 @@ func TestPythonFloat(t *testing.T) {
 	for f, want := range map[float64]string{1: "1.0", 0.1: "0.1", 1e22: "1e+22", 123456789012345.6: "123456789012345.6", -2.5e-7: "-2.5e-07"} {
 		if got := PyFloat(f); got != want {
 			t.Errorf("PyFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+}
+
+// TestPyStringPlainAndEscaped: PyString and WritePyString give what
+// json.dumps (ensure_ascii) gives, rune by rune, for every byte alone and
+// after a plain prefix, for non-ASCII text and for strings that need no
+// escape (written as they are).
+func TestPyStringPlainAndEscaped(t *testing.T) {
+	ref := func(s string) string { // the rune-by-rune form
+		var b strings.Builder
+		b.WriteByte('"')
+		for _, r := range s {
+			switch {
+			case r == '"':
+				b.WriteString(`\"`)
+			case r == '\\':
+				b.WriteString(`\\`)
+			case r == '\n':
+				b.WriteString(`\n`)
+			case r == '\r':
+				b.WriteString(`\r`)
+			case r == '\t':
+				b.WriteString(`\t`)
+			case r == '\b':
+				b.WriteString(`\b`)
+			case r == '\f':
+				b.WriteString(`\f`)
+			case r >= ' ' && r <= '~':
+				b.WriteRune(r)
+			case r >= 0x10000:
+				r -= 0x10000
+				fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+			default:
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+		}
+		b.WriteByte('"')
+		return b.String()
+	}
+	in := []string{"", "proj-0000001", "https://files.example.org/packages/ab/cd/x-1.0.tar.gz", "Ünï Côde ☃ 𝄞", "a\"b\\c", "tab\there"}
+	for c := 0; c < 256; c++ {
+		in = append(in, string([]byte{byte(c)}), "name-"+string([]byte{byte(c)})+"-x")
+	}
+	for _, s := range in {
+		want := ref(s)
+		if got := PyString(s); got != want {
+			t.Errorf("PyString(%q) = %s, want %s", s, got, want)
+		}
+		var b bytes.Buffer
+		WritePyString(&b, s)
+		if b.String() != want {
+			t.Errorf("WritePyString(%q) = %s, want %s", s, b.String(), want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bandercheck/bandercheck/internal/store"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -155,11 +157,15 @@ func localSerial(ctx context.Context, ms store.Reader, o mirrorfiles.Options, pr
 			continue
 		}
 		var p sources.Project
+		br := pageReaders.Get().(*bufio.Reader)
+		br.Reset(r) // the parsers ask for 64 bytes and up: a read(2) each from the file
 		if page == "index.v1_json" {
-			p, err = sources.ParseSimpleJSON(r, project, func(sources.File) error { return nil })
+			p, err = sources.ParseSimpleJSON(br, project, func(sources.File) error { return nil })
 		} else {
-			p, err = sources.ParseSimpleHTML(r, project, func(sources.File) error { return nil })
+			p, err = sources.ParseSimpleHTML(br, project, func(sources.File) error { return nil })
 		}
+		br.Reset(nil)
+		pageReaders.Put(br)
 		r.Close()
 		if err == nil && p.Serial >= 0 {
 			return p.Serial, dir + page
@@ -167,6 +173,9 @@ func localSerial(ctx context.Context, ms store.Reader, o mirrorfiles.Options, pr
 	}
 	return -1, ""
 }
+
+// pageReaders buffer localSerial's reads of a page.
+var pageReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
 // sameContent tells whether key already holds data (status left untouched
 // when the serial did not move, as bandersnatch leaves it).

@@ -139,13 +139,15 @@ func finishTodo(st *pipeline.Stage) error {
 
 // mergeNames walks upstream's rows and the mirror's sorted project names
 // together: each upstream row with whether the mirror has it, then gone for
-// each mirror project upstream lacks, in order.
+// each mirror project upstream lacks, in order. The rows fn is handed are
+// valid during the call only (they are not copied: each reader's row stays
+// valid while the other one is read).
 func mergeNames(up pipeline.RowReader, local pipeline.RowReader, fn func(urow []string, onMirror bool) error, gone func(string) error) error {
-	u, err := nextRow(up)
+	u, err := peekRow(up)
 	if err != nil {
 		return err
 	}
-	l, err := nextRow(local)
+	l, err := peekRow(local)
 	if err != nil {
 		return err
 	}
@@ -155,18 +157,18 @@ func mergeNames(up pipeline.RowReader, local pipeline.RowReader, fn func(urow []
 			if err := fn(u, false); err != nil {
 				return err
 			}
-			u, err = nextRow(up)
+			u, err = peekRow(up)
 		case u == nil || l[0] < u[0]:
 			if err := gone(l[0]); err != nil {
 				return err
 			}
-			l, err = nextRow(local)
+			l, err = peekRow(local)
 		default:
 			if err := fn(u, true); err != nil {
 				return err
 			}
-			if u, err = nextRow(up); err == nil {
-				l, err = nextRow(local)
+			if u, err = peekRow(up); err == nil {
+				l, err = peekRow(local)
 			}
 		}
 		if err != nil {
@@ -174,6 +176,15 @@ func mergeNames(up pipeline.RowReader, local pipeline.RowReader, fn func(urow []
 		}
 	}
 	return nil
+}
+
+// peekRow returns r's next row, valid until r's next call, or nil at the end.
+func peekRow(r pipeline.RowReader) ([]string, error) {
+	row, err := r.Next()
+	if err == io.EOF {
+		return nil, nil
+	}
+	return row, err
 }
 
 // nextRow returns a copy of the next row, or nil at the end.

@@ -95,14 +95,20 @@ func WriteRootIndex(next func() (string, error), serial int64, o Options, html, 
 		if o.HashIndex {
 			_, n, _ = strings.Cut(d, "/")
 		}
-		if o.html() {
-			hw.WriteString("    <a href=\"" + n + "/\">" + n + "</a><br/>\n")
+		if o.html() { // (in pieces: no string made for each of the mirror's projects)
+			hw.WriteString("    <a href=\"")
+			hw.WriteString(n)
+			hw.WriteString("/\">")
+			hw.WriteString(n)
+			hw.WriteString("</a><br/>\n")
 		}
 		if o.json() {
 			if i > 0 {
 				jw.WriteString(", ")
 			}
-			jw.WriteString(`{"name": ` + pyjson.PyString(n) + `}`)
+			jw.WriteString(`{"name": `)
+			pyjson.WritePyString(jw, n)
+			jw.WriteString(`}`)
 		}
 	}
 	if o.html() {
