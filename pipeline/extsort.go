@@ -91,11 +91,15 @@ func keyPrefix(k string) uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
+// sortDirPrefix begins the name of a sorter's folder of runs (State.Lock
+// removes those a killed process left).
+const sortDirPrefix = "sort-"
+
 // NewSorter makes a sorter of rows with ncols fields, ordered by the bytes
 // of field col, using at most about memory bytes and run files under dir:
 // three quarters of it are the pool of chunks the two arenas share (an
-// arena, a run, is four fifths of the pool), and an eighth each arena's
-// index. It panics when col is not a field (a programming error).
+// arena, a run, is four fifths of the pool), and a sixteenth each arena's
+// index (up to an eighth while its slice grows). It panics when col is not a field (a programming error).
 func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 	if col < 0 || col >= ncols {
 		panic(fmt.Sprintf("sort: key field %d of %d", col, ncols))
@@ -108,8 +112,8 @@ func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 
 // WithFanIn sets the most runs the sorted rows are read from at once (at
 // least 1; maxFanIn by default): Sort merges more runs than that into fewer
-// first. Each open run holds about half a MiB for as long as its reader is
-// open, so a reader that stays open through a long stage (scan metadata's
+// first. Each open run holds about 120 KiB (an S2 reader and its buffers)
+// for as long as its reader is open, so a reader that stays open through a long stage (scan metadata's
 // listing) takes a few, at the cost of reading and writing some of the rows
 // once more. Call it before Sort.
 func (s *Sorter) WithFanIn(n int) *Sorter {
@@ -284,13 +288,13 @@ func (s *Sorter) spill() error {
 		if err := os.MkdirAll(s.dir, 0o700); err != nil {
 			return fmt.Errorf("sort: %w", err)
 		}
-		d, err := os.MkdirTemp(s.dir, "sort-")
+		d, err := os.MkdirTemp(s.dir, sortDirPrefix)
 		if err != nil {
 			return fmt.Errorf("sort: %w", err)
 		}
 		s.runDir = d
 	}
-	path := filepath.Join(s.runDir, fmt.Sprintf("run-%05d.zst", len(s.runs)+1))
+	path := filepath.Join(s.runDir, fmt.Sprintf("run-%05d.s2", len(s.runs)+1))
 	s.runs = append(s.runs, path)
 	buf, done := s.cur, make(chan error, 1)
 	s.inflight, s.busy = buf, done
@@ -314,7 +318,7 @@ func (s *Sorter) wait() error {
 	return err
 }
 
-// writeRun writes the sorted records as a zstd stream of
+// writeRun writes the sorted records as an S2 stream of
 // uvarint(key length) uvarint(record length) key record.
 func (b *sortBuf) writeRun(path string) error {
 	w, err := createRun(path)
@@ -426,7 +430,8 @@ func (s *Sorter) dropArenas() {
 }
 
 // mergeDown merges runs until at most fanIn are left, reading and writing
-// as few rows again as it can: each merge takes consecutive runs (so that
+// again only as many runs as that takes (the first ones, though the short
+// last run would be cheaper to rewrite): each merge takes consecutive runs (so that
 // input order among equal keys holds) that have not been merged yet, as
 // many as take the count down to fanIn, at most maxFanIn (the arenas are
 // let go by then). Merging every run in groups

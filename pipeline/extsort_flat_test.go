@@ -144,7 +144,7 @@ func TestSortMergesDownToItsFanIn(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rr.Close()
-			runtime.GC() // twice: the merged runs' decoders go back to a sync.Pool
+			runtime.GC() // twice: what the merged runs held goes to the victim caches first
 			runtime.GC()
 			runtime.ReadMemStats(&after)
 			m := rr.(*mergeRows)

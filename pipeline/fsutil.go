@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/bandercheck/bandercheck/internal/safefs"
 )
 
 // WriteFileAtomic writes data to path through a synced temporary file and a
-// rename: a reader sees the old file or the new one, never a part.
+// rename: a reader sees the old file or the new one, never a part. A link
+// or FIFO left at the temporary file's name is replaced, never followed.
 func WriteFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := safefs.CreateFresh(tmp)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,9 @@ func (s *State) Lock() (unlock func() error, err error) {
 	s.locked, s.files, s.summary = true, map[string]keptStage{}, nil
 	s.gen++
 	s.mu.Unlock()
+	if err := s.removeSortLeftovers(); err != nil {
+		return nil, errors.Join(err, release())
+	}
 	return func() error {
 		s.mu.Lock()
 		s.locked, s.files, s.summary = false, nil, nil
@@ -65,6 +68,24 @@ func (s *State) Lock() (unlock func() error, err error) {
 		s.mu.Unlock()
 		return release()
 	}, nil
+}
+
+// removeSortLeftovers removes the run folders (STATE/tmp/sort-*) a killed
+// process's sorts left behind: under the lock no other sort can be using
+// them (report, which takes no lock, sorts in a folder of its own). At full
+// size a killed plan leaves some GB there, and nothing else removes them
+// but --fresh.
+func (s *State) removeSortLeftovers() error {
+	dirs, err := filepath.Glob(filepath.Join(s.dir, "tmp", sortDirPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove a killed sort's runs %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // Forget drops what the handle keeps of STATE: for a caller that moved,

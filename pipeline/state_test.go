@@ -1,6 +1,11 @@
 package pipeline
 
-import "testing"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // TestLockedStateReadsStageFileOnce: while the handle holds the lock, asking
 // about a manifest again reads nothing; what this process commits through
@@ -69,5 +74,55 @@ func TestLockedStateReadsStageFileOnce(t *testing.T) {
 	}
 	if n := reads(func() { ask(); ask() }); n != 2 {
 		t.Fatalf("after unlock: %d reads for 2 questions, want 2", n)
+	}
+}
+
+// TestLockRemovesAKilledSortsRuns: the run folders a sort leaves when its
+// process is killed (it never reaches Close) are removed when the next
+// process takes the lock; a sort in a folder of its own (report's, which
+// takes no lock) and anything else in STATE/tmp are left alone. Before,
+// only --fresh removed them.
+func TestLockRemovesAKilledSortsRuns(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewState(dir).OpenRun("/m"); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "tmp")
+	spill := func(in string) {
+		s := NewSorter(in, 1<<16, 2, 0)
+		for i := range 20000 {
+			if err := s.Add([]string{fmt.Sprintf("key-%06d", 20000-i), "a value of some length"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.wait(); err != nil { // the runs written; never closed
+			t.Fatal(err)
+		}
+		if len(s.runs) == 0 {
+			t.Fatal("the sort spilled no run: the test proves nothing")
+		}
+	}
+	spill(tmp)
+	report := filepath.Join(tmp, "report-1")
+	spill(report)
+	if err := os.MkdirAll(filepath.Join(tmp, "plan-new"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(tmp, "sort-*", "run-*")); len(m) == 0 {
+		t.Fatal("no runs left behind")
+	}
+	unlock, err := NewState(dir).Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if m, _ := filepath.Glob(filepath.Join(tmp, "sort-*")); len(m) != 0 {
+		t.Errorf("a killed sort's runs are still there after Lock: %v", m)
+	}
+	if m, _ := filepath.Glob(filepath.Join(report, "sort-*", "run-*")); len(m) == 0 {
+		t.Error("the runs of a sort in report's own folder were removed")
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "plan-new")); err != nil {
+		t.Errorf("other folders in STATE/tmp: %v", err)
 	}
 }

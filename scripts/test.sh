@@ -33,3 +33,8 @@ fi
 # the end-to-end tests wait mostly on processes and files: four at a time on two
 # cores; go vet ran above over every package, so go test does not vet again
 go test -count=1 -vet=off -timeout 20m -parallel 4 "$@" ./...
+# scan storage lists while its writer commits, and sync's collector tuner runs
+# in finalizers: those stages again under the race detector (it needs cgo)
+if [ $# -eq 0 ] && [ "$(go env CGO_ENABLED)" = 1 ]; then
+  go test -race -count=1 -vet=off -timeout 10m ./internal/stages -run 'ScanStorage|GCTarget|HeapFloor'
+fi

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -139,28 +138,11 @@ func TestMirrorPathAndNormalize(t *testing.T) {
 // TestNormalizeEveryShortName: every name of up to 4 characters over an
 // alphabet of each kind of character Normalize treats apart (lower and upper
 // case, digits, the three separators, non-ASCII and an invalid byte) is
-// normalized as the slow path (one rune at a time) does, and an ASCII one
+// normalized as PEP 503's regular expression and lower-casing do, and an ASCII one
 // already normal is the same string, not a copy.
 func TestNormalizeEveryShortName(t *testing.T) {
-	slow := func(name string) string {
-		var b strings.Builder
-		sep := false
-		for _, r := range name {
-			if r == '-' || r == '_' || r == '.' {
-				sep = true
-				continue
-			}
-			if sep {
-				b.WriteByte('-')
-				sep = false
-			}
-			b.WriteRune(unicode.ToLower(r))
-		}
-		if sep {
-			b.WriteByte('-')
-		}
-		return b.String()
-	}
+	re := regexp.MustCompile(`[-_.]+`)
+	slow := func(name string) string { return strings.ToLower(re.ReplaceAllString(name, "-")) } // PEP 503's rule
 	alphabet := []string{"a", "Z", "7", "-", "_", ".", "é", "\xff"}
 	names := []string{""}
 	for range 4 {

@@ -88,3 +88,17 @@ func readLimited(f *os.File, path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// CreateFresh creates a file of our own at path for writing, mode 0600,
+// after removing whatever was there: a link put in its place is removed,
+// never written through, and a FIFO is never waited on.
+func CreateFresh(path string) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

@@ -157,3 +157,38 @@ func TestFoldersAreReadableWhateverTheUmask(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateFreshReplacesWhatWasThere: a link at the name is replaced, not
+// written through; a FIFO is replaced, not waited on; the new file is a
+// regular file of mode 0600.
+func TestCreateFreshReplacesWhatWasThere(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link, fifo := filepath.Join(dir, "link.tmp"), filepath.Join(dir, "fifo.tmp")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, fifo, filepath.Join(dir, "new.tmp")} {
+		f, err := CreateFresh(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if _, err := f.WriteString("ours"); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		st, err := os.Lstat(p)
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s after CreateFresh: %v %v", p, st.Mode(), err)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+}

@@ -50,7 +50,8 @@ func heapFloor(floor uint64) (restore func()) {
 			return func() {}
 		}
 		floorTuner = &gcTuner{floor: floor}
-		debug.SetGCPercent(floorTuner.percent())
+		floorTuner.set = floorTuner.percent()
+		debug.SetGCPercent(floorTuner.set)
 		floorTuner.arm()
 	}
 	floorUsers++
@@ -77,7 +78,9 @@ var (
 // gcTuner sets the collector's target after each collection.
 type gcTuner struct {
 	floor   uint64
+	set     int  // the target it set last; guarded by floorMu
 	stopped bool // guarded by floorMu
+	turns   int  // collections it has seen (for the tests); guarded by floorMu
 }
 
 // gcSentinel is garbage as soon as it is made: its finalizer runs after
@@ -89,15 +92,24 @@ type gcSentinel struct {
 }
 
 // arm sets the target again after the next collection, and after each
-// one until the tuner is stopped.
+// one until the tuner is stopped. A target it did not set (a stage's own
+// lower one, from lowerGCPercent, inside a sync) is left in force; the
+// tuner takes over again once the stage restores the tuner's.
 func (t *gcTuner) arm() {
 	runtime.SetFinalizer(&gcSentinel{t: t}, func(s *gcSentinel) {
 		floorMu.Lock()
 		defer floorMu.Unlock()
-		if !s.t.stopped {
-			debug.SetGCPercent(s.t.percent())
-			s.t.arm()
+		if s.t.stopped {
+			return
 		}
+		s.t.turns++
+		want := s.t.percent()
+		if cur := debug.SetGCPercent(want); cur != s.t.set {
+			debug.SetGCPercent(cur)
+		} else {
+			s.t.set = want
+		}
+		s.t.arm()
 	})
 }
 

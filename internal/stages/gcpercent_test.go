@@ -139,3 +139,55 @@ func TestHeapFloorSparesShortRuns(t *testing.T) {
 }
 
 var sink []byte
+
+// TestHeapFloorKeepsAStagesLowerTarget: inside a sync, a stage that lowers
+// the target (sync upstream's writeUpstream to 25) keeps it through the
+// collections that follow; the heap floor takes over again once the stage
+// restores the floor's target. Before, the floor's tuner set its own target
+// back after the next collection.
+func TestHeapFloorKeepsAStagesLowerTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	runtime.GC() // the live heap as of now, not an earlier test's
+	restoreFloor := heapFloor(syncHeapFloor)
+	defer restoreFloor()
+	floorMu.Lock()
+	tuner, floor := floorTuner, floorTuner.set
+	floorMu.Unlock()
+	if floor <= 100 {
+		t.Fatalf("the floor's target is %d: the test needs one above 100", floor)
+	}
+	collect := func() { // a collection, and the tuner's turn after it
+		t.Helper()
+		floorMu.Lock()
+		before := tuner.turns
+		floorMu.Unlock()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			runtime.GC()
+			time.Sleep(time.Millisecond)
+			floorMu.Lock()
+			n := tuner.turns
+			floorMu.Unlock()
+			if n > before {
+				return
+			}
+		}
+		t.Fatal("the tuner never ran after a collection")
+	}
+	restoreLow := lowerGCPercent(25)
+	for range 3 {
+		collect()
+		if p := gcPercent(); p != 25 {
+			t.Fatalf("a stage's GOGC 25 under the heap floor is %d after a collection", p)
+		}
+	}
+	restoreLow()
+	if p := gcPercent(); p != floor {
+		t.Fatalf("after the stage: GOGC %d, want the floor's %d", p, floor)
+	}
+	collect()
+	if p := gcPercent(); p <= 100 {
+		t.Errorf("the floor did not take over again after the stage: GOGC %d", p)
+	}
+}

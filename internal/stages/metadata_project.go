@@ -102,6 +102,23 @@ func (b *memBudget) give(n int64) {
 	b.mu.Unlock()
 }
 
+// budgetUse is what a budget held at most, its limit and how many takes it
+// refused; a nil budget (no limit) held nothing it counted.
+type budgetUse struct {
+	peak, limit int64
+	refused     int
+}
+
+// use reports the budget's use so far.
+func (b *memBudget) use() budgetUse {
+	if b == nil {
+		return budgetUse{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return budgetUse{peak: b.peak, limit: b.limit, refused: b.refused}
+}
+
 // readInline reads a whole document of at most limit bytes into a buffer
 // that grows with it, taking each growth from the scan's budget. It returns
 // errTooLarge (having given back what it took) when the document is larger

@@ -255,8 +255,9 @@ func (c *ScanMetadataOptions) run(ctx context.Context, g *Env, res *ScanMetadata
 	if err != nil {
 		return fmt.Errorf("scan metadata of %s: %w", ms, err)
 	}
+	use := m.mem.use()
 	logf(g, "scan metadata: %s; documents read whole: at most %.1f MiB at once (budget %.0f MiB), %d left to the writer", tally,
-		float64(m.mem.peak)/(1<<20), float64(m.mem.limit)/(1<<20), m.mem.refused)
+		float64(use.peak)/(1<<20), float64(use.limit)/(1<<20), use.refused)
 	*res = ScanMetadataResult{Scanned: true, Reused: tally.reused, Read: tally.read, Documents: tally.documents}
 	return st.Finish()
 }

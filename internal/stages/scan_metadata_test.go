@@ -193,3 +193,16 @@ func TestReadInlineReusesItsBuffers(t *testing.T) {
 		t.Errorf("%d bytes of the budget still held", m.mem.used)
 	}
 }
+
+// TestScanMetadataWithoutBudget: a scan whose document budget is nil (no
+// limit, as memBudget's methods allow) runs and logs its use; its closing
+// log line read the budget's fields and panicked on nil.
+func TestScanMetadataWithoutBudget(t *testing.T) {
+	f := newFixture(t, map[string]string{"web/json/a": jsonDoc("a", 1, pkg{"a-1.0.tar.gz", "1.0", "a"})})
+	saved := newScanBudget
+	newScanBudget = func(int64) *memBudget { return nil }
+	defer func() { newScanBudget = saved }()
+	if _, err := (&ScanMetadataOptions{Jobs: 2}).Run(f.ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+}

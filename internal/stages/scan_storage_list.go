@@ -59,12 +59,16 @@ func (sc *storageScan) list(ctx context.Context, emit func(storageItem) error) e
 		}
 		return emit(it)
 	}
+	// The resume point is read once, here: the writer moves the stage's
+	// cursor while the listing runs (reading it later raced with EndUnit),
+	// and every key listed after this point sorts after it anyway.
+	from := sc.st.Cursor()
 	if sc.keys.Lo == "" {
-		if err := listLeftovers(ctx, sc.ms, "web/json/", sc.st.Cursor(), visit); err != nil {
+		if err := listLeftovers(ctx, sc.ms, "web/json/", from, visit); err != nil {
 			return err
 		}
 	}
-	err := store.ListRange(ctx, sc.ms, packagesPrefix, max(sc.st.Cursor(), sc.keys.Lo), sc.keys.Hi, sc.jobs, func(o store.Object) error {
+	err := store.ListRange(ctx, sc.ms, packagesPrefix, max(from, sc.keys.Lo), sc.keys.Hi, sc.jobs, func(o store.Object) error {
 		if b := path.Base(o.Key); b == ".s3keep" || b == ".lock" || strings.HasPrefix(o.Key, stagingPrefix) {
 			return nil // bandersnatch's markers, apply's staging folder
 		}
@@ -72,7 +76,7 @@ func (sc *storageScan) list(ctx context.Context, emit func(storageItem) error) e
 	})
 	for _, prefix := range []string{"web/pypi/", "web/simple/"} {
 		if err == nil && sc.keys.Hi == "" {
-			err = listLeftovers(ctx, sc.ms, prefix, sc.st.Cursor(), visit)
+			err = listLeftovers(ctx, sc.ms, prefix, from, visit)
 		}
 	}
 	return err

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bandercheck/bandercheck/internal/safefs"
 	"github.com/bandercheck/bandercheck/pipeline"
 )
 
@@ -33,6 +34,10 @@ import (
 const (
 	foldersFile   = "sync/folders"
 	foldersRecord = "sync/folders.json"
+
+	// maxFoldersRecord bounds what is read of sync/folders.json (a few
+	// hundred bytes when it is ours).
+	maxFoldersRecord = 64 << 10
 )
 
 // simpleListings counts the listings of web/simple's project folders (for
@@ -79,7 +84,9 @@ func (se *syncEnv) recordedFolders() *folderRows {
 	if !ok {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(se.g.State, foldersRecord))
+	// Our own files: a link is not followed, a FIFO not waited on, and
+	// anything amiss means "list web/simple", as a missing record does.
+	b, err := safefs.ReadRegularNoFollow(filepath.Join(se.g.State, foldersRecord), maxFoldersRecord)
 	if err != nil {
 		return nil
 	}
@@ -87,7 +94,7 @@ func (se *syncEnv) recordedFolders() *folderRows {
 	if json.Unmarshal(b, &h) != nil || h.Mirror != se.linkRoot || h.Stamp != now {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(se.g.State, foldersFile))
+	f, err := safefs.OpenRegularNoFollow(filepath.Join(se.g.State, foldersFile))
 	if err != nil {
 		return nil
 	}
@@ -156,7 +163,7 @@ func (se *syncEnv) newFolderRecorder() (*folderRecorder, error) {
 	if err := se.dropFolders(); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(filepath.Join(se.g.State, foldersFile+".tmp"))
+	f, err := safefs.CreateFresh(filepath.Join(se.g.State, foldersFile+".tmp"))
 	if err != nil {
 		return nil, fmt.Errorf("record the mirror's project folders: %w", err)
 	}

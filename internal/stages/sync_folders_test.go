@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bandercheck/bandercheck/internal/fakepypi"
 )
@@ -155,5 +157,117 @@ func sameFiles(t *testing.T, a, b string, paths ...string) {
 		if mb[k] != v {
 			t.Errorf("%s differs", k)
 		}
+	}
+}
+
+// TestSyncFolderRecordIsNeverFollowedOrWaitedOn: the record's files are
+// ours, in STATE. A FIFO put at sync/folders.json is not waited on (the
+// sync lists web/simple and writes a regular record again); a link at
+// sync/folders is not trusted, even to a copy of the right names; links
+// put at the temporary names the record is written through are replaced,
+// never written through.
+func TestSyncFolderRecordIsNeverFollowedOrWaitedOn(t *testing.T) {
+	w := fakepypi.Synthetic(goldenBase, 60, 1, 0)
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	root := t.TempDir()
+	mirror, state := filepath.Join(root, "m"), filepath.Join(root, "st")
+	conf := mirror + ".conf"
+	c := "[mirror]\ndirectory = " + mirror + "\nmaster = " + srv.URL + "\nallow-non-https = true\nworkers = 3\nrelease-files = false\nroot_uri = https://files.example.org\n"
+	if err := os.WriteFile(conf, []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	step := 0
+	sync := func(what string) int64 {
+		t.Helper()
+		step++
+		name := fmt.Sprintf("proj-%07d", step)
+		if _, err := w.AddRelease(name, fakepypi.Release{Version: fmt.Sprintf("3.%d", step)}); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		before := simpleListings.Load()
+		done := make(chan error, 1)
+		go func() {
+			g := &Env{Config: conf, State: state, Progress: "never", Stdout: &out, Stderr: &out}
+			_, err := Sync(context.Background(), g, DefaultSyncOptions())
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", what, err, out.String())
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%s: the sync did not end in 2 minutes (waiting on a file in STATE?)", what)
+		}
+		return simpleListings.Load() - before
+	}
+	regular := func(rel string) {
+		t.Helper()
+		st, err := os.Lstat(filepath.Join(state, rel))
+		if err != nil || !st.Mode().IsRegular() {
+			t.Errorf("%s is not a regular file after the sync: %v %v", rel, st, err)
+		}
+	}
+	sync("first sync")
+	if n := sync("incremental with its record"); n != 0 {
+		t.Fatalf("the record was not taken: %d listings (the test needs it to be)", n)
+	}
+
+	record := filepath.Join(state, foldersRecord)
+	if err := os.Remove(record); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(record, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := sync("a FIFO at " + foldersRecord); n != 2 {
+		t.Errorf("a FIFO at %s: %d listings, want 2", foldersRecord, n)
+	}
+	regular(foldersRecord)
+
+	names := filepath.Join(state, foldersFile)
+	elsewhere := filepath.Join(root, "names-copy")
+	b, err := os.ReadFile(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(elsewhere, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(names); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, names); err != nil {
+		t.Fatal(err)
+	}
+	if n := sync("a link at " + foldersFile); n != 2 {
+		t.Errorf("a link at %s (to the right names): %d listings, want 2", foldersFile, n)
+	}
+	regular(foldersFile)
+
+	victim := filepath.Join(root, "victim")
+	if err := os.WriteFile(victim, []byte("not yours\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tmp := range []string{foldersFile + ".tmp", foldersRecord + ".tmp"} {
+		if err := os.Symlink(victim, filepath.Join(state, tmp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(record); err != nil { // so this sync records anew
+		t.Fatal(err)
+	}
+	if n := sync("links at the temporary names"); n != 2 {
+		t.Errorf("without a record: %d listings, want 2", n)
+	}
+	if b, err := os.ReadFile(victim); err != nil || string(b) != "not yours\n" {
+		t.Errorf("a file outside STATE was written through a link: %q %v", b, err)
+	}
+	regular(foldersFile)
+	regular(foldersRecord)
+	if n := sync("after the links were replaced"); n != 0 {
+		t.Errorf("the record written past the links is not taken: %d listings, want 0", n)
 	}
 }
