@@ -400,6 +400,15 @@ serve_synth() {
 sync_conf() {
   printf '[mirror]\ndirectory = %s\nmaster = http://127.0.0.1:18741\nallow-non-https = true\nworkers = 10\nrelease-files = %s\nroot_uri = https://files.example.org\n' "$1" "$2" > "$1.conf"
 }
+# sync_same OURS THEIRS CASE: says whether the two trees are the same after a
+# case (but web/last-modified, the sync's start time)
+sync_same() {
+  if diff -r -x last-modified "$1" "$2" > "$work/sync-diff"; then
+    echo "sync: $3: the two trees are the same (but web/last-modified)"
+  else
+    echo "sync: $3: the trees differ, see $work/sync-diff"
+  fi
+}
 bench_sync() {
   local bs=${BANDERSNATCH:-/tmp/bs-venv/bin/bandersnatch}
   for n in ${SYNC_SIZES:-10000}; do
@@ -414,6 +423,7 @@ bench_sync() {
       local reqs; reqs=$(awk -v d="$("$bc" --state "$ours.st" cat sync/files | grep -c ',downloaded$' || true)" -v n="$n" 'BEGIN{printf "%.2f", (n+d+1)/n}')
       row "sync: initial, $what" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$n" "1.00"
       row "sync: initial, $what" "$n projects" "bandercheck sync ($reqs requests/project)" "$wall" "$rss" "$n" "$(ratio "$rw" "$wall")"
+      if [ -x "$bs" ]; then sync_same "$ours" "$theirs" "initial, $what"; fi
       [ "$files" = true ] || continue
       serve_synth "$n" 1 --prerender
       if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi
@@ -421,9 +431,7 @@ bench_sync() {
       timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync
       row "sync: incremental, 1% changed" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$((n / 100))" "1.00"
       row "sync: incremental, 1% changed" "$n projects" "bandercheck sync" "$wall" "$rss" "$((n / 100))" "$(ratio "$rw" "$wall")"
-      if [ -x "$bs" ]; then
-        diff -r -x last-modified "$ours" "$theirs" > "$work/sync-diff" && echo "sync: the two trees are the same (but web/last-modified)" || echo "sync: the trees differ, see $work/sync-diff"
-      fi
+      if [ -x "$bs" ]; then sync_same "$ours" "$theirs" "incremental"; fi
     done
   done
   for n in ${SYNC_OURS_SIZES:-10000 100000}; do

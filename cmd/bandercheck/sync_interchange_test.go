@@ -35,7 +35,8 @@ func bandersnatch(t *testing.T, tool string, args ...string) string {
 }
 
 // TestSyncInterchangesWithBandersnatch: after our sync, bandersnatch mirror
-// continues with nothing to fetch and its verify finds nothing to do; after
+// continues with nothing to fetch and its verify finds nothing to do (and,
+// with one of our files moved away, names that file); after
 // bandersnatch's sync, ours continues with nothing to fetch, and after
 // upstream changed each continues from the other's tree to bandersnatch's
 // tree of that step.
@@ -72,9 +73,39 @@ func TestSyncInterchangesWithBandersnatch(t *testing.T) {
 					if len(work) > 0 {
 						t.Errorf("step %d: bandersnatch verify --delete --dry-run found work on our tree:\n%s", step, strings.Join(work, "\n"))
 					}
+					if step == 0 {
+						verifySeesAMissingFile(t, conf, mirror)
+					}
 				}
 			}
 		})
+	}
+}
+
+// verifySeesAMissingFile shows that the check on verify's output can fail:
+// with one release file moved out of the tree, bandersnatch verify --delete
+// --dry-run says it would fetch that file, and verifyWork names it. The
+// file is put back (the rename keeps its mtime).
+func verifySeesAMissingFile(t *testing.T, conf, mirror string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(mirror, "web/packages/*/*/*/*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(files, func(f string) bool { return !strings.Contains(filepath.Base(f), "+") })
+	if i < 0 {
+		t.Fatalf("no release file without '+' under %s/web/packages", mirror)
+	}
+	f, aside := files[i], filepath.Join(t.TempDir(), "aside")
+	if err := os.Rename(f, aside); err != nil {
+		t.Fatal(err)
+	}
+	out := bandersnatch(t, "bandersnatch-http", "-c", conf, "verify", "--delete", "--dry-run")
+	if err := os.Rename(aside, f); err != nil {
+		t.Fatal(err)
+	}
+	if work := verifyWork(out); len(work) != 1 || !strings.Contains(work[0], filepath.Base(f)) {
+		t.Errorf("with %s missing, verify's work as read: %q\n%s", filepath.Base(f), work, out)
 	}
 }
 

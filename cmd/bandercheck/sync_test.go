@@ -68,9 +68,11 @@ func sameAsGolden(t *testing.T, name, mirror string, step int) {
 }
 
 // TestSyncKilledAtEveryPoint: a sync killed (SIGKILL) at every crash point
-// of its stages, again and again until it finishes, leaves the tree an
-// uninterrupted sync writes (bandersnatch's), on the first sync and after
-// upstream changed.
+// it reaches (its stages', the manifests' commits, and the store's within a
+// removal), again and again until it finishes, leaves the tree an
+// uninterrupted sync writes: bandersnatch's, with the same diff file, on the
+// first sync and after upstream changed; with --remove-deleted, the tree of
+// an uninterrupted sync with it, the gone project removed.
 func TestSyncKilledAtEveryPoint(t *testing.T) {
 	t.Parallel()
 	// the diff file of an uninterrupted sync, at each step
@@ -83,35 +85,56 @@ func TestSyncKilledAtEveryPoint(t *testing.T) {
 			want[step] = diffLines(t, list, mirror)
 		}
 	}
-	for _, point := range []string{"renamed", "partial", "shard", "sync-upstream", "sync-todo", "sync-project",
-		"sync-download", "sync-index", "sync-diff", "sync-status", "sync-last-modified", "sync-remove"} {
+	// the tree an uninterrupted sync with --remove-deleted leaves
+	removeArgs := []string{"--remove-deleted", "--max-remove-projects", "50%"}
+	var wantRemoved string
+	{
+		mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+		for step := range fakepypi.GoldenSteps {
+			_, url := goldenUpstream(t, step)
+			mustBC(t, nil, append([]string{"--config", goldenConfig(t, "json-all-flat", mirror, url, ""), "--state", state, "sync", "--stale-wait", "1ms"}, removeArgs...)...)
+		}
+		wantRemoved = treeManifest(t, mirror)
+	}
+	// the points of a removal: sync-remove after each project removed, and
+	// the store's own within one (unlink a file, remove a folder's tree),
+	// reached through --remove-deleted once upstream dropped a project
+	removal := []string{"sync-remove", "unlink", "remove"}
+	for _, point := range []string{"renamed", "journaled", "partial", "shard", "sync-upstream", "sync-todo", "sync-project",
+		"sync-download", "sync-index", "sync-diff", "sync-status", "sync-last-modified", "sync-remove", "unlink", "remove"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			mirror, state, list := filepath.Join(t.TempDir(), "mirror"), t.TempDir(), filepath.Join(t.TempDir(), "list")
 			env := []string{"BANDERCHECK_SHARD_ROWS=1"}
 			crashes := 0
+			removing := slices.Contains(removal, point)
 			for step := range fakepypi.GoldenSteps {
 				_, url := goldenUpstream(t, step)
 				conf := goldenConfig(t, "json-all-flat", mirror, url, "diff-file = "+list+"\n")
 				args := []string{"--config", conf, "--state", state, "sync", "--stale-wait", "1ms"}
-				if point == "sync-remove" {
-					args = append(args, "--remove-deleted", "--max-remove-projects", "50%")
+				if removing {
+					args = append(args, removeArgs...)
 				}
-				if point == "sync-remove" && step == 0 {
+				if removing && step == 0 {
 					mustBC(t, env, args...) // nothing is gone yet
 					continue
 				}
 				crashes += crashAtEveryPoint(t, env, point, args...)
-				if point != "sync-remove" {
+				if !removing {
 					sameAsGolden(t, "json-all-flat", mirror, step)
 					if got := diffLines(t, list, mirror); !slices.Equal(got, want[step]) {
 						t.Errorf("step %d: the diff file lists\n%s\nan uninterrupted sync lists\n%s", step, strings.Join(got, "\n"), strings.Join(want[step], "\n"))
 					}
 				}
 			}
-			if point == "sync-remove" {
-				if _, err := os.Stat(filepath.Join(mirror, "web/json/removed-later")); !os.IsNotExist(err) {
-					t.Errorf("--remove-deleted left the gone project's document: %v", err)
+			if removing {
+				if got := treeManifest(t, mirror); got != wantRemoved {
+					t.Errorf("the tree differs from an uninterrupted sync's:\n%s", manifestDiff(got, wantRemoved))
+				}
+				for _, p := range []string{"web/json/removed-later", "web/pypi/removed-later", "web/simple/removed-later"} {
+					if _, err := os.Stat(filepath.Join(mirror, p)); !os.IsNotExist(err) {
+						t.Errorf("--remove-deleted left the gone project's %s: %v", p, err)
+					}
 				}
 			}
 			t.Logf("%d crashes", crashes)
@@ -231,6 +254,34 @@ func TestSyncGoesThroughTheConfiguredProxy(t *testing.T) {
 	if r := bc(t, nil, "--config", bad, "--state", t.TempDir(), "sync"); r.code != 2 || !strings.Contains(r.stderr, "[mirror] proxy") {
 		t.Errorf("a proxy that is no URL: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// treeManifest is mirror as goldentree lists it: every path, mode, size,
+// digest and release file mtime (web/last-modified's content set aside).
+func treeManifest(t *testing.T, mirror string) string {
+	t.Helper()
+	tree, err := goldentree.Read(mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree.Manifest()
+}
+
+// manifestDiff lists the lines of two manifests that only one has.
+func manifestDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var out []string
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			out = append(out, "killed runs only:    "+l)
+		}
+	}
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			out = append(out, "uninterrupted only: "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // diffLines reads a diff file: its paths relative to mirror, sorted.

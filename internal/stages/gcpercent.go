@@ -14,8 +14,25 @@ import (
 // one running with the collector off (GOGC=off: an operator's choice for a
 // short run, or a test's crash runs) keeps it off: the stage only ever
 // lowers the target. It used to set percent whatever was set, so GOGC=off
-// collected twice in a 60 ms crash run.
+// collected twice in a 60 ms crash run. Under a sync's heap floor the
+// stage's target is the pace above the floor (see heapFloor).
 func lowerGCPercent(percent int) (restore func()) {
+	floorMu.Lock()
+	if t := floorTuner; t != nil {
+		old := t.pace
+		t.pace = min(old, percent)
+		debug.SetGCPercent(t.percent())
+		floorMu.Unlock()
+		return func() {
+			floorMu.Lock()
+			defer floorMu.Unlock()
+			if floorTuner == t {
+				t.pace = old
+				debug.SetGCPercent(t.percent())
+			}
+		}
+	}
+	floorMu.Unlock()
 	old := debug.SetGCPercent(percent)
 	if old < 0 || old <= percent {
 		debug.SetGCPercent(old)
@@ -34,10 +51,13 @@ const syncHeapFloor = 32 << 20
 // keeps its usual pace (a goal of twice the live heap, GOGC=100) above it:
 // after each collection the target is set again from the live heap, so a
 // large live heap (a project document of tens of MB) is collected as
-// often as before. It acts only when the target is the default 100 and the
-// environment sets no GOGC (an operator's GOGC, GOGC=off, or a stage's
-// lower target is kept). Calls may overlap (tests run syncs side by side):
-// the first sets the floor, the last restores the target.
+// often as before. A stage inside the sync that lowers the target
+// (lowerGCPercent: sync upstream's 25) lowers that pace: its goal is
+// live*(1+pace/100) above the floor, and still the floor below it. It acts
+// only when the target is the default 100 and the environment sets no
+// GOGC (an operator's GOGC, GOGC=off, or a lower target already set is
+// kept). Calls may overlap (tests run syncs side by side): the first sets
+// the floor, the last restores the target.
 func heapFloor(floor uint64) (restore func()) {
 	floorMu.Lock()
 	defer floorMu.Unlock()
@@ -49,9 +69,8 @@ func heapFloor(floor uint64) (restore func()) {
 			debug.SetGCPercent(old)
 			return func() {}
 		}
-		floorTuner = &gcTuner{floor: floor}
-		floorTuner.set = floorTuner.percent()
-		debug.SetGCPercent(floorTuner.set)
+		floorTuner = &gcTuner{floor: floor, pace: 100}
+		debug.SetGCPercent(floorTuner.percent())
 		floorTuner.arm()
 	}
 	floorUsers++
@@ -78,7 +97,7 @@ var (
 // gcTuner sets the collector's target after each collection.
 type gcTuner struct {
 	floor   uint64
-	set     int  // the target it set last; guarded by floorMu
+	pace    int  // the target above the floor: 100, or a stage's lower one; guarded by floorMu
 	stopped bool // guarded by floorMu
 	turns   int  // collections it has seen (for the tests); guarded by floorMu
 }
@@ -92,24 +111,16 @@ type gcSentinel struct {
 }
 
 // arm sets the target again after the next collection, and after each
-// one until the tuner is stopped. A target it did not set (a stage's own
-// lower one, from lowerGCPercent, inside a sync) is left in force; the
-// tuner takes over again once the stage restores the tuner's.
+// one until the tuner is stopped.
 func (t *gcTuner) arm() {
 	runtime.SetFinalizer(&gcSentinel{t: t}, func(s *gcSentinel) {
 		floorMu.Lock()
 		defer floorMu.Unlock()
-		if s.t.stopped {
-			return
+		if !s.t.stopped {
+			s.t.turns++
+			debug.SetGCPercent(s.t.percent())
+			s.t.arm()
 		}
-		s.t.turns++
-		want := s.t.percent()
-		if cur := debug.SetGCPercent(want); cur != s.t.set {
-			debug.SetGCPercent(cur)
-		} else {
-			s.t.set = want
-		}
-		s.t.arm()
 	})
 }
 
@@ -121,18 +132,19 @@ func (t *gcTuner) percent() int {
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		live = s[0].Value.Uint64()
 	}
-	return floorGCPercent(live, t.floor)
+	return floorGCPercent(live, t.floor, t.pace)
 }
 
 // floorGCPercent is the GOGC whose heap goal is floor for a live heap of
-// live bytes, and 100 (twice the live heap) once that is more than floor.
+// live bytes, and pace (GOGC=100: twice the live heap; a stage's lower
+// target) once the live heap is large enough for that goal to pass floor.
 // The runtime's goal is the larger of live*(1+GOGC/100) and 4 MB*GOGC/100,
 // so the target is also bounded by floor/4 MB.
-func floorGCPercent(live, floor uint64) int {
+func floorGCPercent(live, floor uint64, pace int) int {
 	const minHeap = 4 << 20
 	p := uint64(100) * floor / minHeap
 	if live > 0 {
 		p = min(p, 100*(floor-min(live, floor))/live)
 	}
-	return int(max(p, 100))
+	return max(int(p), pace)
 }

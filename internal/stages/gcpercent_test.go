@@ -62,8 +62,17 @@ func TestFloorGCPercent(t *testing.T) {
 		live uint64
 		want int
 	}{{0, 1200}, {2 * mib, 1200}, {8 * mib, 500}, {16 * mib, 200}, {24 * mib, 100}, {40 * mib, 100}, {400 * mib, 100}} {
-		if got := floorGCPercent(c.live, 48*mib); got != c.want {
+		if got := floorGCPercent(c.live, 48*mib, 100); got != c.want {
 			t.Errorf("live %d MiB: GOGC %d, want %d", c.live/mib, got, c.want)
+		}
+	}
+	// a stage's pace of 25: the floor below it, 25 once live*1.25 passes it
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{{2 * mib, 1200}, {24 * mib, 100}, {32 * mib, 50}, {40 * mib, 25}, {400 * mib, 25}} {
+		if got := floorGCPercent(c.live, 48*mib, 25); got != c.want {
+			t.Errorf("pace 25, live %d MiB: GOGC %d, want %d", c.live/mib, got, c.want)
 		}
 	}
 }
@@ -140,23 +149,21 @@ func TestHeapFloorSparesShortRuns(t *testing.T) {
 
 var sink []byte
 
-// TestHeapFloorKeepsAStagesLowerTarget: inside a sync, a stage that lowers
-// the target (sync upstream's writeUpstream to 25) keeps it through the
-// collections that follow; the heap floor takes over again once the stage
-// restores the floor's target. Before, the floor's tuner set its own target
-// back after the next collection.
-func TestHeapFloorKeepsAStagesLowerTarget(t *testing.T) {
+// TestHeapFloorTakesAStagesLowerPace: inside a sync, a stage that lowers
+// the target (sync upstream's writeUpstream to 25) sets the pace above the
+// heap floor: a small heap is still not collected below the floor, and a
+// live heap above it is collected at the stage's 25, not at 100, until the
+// stage ends. Before, the floor's tuner set its own target back after the
+// next collection (800 on a small heap: the stage's low target was lost).
+func TestHeapFloorTakesAStagesLowerPace(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	t.Setenv("GOGC", "")
 	runtime.GC() // the live heap as of now, not an earlier test's
 	restoreFloor := heapFloor(syncHeapFloor)
 	defer restoreFloor()
 	floorMu.Lock()
-	tuner, floor := floorTuner, floorTuner.set
+	tuner := floorTuner
 	floorMu.Unlock()
-	if floor <= 100 {
-		t.Fatalf("the floor's target is %d: the test needs one above 100", floor)
-	}
 	collect := func() { // a collection, and the tuner's turn after it
 		t.Helper()
 		floorMu.Lock()
@@ -175,19 +182,25 @@ func TestHeapFloorKeepsAStagesLowerTarget(t *testing.T) {
 		}
 		t.Fatal("the tuner never ran after a collection")
 	}
-	restoreLow := lowerGCPercent(25)
+	restoreStage := lowerGCPercent(25)
+	collect()
+	if p := gcPercent(); p <= 100 {
+		t.Errorf("a small heap under the floor, in a stage of pace 25: GOGC %d, want the floor's (above 100)", p)
+	}
+	live := make([][]byte, 160) // 160 MiB live, five times the floor
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
 	for range 3 {
 		collect()
 		if p := gcPercent(); p != 25 {
-			t.Fatalf("a stage's GOGC 25 under the heap floor is %d after a collection", p)
+			t.Fatalf("160 MiB live in a stage of pace 25: GOGC %d after a collection, want 25", p)
 		}
 	}
-	restoreLow()
-	if p := gcPercent(); p != floor {
-		t.Fatalf("after the stage: GOGC %d, want the floor's %d", p, floor)
-	}
+	restoreStage()
 	collect()
-	if p := gcPercent(); p <= 100 {
-		t.Errorf("the floor did not take over again after the stage: GOGC %d", p)
+	if p := gcPercent(); p != 100 {
+		t.Errorf("160 MiB live after the stage: GOGC %d, want 100", p)
 	}
+	runtime.KeepAlive(live)
 }
