@@ -51,6 +51,8 @@ type Sorter struct {
 	inflight *sortBuf
 	busy     chan error // the run being written, nil when none
 	runs     []string
+	width    int // the most runs mergeDown merges at once
+	widest   int // the most it did
 }
 
 // sortBuf is one arena of encoded records and their index. The arena is a
@@ -105,7 +107,7 @@ func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 	m := max(int(memory), 1<<16)
 	pool := m * 3 / 4
 	return &Sorter{dir: dir, memory: m, pool: pool, chunk: max(min(arenaChunk, pool*4/5), 1<<12),
-		fanIn: maxFanIn, ncols: ncols, col: col, prefix: keyPrefix}
+		fanIn: maxFanIn, width: maxFanIn, ncols: ncols, col: col, prefix: keyPrefix}
 }
 
 // WithFanIn sets the most runs the sorted rows are read from at once (at
@@ -116,6 +118,16 @@ func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 // once more. Call it before Sort.
 func (s *Sorter) WithFanIn(n int) *Sorter {
 	s.fanIn = min(max(n, 1), maxFanIn)
+	return s
+}
+
+// WithMergeWidth sets the most runs merged at once when more than the
+// fan-in are merged down (2 to maxFanIn; maxFanIn by default): each holds
+// about OpenRunBytes while it is read, so a sort of a small budget that
+// spills many runs keeps its merges to its budget, at the cost of merging
+// some rows more than once. Call it before Sort.
+func (s *Sorter) WithMergeWidth(n int) *Sorter {
+	s.width = min(max(n, 2), maxFanIn)
 	return s
 }
 
@@ -424,14 +436,16 @@ func (s *Sorter) dropArenas() {
 // many as take the count down to fanIn, at most maxFanIn (the arenas are
 // let go by then). Merging every run in groups
 // of maxFanIn read and wrote all of plan's rows again at full size (147
-// runs) where 20 runs merged were enough.
+// runs) where 20 runs merged were enough. A merge opens at most the
+// sorter's merge width (WithMergeWidth).
 func (s *Sorter) mergeDown() error {
 	start := 0
 	for len(s.runs) > s.fanIn {
 		if start >= len(s.runs)-1 {
 			start = 0 // every run merged once: merge the merged ones
 		}
-		k := min(maxFanIn, len(s.runs)-s.fanIn+1, len(s.runs)-start)
+		k := min(s.width, len(s.runs)-s.fanIn+1, len(s.runs)-start)
+		s.widest = max(s.widest, k)
 		if err := mergeRuns(s.runs[start:start+k], s.ncols); err != nil {
 			return err
 		}
@@ -591,6 +605,9 @@ var runWriters sync.Pool
 // the index: 13 s of user CPU with zstd runs, 9-10 with S2; the runs take
 // 1.7 times the disk, 373 MB against 215 at their most).
 const maxFanIn = 128
+
+// OpenRunBytes is about what one run holds while it is read (maxFanIn).
+const OpenRunBytes = 120 << 10
 
 // mergeRuns merges the runs of group, in order, into group[0] and removes
 // the others.

@@ -182,3 +182,54 @@ func TestSortMergesDownToItsFanIn(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeDownKeepsToItsWidth: merging many runs down to a few opens no
+// more of them at once than the sorter's merge width. Scan upstream's sort
+// of 4 MiB makes some 80 runs of all of upstream's names: merged down to
+// four in one merge of 77, its readers held 9 MiB (about 120 KiB each),
+// twice the budget. The rows come out sorted, all of them, equal keys in
+// input order.
+func TestMergeDownKeepsToItsWidth(t *testing.T) {
+	const memory, rows, width = 4 << 20, 700_000, 32
+	s := NewSorter(t.TempDir(), memory, 2, 0).WithFanIn(4).WithMergeWidth(width)
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range rows {
+		if err := s.Add([]string{fmt.Sprintf("k%06d", r.IntN(rows/2)), fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := len(s.runs)
+	sorted, err := s.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sorted.Close()
+	n, prevKey, prevSeq := 0, "", -1
+	for {
+		row, err := sorted.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seq int
+		fmt.Sscan(row[1], &seq)
+		if row[0] < prevKey || row[0] == prevKey && seq < prevSeq {
+			t.Fatalf("row %d: %v after %s %d", n, row, prevKey, prevSeq)
+		}
+		prevKey, prevSeq = row[0], seq
+		n++
+	}
+	if n != rows {
+		t.Fatalf("%d rows out, want %d", n, rows)
+	}
+	if runs < 2*width {
+		t.Fatalf("only %d runs: the test needs more than twice the width", runs)
+	}
+	t.Logf("%d runs, merged at most %d at once", runs, s.widest)
+	if s.widest > width {
+		t.Errorf("%d runs merged down with up to %d open at once, want at most %d", runs, s.widest, width)
+	}
+}

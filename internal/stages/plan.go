@@ -348,12 +348,14 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 			return row[0], nil
 		}
 	}
-	// three eighths of --memory: runs of 58 MiB at the default (as the
-	// arenas of half of it were), in a pool of 72 MiB that 1% of the index
-	// fills already, so plan holds as much at 1% as at 100%; all of PyPI
-	// spills about 145 runs, of which the first 18 are merged into one
-	// before the final merge of 128 (120 KiB a run open: 15 MiB)
-	s := pipeline.NewSorter(o.tmp, o.memory*3/8, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix)
+	// five sixteenths of --memory: runs of 48 MiB at the default, in a pool
+	// of 60 MiB that 1% of the index fills already (its rows take 66 MiB of
+	// chunks), so plan holds as much at 1% as at 100%; all of PyPI spills
+	// about 175 runs, of which the first 48 are merged into one before the
+	// final merge of 128 (120 KiB a run open: 15 MiB). Three eighths (a pool
+	// of 72 MiB) was just more than 1% fills: plan alone peaked at 130 MiB
+	// at 1% and 138 at 10% (with 5/16: 122 and 129).
+	s := pipeline.NewSorter(o.tmp, o.memory*5/16, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix)
 	if err := pipeline.TagRemoved(d, removed, cancellable(ctx, s.Add)); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}

@@ -99,11 +99,15 @@ func (c *ScanUpstreamOptions) fetch(ctx context.Context, g *Env, client *http.Cl
 // upstream spells it goes between them. It returns the highest serial seen
 // (sources.NoSerial when none).
 func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (int64, error) {
-	// 16 MiB: all of upstream's names (886k, 40 MB of rows) spill some
-	// twenty runs, merged down to four before they are read; 64 MiB held
-	// 20 MiB of arenas at full size against 1 at 1% (72 MiB against 25 of
-	// resident memory)
-	sorter := pipeline.NewSorter(tmp, upstreamSortMemory, 3, 0).WithFanIn(4)
+	top, _, err := sortUpstream(ctx, g, client, base, tmp, stage, spec)
+	return top, err
+}
+
+// sortUpstream is writeUpstream; it also returns the most bytes its sort's
+// arenas held.
+func sortUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (top, held int64, err error) {
+	sorter := pipeline.NewSorter(tmp, upstreamSortMemory, 3, 0).WithFanIn(4).WithMergeWidth(upstreamSortMemory / pipeline.OpenRunBytes)
+	defer func() { held = sorter.PeakHeld() }()
 	// what it holds is the sort's arenas and coders, a few MiB: a low GOGC
 	// keeps the peak near them (100: 49 MiB at full size, 25: 39 MiB)
 	defer lowerGCPercent(25)()
@@ -114,7 +118,7 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 			rep.Finish()
 		}
 	}()
-	top := int64(sources.NoSerial)
+	top = int64(sources.NoSerial)
 	if _, err := sources.FetchIndex(ctx, client, base, func(name string, serial int64) error {
 		if rep == nil {
 			rep = g.reporter(stage, "projects")
@@ -123,16 +127,16 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 		top = max(top, serial)
 		return sorter.Add([]string{sources.Normalize(name), name, formatSerial(serial)})
 	}); err != nil {
-		return top, err
+		return top, 0, err
 	}
 	sorted, err := sorter.Sort()
 	if err != nil {
-		return top, err
+		return top, 0, err
 	}
 	defer sorted.Close()
 	st, err := g.StateDir().Stage(stage, true, g.stageOptions(), spec)
 	if err != nil {
-		return top, err
+		return top, 0, err
 	}
 	defer st.Close()
 	var prev []string
@@ -155,7 +159,7 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 			break
 		}
 		if err != nil {
-			return top, err
+			return top, 0, err
 		}
 		if row[0] == "" {
 			continue
@@ -167,18 +171,27 @@ func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, 
 			continue
 		}
 		if err := flush(); err != nil {
-			return top, err
+			return top, 0, err
 		}
 		prev = []string{row[0], row[1], row[2]}
 	}
 	if err := flush(); err != nil {
-		return top, err
+		return top, 0, err
 	}
-	return top, st.Finish()
+	return top, 0, st.Finish()
 }
 
-// upstreamSortMemory is the budget of scan upstream's sort of the names.
-const upstreamSortMemory = 16 << 20
+// upstreamSortMemory is the budget of scan upstream's sort of the names. Its
+// index of 10,900 rows a run, about 450 KiB of names, fills before the
+// arenas do: a run is one chunk (1 MiB) from some 11,000 names up, and the
+// two arenas hold two, at 10% of upstream (88k names, 4 MB of rows: 9 runs)
+// as at all of it (886k, 40 MB: some 80 runs, merged down to four before
+// they are read, at most 34 open at once: the budget's worth of readers;
+// the 77 of one merge held 9 MiB). At 16 MiB the arenas held one
+// chunk at 1%, four from 10% up, with indexes of 1 MiB each (scan upstream
+// alone: 24, 31 and 35 MiB resident at 1%, 10% and 100%); at 64 MiB, 20
+// MiB at full size (72 MiB resident).
+const upstreamSortMemory = 4 << 20
 
 // formatSerial writes a serial for a manifest: empty when unknown.
 func formatSerial(n int64) string {

@@ -97,3 +97,73 @@ func TestScanUpstreamOfABigIndexHoldsLittle(t *testing.T) {
 		t.Errorf("%d names in the manifest, want %d", n, names)
 	}
 }
+
+// indexServer serves an upstream index of n names, out of order.
+func indexServer(n int) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", sources.SimpleJSONType)
+		bw := bufio.NewWriter(w)
+		io.WriteString(bw, `{"meta":{"api-version":"1.1","_last-serial":9000000},"projects":[`)
+		for i := range n {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			fmt.Fprintf(bw, `{"name":"Project_%07d-x","_last-serial":%d}`, (i*7919)%n, 1000+i)
+		}
+		io.WriteString(bw, "]}")
+		bw.Flush()
+	}))
+}
+
+// TestScanUpstreamSortHoldsTheSameFrom1Percent: the sort of the names
+// holds as much for 1% of upstream's names as for 10% and for 400,000 (in
+// chunks of 1 MiB: within one), so scan upstream's memory does not grow
+// with upstream. Its 16 MiB budget held one chunk at 1% and four from 10%
+// up (with their indexes, 6 MiB more live heap: scan upstream alone was 24
+// MiB resident at 1%, 31 at 10%, 35 at all of them).
+func TestScanUpstreamSortHoldsTheSameFrom1Percent(t *testing.T) {
+	sizes := []int{8_863, 88_632, 400_000}
+	held := map[int]int64{}
+	for _, n := range sizes {
+		srv := indexServer(n)
+		dir := t.TempDir()
+		g := &Env{Mirror: Location{Path: dir}, State: filepath.Join(dir, "state"), Progress: "never", Stdout: io.Discard, Stderr: io.Discard}
+		_, h, err := sortUpstream(context.Background(), g, &http.Client{Timeout: time.Minute}, srv.URL, filepath.Join(dir, "tmp"), "scan upstream", pipeline.MustSpec("upstream"))
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := pipeline.NewState(g.State).Manifest("upstream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, prev := 0, ""
+		for {
+			row, err := m.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row[0] <= prev {
+				t.Fatalf("%d names: row %d: %q after %q", n, rows, row[0], prev)
+			}
+			prev = row[0]
+			rows++
+		}
+		m.Close()
+		if rows != n {
+			t.Fatalf("%d names: %d rows in the manifest", n, rows)
+		}
+		held[n] = h
+		t.Logf("%d names: the sort's arenas held at most %d KiB", n, h>>10)
+	}
+	least, most := held[sizes[0]], held[sizes[0]]
+	for _, h := range held {
+		least, most = min(least, h), max(most, h)
+	}
+	if most-least > 1<<20 {
+		t.Errorf("the sort's arenas held %d KiB for 8,863 names, %d KiB for 88,632 and %d KiB for 400,000: want the same within one chunk (1 MiB)", held[8_863]>>10, held[88_632]>>10, held[400_000]>>10)
+	}
+}
