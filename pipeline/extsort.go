@@ -110,14 +110,14 @@ func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 		fanIn: maxFanIn, width: maxFanIn, ncols: ncols, col: col, prefix: keyPrefix}
 }
 
-// WithFanIn sets the most runs the sorted rows are read from at once (at
-// least 1; maxFanIn by default): Sort merges more runs than that into fewer
+// WithFanIn sets the most runs the sorted rows are read from at once (1 to
+// MaxFanIn; maxFanIn by default): Sort merges more runs than that into fewer
 // first. Each open run holds about 120 KiB (an S2 reader and its buffers)
 // for as long as its reader is open, so a reader that stays open through a long stage (scan metadata's
 // listing) takes a few, at the cost of reading and writing some of the rows
 // once more. Call it before Sort.
 func (s *Sorter) WithFanIn(n int) *Sorter {
-	s.fanIn = min(max(n, 1), maxFanIn)
+	s.fanIn = min(max(n, 1), MaxFanIn)
 	return s
 }
 
@@ -605,6 +605,11 @@ var runWriters sync.Pool
 // the index: 13 s of user CPU with zstd runs, 9-10 with S2; the runs take
 // 1.7 times the disk, 373 MB against 215 at their most).
 const maxFanIn = 128
+
+// MaxFanIn is the most runs WithFanIn may read at once: a sort whose
+// arenas are let go before its final merge (plan's) can read more than
+// maxFanIn runs then, rather than merge some of them once more first.
+const MaxFanIn = 256
 
 // OpenRunBytes is about what one run holds while it is read (maxFanIn).
 const OpenRunBytes = 120 << 10

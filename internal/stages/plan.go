@@ -241,6 +241,10 @@ func swapPlan(g *Env, newDir string) error {
 	return errors.Join(os.RemoveAll(filepath.Join(g.State, "tmp", "retry")), os.RemoveAll(old), os.RemoveAll(newDir))
 }
 
+// planFanIn is the most runs plan's sort of the designated files reads in
+// its final merge: all of upstream's 175 or so, with room.
+const planFanIn = 224
+
 // planGCPercent is plan's GOGC.
 const planGCPercent = 20
 
@@ -351,11 +355,12 @@ func sortedDesignated(ctx context.Context, o joinOptions) (pipeline.RowReader, e
 	// five sixteenths of --memory: runs of 48 MiB at the default, in a pool
 	// of 60 MiB that 1% of the index fills already (its rows take 66 MiB of
 	// chunks), so plan holds as much at 1% as at 100%; all of PyPI spills
-	// about 175 runs, of which the first 48 are merged into one before the
-	// final merge of 128 (120 KiB a run open: 15 MiB). Three eighths (a pool
+	// about 175 runs, all read by one final merge (120 KiB a run open: 21
+	// MiB, once the pool is let go); with a fan-in of 128 the first 48 were
+	// merged once more first, 17 s of CPU at full size. Three eighths (a pool
 	// of 72 MiB) was just more than 1% fills: plan alone peaked at 130 MiB
 	// at 1% and 138 at 10% (with 5/16: 122 and 129).
-	s := pipeline.NewSorter(o.tmp, o.memory*5/16, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix)
+	s := pipeline.NewSorter(o.tmp, o.memory*5/16, pipeline.DColumns, pipeline.DPath).WithPrefix(pathPrefix).WithFanIn(planFanIn)
 	if err := pipeline.TagRemoved(d, removed, cancellable(ctx, s.Add)); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
