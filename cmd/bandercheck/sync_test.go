@@ -129,7 +129,7 @@ func TestSyncKilledAtEveryPoint(t *testing.T) {
 			}
 			if removing {
 				if got := treeManifest(t, mirror); got != wantRemoved {
-					t.Errorf("the tree differs from an uninterrupted sync's:\n%s", manifestDiff(got, wantRemoved))
+					t.Errorf("the tree differs from an uninterrupted sync's:\n%s", goldentree.LineDiff(got, wantRemoved, "killed runs only:  ", "uninterrupted only:"))
 				}
 				for _, p := range []string{"web/json/removed-later", "web/pypi/removed-later", "web/simple/removed-later"} {
 					if _, err := os.Stat(filepath.Join(mirror, p)); !os.IsNotExist(err) {
@@ -265,23 +265,6 @@ func treeManifest(t *testing.T, mirror string) string {
 		t.Fatal(err)
 	}
 	return tree.Manifest()
-}
-
-// manifestDiff lists the lines of two manifests that only one has.
-func manifestDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	var out []string
-	for _, l := range g {
-		if !slices.Contains(w, l) {
-			out = append(out, "killed runs only:    "+l)
-		}
-	}
-	for _, l := range w {
-		if !slices.Contains(g, l) {
-			out = append(out, "uninterrupted only: "+l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // diffLines reads a diff file: its paths relative to mirror, sorted.

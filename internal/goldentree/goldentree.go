@@ -278,3 +278,28 @@ func firstDiff(got, want []byte) string {
 
 // ErrNoGolden is returned when a golden folder is missing.
 var ErrNoGolden = errors.New("no golden tree: run testdata/golden/generate.sh")
+
+// LineDiff lists the lines only one of two manifests has, each after its
+// side's label: got's in got's order, then want's.
+func LineDiff(got, want, gotLabel, wantLabel string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	g, w := in(got), in(want)
+	var out []string
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			out = append(out, gotLabel+" "+l)
+		}
+	}
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			out = append(out, wantLabel+" "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

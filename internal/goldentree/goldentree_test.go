@@ -61,3 +61,14 @@ func TestRecordLoadAndDiff(t *testing.T) {
 		t.Error("ignoreModes still reports status's mode")
 	}
 }
+
+// TestLineDiff: the lines only one side has, got's first, each labelled;
+// nothing for equal manifests.
+func TestLineDiff(t *testing.T) {
+	if d := LineDiff("a\nb\nc", "a\nb\nc", "ours:", "theirs:"); d != "" {
+		t.Errorf("equal manifests: %q", d)
+	}
+	if d, want := LineDiff("a\nx\nc\ny", "a\nc\nz", "ours:", "theirs:"), "ours: x\nours: y\ntheirs: z"; d != want {
+		t.Errorf("LineDiff = %q, want %q", d, want)
+	}
+}

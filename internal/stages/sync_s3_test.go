@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/bandercheck/bandercheck/internal/fakepypi"
+	"github.com/bandercheck/bandercheck/internal/goldentree"
 	"github.com/bandercheck/bandercheck/internal/s3proxy"
 	"github.com/bandercheck/bandercheck/internal/testutil"
 	"github.com/bandercheck/bandercheck/pipeline"
@@ -62,7 +63,7 @@ func TestSyncWritesBandersnatchsS3Layout(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got := bucketManifest(t, client, "golden", name); got != string(want) {
-					t.Errorf("step %d: the bucket differs from bandersnatch's:\n%s", step, lineDiff(got, string(want)))
+					t.Errorf("step %d: the bucket differs from bandersnatch's:\n%s", step, goldentree.LineDiff(got, string(want), "ours:          ", "bandersnatch's:"))
 				}
 			}
 		})
@@ -107,23 +108,6 @@ func bucketManifest(t *testing.T, c *s3.Client, bucket, prefix string) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n") + "\n"
-}
-
-// lineDiff shows the lines only one side has.
-func lineDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	var out []string
-	for _, l := range g {
-		if !slices.Contains(w, l) {
-			out = append(out, "ours:          "+l)
-		}
-	}
-	for _, l := range w {
-		if !slices.Contains(g, l) {
-			out = append(out, "bandersnatch's: "+l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // TestSyncOnS3RefusedPageIsAProblemRow sends a sync's uploads through a
@@ -199,7 +183,7 @@ func TestSyncOnS3RefusedPageIsAProblemRow(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := bucketManifest(t, client, "golden", prefix); got != string(want) {
-				t.Errorf("after the second sync the bucket differs from bandersnatch's:\n%s", lineDiff(got, string(want)))
+				t.Errorf("after the second sync the bucket differs from bandersnatch's:\n%s", goldentree.LineDiff(got, string(want), "ours:          ", "bandersnatch's:"))
 			}
 		})
 	}

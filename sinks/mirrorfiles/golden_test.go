@@ -217,33 +217,9 @@ func TestGoldenTrees(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got := s.s3Manifest(); got != string(want) {
-					t.Errorf("step %d on S3:\n%s", step, lineDiff(got, string(want)))
+					t.Errorf("step %d on S3:\n%s", step, goldentree.LineDiff(got, string(want), "ours only:  ", "golden only:"))
 				}
 			}
 		})
 	}
-}
-
-// lineDiff lists the lines only one side has.
-func lineDiff(got, want string) string {
-	g, w := map[string]bool{}, map[string]bool{}
-	for _, l := range strings.Split(got, "\n") {
-		g[l] = true
-	}
-	for _, l := range strings.Split(want, "\n") {
-		w[l] = true
-	}
-	var out []string
-	for l := range g {
-		if !w[l] {
-			out = append(out, "ours only:   "+l)
-		}
-	}
-	for l := range w {
-		if !g[l] {
-			out = append(out, "golden only: "+l)
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n")
 }
