@@ -107,11 +107,11 @@ func NewSorter(dir string, memory int64, ncols, col int) *Sorter {
 	m := max(int(memory), 1<<16)
 	pool := m * 3 / 4
 	return &Sorter{dir: dir, memory: m, pool: pool, chunk: max(min(arenaChunk, pool*4/5), 1<<12),
-		fanIn: maxFanIn, width: maxFanIn, ncols: ncols, col: col, prefix: keyPrefix}
+		fanIn: defaultFanIn, width: defaultFanIn, ncols: ncols, col: col, prefix: keyPrefix}
 }
 
 // WithFanIn sets the most runs the sorted rows are read from at once (1 to
-// MaxFanIn; maxFanIn by default): Sort merges more runs than that into fewer
+// MaxFanIn; defaultFanIn by default): Sort merges more runs than that into fewer
 // first. Each open run holds about 120 KiB (an S2 reader and its buffers)
 // for as long as its reader is open, so a reader that stays open through a long stage (scan metadata's
 // listing) takes a few, at the cost of reading and writing some of the rows
@@ -122,12 +122,12 @@ func (s *Sorter) WithFanIn(n int) *Sorter {
 }
 
 // WithMergeWidth sets the most runs merged at once when more than the
-// fan-in are merged down (2 to maxFanIn; maxFanIn by default): each holds
+// fan-in are merged down (2 to defaultFanIn; defaultFanIn by default): each holds
 // about OpenRunBytes while it is read, so a sort of a small budget that
 // spills many runs keeps its merges to its budget, at the cost of merging
 // some rows more than once. Call it before Sort.
 func (s *Sorter) WithMergeWidth(n int) *Sorter {
-	s.width = min(max(n, 2), maxFanIn)
+	s.width = min(max(n, 2), defaultFanIn)
 	return s
 }
 
@@ -431,13 +431,12 @@ func (s *Sorter) dropArenas() {
 
 // mergeDown merges runs until at most fanIn are left, reading and writing
 // again only as many runs as that takes (the first ones, though the short
-// last run would be cheaper to rewrite): each merge takes consecutive runs (so that
-// input order among equal keys holds) that have not been merged yet, as
-// many as take the count down to fanIn, at most maxFanIn (the arenas are
-// let go by then). Merging every run in groups
-// of maxFanIn read and wrote all of plan's rows again at full size (147
-// runs) where 20 runs merged were enough. A merge opens at most the
-// sorter's merge width (WithMergeWidth).
+// last run would be cheaper to rewrite): each merge takes consecutive runs
+// (so that input order among equal keys holds) that have not been merged
+// yet, as many as take the count down to fanIn, at most the sorter's merge
+// width (WithMergeWidth; the arenas are let go by then). Merging every run
+// in groups of 128 read and wrote all of plan's rows again at full size
+// (147 runs) where 20 runs merged were enough.
 func (s *Sorter) mergeDown() error {
 	start := 0
 	for len(s.runs) > s.fanIn {
@@ -596,22 +595,22 @@ const runBlock = 64 << 10
 // runWriters are the S2 writers of sort runs, reused.
 var runWriters sync.Pool
 
-// maxFanIn is the most runs merged at once (each open run holds about
-// 120 KiB: an S2 reader of 64 KiB blocks and a 32 KiB file buffer, so 128
+// defaultFanIn is the most runs merged at once, unless WithFanIn or
+// WithMergeWidth set another (each open run holds about 120 KiB: an S2 reader of 64 KiB blocks and a 32 KiB file buffer, so 128
 // hold 15 MiB; with zstd, 350 KiB, 45 MiB). More runs are merged first
 // (mergeDown), into the place of the first, so that input order among
 // equal keys holds. Run files are S2, not zstd: a run is written while the
 // next arena fills, and zstd's writer was the slower side (plan at 10% of
 // the index: 13 s of user CPU with zstd runs, 9-10 with S2; the runs take
 // 1.7 times the disk, 373 MB against 215 at their most).
-const maxFanIn = 128
+const defaultFanIn = 128
 
 // MaxFanIn is the most runs WithFanIn may read at once: a sort whose
 // arenas are let go before its final merge (plan's) can read more than
-// maxFanIn runs then, rather than merge some of them once more first.
+// defaultFanIn runs then, rather than merge some of them once more first.
 const MaxFanIn = 256
 
-// OpenRunBytes is about what one run holds while it is read (maxFanIn).
+// OpenRunBytes is about what one run holds while it is read.
 const OpenRunBytes = 120 << 10
 
 // mergeRuns merges the runs of group, in order, into group[0] and removes

@@ -234,7 +234,7 @@ func TestMergeDownKeepsToItsWidth(t *testing.T) {
 	}
 }
 
-// TestSortReadsMoreThan128RunsWhenAsked: a fan-in above maxFanIn, for a
+// TestSortReadsMoreThan128RunsWhenAsked: a fan-in above defaultFanIn, for a
 // sort whose arenas are let go before its final merge (plan's), reads all
 // its runs at once instead of merging the first ones again. Capped at 128,
 // plan's 175 runs at full size had 48 merged once more first (17 s of CPU).
@@ -260,8 +260,8 @@ func TestSortReadsMoreThan128RunsWhenAsked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rr.Close()
-	if runs <= maxFanIn || runs > 200 {
-		t.Fatalf("%d runs: the test wants between %d and 200", runs, maxFanIn+1)
+	if runs <= defaultFanIn || runs > 200 {
+		t.Fatalf("%d runs: the test wants between %d and 200", runs, defaultFanIn+1)
 	}
 	if s.widest != 0 || len(rr.(*mergeRows).all) != runs {
 		t.Errorf("%d runs: %d merged first (at most %d at once), %d read by the final merge; want none merged first", runs, runs-len(rr.(*mergeRows).all), s.widest, len(rr.(*mergeRows).all))

@@ -36,8 +36,8 @@ func TestSorterMatchesStableSort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(s.runs) > maxFanIn {
-				t.Errorf("%d runs spilled, %d merged at once: more than %d", spilled, len(s.runs), maxFanIn)
+			if len(s.runs) > defaultFanIn {
+				t.Errorf("%d runs spilled, %d merged at once: more than %d", spilled, len(s.runs), defaultFanIn)
 			}
 			if files, _ := os.ReadDir(s.runDir); s.runDir != "" && len(files) != len(s.runs) {
 				t.Errorf("%d run files left for %d runs", len(files), len(s.runs))
@@ -64,7 +64,7 @@ func TestSorterMatchesStableSort(t *testing.T) {
 			if runtime.NumGoroutine() > before {
 				t.Errorf("goroutines leaked: %d before, %d after", before, runtime.NumGoroutine())
 			}
-			if tc.memory < 1<<20 && tc.rows > 0 && spilled < 2 || tc.rows == 300000 && spilled <= maxFanIn {
+			if tc.memory < 1<<20 && tc.rows > 0 && spilled < 2 || tc.rows == 300000 && spilled <= defaultFanIn {
 				t.Errorf("expected more runs with a small budget, got %d", spilled)
 			}
 		})
@@ -140,7 +140,7 @@ func TestMergeHoldsLittlePerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	runs := int64(len(s.runs) + 1) // and the one Sort spills
-	if runs < 60 || runs > maxFanIn {
+	if runs < 60 || runs > defaultFanIn {
 		t.Fatalf("%d runs: the test wants many runs in one merge", runs)
 	}
 	var before, after runtime.MemStats
