@@ -28,20 +28,7 @@ import (
 // process's.
 func TestScanUpstreamOfABigIndexHoldsLittle(t *testing.T) {
 	const names = 400_000
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", sources.SimpleJSONType)
-		bw := bufio.NewWriter(w)
-		io.WriteString(bw, `{"meta":{"api-version":"1.1","_last-serial":9000000},"projects":[`)
-		for i := range names {
-			if i > 0 {
-				bw.WriteByte(',')
-			}
-			// a spread of first letters, out of order, as upstream's are
-			fmt.Fprintf(bw, `{"name":"Project_%07d-x","_last-serial":%d}`, (i*7919)%names, 1000+i)
-		}
-		io.WriteString(bw, "]}")
-		bw.Flush()
-	}))
+	srv := indexServer(names)
 	defer srv.Close()
 	dir := t.TempDir()
 	g := &Env{Mirror: Location{Path: dir}, State: filepath.Join(dir, "state"), Progress: "never", Stdout: io.Discard, Stderr: io.Discard}
@@ -74,13 +61,20 @@ func TestScanUpstreamOfABigIndexHoldsLittle(t *testing.T) {
 	if grew > 20<<20 {
 		t.Errorf("scan upstream of %d names: heap grew by %d MiB, want at most 20", names, grew>>20)
 	}
-	m, err := pipeline.NewState(g.State).Manifest("upstream")
+	wantSortedUpstream(t, g.State, names)
+}
+
+// wantSortedUpstream fails unless STATE's upstream manifest holds n names,
+// each once, in order.
+func wantSortedUpstream(t *testing.T, state string, n int) {
+	t.Helper()
+	m, err := pipeline.NewState(state).Manifest("upstream")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	n, prev := 0, ""
-	for ; ; n++ {
+	rows, prev := 0, ""
+	for ; ; rows++ {
 		row, err := m.Next()
 		if err == io.EOF {
 			break
@@ -89,16 +83,17 @@ func TestScanUpstreamOfABigIndexHoldsLittle(t *testing.T) {
 			t.Fatal(err)
 		}
 		if row[0] <= prev {
-			t.Fatalf("row %d: %q after %q", n, row[0], prev)
+			t.Fatalf("%d names: row %d: %q after %q", n, rows, row[0], prev)
 		}
 		prev = row[0]
 	}
-	if n != names {
-		t.Errorf("%d names in the manifest, want %d", n, names)
+	if rows != n {
+		t.Fatalf("%d names: %d rows in the manifest", n, rows)
 	}
 }
 
-// indexServer serves an upstream index of n names, out of order.
+// indexServer serves an upstream index of n names, out of order (a spread
+// of first letters, as upstream's are).
 func indexServer(n int) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", sources.SimpleJSONType)
@@ -133,29 +128,7 @@ func TestScanUpstreamSortHoldsTheSameFrom1Percent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := pipeline.NewState(g.State).Manifest("upstream")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, prev := 0, ""
-		for {
-			row, err := m.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if row[0] <= prev {
-				t.Fatalf("%d names: row %d: %q after %q", n, rows, row[0], prev)
-			}
-			prev = row[0]
-			rows++
-		}
-		m.Close()
-		if rows != n {
-			t.Fatalf("%d names: %d rows in the manifest", n, rows)
-		}
+		wantSortedUpstream(t, g.State, n)
 		held[n] = h
 		t.Logf("%d names: the sort's arenas held at most %d KiB", n, h>>10)
 	}
