@@ -322,19 +322,30 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 			return p.presentResult(obj), nil
 		}
 	}
-	ok, err := p.se.store.Present(ctx, w.Key, w.Size, w.SHA256)
-	if err != nil {
-		return "", err
-	}
-	if ok {
-		if p.se.conf.S3 || p.se.run.WrittenSince.IsZero() {
-			return "present", nil // (an S3 object has no ctime)
-		}
-		obj, err := p.se.store.Stat(ctx, w.Key)
+	if op, ok := p.se.store.(store.ObjectPresenter); ok && !p.se.conf.S3 && !p.se.run.WrittenSince.IsZero() {
+		// the file's ctime from the descriptor Present read it through
+		obj, ok, err := op.PresentObject(ctx, w.Key, w.Size, w.SHA256)
 		if err != nil {
-			return "present", nil
+			return "", err
 		}
-		return p.presentResult(obj), nil
+		if ok {
+			return p.presentResult(obj), nil
+		}
+	} else {
+		ok, err := p.se.store.Present(ctx, w.Key, w.Size, w.SHA256)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			if p.se.conf.S3 || p.se.run.WrittenSince.IsZero() {
+				return "present", nil // (an S3 object has no ctime)
+			}
+			obj, err := p.se.store.Stat(ctx, w.Key)
+			if err != nil {
+				return "present", nil
+			}
+			return p.presentResult(obj), nil
+		}
 	}
 	if _, err := p.fetch.Fetch(ctx, p.se.store, w); err != nil {
 		return "", err

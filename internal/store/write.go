@@ -31,6 +31,14 @@ type Linker interface {
 	Symlink(ctx context.Context, key, target string) error
 }
 
+// ObjectPresenter is a Writer whose Present can also tell what it found
+// (POSIX: from the file it read, one lookup fewer than a Stat after it).
+type ObjectPresenter interface {
+	// PresentObject is Present; when the file is present, obj describes
+	// it as Stat would.
+	PresentObject(ctx context.Context, key string, size int64, sum string) (obj Object, present bool, err error)
+}
+
 // Upload is a file being written; it becomes visible only on Commit.
 type Upload interface {
 	io.Writer

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -200,6 +201,17 @@ func (d *Store) Present(ctx context.Context, key string, size int64, sum string)
 	w, err := d.writer()
 	if err != nil {
 		return false, err
+	}
+	_, ok, err := w.present(key, size, sum)
+	return ok, err
+}
+
+// PresentObject implements store.ObjectPresenter: Present, and when the
+// file is there, what it is (as Stat tells it) from the descriptor it read.
+func (d *Store) PresentObject(ctx context.Context, key string, size int64, sum string) (store.Object, bool, error) {
+	w, err := d.writer()
+	if err != nil {
+		return store.Object{}, false, err
 	}
 	return w.present(key, size, sum)
 }
@@ -503,34 +515,79 @@ func isSinkFailure(err error) bool {
 		errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EIO)
 }
 
-func (d *dirWriter) present(key string, size int64, sum string) (bool, error) {
+func (d *dirWriter) present(key string, size int64, sum string) (store.Object, bool, error) {
 	dir, rel, err := d.locate(key)
 	if err != nil {
-		return false, nil
+		return store.Object{}, false, nil
 	}
+	// the file itself in one call, no link on the way followed
+	fd, err := openBeneath(dir.Fd(), rel)
+	if err == unix.ENOSYS { // a kernel before 5.6
+		return d.presentWalk(dir, key, rel, size, sum)
+	}
+	if err != nil {
+		if err == unix.ENOSPC || err == unix.EROFS || err == unix.EDQUOT || err == unix.EIO {
+			return store.Object{}, false, fmt.Errorf("read %s: %w", key, err)
+		}
+		return store.Object{}, false, nil // missing, a link, not a regular file: fetch (and refuse to install) it
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || size >= 0 && st.Size != size {
+		return store.Object{}, false, nil
+	}
+	o := store.Object{Key: key, Size: st.Size, Modified: time.Unix(st.Mtim.Unix()), Kind: store.Regular,
+		Inode: st.Ino, Changed: time.Unix(st.Ctim.Unix())}
+	if sum == "" {
+		return o, true, nil
+	}
+	h := sha256.New()
+	buf := presentBufs.Get().(*[]byte)
+	defer presentBufs.Put(buf)
+	for {
+		n, err := unix.Read(fd, *buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return store.Object{}, false, nil
+		}
+		if n == 0 {
+			break
+		}
+		h.Write((*buf)[:n])
+	}
+	return o, hex.EncodeToString(h.Sum(nil)) == sum, nil
+}
+
+// presentWalk is present where openat2 is missing: the file opened by
+// walking its folders one by one, never following a link either.
+func (d *dirWriter) presentWalk(dir *safefs.Dir, key, rel string, size int64, sum string) (store.Object, bool, error) {
 	f, err := dir.OpenFile(rel)
 	if err != nil {
 		if isSinkFailure(err) && !errors.Is(err, os.ErrPermission) {
-			return false, fmt.Errorf("read %s: %w", key, err)
+			return store.Object{}, false, fmt.Errorf("read %s: %w", key, err)
 		}
-		return false, nil // missing, a link, not a regular file: fetch (and refuse to install) it
+		return store.Object{}, false, nil
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || size >= 0 && fi.Size() != size {
-		return false, nil
+		return store.Object{}, false, nil
 	}
+	o := store.Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Kind: store.Regular}
+	o.Inode, o.Changed = inodeOf(fi)
 	if sum == "" {
-		return true, nil
+		return o, true, nil
 	}
 	h := sha256.New()
 	buf := presentBufs.Get().(*[]byte)
 	defer presentBufs.Put(buf)
 	// (through a plain Reader: *os.File's WriteTo would take a buffer of its own)
 	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf); err != nil {
-		return false, nil
+		return store.Object{}, false, nil
 	}
-	return hex.EncodeToString(h.Sum(nil)) == sum, nil
+	return o, hex.EncodeToString(h.Sum(nil)) == sum, nil
 }
 
 // presentBufs are present's read buffers: a sync checks every file of each
