@@ -310,6 +310,16 @@ func (d *Dir) CreateTemp(prefix, suffix string) (*os.File, string, error) {
 // for a folder no one else can enter, where perm is what the file will have
 // once renamed out of it.
 func (d *Dir) CreateTempMode(prefix, suffix string, perm uint32) (*os.File, string, error) {
+	fd, name, err := d.CreateTempFd(prefix, suffix, perm)
+	if err != nil {
+		return nil, "", err
+	}
+	return os.NewFile(uintptr(fd), d.name+"/"+name), name, nil
+}
+
+// CreateTempFd is CreateTempMode giving the bare descriptor, open for
+// writing, which the caller closes (no *os.File: one fcntl fewer).
+func (d *Dir) CreateTempFd(prefix, suffix string, perm uint32) (int, string, error) {
 	for range 10 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -319,11 +329,11 @@ func (d *Dir) CreateTempMode(prefix, suffix string, perm uint32) (*os.File, stri
 			continue
 		}
 		if err != nil {
-			return nil, "", &os.PathError{Op: "create", Path: d.name + "/" + name, Err: err}
+			return -1, "", &os.PathError{Op: "create", Path: d.name + "/" + name, Err: err}
 		}
-		return os.NewFile(uintptr(fd), d.name+"/"+name), name, nil
+		return fd, name, nil
 	}
-	return nil, "", fmt.Errorf("create a temporary file in %s: no free name", d.name)
+	return -1, "", fmt.Errorf("create a temporary file in %s: no free name", d.name)
 }
 
 // Fd is the folder's descriptor, for *at calls on entries directly in it.
@@ -360,16 +370,34 @@ func (d *Dir) SymlinkTemp(target, prefix string) (string, error) {
 }
 
 func (d *Dir) install(src *Dir, from, rel string, replaceLink bool) error {
-	dir, base := split(rel)
+	dir, _ := split(rel)
 	parent, err := d.MkdirAll(dir)
 	if err != nil {
 		return err
 	}
 	defer parent.Close()
-	// a new file in one call: renamed only when nothing is there
-	err = renameNoReplace(src.fd, from, parent.fd, base)
-	if err != unix.EEXIST && err != unix.EINVAL && err != unix.ENOSYS {
-		return d.renameErr(rel, err)
+	_, err = d.installIn(parent, src, from, rel, replaceLink, false)
+	return err
+}
+
+// InstallIn is Install into parent, rel's folder below d, which the caller
+// holds open (made with MkdirAll): several files of one folder cost one
+// open of it. With lookFirst the target is looked at before the rename (a
+// page written again is there already: one call fewer than a refused
+// new-file rename); replaced tells whether a file was there, for the next
+// file of the folder.
+func (d *Dir) InstallIn(parent, src *Dir, from, rel string, lookFirst bool) (replaced bool, err error) {
+	return d.installIn(parent, src, from, rel, false, lookFirst)
+}
+
+func (d *Dir) installIn(parent, src *Dir, from, rel string, replaceLink, lookFirst bool) (bool, error) {
+	_, base := split(rel)
+	if !lookFirst {
+		// a new file in one call: renamed only when nothing is there
+		err := renameNoReplace(src.fd, from, parent.fd, base)
+		if err != unix.EEXIST && err != unix.EINVAL && err != unix.ENOSYS {
+			return false, d.renameErr(rel, err)
+		}
 	}
 	for {
 		st, err := parent.Lstat(base)
@@ -381,15 +409,15 @@ func (d *Dir) install(src *Dir, from, rel string, replaceLink bool) error {
 			if err == unix.EINVAL || err == unix.ENOSYS {
 				err = unix.Renameat(src.fd, from, parent.fd, base) // no RENAME_NOREPLACE here
 			}
-			return d.renameErr(rel, err)
+			return false, d.renameErr(rel, err)
 		}
 		if err != nil {
-			return &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
+			return false, &os.PathError{Op: "stat", Path: d.show(rel), Err: err}
 		}
 		if what := kindOf(st.Mode); what != "" && !(replaceLink && uint32(st.Mode)&unix.S_IFMT == unix.S_IFLNK) {
-			return &NotFollowedError{Path: d.show(rel), What: what}
+			return false, &NotFollowedError{Path: d.show(rel), What: what}
 		}
-		return d.renameErr(rel, unix.Renameat(src.fd, from, parent.fd, base))
+		return true, d.renameErr(rel, unix.Renameat(src.fd, from, parent.fd, base))
 	}
 }
 

@@ -361,7 +361,21 @@ func (p *projectSyncer) download(ctx context.Context, d mirrorfiles.Download) (s
 // project), and index.* become links to them.
 func (p *projectSyncer) writePages(ctx context.Context, proj *mirrorfiles.Project, indexSerial int64, written []string) ([]string, error) {
 	if p.se.opts.KeepIndexVersions == 0 {
-		for _, out := range proj.Pages() {
+		pages := proj.Pages()
+		if fw, ok := p.se.store.(store.FilesWriter); ok { // (POSIX) the project's folder opened once
+			files := make([]store.File, len(pages))
+			for i, out := range pages {
+				files[i] = store.File{Key: out.Path, Data: out.Data, Meta: store.Meta{Mode: out.Mode, Deferred: true}}
+			}
+			if err := fw.WriteFiles(ctx, files); err != nil {
+				return written, err
+			}
+			for _, out := range pages {
+				written = append(written, out.Path)
+			}
+			return written, nil
+		}
+		for _, out := range pages {
 			if err := writeDeferred(ctx, p.se.store, out); err != nil {
 				return written, err
 			}

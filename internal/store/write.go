@@ -39,6 +39,22 @@ type ObjectPresenter interface {
 	PresentObject(ctx context.Context, key string, size int64, sum string) (obj Object, present bool, err error)
 }
 
+// File is a whole file to write, for FilesWriter.
+type File struct {
+	Key  string
+	Data []byte
+	Meta Meta
+}
+
+// FilesWriter is a Writer that writes several whole files at once (POSIX:
+// a project's pages through one open of their folder).
+type FilesWriter interface {
+	// WriteFiles writes each file at its key, in order, as Create, Write and
+	// Commit would: each visible only when complete. It stops at the first
+	// failure, naming its key; the files before it are in place.
+	WriteFiles(ctx context.Context, files []File) error
+}
+
 // Upload is a file being written; it becomes visible only on Commit.
 type Upload interface {
 	io.Writer

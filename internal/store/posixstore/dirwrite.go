@@ -253,7 +253,7 @@ func (d *dirWriter) locate(key string) (*safefs.Dir, string, error) {
 type dirUpload struct {
 	d      *dirWriter
 	dir    *safefs.Dir // where the temporary file is
-	f      *os.File
+	fd     int         // the temporary file, open for writing (-1 once closed)
 	name   string
 	key    string
 	target *safefs.Dir
@@ -263,6 +263,14 @@ type dirUpload struct {
 }
 
 func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
+	u, err := d.createUpload(key, meta)
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (d *dirWriter) createUpload(key string, meta store.Meta) (*dirUpload, error) {
 	target, rel, err := d.locate(key)
 	if err != nil {
 		return nil, err
@@ -274,24 +282,24 @@ func (d *dirWriter) create(key string, meta store.Meta) (store.Upload, error) {
 		return nil, classify(key, err)
 	}
 	perm := modeOf(meta)
-	createTemp := func(sd stagingDir) (*os.File, string, bool, error) {
+	createTemp := func(sd stagingDir) (int, string, bool, error) {
 		if m, ok := sd.dir.Umask(); ok && sd.private && m&perm == 0 {
-			f, name, err := sd.dir.CreateTempMode(".bandercheck-", ".tmp", perm)
-			return f, name, false, err
+			fd, name, err := sd.dir.CreateTempFd(".bandercheck-", ".tmp", perm)
+			return fd, name, false, err
 		}
-		f, name, err := sd.dir.CreateTemp(".bandercheck-", ".tmp") // 0600 until Commit
-		return f, name, true, err
+		fd, name, err := sd.dir.CreateTempFd(".bandercheck-", ".tmp", 0o600) // 0600 until Commit
+		return fd, name, true, err
 	}
-	f, name, chmod, err := createTemp(sd)
+	fd, name, chmod, err := createTemp(sd)
 	if errors.Is(err, unix.ENOENT) { // the staging folder went: make it again
 		if sd, err = d.restage(target, sd.dir); err == nil {
-			f, name, chmod, err = createTemp(sd)
+			fd, name, chmod, err = createTemp(sd)
 		}
 	}
 	if err != nil {
 		return nil, classify(key, err)
 	}
-	return &dirUpload{d: d, dir: sd.dir, f: f, name: name, key: key, target: target, rel: rel, meta: meta, chmod: chmod}, nil
+	return &dirUpload{d: d, dir: sd.dir, fd: fd, name: name, key: key, target: target, rel: rel, meta: meta, chmod: chmod}, nil
 }
 
 func splitKey(key string) (string, string) {
@@ -301,7 +309,28 @@ func splitKey(key string) (string, string) {
 	return "", key
 }
 
-func (u *dirUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
+// Write writes p whole to the temporary file (on the bare descriptor: an
+// *os.File would cost an fcntl to set up).
+func (u *dirUpload) Write(p []byte) (int, error) {
+	if u.fd < 0 {
+		return 0, fmt.Errorf("write %s: %w", u.key, os.ErrClosed)
+	}
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(u.fd, p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &os.PathError{Op: "write", Path: u.dir.Name() + "/" + u.name, Err: err}
+		}
+		if m == 0 {
+			return n, &os.PathError{Op: "write", Path: u.dir.Name() + "/" + u.name, Err: io.ErrShortWrite}
+		}
+		n += m
+	}
+	return n, nil
+}
 
 // modeOf is the permissions a file gets: meta.Mode, or 0644.
 func modeOf(meta store.Meta) uint32 {
@@ -312,22 +341,32 @@ func modeOf(meta store.Meta) uint32 {
 }
 
 func (u *dirUpload) Commit(ctx context.Context) error {
+	return u.commit(func() error { return u.target.Install(u.dir, u.name, u.rel) })
+}
+
+// commit completes the temporary file (mode, fsync unless Deferred, its
+// date), closes it, and puts it in place with install.
+func (u *dirUpload) commit(install func() error) error {
+	if u.fd < 0 {
+		return fmt.Errorf("commit %s: %w", u.key, os.ErrClosed)
+	}
 	var err error
 	if u.chmod {
-		err = u.f.Chmod(os.FileMode(modeOf(u.meta)))
+		err = fchmod(u.fd, modeOf(u.meta))
 	}
 	if err == nil && !u.meta.Deferred {
-		err = u.f.Sync()
+		err = fsync(u.fd)
 	}
-	if cerr := u.f.Close(); err == nil {
-		err = cerr
+	if cerr := unix.Close(u.fd); err == nil && cerr != nil {
+		err = &os.PathError{Op: "close", Path: u.dir.Name() + "/" + u.name, Err: cerr}
 	}
+	u.fd = -1
 	if err == nil && !u.meta.Uploaded.IsZero() {
 		ts := unix.NsecToTimespec(u.meta.Uploaded.UnixNano())
 		err = u.dir.Chtimes(u.name, [2]unix.Timespec{ts, ts})
 	}
 	if err == nil {
-		err = u.target.Install(u.dir, u.name, u.rel)
+		err = install()
 	}
 	if err != nil {
 		_ = unix.Unlinkat(u.dir.Fd(), u.name, 0)
@@ -337,10 +376,91 @@ func (u *dirUpload) Commit(ctx context.Context) error {
 }
 
 func (u *dirUpload) Abort() error {
-	_ = u.f.Close()
+	if u.fd >= 0 {
+		_ = unix.Close(u.fd)
+		u.fd = -1
+	}
 	err := unix.Unlinkat(u.dir.Fd(), u.name, 0)
 	if err != nil && err != unix.ENOENT {
 		return fmt.Errorf("discard the download of %s: %w", u.key, err)
+	}
+	return nil
+}
+
+// fchmod and fsync retry when a signal interrupts them.
+func fchmod(fd int, mode uint32) error {
+	for {
+		err := unix.Fchmod(fd, mode)
+		if err != unix.EINTR {
+			return wrapErrno("chmod", err)
+		}
+	}
+}
+
+func fsync(fd int) error {
+	for {
+		err := unix.Fsync(fd)
+		if err != unix.EINTR {
+			return wrapErrno("fsync", err)
+		}
+	}
+}
+
+func wrapErrno(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return os.NewSyscallError(op, err)
+}
+
+// WriteFiles implements store.FilesWriter: each file is written as Create,
+// Write and Commit would write it, in order, and the folder of a run of
+// files that share one is opened once for all of them; once a file of it
+// was found in place, the next are looked at before they are renamed (a
+// project's pages written again).
+func (d *Store) WriteFiles(ctx context.Context, files []store.File) error {
+	w, err := d.writer()
+	if err != nil {
+		return err
+	}
+	var parent *safefs.Dir
+	var parentOf *safefs.Dir // the held folder parent is below
+	parentRel, lookFirst := "", false
+	defer func() {
+		if parent != nil {
+			parent.Close()
+		}
+	}()
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		u, err := w.createUpload(f.Key, f.Meta)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", f.Key, err)
+		}
+		if _, err := u.Write(f.Data); err != nil {
+			return errors.Join(fmt.Errorf("write %s: %w", f.Key, err), u.Abort())
+		}
+		dir, _ := splitKey(u.rel)
+		if parent == nil || parentOf != u.target || parentRel != dir {
+			if parent != nil {
+				parent.Close()
+				parent = nil
+			}
+			p, err := u.target.MkdirAll(dir)
+			if err != nil {
+				return errors.Join(fmt.Errorf("write %s: %w", f.Key, classify(f.Key, err)), u.Abort())
+			}
+			parent, parentOf, parentRel, lookFirst = p, u.target, dir, false
+		}
+		if err := u.commit(func() error {
+			replaced, err := u.target.InstallIn(parent, u.dir, u.name, u.rel, lookFirst)
+			lookFirst = replaced
+			return err
+		}); err != nil {
+			return fmt.Errorf("write %s: %w", f.Key, err)
+		}
 	}
 	return nil
 }
