@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -46,78 +47,151 @@ const maxDepth = 900
 
 // ParseJSON reads one JSON document whole (nothing may follow it).
 func ParseJSON(doc []byte) (*Value, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(doc), jsontext.AllowDuplicateNames(true))
-	v, err := parseValue(dec, 0)
+	p := parsers.Get().(*parser)
+	defer p.release()
+	// from a bytes.Buffer the decoder reads doc in place, with no copy
+	p.dec.Reset(bytes.NewBuffer(doc), jsontext.AllowDuplicateNames(true))
+	v, err := p.value(0)
 	if err != nil {
 		return nil, fmt.Errorf("parse the document: %w", err)
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := p.dec.ReadToken(); err != io.EOF {
 		return nil, errors.New("parse the document: data after the JSON value")
 	}
 	return v, nil
 }
 
-func parseValue(dec *jsontext.Decoder, depth int) (*Value, error) {
+// parser is one parse's decoder and scratch space, pooled: a sync parses a
+// document a project, and a new decoder, a map a JSON object and slices
+// grown one append at a time were most of what the parse allocated.
+type parser struct {
+	dec   *jsontext.Decoder
+	slab  []Value  // Values are cut from it, slabSize at a time
+	keys  []string // the keys of the objects being read, innermost last
+	elems []*Value // their values (or the arrays' elements), innermost last
+}
+
+// slabSize is how many Values one allocation holds.
+const slabSize = 64
+
+// mapAfter is how many keys an object may have before its repeated keys
+// are found through a map (a project's releases: thousands) rather than by
+// looking through the keys so far.
+const mapAfter = 16
+
+var parsers = sync.Pool{New: func() any { return &parser{dec: jsontext.NewDecoder(new(bytes.Buffer))} }}
+
+// release returns p to the pool holding nothing of the document.
+func (p *parser) release() {
+	clear(p.keys[:cap(p.keys)])
+	clear(p.elems[:cap(p.elems)])
+	p.keys, p.elems, p.slab = p.keys[:0], p.elems[:0], nil
+	p.dec.Reset(new(bytes.Buffer)) // (dropping doc)
+	parsers.Put(p)
+}
+
+// alloc is a new Value of kind k, from the slab.
+func (p *parser) alloc(k byte, str string) *Value {
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]Value, 0, slabSize)
+	}
+	p.slab = append(p.slab, Value{Kind: k, Str: str})
+	return &p.slab[len(p.slab)-1]
+}
+
+func (p *parser) value(depth int) (*Value, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nested deeper than %d", maxDepth)
 	}
+	dec := p.dec
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
 	}
 	switch tok.Kind() {
 	case '{':
-		v := &Value{Kind: KindObject}
-		index := map[string]int{}
+		v := p.alloc(KindObject, "")
+		kbase, ebase := len(p.keys), len(p.elems)
+		var index map[string]int // past mapAfter keys
 		for dec.PeekKind() != '}' {
 			k, err := dec.ReadToken()
 			if err != nil {
 				return nil, err
 			}
 			key := k.String() // before the next read voids the token
-			e, err := parseValue(dec, depth+1)
+			e, err := p.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			if i, ok := index[key]; ok {
-				v.Elems[i] = e
+			keys := p.keys[kbase:]
+			i := -1
+			if index != nil {
+				if j, ok := index[key]; ok {
+					i = j
+				}
+			} else {
+				i = slices.Index(keys, key)
+			}
+			if i >= 0 { // a repeated key keeps its place and takes the last value
+				p.elems[ebase+i] = e
 				continue
 			}
-			index[key] = len(v.Keys)
-			v.Keys = append(v.Keys, key)
-			v.Elems = append(v.Elems, e)
+			if index == nil && len(keys) >= mapAfter {
+				index = make(map[string]int, 2*len(keys))
+				for j, k := range keys {
+					index[k] = j
+				}
+			}
+			if index != nil {
+				index[key] = len(keys)
+			}
+			p.keys = append(p.keys, key)
+			p.elems = append(p.elems, e)
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, err
+		}
+		if n := len(p.keys) - kbase; n > 0 {
+			v.Keys = slices.Clone(p.keys[kbase:])
+			v.Elems = slices.Clone(p.elems[ebase:])
+			clear(p.keys[kbase:])
+			clear(p.elems[ebase:])
+			p.keys, p.elems = p.keys[:kbase], p.elems[:ebase]
 		}
 		return v, nil
 	case '[':
-		v := &Value{Kind: KindArray}
+		v := p.alloc(KindArray, "")
+		ebase := len(p.elems)
 		for dec.PeekKind() != ']' {
-			e, err := parseValue(dec, depth+1)
+			e, err := p.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			v.Elems = append(v.Elems, e)
+			p.elems = append(p.elems, e)
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, err
 		}
+		if len(p.elems) > ebase {
+			v.Elems = slices.Clone(p.elems[ebase:])
+			clear(p.elems[ebase:])
+			p.elems = p.elems[:ebase]
+		}
 		return v, nil
 	case '"':
-		return &Value{Kind: KindString, Str: tok.String()}, nil
+		return p.alloc(KindString, tok.String()), nil
 	case '0':
 		lit := tok.String()
 		if strings.ContainsAny(lit, ".eE") {
-			return &Value{Kind: KindFloat, Str: lit}, nil
+			return p.alloc(KindFloat, lit), nil
 		}
-		return &Value{Kind: KindInt, Str: lit}, nil
+		return p.alloc(KindInt, lit), nil
 	case 't':
-		return &Value{Kind: KindTrue}, nil
+		return p.alloc(KindTrue, ""), nil
 	case 'f':
-		return &Value{Kind: KindFalse}, nil
+		return p.alloc(KindFalse, ""), nil
 	case 'n':
-		return &Value{Kind: KindNull}, nil
+		return p.alloc(KindNull, ""), nil
 	}
 	return nil, fmt.Errorf("unexpected token %v", tok)
 }

@@ -3,6 +3,7 @@ package pyjson
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,32 @@ func TestPyStringPlainAndEscaped(t *testing.T) {
 		if b.String() != want {
 			t.Errorf("WritePyString(%q) = %s, Python gives %s", s, b.String(), want)
 		}
+	}
+}
+
+// TestParseManyKeysAndReuse: an object past mapAfter keys still keeps a
+// repeated key's first place with its last value, as a dict does, and a
+// parse's Values stay as they were after the pooled parser reads another
+// document.
+func TestParseManyKeysAndReuse(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString("{")
+	for i := range 40 {
+		fmt.Fprintf(&doc, `"k%d": [%d, {"a": "x%d"}], `, i, i, i)
+	}
+	doc.WriteString(`"k3": "last", "k39": null}`)
+	v, err := ParseJSON([]byte(doc.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(strings.Replace(doc.String(), `"k3": [3, {"a": "x3"}]`, `"k3": "last"`, 1), `"k39": [39, {"a": "x39"}], "k3": "last", "k39": null`, `"k39": null`, 1)
+	if got := string(Dumps(v)); got != want {
+		t.Errorf("dumps:\n got %s\nwant %s", got, want)
+	}
+	if _, err := ParseJSON([]byte(`{"k0": [7, {"a": "overwritten?"}], "z": [1, 2, 3]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(Dumps(v)); got != want {
+		t.Errorf("after another parse:\n got %s\nwant %s", got, want)
 	}
 }
