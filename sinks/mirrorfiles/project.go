@@ -209,11 +209,16 @@ func (p *Project) filterView() (*filters.Project, error) {
 	if rel == nil || rel.Kind != pyjson.KindObject {
 		return nil, errors.New("the document has no releases object")
 	}
+	// the fields as Go values only for filters that read them (with none
+	// on, converting every file's fields was a fifth of what Prepare cost)
+	fields := p.opts.Filters.FiltersFiles() || p.opts.Filters.FiltersProjects()
 	fp := &filters.Project{Info: map[string]any{}}
-	if info.Kind == pyjson.KindObject {
+	if info.Kind == pyjson.KindObject && fields {
 		fp.Info = info.Any().(map[string]any)
 	}
-	fp.Name, _ = fp.Info["name"].(string)
+	if n := info.Get("name"); n != nil && n.Kind == pyjson.KindString {
+		fp.Name = n.Str
+	}
 	if s := p.doc.Get("last_serial"); s != nil {
 		p.serial = pyIntOf(s)
 	}
@@ -228,7 +233,11 @@ func (p *Project) filterView() (*filters.Project, error) {
 			if f.Kind != pyjson.KindObject {
 				return nil, fmt.Errorf("releases[%q] holds a file that is not an object", version)
 			}
-			r.Files = append(r.Files, &filters.File{Fields: f.Any().(map[string]any), Index: n})
+			ff := &filters.File{Index: n}
+			if fields {
+				ff.Fields = f.Any().(map[string]any)
+			}
+			r.Files = append(r.Files, ff)
 			n++
 		}
 		// bandersnatch drops a release without files whether or not a filter is on
