@@ -55,8 +55,13 @@ func (p *Project) Downloads() []Download {
 		return nil
 	}
 	var out []Download
-	for _, v := range p.files {
-		f, _ := fileOf(v, p.opts) // checked by Prepare
+	for i, v := range p.files {
+		var f file
+		if p.parsed != nil {
+			f = p.parsed[i]
+		} else {
+			f, _ = fileOf(v, p.opts) // checked by Prepare
+		}
 		out = append(out, Download{Path: f.key, URL: f.url, Size: f.size, DigestName: "sha256", Digest: f.sha256,
 			UploadTime: f.uploaded, Mtime: Mtime(f.uploaded)})
 		if f.metaName != "" {

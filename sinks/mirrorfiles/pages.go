@@ -83,12 +83,21 @@ func (p *Project) Pages() []Output {
 // sortedFiles are the kept files sorted by filename (a stable sort of
 // document order, as Python's list.sort).
 func (p *Project) sortedFiles() []file {
-	fs := make([]file, 0, len(p.files))
-	for _, v := range p.files {
-		f, _ := fileOf(v, p.opts)
-		fs = append(fs, f)
+	if p.sorted != nil {
+		return p.sorted
+	}
+	fs := slices.Clone(p.parsed)
+	if p.parsed == nil {
+		fs = make([]file, 0, len(p.files))
+		for _, v := range p.files {
+			f, _ := fileOf(v, p.opts)
+			fs = append(fs, f)
+		}
 	}
 	slices.SortStableFunc(fs, func(a, b file) int { return strings.Compare(a.filename, b.filename) })
+	if p.parsed != nil {
+		p.sorted = fs
+	}
 	return fs
 }
 

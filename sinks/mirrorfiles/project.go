@@ -93,6 +93,8 @@ type Project struct {
 	serial   string          // str(int(last_serial)); "" when the document has none
 	versions []string        // releases left after the filters, document order
 	files    []*pyjson.Value // their files, document order
+	parsed   []file          // fileOf each of files, once check passed
+	sorted   []file          // parsed sorted by filename, made once for the pages
 	err      error           // why bandersnatch stops after writing web/json
 }
 
@@ -292,15 +294,19 @@ func (p *Project) check() error {
 			return fmt.Errorf("file %s has no %s digest (digest_name)", str(f.Get("filename")), d)
 		}
 	}
+	parsed := make([]file, 0, len(p.files))
 	for _, f := range p.files {
-		if _, err := fileOf(f, p.opts); err != nil {
+		pf, err := fileOf(f, p.opts)
+		if err != nil {
 			return err
 		}
+		parsed = append(parsed, pf)
 	}
 	if p.serial == "" {
 		// bandersnatch downloads the files first, then fails on the pages
 		return errors.New("the document has no integer last_serial")
 	}
+	p.parsed = parsed // the downloads and both pages read them again
 	return nil
 }
 
