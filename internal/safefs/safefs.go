@@ -141,14 +141,22 @@ func (d *Dir) walk(rel string, create bool) ([]*Dir, error) {
 
 // mkdirLast makes the last folder of rel when the folders above it are
 // there (a new project's folder): its parent opened in one call, then
-// mkdirat and an open that follows no link. done is false, with nothing
-// made, when anything else is met; the walk then makes or names it.
+// mkdirat and an open that follows no link; a missing parent is made the
+// same way first (a release file's new hash folders). done is false when
+// anything else is met (what was made stays); the walk then makes or
+// names it.
 func (d *Dir) mkdirLast(rel string) (nd *Dir, done bool, err error) {
 	dir, base := split(rel)
 	pfd := d.fd
 	if dir != "" {
 		fd, err := openDirBeneath(d.fd, dir)
-		if err != nil {
+		if err == unix.ENOENT {
+			p, done, err := d.mkdirLast(dir)
+			if !done || err != nil {
+				return nil, done, err
+			}
+			fd = p.fd
+		} else if err != nil {
 			return nil, false, nil
 		}
 		defer unix.Close(fd)
