@@ -287,6 +287,11 @@ func Dumps(v *Value) []byte {
 	return b.Bytes()
 }
 
+// WriteDumps appends json.dumps(v) (default separators, in key order) to b.
+func WriteDumps(b *bytes.Buffer, v *Value) {
+	(&pyWriter{b: b}).value(v, 0)
+}
+
 func (w *pyWriter) newline(depth int) {
 	w.b.WriteByte('\n')
 	for range depth {

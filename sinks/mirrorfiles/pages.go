@@ -153,54 +153,69 @@ var htmlEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`
 // PageJSON is generate_json_simple_page: json.dumps of files, meta, name,
 // versions in that order (not sorted), default separators.
 func (p *Project) PageJSON() []byte {
+	// written as pyjson.Dumps writes the tree of it, with no tree built
 	d := p.opts.digest()
-	files := &pyjson.Value{Kind: pyjson.KindArray}
-	for _, f := range p.sortedFiles() {
-		o := &pyjson.Value{Kind: pyjson.KindObject}
-		add := func(k string, v *pyjson.Value) { o.Keys = append(o.Keys, k); o.Elems = append(o.Elems, v) }
-		add("filename", strValue(f.filename))
-		add("hashes", &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{d}, Elems: []*pyjson.Value{strValue(f.digest)}})
-		add("requires-python", getOr(f.v, "requires_python", strValue("")))
-		add("size", getOr(f.v, "size", nil))
-		add("upload-time", getOr(f.v, "upload_time_iso_8601", strValue("")))
-		add("url", strValue(p.href(f)))
-		add("yanked", getOr(f.v, "yanked", &pyjson.Value{Kind: pyjson.KindFalse}))
+	var b bytes.Buffer
+	b.Grow(512 + 640*len(p.files))
+	b.WriteString(`{"files": [`)
+	for i, f := range p.sortedFiles() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`{"filename": `)
+		pyjson.WritePyString(&b, f.filename)
+		b.WriteString(`, "hashes": {`)
+		pyjson.WritePyString(&b, d)
+		b.WriteString(": ")
+		pyjson.WritePyString(&b, f.digest)
+		b.WriteString(`}, "requires-python": `)
+		writeOr(&b, f.v, "requires_python", `""`)
+		b.WriteString(`, "size": `)
+		writeOr(&b, f.v, "size", "null")
+		b.WriteString(`, "upload-time": `)
+		writeOr(&b, f.v, "upload_time_iso_8601", `""`)
+		b.WriteString(`, "url": `)
+		pyjson.WritePyString(&b, p.href(f))
+		b.WriteString(`, "yanked": `)
+		writeOr(&b, f.v, "yanked", "false")
 		if p.opts.CoreMetadata {
 			if f.metaName != "" {
-				add("core-metadata", &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{f.metaName}, Elems: []*pyjson.Value{strValue(f.metaDigest)}})
+				b.WriteString(`, "core-metadata": {`)
+				pyjson.WritePyString(&b, f.metaName)
+				b.WriteString(": ")
+				pyjson.WritePyString(&b, f.metaDigest)
+				b.WriteString("}")
 			} else if cm := f.v.Get("core-metadata"); cm != nil && cm.Kind == pyjson.KindFalse {
-				add("core-metadata", cm)
+				b.WriteString(`, "core-metadata": false`)
 			}
 		}
-		files.Elems = append(files.Elems, o)
+		b.WriteString("}")
 	}
-	versions := &pyjson.Value{Kind: pyjson.KindArray}
+	b.WriteString(`], "meta": {"api-version": "1.1", "_last-serial": `)
+	pyjson.WritePyString(&b, p.serial)
+	b.WriteString(`}, "name": `)
+	pyjson.WritePyString(&b, p.Name)
+	b.WriteString(`, "versions": [`)
 	sorted := slices.Clone(p.versions)
 	slices.Sort(sorted)
-	for _, v := range sorted {
-		versions.Elems = append(versions.Elems, strValue(v))
+	for i, v := range sorted {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		pyjson.WritePyString(&b, v)
 	}
-	page := &pyjson.Value{Kind: pyjson.KindObject, Keys: []string{"files", "meta", "name", "versions"}, Elems: []*pyjson.Value{
-		files,
-		{Kind: pyjson.KindObject, Keys: []string{"api-version", "_last-serial"}, Elems: []*pyjson.Value{strValue("1.1"), strValue(p.serial)}},
-		strValue(p.Name),
-		versions,
-	}}
-	return pyjson.Dumps(page)
+	b.WriteString("]}")
+	return b.Bytes()
 }
 
-func strValue(s string) *pyjson.Value { return &pyjson.Value{Kind: pyjson.KindString, Str: s} }
-
-// getOr is dict.get(key, def); a nil def stands for a required key
-// (Prepare has checked it is there).
-func getOr(v *pyjson.Value, key string, def *pyjson.Value) *pyjson.Value {
+// writeOr writes dict.get(key) of v as json.dumps does, or def (JSON) when
+// v has no key.
+func writeOr(b *bytes.Buffer, v *pyjson.Value, key, def string) {
 	if e := v.Get(key); e != nil {
-		return e
+		pyjson.WriteDumps(b, e)
+		return
 	}
-	if def == nil {
-		return &pyjson.Value{Kind: pyjson.KindNull}
-	}
-	return def
+	b.WriteString(def)
 }
 
 // VersionedPages is what keep_index_versions = keep > 0 writes instead of
