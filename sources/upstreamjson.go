@@ -129,7 +129,7 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 	if u.IdleTimeout > 0 {
 		body = work.NewIdleReader(resp.Body, u.IdleTimeout, cancel)
 	}
-	doc, err := io.ReadAll(io.LimitReader(body, MaxDocument+1))
+	doc, err := readDocument(io.LimitReader(body, MaxDocument+1), resp.ContentLength)
 	if err != nil {
 		if parent.Err() != nil {
 			return nil, parent.Err()
@@ -140,4 +140,27 @@ func (u *Upstream) attempt(parent context.Context, url string, serial int64) ([]
 		return nil, fmt.Errorf("upstream %s: a document of more than the %d bytes a sync accepts", url, MaxDocument)
 	}
 	return doc, nil
+}
+
+// readDocument is io.ReadAll with room for size bytes (the Content-Length,
+// -1 when unknown) from the start: one allocation for a document, where
+// io.ReadAll grows from 512 bytes, copying it each time.
+func readDocument(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > MaxDocument {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // +1: the read that sees the end
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // more than announced: grow as append does
+		}
+	}
 }
