@@ -145,6 +145,32 @@ func TestSyncKilledAtEveryPoint(t *testing.T) {
 	}
 }
 
+// TestSyncKilledAfterItsTodoListing: a sync whose STATE holds no record of
+// web/simple's folders (as after a mirror bandersnatch wrote) lists them
+// for its todo stage and records them; killed after that listing at every
+// point on (todo, each project, the root index) and run again until it
+// finishes, it writes bandersnatch's tree, the root index naming the
+// project the sync added (its folder made after the listing).
+func TestSyncKilledAfterItsTodoListing(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"sync-todo", "sync-project", "sync-index"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			mirror, state := filepath.Join(t.TempDir(), "mirror"), t.TempDir()
+			_, url := goldenUpstream(t, 0)
+			mustBC(t, nil, "--config", goldenConfig(t, "json-all-flat", mirror, url, ""), "--state", state, "sync", "--stale-wait", "1ms")
+			if err := os.Remove(filepath.Join(state, "sync", "folders.json")); err != nil {
+				t.Fatal(err)
+			}
+			_, url = goldenUpstream(t, 1)
+			crashes := crashAtEveryPoint(t, []string{"BANDERCHECK_SHARD_ROWS=1"}, point,
+				"--config", goldenConfig(t, "json-all-flat", mirror, url, ""), "--state", state, "sync", "--stale-wait", "1ms")
+			sameAsGolden(t, "json-all-flat", mirror, 1)
+			t.Logf("%d crashes", crashes)
+		})
+	}
+}
+
 // TestSyncCommand: --dry-run prints the projects and writes nothing; bad
 // input is a problem row naming the project and the sync goes on (exit 1,
 // status not advanced); an upstream that answers nothing stops the sync fast

@@ -177,13 +177,37 @@ func (rec *folderRecorder) tee(next func() (string, error)) func() (string, erro
 	return func() (string, error) {
 		d, err := next()
 		if err == nil {
-			rec.bad = rec.bad || strings.ContainsAny(d, "\n\r")
-			rec.w.WriteString(d)
-			rec.w.WriteByte('\n')
-			rec.n++
+			rec.add(d)
 		}
 		return d, err
 	}
+}
+
+// add records one name.
+func (rec *folderRecorder) add(d string) {
+	rec.bad = rec.bad || strings.ContainsAny(d, "\n\r")
+	rec.w.WriteString(d)
+	rec.w.WriteByte('\n')
+	rec.n++
+}
+
+// teeRows passes local's rows (one name each, in byte order and once each,
+// as localProjects yields them) on, recording each name.
+func (rec *folderRecorder) teeRows(local pipeline.RowReader) pipeline.RowReader {
+	return &teeRows{RowReader: local, rec: rec}
+}
+
+type teeRows struct {
+	pipeline.RowReader
+	rec *folderRecorder
+}
+
+func (t *teeRows) Next() ([]string, error) {
+	row, err := t.RowReader.Next()
+	if err == nil {
+		t.rec.add(row[0])
+	}
+	return row, err
 }
 
 // dropFolders removes the record: the next sync lists web/simple.
@@ -201,21 +225,51 @@ func (se *syncEnv) dropFolders() error {
 // stamp can be taken, no record is kept.
 func (se *syncEnv) saveFolders(ctx context.Context, rec *folderRecorder, count int64, sum string) error {
 	if rec != nil {
-		err := errors.Join(rec.w.Flush(), rec.f.Close())
-		tmp := rec.f.Name()
-		if err != nil || rec.bad {
-			_ = os.Remove(tmp)
+		var err error
+		if count, sum, err = rec.commit(se.g.State); err != nil || rec.bad {
 			return err
 		}
-		if err := os.Rename(tmp, filepath.Join(se.g.State, foldersFile)); err != nil {
-			return fmt.Errorf("record the mirror's project folders: %w", err)
-		}
-		count, sum = rec.n, hex.EncodeToString(rec.sum.Sum(nil))
 	}
 	stamp, ok := se.simpleStamp()
 	if !ok || ctx.Err() != nil {
 		return se.dropFolders()
 	}
+	return se.writeFoldersRecord(stamp, count, sum)
+}
+
+// saveFoldersListed records the names rec copied from a listing of
+// web/simple begun when its stamp was before: only while web/simple still
+// has that stamp (nothing was made, removed or renamed in it since), so
+// the record never misses what changed during the listing.
+func (se *syncEnv) saveFoldersListed(ctx context.Context, rec *folderRecorder, before folderStamp) error {
+	count, sum, err := rec.commit(se.g.State)
+	if err != nil || rec.bad {
+		return err
+	}
+	if now, ok := se.simpleStamp(); !ok || now != before || ctx.Err() != nil {
+		return se.dropFolders()
+	}
+	return se.writeFoldersRecord(before, count, sum)
+}
+
+// commit puts the names rec copied in place as sync/folders; with a name
+// the file cannot hold (rec.bad) it is discarded instead.
+func (rec *folderRecorder) commit(state string) (count int64, sum string, err error) {
+	err = errors.Join(rec.w.Flush(), rec.f.Close())
+	tmp := rec.f.Name()
+	if err != nil || rec.bad {
+		_ = os.Remove(tmp)
+		return 0, "", err
+	}
+	if err := os.Rename(tmp, filepath.Join(state, foldersFile)); err != nil {
+		return 0, "", fmt.Errorf("record the mirror's project folders: %w", err)
+	}
+	return rec.n, hex.EncodeToString(rec.sum.Sum(nil)), nil
+}
+
+// writeFoldersRecord writes sync/folders.json: sync/folders (count names,
+// sha256 sum) describes web/simple while it has stamp.
+func (se *syncEnv) writeFoldersRecord(stamp folderStamp, count int64, sum string) error {
 	b, err := json.MarshalIndent(foldersHeader{Mirror: se.linkRoot, Stamp: stamp, Count: count, SHA256: sum}, "", "  ")
 	if err != nil {
 		return err

@@ -22,7 +22,8 @@ import (
 // STATE, which holds no record); a folder made in web/simple by another hand (as
 // bandersnatch makes one) changes web/simple, so the next sync lists it
 // again and the root index names it; a record whose names were altered is
-// not trusted.
+// not trusted. A sync that lists web/simple (no record) lists it once: the
+// end takes the names the todo stage listed while web/simple is unchanged.
 func TestSyncTakesTheMirrorsFoldersFromItsRecord(t *testing.T) {
 	w := fakepypi.Synthetic(goldenBase, 250, 1, 0)
 	srv := httptest.NewServer(w)
@@ -66,8 +67,8 @@ func TestSyncTakesTheMirrorsFoldersFromItsRecord(t *testing.T) {
 	if n := sync(a, aState); n != 0 {
 		t.Errorf("incremental sync with its record: %d listings of web/simple, want 0", n)
 	}
-	if n := sync(b, bState); n != 2 {
-		t.Errorf("incremental sync without a record: %d listings, want 2 (todo, root index)", n)
+	if n := sync(b, bState); n != 1 {
+		t.Errorf("incremental sync without a record: %d listings, want 1 (todo's, which the root index takes)", n)
 	}
 	sameFiles(t, a, b, "web/simple", "web/json", "web/pypi", "status")
 
@@ -79,8 +80,8 @@ func TestSyncTakesTheMirrorsFoldersFromItsRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	release(1)
-	if n := sync(a, aState); n != 2 {
-		t.Errorf("after a folder was made by hand: %d listings, want 2", n)
+	if n := sync(a, aState); n != 1 {
+		t.Errorf("after a folder was made by hand: %d listings, want 1", n)
 	}
 	if page, _ := os.ReadFile(filepath.Join(a, "web", "simple", "index.html")); !bytes.Contains(page, []byte(`"zz-by-hand/"`)) {
 		t.Error("the root index leaves out the folder made by hand")
@@ -98,8 +99,8 @@ func TestSyncTakesTheMirrorsFoldersFromItsRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	release(2)
-	if n := sync(a, aState); n != 2 {
-		t.Errorf("with an altered names file: %d listings, want 2", n)
+	if n := sync(a, aState); n != 1 {
+		t.Errorf("with an altered names file: %d listings, want 1", n)
 	}
 	sync(b, bState)
 	sameFiles(t, a, b, "web/simple", "web/json", "web/pypi", "status")
@@ -222,8 +223,8 @@ func TestSyncFolderRecordIsNeverFollowedOrWaitedOn(t *testing.T) {
 	if err := syscall.Mkfifo(record, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if n := sync("a FIFO at " + foldersRecord); n != 2 {
-		t.Errorf("a FIFO at %s: %d listings, want 2", foldersRecord, n)
+	if n := sync("a FIFO at " + foldersRecord); n != 1 {
+		t.Errorf("a FIFO at %s: %d listings, want 1", foldersRecord, n)
 	}
 	regular(foldersRecord)
 
@@ -242,8 +243,8 @@ func TestSyncFolderRecordIsNeverFollowedOrWaitedOn(t *testing.T) {
 	if err := os.Symlink(elsewhere, names); err != nil {
 		t.Fatal(err)
 	}
-	if n := sync("a link at " + foldersFile); n != 2 {
-		t.Errorf("a link at %s (to the right names): %d listings, want 2", foldersFile, n)
+	if n := sync("a link at " + foldersFile); n != 1 {
+		t.Errorf("a link at %s (to the right names): %d listings, want 1", foldersFile, n)
 	}
 	regular(foldersFile)
 
@@ -259,8 +260,8 @@ func TestSyncFolderRecordIsNeverFollowedOrWaitedOn(t *testing.T) {
 	if err := os.Remove(record); err != nil { // so this sync records anew
 		t.Fatal(err)
 	}
-	if n := sync("links at the temporary names"); n != 2 {
-		t.Errorf("without a record: %d listings, want 2", n)
+	if n := sync("links at the temporary names"); n != 1 {
+		t.Errorf("without a record: %d listings, want 1", n)
 	}
 	if b, err := os.ReadFile(victim); err != nil || string(b) != "not yours\n" {
 		t.Errorf("a file outside STATE was written through a link: %q %v", b, err)
@@ -270,4 +271,95 @@ func TestSyncFolderRecordIsNeverFollowedOrWaitedOn(t *testing.T) {
 	if n := sync("after the links were replaced"); n != 0 {
 		t.Errorf("the record written past the links is not taken: %d listings, want 0", n)
 	}
+}
+
+// TestSyncEndTakesTodosListingUnlessWebSimpleChanged: a sync without a
+// record lists web/simple once, for its todo stage, and records the names;
+// its end writes the root index from them while web/simple is unchanged
+// (changed projects only), and lists again when the sync itself made a
+// project's folder (a new project), which the root index then names. Every
+// root index names exactly the folders in web/simple, and the sync after
+// each takes its record.
+func TestSyncEndTakesTodosListingUnlessWebSimpleChanged(t *testing.T) {
+	w := fakepypi.Synthetic(goldenBase, 80, 1, 0)
+	srv := httptest.NewServer(w)
+	defer srv.Close()
+	root := t.TempDir()
+	mirror, state := filepath.Join(root, "m"), filepath.Join(root, "st")
+	conf := mirror + ".conf"
+	c := "[mirror]\ndirectory = " + mirror + "\nmaster = " + srv.URL + "\nallow-non-https = true\nworkers = 3\nrelease-files = false\nroot_uri = https://files.example.org\n"
+	if err := os.WriteFile(conf, []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sync := func() int64 {
+		t.Helper()
+		var out bytes.Buffer
+		before := simpleListings.Load()
+		g := &Env{Config: conf, State: state, Progress: "never", Stdout: &out, Stderr: &out}
+		if _, err := Sync(context.Background(), g, DefaultSyncOptions()); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		return simpleListings.Load() - before
+	}
+	// the root index names web/simple's folders, in order
+	indexed := func(what string) {
+		t.Helper()
+		des, err := os.ReadDir(filepath.Join(mirror, "web", "simple"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		for _, de := range des {
+			if de.IsDir() {
+				fmt.Fprintf(&want, "    <a href=\"%s/\">%s</a><br/>\n", de.Name(), de.Name())
+			}
+		}
+		page, err := os.ReadFile(filepath.Join(mirror, "web", "simple", "index.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, end := bytes.Index(page, []byte("    <a ")), bytes.LastIndex(page, []byte("<br/>\n"))
+		if start < 0 || end < 0 || !bytes.Equal(page[start:end+6], want.Bytes()) {
+			t.Errorf("%s: the root index does not name web/simple's %d folders:\n%s", what, len(des)-3, page)
+		}
+	}
+	forget := func() { // as a STATE that holds no record (a mirror bandersnatch wrote)
+		if err := os.Remove(filepath.Join(state, foldersRecord)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync()
+	indexed("first sync")
+
+	forget()
+	for i := 0; i < 80; i += 9 {
+		if _, err := w.AddRelease(fmt.Sprintf("proj-%07d", i+1), fakepypi.Release{Version: "4.0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sync(); n != 1 {
+		t.Errorf("changed projects only, no record: %d listings of web/simple, want 1", n)
+	}
+	indexed("changed projects only")
+
+	forget()
+	w.AddProject("new-during-the-sync", fakepypi.Release{Version: "1.0"})
+	if _, err := w.AddRelease("proj-0000002", fakepypi.Release{Version: "4.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sync(); n != 2 {
+		t.Errorf("a new project, no record: %d listings, want 2 (todo, then the end: the sync made a folder)", n)
+	}
+	indexed("a new project")
+	if page, _ := os.ReadFile(filepath.Join(mirror, "web", "simple", "index.html")); !bytes.Contains(page, []byte(`"new-during-the-sync/"`)) {
+		t.Error("the root index leaves out the project the sync added")
+	}
+
+	if _, err := w.AddRelease("proj-0000003", fakepypi.Release{Version: "4.2"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sync(); n != 0 {
+		t.Errorf("with the record the end wrote: %d listings, want 0", n)
+	}
+	indexed("with the record")
 }

@@ -85,13 +85,31 @@ func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
 		}
 		return n, finishTodo(st)
 	}
-	var local pipeline.RowReader
+	var (
+		local pipeline.RowReader
+		rec   *folderRecorder // the names listed, for the end (sync/folders)
+		stamp folderStamp
+	)
 	if fr := se.recordedFolders(); fr != nil {
-		local = fr // web/simple unchanged since the last root index: its names, unlisted
-	} else if local, err = localProjects(ctx, se); err != nil {
-		return 0, err
+		local = fr // web/simple unchanged since the last record: its names, unlisted
+	} else {
+		// web/simple's stamp before it is listed: the record of the names
+		// holds while web/simple keeps it, so the end takes them from there
+		// unless this sync (a new project) or another hand changed it
+		var stamped bool
+		stamp, stamped = se.simpleStamp()
+		if local, err = localProjects(ctx, se); err != nil {
+			return 0, err
+		}
+		if stamped {
+			if rec, err = se.newFolderRecorder(); err != nil {
+				return 0, errors.Join(err, local.Close())
+			}
+			local = rec.teeRows(local)
+		}
 	}
 	defer local.Close()
+	defer func() { rec.abort() }() // a recording not saved (nil once it is)
 	up, err := se.g.StateDir().Manifest("sync/upstream")
 	if err != nil {
 		return 0, err
@@ -119,6 +137,10 @@ func syncTodo(ctx context.Context, se *syncEnv) (int64, error) {
 		}
 		return nil
 	}, func(project string) error { return write(project, project, "", todoGone) })
+	if err == nil && rec != nil {
+		err = se.saveFoldersListed(ctx, rec, stamp)
+		rec = nil
+	}
 	if err != nil {
 		return 0, err
 	}
