@@ -239,14 +239,16 @@ func swapPlan(g *Env, newDir string) error {
 }
 
 // planHeap is plan's soft limit (holdHeap): its sort of the designated
-// files (five sixteenths of --memory) and 32 MiB for the sort's indexes,
+// files (five sixteenths of --memory) and 24 MiB for the sort's indexes,
 // the decoders, the join and what run's earlier stages left fragmented;
-// 112 MiB at the default. Without it the peak followed the mirror (127 /
-// 139 / 149 MiB in run at 1% / 10% / 100% of PyPI): the sort's chunks are
-// held from 1% on, but the indexes, the merge's readers and run's
-// carry-over grew, and the collector's headroom over them.
+// 104 MiB at the default, which 1% of PyPI reaches already. Without it the
+// peak followed the mirror (127 / 139 / 149 MiB in run at 1% / 10% / 100%
+// of PyPI): the sort's chunks are held from 1% on, but the indexes, the
+// merge's readers and run's carry-over grew, and the collector's headroom
+// over them. plan alone at 10% of PyPI: 125 MiB without, 118-119 at 104
+// (and 115-116 at 100, for 15-20% more CPU; 123-124 at 112).
 func planHeap(memory ByteSize) int64 {
-	return int64(memory)*5/16 + 32<<20
+	return int64(memory)*5/16 + 24<<20
 }
 
 // planFanIn is the most runs plan's sort of the designated files reads in
