@@ -225,11 +225,6 @@ func (d *Store) Stat(ctx context.Context, key string) (store.Object, error) {
 // StoredSHA256 implements Store: a folder keeps no digests.
 func (d *Store) StoredSHA256(ctx context.Context, key string) (string, error) { return "", nil }
 
-// Names implements Store.
-func (d *Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
-	return d.entries(ctx, prefix, func(_ *os.File, de fs.DirEntry) error { return fn(de.Name(), de.IsDir()) })
-}
-
 // Modified implements Store: folders are read in batches, each entry stated
 // without following it; links and other non-regular entries are passed over.
 func (d *Store) Modified(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
