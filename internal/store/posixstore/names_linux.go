@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"unsafe"
 
@@ -25,12 +24,9 @@ var direntBufs = sync.Pool{New: func() any { b := make([]byte, direntBufSize); r
 // fs.DirEntry each; an entry whose type the file system does not give is
 // stated (without following it), as os.File's ReadDir does.
 func (d *Store) Names(ctx context.Context, prefix string, fn func(name string, dir bool) error) error {
-	f, err := os.Open(d.Path(prefix))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+	f, err := d.openFolder(prefix)
+	if f == nil {
+		return err
 	}
 	defer f.Close()
 	bp := direntBufs.Get().(*[]byte)

@@ -248,15 +248,25 @@ func (d *Store) Modified(ctx context.Context, prefix string, fn func(string, tim
 	})
 }
 
+// openFolder opens the folder prefix for reading its entries; nil and no
+// error when it is missing (a missing folder has no entries).
+func (d *Store) openFolder(prefix string) (*os.File, error) {
+	f, err := os.Open(d.Path(prefix))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+	}
+	return f, nil
+}
+
 // entries calls fn for each entry of the folder prefix, read in batches so
 // that a folder of any size is never held in memory. A missing folder has none.
 func (d *Store) entries(ctx context.Context, prefix string, fn func(*os.File, fs.DirEntry) error) error {
-	f, err := os.Open(d.Path(prefix))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read folder %s: %w", d.Path(prefix), err)
+	f, err := d.openFolder(prefix)
+	if f == nil {
+		return err
 	}
 	defer f.Close()
 	for {
