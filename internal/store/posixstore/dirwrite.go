@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -656,8 +655,8 @@ func (d *dirWriter) present(key string, size int64, sum string) (store.Object, b
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || size >= 0 && st.Size != size {
 		return store.Object{}, false, nil
 	}
-	o := store.Object{Key: key, Size: st.Size, Modified: time.Unix(st.Mtim.Unix()), Kind: store.Regular,
-		Inode: st.Ino, Changed: time.Unix(st.Ctim.Unix())}
+	mtime, ctime := statTimes(&st)
+	o := store.Object{Key: key, Size: st.Size, Modified: mtime, Kind: store.Regular, Inode: st.Ino, Changed: ctime}
 	if sum == "" {
 		return o, true, nil
 	}
