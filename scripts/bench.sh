@@ -3,7 +3,8 @@
 # table on stdout and in bench/latest.md. Sections (default: all):
 #   manifest storage s3 latency etag metadata filters hash plan apply delete run sync
 # (sync and etag run the real bandersnatch at $BANDERSNATCH when it is there; sync needs the real bandersnatch at $BANDERSNATCH, default /tmp/bs-venv/bin/bandersnatch;
-#  SYNC_SIZES are the side-by-side sizes, SYNC_OURS_SIZES ours alone, for peak RSS)
+#  SYNC_SIZES are the side-by-side sizes, SYNC_OURS_SIZES ours alone, for peak RSS;
+#  SYNC_STEPS incremental syncs of a different 1% each, median quoted, default 5)
 # Sizes can be lowered for a quick look, e.g. STORAGE_SIZES="100000" PLAN_SIZES="1000000".
 # RESULTS names the table written (default bench/latest.md, replaced each run;
 # bench/results.md keeps the figures quoted in the issues, by hand);
@@ -38,9 +39,14 @@ trap cleanup EXIT
 
 # timed CMD...: runs CMD, sets wall and rss (MiB) and cpu (user+sys s)
 timed() {
+  local t0 t1 u s
+  t0=$(date +%s%N)
   /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" > "$work/out" 2> "$work/err" || { cat "$work/err" >&2; return 1; }
-  local u s
+  t1=$(date +%s%N)
   read -r wall rss u s < "$work/time"
+  # wall to the millisecond (time's %e has hundredths: too coarse for the
+  # incremental sync's tenths of a second)
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')
   rss=$((rss / 1024))
   # run resets the kernel's high-water mark at each stage (to tell each
   # stage's own peak), so time's figure is the last stage's only: take the
@@ -425,13 +431,21 @@ bench_sync() {
       row "sync: initial, $what" "$n projects" "bandercheck sync ($reqs requests/project)" "$wall" "$rss" "$n" "$(ratio "$rw" "$wall")"
       if [ -x "$bs" ]; then sync_same "$ours" "$theirs" "initial, $what"; fi
       [ "$files" = true ] || continue
-      serve_synth "$n" 1 --prerender
-      if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi
-      rw=$wall rr=$rss
-      timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync
-      row "sync: incremental, 1% changed" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$((n / 100))" "1.00"
-      row "sync: incremental, 1% changed" "$n projects" "bandercheck sync" "$wall" "$rss" "$((n / 100))" "$(ratio "$rw" "$wall")"
-      if [ -x "$bs" ]; then sync_same "$ours" "$theirs" "incremental"; fi
+      # the incremental case SYNC_STEPS times (a different 1% each step),
+      # the two tools alternating which goes first; medians are quoted
+      local rws=() ows=() rr=0 orr=0
+      for k in $(seq "${SYNC_STEPS:-5}"); do
+        serve_synth "$n" "$k" --prerender
+        theirs_step() { if [ -x "$bs" ]; then timed "$bs" -c "$theirs.conf" mirror; else wall=0 rss=0; fi; rws+=("$wall"); rr=$rss; }
+        ours_step() { timed "$bc" --progress never --config "$ours.conf" --state "$ours.st" sync; ows+=("$wall"); orr=$rss; }
+        if [ $((k % 2)) = 1 ]; then theirs_step; ours_step; else ours_step; theirs_step; fi
+        echo "sync: incremental step $k: bandersnatch ${rws[-1]} s, bandercheck ${ows[-1]} s ($(ratio "${rws[-1]}" "${ows[-1]}")x)"
+        if [ -x "$bs" ]; then sync_same "$ours" "$theirs" "incremental step $k"; fi
+      done
+      rw=$(printf '%s\n' "${rws[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+      local ow; ow=$(printf '%s\n' "${ows[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+      row "sync: incremental, 1% changed (median of ${#ows[@]} steps)" "$n projects" "bandersnatch mirror (workers 10)" "$rw" "$rr" "$((n / 100))" "1.00"
+      row "sync: incremental, 1% changed (median of ${#ows[@]} steps)" "$n projects" "bandercheck sync" "$ow" "$orr" "$((n / 100))" "$(ratio "$rw" "$ow")"
     done
   done
   for n in ${SYNC_OURS_SIZES:-10000 100000}; do

@@ -4,8 +4,10 @@ import "fmt"
 
 // Synthetic builds an upstream of n projects ("proj-0000001" …), each with
 // one release of files small files (an sdist, then wheels), for the sync
-// benchmark. Step 1 adds a release of one file to every 100th project: 1%
-// of the projects changed since step 0.
+// benchmark. Each step k ≥ 1 adds a release "1.k" of one file to every
+// 100th project, starting at project k-1 (mod 100): 1% of the projects
+// changed since step k-1, a different 1% each step, so a benchmark can
+// repeat an incremental sync on one mirror.
 func Synthetic(filesBase string, n, files, step int) *Warehouse {
 	w := NewWarehouse(filesBase, 1000)
 	for i := range n {
@@ -20,10 +22,11 @@ func Synthetic(filesBase string, n, files, step int) *Warehouse {
 		}
 		w.AddProject(name, Release{Version: "1.0", Files: fs})
 	}
-	if step > 0 {
-		for i := 0; i < n; i += 100 {
+	for k := 1; k <= step; k++ {
+		for i := (k - 1) % 100; i < n; i += 100 {
 			name := fmt.Sprintf("proj-%07d", i+1)
-			_, _ = w.AddRelease(name, Release{Version: "1.1", Files: []File{{Filename: name + "-1.1.tar.gz"}}})
+			v := fmt.Sprintf("1.%d", k)
+			_, _ = w.AddRelease(name, Release{Version: v, Files: []File{{Filename: name + "-" + v + ".tar.gz"}}})
 		}
 	}
 	return w

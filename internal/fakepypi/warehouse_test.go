@@ -2,6 +2,7 @@ package fakepypi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -277,5 +278,44 @@ func TestPrerenderedAnswersAreTheSameAndFollowChanges(t *testing.T) {
 	}
 	if a := get(t, kb+"/pypi/proj-0000001/json", ""); a.serial != after.serial {
 		t.Fatalf("after the stale answer: serial %d, want %d", a.serial, after.serial)
+	}
+}
+
+// TestSyntheticStepsChangeADifferentPercentEach: step k of the synthetic
+// upstream is step k-1 plus one release on 1% of the projects, a different
+// 1% each step, so the sync benchmark can repeat its incremental case on
+// one mirror; the projects not changed keep their serials and documents.
+func TestSyntheticStepsChangeADifferentPercentEach(t *testing.T) {
+	const n = 300
+	seen := map[string]int{}
+	prev := Synthetic("", n, 2, 0)
+	for k := 1; k <= 3; k++ {
+		cur := Synthetic("", n, 2, k)
+		var changed []string
+		for i := range n {
+			name := fmt.Sprintf("proj-%07d", i+1)
+			a, b := prev.Project(name), cur.Project(name)
+			if a.Serial == b.Serial {
+				if string(prev.Document(name)) != string(cur.Document(name)) {
+					t.Fatalf("step %d: %s kept serial %d but its document changed", k, name, a.Serial)
+				}
+				continue
+			}
+			changed = append(changed, name)
+			if last := b.Releases[len(b.Releases)-1]; last.Version != fmt.Sprintf("1.%d", k) || len(b.Releases) != len(a.Releases)+1 {
+				t.Fatalf("step %d: %s changed by %d releases, the last %q; want one release 1.%d", k, name, len(b.Releases)-len(a.Releases), last.Version, k)
+			}
+			if s, ok := seen[name]; ok {
+				t.Fatalf("step %d: %s changed again (first at step %d)", k, name, s)
+			}
+			seen[name] = k
+		}
+		if len(changed) != n/100 {
+			t.Fatalf("step %d changed %d projects (%v), want %d", k, len(changed), changed, n/100)
+		}
+		if cur.Serial() <= prev.Serial() {
+			t.Fatalf("step %d: serial %d not past step %d's %d", k, cur.Serial(), k-1, prev.Serial())
+		}
+		prev = cur
 	}
 }
