@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -86,21 +87,24 @@ func readSyncSettings(m func(key string) string, path string) (SyncSettings, []e
 
 // diffRef and diffRefParts are bandersnatch's patterns for a section
 // reference in diff-file: "{{ <section>_<option> }}", the section without
-// '_' and at least two characters, the last such reference on the line.
+// '_' and at least two characters, the last such reference on the line;
+// compiled when a diff-file is first read, not at init.
 var (
-	diffRef      = regexp.MustCompile(`^.*\{\{.+_.+\}\}`)
-	diffRefParts = regexp.MustCompile(`^(.*)\{\{\s*([^_\s](?:[^_]*[^_\s]))\s*_\s*(\S(?:.*\S)?)\s*\}\}(.*)$`)
+	diffRef      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^.*\{\{.+_.+\}\}`) })
+	diffRefParts = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(.*)\{\{\s*([^_\s](?:[^_]*[^_\s]))\s*_\s*(\S(?:.*\S)?)\s*\}\}(.*)$`)
+	})
 )
 
 // diffFilePath fills diff-file's section reference as bandersnatch does:
 // lookup reads [section] option; a reference that does not parse, or names
 // a missing option, falls back to <directory>/mirrored-files with a note.
 func diffFilePath(value, directory string, lookup func(section, option string) (string, bool)) (path, note string) {
-	if value == "" || !diffRef.MatchString(value) {
+	if value == "" || !diffRef().MatchString(value) {
 		return value, ""
 	}
 	fallback := strings.TrimSuffix(directory, "/") + "/mirrored-files"
-	m := diffRefParts.FindStringSubmatch(value)
+	m := diffRefParts().FindStringSubmatch(value)
 	if m == nil {
 		return fallback, fmt.Sprintf("diff-file %q: its {{section_option}} reference does not parse; the diff file goes to %s, as bandersnatch does", value, fallback)
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -93,8 +94,8 @@ func shortDuration(d time.Duration) string {
 }
 
 // negativeValue is a token that reads as a negative number or duration
-// ("-1h", "-5"), not as a short flag.
-var negativeValue = regexp.MustCompile(`^-[0-9.]`)
+// ("-1h", "-5"), not as a short flag; compiled at its first use.
+var negativeValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-[0-9.]`) })
 
 // signedDurations lets a duration flag take a negative value given as the
 // next argument (--grace -1h, the README's example of a refused value), so
@@ -104,7 +105,7 @@ func signedDurations() kong.Option {
 	return kong.TypeMapper(reflect.TypeOf(time.Duration(0)), kong.MapperFunc(func(ctx *kong.DecodeContext, target reflect.Value) error {
 		t := ctx.Scan.Pop()
 		s, isString := t.Value.(string)
-		if !t.IsValue() && (!isString || !negativeValue.MatchString(s)) {
+		if !t.IsValue() && (!isString || !negativeValue().MatchString(s)) {
 			return fmt.Errorf("expected duration value but got %q (%s)", t, t.InferredType())
 		}
 		var d time.Duration

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	pep440 "github.com/aquasecurity/go-pep440-version"
 )
@@ -63,19 +64,22 @@ func matchesRequirement(reqs []requirement, project, version string) bool {
 // so does this.
 type prerelease struct{ only []string }
 
-var prereleasePatterns = []*regexp.Regexp{
-	regexp.MustCompile(`^.+rc\d+$`),
-	regexp.MustCompile(`^.+a(lpha)?\d+$`),
-	regexp.MustCompile(`^.+b(eta)?\d+$`),
-	regexp.MustCompile(`^.+dev\d+$`),
-}
+// prereleasePatterns are bandersnatch's, compiled when the filter is first used.
+var prereleasePatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile(`^.+rc\d+$`),
+		regexp.MustCompile(`^.+a(lpha)?\d+$`),
+		regexp.MustCompile(`^.+b(eta)?\d+$`),
+		regexp.MustCompile(`^.+dev\d+$`),
+	}
+})
 
 func (pr *prerelease) name() string { return "prerelease_release" }
 func (pr *prerelease) keep(p *Project, version string) (bool, error) {
 	if len(pr.only) > 0 && !slices.Contains(pr.only, p.Name) {
 		return true, nil
 	}
-	return !slices.ContainsFunc(prereleasePatterns, func(re *regexp.Regexp) bool { return re.MatchString(version) }), nil
+	return !slices.ContainsFunc(prereleasePatterns(), func(re *regexp.Regexp) bool { return re.MatchString(version) }), nil
 }
 
 // regexRelease drops releases whose version a [filter_regex] releases

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	pep440 "github.com/aquasecurity/go-pep440-version"
 )
@@ -17,27 +18,34 @@ type requirement struct {
 	specifier specifierSet
 }
 
+// The patterns are compiled when a filter first needs them, not at init:
+// most processes load no filter (lazyRegexp).
 var (
-	reqName      = regexp.MustCompile(`^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*`)
-	reqExtras    = regexp.MustCompile(`^\[\s*(?:[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:,\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*)*)?\]\s*`)
-	specClause   = regexp.MustCompile(`^\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;)]+)\s*$`)
-	nonNameChars = regexp.MustCompile(`[-_.]+`)
+	reqName      = lazyRegexp(`^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*`)
+	reqExtras    = lazyRegexp(`^\[\s*(?:[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:,\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*)*)?\]\s*`)
+	specClause   = lazyRegexp(`^\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;)]+)\s*$`)
+	nonNameChars = lazyRegexp(`[-_.]+`)
 )
+
+// lazyRegexp is regexp.MustCompile(expr) made at its first use.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Normalize is PEP 503 name normalization (packaging's canonicalize_name).
 func Normalize(name string) string {
-	return strings.ToLower(nonNameChars.ReplaceAllString(name, "-"))
+	return strings.ToLower(nonNameChars().ReplaceAllString(name, "-"))
 }
 
 // parseRequirement parses one requirement line, without comments.
 func parseRequirement(line string) (requirement, error) {
-	m := reqName.FindStringSubmatch(line)
+	m := reqName().FindStringSubmatch(line)
 	if m == nil {
 		return requirement{}, fmt.Errorf("%q is not a requirement: it must start with a project name", line)
 	}
 	r := requirement{raw: m[1], name: Normalize(m[1])}
 	rest := line[len(m[0]):]
-	if e := reqExtras.FindString(rest); e != "" {
+	if e := reqExtras().FindString(rest); e != "" {
 		rest = rest[len(e):]
 	} else if strings.HasPrefix(rest, "[") {
 		return requirement{}, fmt.Errorf("%q: malformed extras", line)
@@ -77,7 +85,7 @@ type clause struct {
 	set     pep440.Specifiers
 }
 
-var releasePart = regexp.MustCompile(`^([0-9]+)((?:a|b|c|rc)[0-9]+)$`)
+var releasePart = lazyRegexp(`^([0-9]+)((?:a|b|c|rc)[0-9]+)$`)
 
 // parseSpecifierSet parses "", ">=1.0" or ">=1.0,<2,!=1.5.*".
 func parseSpecifierSet(s string) (specifierSet, error) {
@@ -87,7 +95,7 @@ func parseSpecifierSet(s string) (specifierSet, error) {
 	}
 	out := specifierSet{text: s}
 	for _, c := range strings.Split(s, ",") {
-		m := specClause.FindStringSubmatch(c)
+		m := specClause().FindStringSubmatch(c)
 		if m == nil {
 			return specifierSet{}, fmt.Errorf("%q is not a PEP 440 specifier (e.g. >=1.0,<2)", strings.TrimSpace(c))
 		}
@@ -118,7 +126,7 @@ func parseSpecifierSet(s string) (specifierSet, error) {
 func compatiblePrefix(v string) string {
 	var parts []string
 	for _, p := range strings.Split(v, ".") {
-		if m := releasePart.FindStringSubmatch(p); m != nil {
+		if m := releasePart().FindStringSubmatch(p); m != nil {
 			parts = append(parts, m[1], m[2])
 		} else {
 			parts = append(parts, p)

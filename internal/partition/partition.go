@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MaxParts is the most parts a mirror can be split into: the name table's
@@ -102,13 +103,14 @@ func (p Part) between(bound func(k int) string) Range {
 //go:embed names.txt
 var namesTable string
 
-// quantiles are the 1,023 inner boundaries of the name table.
-var quantiles = strings.Split(strings.TrimSuffix(namesTable, "\n"), "\n")
+// quantiles are the 1,023 inner boundaries of the name table, split when a
+// part is first asked for its names (a 16 KiB slice no whole run needs).
+var quantiles = sync.OnceValue(func() []string { return strings.Split(strings.TrimSuffix(namesTable, "\n"), "\n") })
 
 // Names is the part's range of normalized project names.
 func (p Part) Names() Range {
 	if p.Whole() {
 		return Range{}
 	}
-	return p.between(func(k int) string { return quantiles[k*MaxParts/p.N-1] })
+	return p.between(func(k int) string { return quantiles()[k*MaxParts/p.N-1] })
 }

@@ -9,21 +9,25 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Mask replaces a URL's userinfo.
 const Mask = "REDACTED"
 
 // userinfo is a URL's scheme and what stands between "//" and "@", up to the
-// first character that ends an authority.
-var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s"'<>\\]+@`)
+// first character that ends an authority; compiled when a text with an '@'
+// is first redacted, not at init.
+var userinfo = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s"'<>\\]+@`)
+})
 
 // String returns s with the userinfo of every URL in it replaced by Mask.
 func String(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
 	}
-	return userinfo.ReplaceAllString(s, "${1}"+Mask+"@")
+	return userinfo().ReplaceAllString(s, "${1}"+Mask+"@")
 }
 
 // Writer returns a writer that redacts each Write before passing it on (a

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bandercheck/bandercheck/internal/pyjson"
@@ -186,9 +187,10 @@ func urlPath(u string) string {
 	return u
 }
 
-var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+// schemeRE and isoRE are compiled at their first use: only sync needs them.
+var schemeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`) })
 
-func isScheme(s string) bool { return schemeRE.MatchString(s) }
+func isScheme(s string) bool { return schemeRE().MatchString(s) }
 
 // localPath is _file_url_to_local_path: "web" + unquote(path), refusing
 // any path that is not a clean key under web/packages/.
@@ -219,13 +221,15 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-var isoRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$`)
+var isoRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$`)
+})
 
 // parseUploadTime is datetime.fromisoformat(s.replace("Z", "+00:00")) for
 // the forms upstream writes; a time without zone is taken as UTC (the
 // local time of a mirror host that runs in UTC, as bandersnatch would).
 func parseUploadTime(s string) (time.Time, error) {
-	m := isoRE.FindStringSubmatch(s)
+	m := isoRE().FindStringSubmatch(s)
 	if m == nil {
 		return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time", s)
 	}
