@@ -110,6 +110,7 @@ type Stage struct {
 	resumable bool // opened to resume: crash points count (a stage opened fresh starts over anyway)
 	// beforeCommit makes what a commit's rows stand for durable (StageOptions)
 	beforeCommit func() error
+	closed       bool // Close ran: nothing more is written
 }
 
 // StageOptions tune a Stage; the zero value is the default.
@@ -360,6 +361,9 @@ func (s *Stage) Write(i int, row ...string) error {
 
 // spillUnit moves a large unit's buffered rows into a shard of its own.
 func (s *Stage) spillUnit(p *part) error {
+	if s.closed {
+		return s.errClosed()
+	}
 	if !p.direct {
 		open := false
 		for _, q := range s.parts {
@@ -401,6 +405,9 @@ func (s *Stage) DiscardUnit() error {
 // EndUnit marks the rows written since the last EndUnit as one complete unit
 // named by cursor, and commits shards when they are full.
 func (s *Stage) EndUnit(cursor string) error {
+	if s.closed {
+		return s.errClosed()
+	}
 	full := false
 	for _, p := range s.parts {
 		if p.cur != nil && !p.direct && p.cur.rows+p.unitRows > s.shardRows {
@@ -472,7 +479,9 @@ func (s *Stage) commitShards(cursor string, closing *part, final bool) error {
 			// p.file.Shards grows by one entry a commit (a few dozen bytes,
 			// 2,000 or so at the index's full size); only the entry is written
 			p.file.Shards = append(p.file.Shards, ShardInfo{
-				File: filepath.Base(p.cur.final), Rows: p.cur.rows, Bytes: size, Commit: s.commit, Cursor: cursor,
+				// a copy of the name alone: Base's substring kept the
+				// shard's whole path for as long as the stage lives
+				File: strings.Clone(filepath.Base(p.cur.final)), Rows: p.cur.rows, Bytes: size, Commit: s.commit, Cursor: cursor,
 			})
 			p.file.Rows += int64(p.cur.rows)
 			p.cur, p.direct = nil, false
@@ -544,6 +553,9 @@ func (s *Stage) commitShards(cursor string, closing *part, final bool) error {
 // Finish commits what is left and marks every manifest of the stage done.
 // Rows written after the last EndUnit are dropped.
 func (s *Stage) Finish() error {
+	if s.closed {
+		return s.errClosed()
+	}
 	if err := s.DiscardUnit(); err != nil {
 		return err
 	}
@@ -571,7 +583,11 @@ func (s *Stage) Finish() error {
 	return nil
 }
 
-// Close abandons open shards (their .tmp files are removed); committed work stays.
+// Close abandons open shards (their .tmp files are removed); committed work
+// stays. A closed stage keeps no list of its shards: whatever still holds it
+// holds a few fields, not an entry (a name and a cursor) for every shard the
+// stage wrote (2,000 or so for all of PyPI's storage). Rows, Cursor and Done
+// still answer.
 func (s *Stage) Close() error {
 	errs := []error{s.DiscardUnit()}
 	for _, p := range s.parts {
@@ -579,6 +595,13 @@ func (s *Stage) Close() error {
 			errs = append(errs, p.cur.abort())
 			p.cur = nil
 		}
+		p.file.Shards, p.ends, p.unit, p.since = nil, nil, nil, nil
 	}
+	s.closed = true
 	return errors.Join(errs...)
+}
+
+// errClosed refuses a write to a closed stage (its shard list is gone).
+func (s *Stage) errClosed() error {
+	return fmt.Errorf("stage %s: written after Close (a bug: open the stage again to go on)", s.name)
 }

@@ -654,3 +654,49 @@ func TestJournalOrStageFileAsFIFOIsRefusedAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedStageKeepsNoShardList: a closed stage lets go of its list of
+// committed shards (whatever still holds the stage, run's result of scan
+// storage did, held an entry a shard to the end of the process), and so
+// refuses to write on: a shard written after Close would be numbered from
+// an empty list, over the first. What it committed stays, and its counts
+// still answer.
+func TestClosedStageKeepsNoShardList(t *testing.T) {
+	dir := t.TempDir()
+	st := openTestStage(t, dir)
+	writeUnits(t, st, 20)
+	rows, cursor := st.Rows(0), st.Cursor()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.parts {
+		if p.file.Shards != nil || p.ends != nil {
+			t.Errorf("closed stage still holds %d shard entries of %s", len(p.file.Shards), p.spec.Name)
+		}
+	}
+	if st.Rows(0) != rows || st.Cursor() != cursor {
+		t.Errorf("closed stage: rows %d cursor %q, want %d %q", st.Rows(0), st.Cursor(), rows, cursor)
+	}
+	d, _ := unitRows(20)
+	if err := st.Write(0, d[0]...); err != nil {
+		t.Fatal(err) // buffered only
+	}
+	if err := st.EndUnit(unitCursor(20)); err == nil {
+		t.Error("EndUnit after Close: no error")
+	}
+	if err := st.Finish(); err == nil {
+		t.Error("Finish after Close: no error")
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	st = openTestStage(t, dir)
+	writeUnits(t, st, totalUnits)
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	wantD, wantP := uninterrupted(t)
+	if gotD, gotP := readAll(t, dir, "designated"), readAll(t, dir, "problems/metadata"); !slices.EqualFunc(gotD, wantD, slices.Equal) || !slices.EqualFunc(gotP, wantP, slices.Equal) {
+		t.Errorf("resumed after Close: %d and %d rows, want %d and %d", len(gotD), len(gotP), len(wantD), len(wantP))
+	}
+}

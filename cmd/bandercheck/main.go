@@ -148,6 +148,9 @@ func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (cod
 		return 2
 	}
 	env := cli.Globals.env()
+	if path := os.Getenv("BANDERCHECK_MEMPROFILE"); path != "" {
+		env.StageStarting = memProfileAtStageStart(path)
+	}
 	cmd := kctx.Command()
 	target := kctx.Selected().Target.Addr().Interface()
 	if w, ok := target.(stateWriter); !ok || !w.WritesState() {

@@ -24,23 +24,9 @@ func startMemProfile(path string) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	sample := []metrics.Sample{{Name: heapMetric}}
-	var classes []metrics.Sample
-	for _, d := range metrics.All() {
-		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/sched/goroutines:goroutines" {
-			classes = append(classes, metrics.Sample{Name: d.Name})
-		}
-	}
+	classes := memoryClasses()
 	var written, most uint64
-	write := func() {
-		f, err := os.Create(path + ".tmp")
-		if err != nil {
-			return
-		}
-		err = pprof.Lookup("heap").WriteTo(f, 0)
-		if cerr := f.Close(); err == nil && cerr == nil {
-			_ = os.Rename(path+".tmp", path)
-		}
-	}
+	write := func() { writeHeapProfile(path) }
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(20 * time.Millisecond)
@@ -76,15 +62,62 @@ func startMemProfile(path string) (stop func()) {
 			}
 			if held := total - released; held > most {
 				most = held
-				var b strings.Builder
-				for _, c := range classes {
-					if c.Value.Kind() == metrics.KindUint64 {
-						fmt.Fprintf(&b, "%s %d\n", c.Name, c.Value.Uint64())
-					}
-				}
-				_ = os.WriteFile(path+".classes", []byte(b.String()), 0o666)
+				_ = os.WriteFile(path+".classes", formatClasses(classes), 0o666)
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// memoryClasses are the samples of the runtime's memory classes, its count
+// of live heap objects and of goroutines, to read with metrics.Read.
+func memoryClasses() []metrics.Sample {
+	var classes []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/gc/heap/objects:objects" || d.Name == "/sched/goroutines:goroutines" {
+			classes = append(classes, metrics.Sample{Name: d.Name})
+		}
+	}
+	return classes
+}
+
+// formatClasses is a record of read samples: a name and a value a line.
+func formatClasses(classes []metrics.Sample) []byte {
+	var b strings.Builder
+	for _, c := range classes {
+		if c.Value.Kind() == metrics.KindUint64 {
+			fmt.Fprintf(&b, "%s %d\n", c.Name, c.Value.Uint64())
+		}
+	}
+	return []byte(b.String())
+}
+
+// writeHeapProfile writes the heap profile to path (through path.tmp).
+func writeHeapProfile(path string) {
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return
+	}
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil && cerr == nil {
+		_ = os.Rename(path+".tmp", path)
+	}
+}
+
+// memProfileAtStageStart is run's hook at the start of each of its stages
+// (stages.Env.StageStarting) under BANDERCHECK_MEMPROFILE: once the stages
+// before have been collected and their memory returned, it records what
+// is still held, for the stage to come, beside path: path.STAGE.start.classes
+// (the memory classes and the count of live heap objects, read first) and
+// path.STAGE.start (a heap profile of the live objects), STAGE the stage's
+// name with '-' for spaces. What one stage leaves to the next is found
+// there (session 33: scan storage's shard list, in spans of its own).
+func memProfileAtStageStart(path string) func(stage string) {
+	return func(stage string) {
+		base := path + "." + strings.ReplaceAll(stage, " ", "-") + ".start"
+		classes := memoryClasses()
+		metrics.Read(classes)
+		_ = os.WriteFile(base+".classes", formatClasses(classes), 0o666)
+		writeHeapProfile(base)
+	}
 }

@@ -49,6 +49,12 @@ type Env struct {
 	// format) after every stage and at the end of the command.
 	MetricsFile string
 
+	// StageStarting, when set, is called by run at the start of each of its
+	// stages, once what the stages before it freed has been collected and
+	// returned to the system (BANDERCHECK_MEMPROFILE records there what is
+	// still held).
+	StageStarting func(stage string)
+
 	// Build names this build (version, commit): rows derived from documents
 	// by another build are not reused (scan metadata's fingerprint), so a
 	// parser fixed in a new version reads every document once.

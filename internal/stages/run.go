@@ -108,6 +108,9 @@ func (c *RunOptions) Run(ctx context.Context, g *Env) error {
 		// here, not also after the last stage: each is a full collection
 		// and a scavenge on this goroutine, up to 0.1 s
 		own := resetPeakMemory()
+		if g.StageStarting != nil {
+			g.StageStarting(name)
+		}
 		err := fn()
 		t := stageTime{name: name, took: time.Since(start)}
 		if own {

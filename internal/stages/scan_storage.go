@@ -131,7 +131,15 @@ func (c *ScanStorageOptions) run(ctx context.Context, g *Env, res *ScanStorageRe
 	}
 	if hash != HashNone {
 		logf(g, "scan storage: %s", sc.tally)
-		res.Hashing = &sc.tally
+		// a copy: a pointer into sc kept the scan, its stage and that
+		// stage's list of every shard it wrote (their names and cursors,
+		// strings made amid the listing, one to a span) alive in run into
+		// the stages after it: at 10% of PyPI scan upstream started with
+		// 5.6 MB of spans unused around them, 2.8 without
+		// (TestRunHoldsNothingOfScanStorage)
+		tally := sc.tally
+		tally.Oldest = strings.Clone(tally.Oldest)
+		res.Hashing = &tally
 	}
 	return st.Finish()
 }
