@@ -53,6 +53,7 @@ type Sorter struct {
 	runs     []string
 	width    int // the most runs mergeDown merges at once
 	widest   int // the most it did
+	hint     int // rows expected (WithSizeHint), 0 when unknown
 }
 
 // sortBuf is one arena of encoded records and their index. The arena is a
@@ -143,8 +144,23 @@ func (s *Sorter) WithPrefix(f func(key string) uint64) *Sorter {
 	return s
 }
 
+// WithSizeHint tells the sorter about how many rows will come (a previous
+// run's count), so that an arena's index is made once at the size it
+// reaches (at most its budget's) instead of growing by copying: sync
+// upstream's index of 10,000 names was allocated some 2.5 times over,
+// each time on fresh pages. Call it before the first Add; a wrong hint
+// costs memory or copies, never rows.
+func (s *Sorter) WithSizeHint(rows int) *Sorter {
+	s.hint = max(rows, 0)
+	return s
+}
+
 func (s *Sorter) newBuf() *sortBuf {
-	return &sortBuf{capacity: max(s.pool*4/5, s.chunk), chunk: s.chunk, maxIdx: max(s.memory/16/24, 1)}
+	b := &sortBuf{capacity: max(s.pool*4/5, s.chunk), chunk: s.chunk, maxIdx: max(s.memory/16/24, 1)}
+	if s.hint > 0 {
+		b.idx = make([]sortEntry, 0, min(s.hint, b.maxIdx))
+	}
+	return b
 }
 
 // room returns the chunk of b that takes a record of need bytes, taking a

@@ -253,3 +253,72 @@ func TestSorterSpillsRowsWhole(t *testing.T) {
 		t.Fatal("sorted output differs from a stable in-memory sort by the third field")
 	}
 }
+
+// TestSorterSizeHintMakesTheIndexOnce: with a hint of the rows to come
+// (sync upstream's last count), adding them allocates the index once
+// instead of growing it by copying; a hint too small or too large for the
+// budget still sorts every row as without one.
+func TestSorterSizeHintMakesTheIndexOnce(t *testing.T) {
+	const n = 10000
+	rng := rand.New(rand.NewPCG(3, 5))
+	in := make([][]string, n)
+	for i := range in {
+		in[i] = []string{fmt.Sprintf("proj-%07d", rng.IntN(1e7)), "Name", fmt.Sprint(i)}
+	}
+	sortAll := func(hint int, memory int64) (allocs float64, out [][]string) {
+		allocs = testing.AllocsPerRun(3, func() {
+			s := NewSorter(t.TempDir(), memory, 3, 0)
+			if hint >= 0 {
+				s.WithSizeHint(hint)
+			}
+			for _, r := range in {
+				if err := s.Add(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		s := NewSorter(t.TempDir(), memory, 3, 0)
+		if hint >= 0 {
+			s.WithSizeHint(hint)
+		}
+		for _, r := range in {
+			if err := s.Add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rr, err := s.Sort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rr.Close()
+		for {
+			row, err := rr.Next()
+			if err == io.EOF {
+				return allocs, out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, slices.Clone(row))
+		}
+	}
+	plain, want := sortAll(-1, 4<<20)
+	hinted, got := sortAll(n+n/64+64, 4<<20)
+	if hinted > plain-5 {
+		t.Errorf("adding %d rows with a size hint took %.0f allocations, without one %.0f: the index still grows", n, hinted, plain)
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatal("rows sorted with a size hint differ from those sorted without one")
+	}
+	for _, c := range []struct {
+		hint   int
+		memory int64
+	}{{10, 4 << 20}, {1 << 30, 4 << 20}, {n, 64 << 10}} {
+		if _, got := sortAll(c.hint, c.memory); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("hint %d, budget %d: the rows sorted differ from those sorted without a hint", c.hint, c.memory)
+		}
+	}
+}

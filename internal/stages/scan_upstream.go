@@ -89,7 +89,7 @@ func (c *ScanUpstreamOptions) base(g *Env) (string, error) {
 // fetch makes one attempt: names are normalized, sorted and deduplicated
 // into the upstream manifest, which is written only when the index was whole.
 func (c *ScanUpstreamOptions) fetch(ctx context.Context, g *Env, client *http.Client, base, tmp string) error {
-	_, err := writeUpstream(ctx, g, client, base, tmp, "scan upstream", pipeline.MustSpec("upstream"))
+	_, err := writeUpstream(ctx, g, client, base, tmp, "scan upstream", pipeline.MustSpec("upstream"), lastRows(g, "upstream"))
 	return err
 }
 
@@ -97,16 +97,30 @@ func (c *ScanUpstreamOptions) fetch(ctx context.Context, g *Env, client *http.Cl
 // normal name with its serial (the highest of its spellings; empty when the
 // index gives none), sorted; with three columns (sync/upstream) the name as
 // upstream spells it goes between them. It returns the highest serial seen
-// (sources.NoSerial when none).
-func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (int64, error) {
-	top, _, err := sortUpstream(ctx, g, client, base, tmp, stage, spec)
+// (sources.NoSerial when none). last is the row count of the manifest it
+// replaces (0 when none): it sizes the sort (upstream grows by a few
+// hundred projects a day).
+func writeUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec, last int64) (int64, error) {
+	top, _, err := sortUpstream(ctx, g, client, base, tmp, stage, spec, last)
 	return top, err
+}
+
+// lastRows is the row count of manifest as STATE holds it, 0 when it holds none.
+func lastRows(g *Env, manifest string) int64 {
+	sf, err := g.StateDir().StageFile(manifest)
+	if err != nil {
+		return 0
+	}
+	return sf.Rows
 }
 
 // sortUpstream is writeUpstream; it also returns the most bytes its sort's
 // arenas held.
-func sortUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec) (top, held int64, err error) {
+func sortUpstream(ctx context.Context, g *Env, client *http.Client, base, tmp, stage string, spec pipeline.Spec, last int64) (top, held int64, err error) {
 	sorter := pipeline.NewSorter(tmp, upstreamSortMemory, 3, 0).WithFanIn(4).WithMergeWidth(upstreamSortMemory / pipeline.OpenRunBytes)
+	if last > 0 {
+		sorter.WithSizeHint(int(last + last/64 + 64))
+	}
 	defer func() { held = sorter.PeakHeld() }()
 	// what it holds is the sort's arenas and coders, a few MiB: a low GOGC
 	// keeps the peak near them (100: 49 MiB at full size, 25: 39 MiB)

@@ -123,7 +123,7 @@ func TestScanUpstreamSortHoldsTheSameFrom1Percent(t *testing.T) {
 		srv := indexServer(n)
 		dir := t.TempDir()
 		g := &Env{Mirror: Location{Path: dir}, State: filepath.Join(dir, "state"), Progress: "never", Stdout: io.Discard, Stderr: io.Discard}
-		_, h, err := sortUpstream(context.Background(), g, &http.Client{Timeout: time.Minute}, srv.URL, filepath.Join(dir, "tmp"), "scan upstream", pipeline.MustSpec("upstream"))
+		_, h, err := sortUpstream(context.Background(), g, &http.Client{Timeout: time.Minute}, srv.URL, filepath.Join(dir, "tmp"), "scan upstream", pipeline.MustSpec("upstream"), 0)
 		srv.Close()
 		if err != nil {
 			t.Fatal(err)

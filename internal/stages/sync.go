@@ -104,6 +104,9 @@ type syncEnv struct {
 	// linkRoot is the mirror's absolute folder (POSIX), which
 	// keep_index_versions links and the diff file's lines name paths under
 	linkRoot string
+	// lastUpstream is the row count of the last sync's upstream manifest
+	// (0 when none), read before a new sync removes it: it sizes the sort
+	lastUpstream int64
 }
 
 const syncRunFile = "sync/run.json"
@@ -212,6 +215,7 @@ func syncStages(ctx context.Context, se *syncEnv) (SyncResult, error) {
 // mirror, config and names, and starts a new one otherwise.
 func openSyncRun(ctx context.Context, se *syncEnv, mirror string) (*syncRun, error) {
 	path := filepath.Join(se.g.State, syncRunFile)
+	se.lastUpstream = lastRows(se.g, "sync/upstream")
 	var prev syncRun
 	if b, err := os.ReadFile(path); err == nil {
 		if json.Unmarshal(b, &prev) == nil && !prev.Finished && prev.Mirror == mirror &&

@@ -33,7 +33,7 @@ func syncUpstream(ctx context.Context, se *syncEnv) error {
 	client := sources.NewUpstreamClient(se.conf.Sync.Timeout, se.conf.Sync.GlobalTimeout, 2, se.conf.Sync.Proxy)
 	tmp := filepath.Join(se.g.State, "tmp")
 	err := work.Retry(ctx, se.o.Attempts, se.o.StaleWait, nil, func() error {
-		_, err := writeUpstream(ctx, se.g, client, se.base, tmp, "sync upstream", pipeline.MustSpec("sync/upstream"))
+		_, err := writeUpstream(ctx, se.g, client, se.base, tmp, "sync upstream", pipeline.MustSpec("sync/upstream"), se.lastUpstream)
 		return err
 	})
 	if err != nil {
