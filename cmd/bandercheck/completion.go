@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/alecthomas/kong"
 	"github.com/posener/complete"
@@ -48,8 +49,12 @@ func (c *CompletionCmd) Run(k *kong.Context) error {
 }
 
 // answerCompletion answers a shell's completion request (COMP_LINE set by the
-// scripts above) and exits; without one it returns.
+// scripts above) and exits; without one it returns at once (kongplete would
+// build the completion of every command first, to find there is no request).
 func answerCompletion(parser *kong.Kong) {
+	if os.Getenv("COMP_LINE") == "" {
+		return
+	}
 	kongplete.Complete(parser,
 		kongplete.WithPredictor("manifest", complete.PredictSet(pipeline.ManifestNames...)),
 		kongplete.WithExitFunc(func(code int) { panic(exitPanic(code)) }))

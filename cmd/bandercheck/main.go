@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +24,7 @@ import (
 // CLI is the command line: one type a command or group, each in its own file,
 // mapping its flags onto the stage's options (internal/stages has no kong).
 type CLI struct {
-	Globals
-	Version kong.VersionFlag `group:"global" help:"Print version, commit and Go version."`
+	root
 
 	Scan   ScanCmd   `cmd:"" help:"Scan storage, metadata or upstream into manifests."`
 	Plan   PlanCmd   `cmd:"" help:"Merge-join storage against designated files into plans."`
@@ -37,6 +38,13 @@ type CLI struct {
 	VersionCmd VersionCmd    `cmd:"" name:"version" help:"Print the version, the commit and the Go version."`
 	Completion CompletionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
 	Man        ManCmd        `cmd:"" help:"Print the manual page (roff): bandercheck man | man -l -"`
+}
+
+// root is the command line without its commands: the global flags and
+// --version. A parser of one command (leanParser) is built on it alone.
+type root struct {
+	Globals
+	Version kong.VersionFlag `group:"global" help:"Print version, commit and Go version."`
 }
 
 // stateWriter is a command that says whether it writes STATE: those that do
@@ -83,17 +91,88 @@ func run(ctx context.Context, args []string, opts ...kong.Option) int {
 		defer startMemProfile(path)()
 	}
 	var cli CLI
+	if parser := leanParser(ctx, &cli, args, opts...); parser != nil {
+		if code, parsed := parse(ctx, parser, &cli, args, true); parsed {
+			return code
+		}
+		cli = CLI{} // the whole command line says what is wrong
+	}
 	parser, err := newParser(ctx, &cli, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "bandercheck:", err)
 		return 1
 	}
-	return parse(ctx, parser, &cli, args)
+	code, _ := parse(ctx, parser, &cli, args, false)
+	return code
 }
 
 // newParser is the kong parser of the command line, with opts after its own.
 func newParser(ctx context.Context, cli *CLI, opts ...kong.Option) (*kong.Kong, error) {
-	return kong.New(cli, append([]kong.Option{
+	return kong.New(cli, append(parserOptions(ctx), opts...)...)
+}
+
+// leanCommands are the commands that leanParser builds a parser of their
+// own for: all but man and completion, which read the whole model.
+var leanCommands = map[string]string{ // name on the command line → CLI's field
+	"scan": "Scan", "plan": "Plan", "apply": "Apply", "run": "Run", "status": "Status",
+	"report": "Report", "cat": "Cat", "sync": "Sync", "version": "VersionCmd",
+}
+
+// leanParser is a parser of the global flags and the one command args
+// name (or of the global flags alone for --version), or nil when args may
+// need more: help (which lists every command), a shell's completion
+// request, or no command named. It costs a third of the
+// whole command line's construction, which kong otherwise builds (every
+// command's flags, their tags parsed and their defaults set) in every
+// process. It parses what the whole parser parses, to the same values
+// (TestLeanParserParsesAsTheWholeOne): the commands left out are ones the
+// arguments do not reach. When it finds an error, the whole parser parses
+// args again, so that errors and usage are the whole command line's.
+func leanParser(ctx context.Context, cli *CLI, args []string, opts ...kong.Option) *kong.Kong {
+	if os.Getenv("COMP_LINE") != "" {
+		return nil
+	}
+	field := ""
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "h") || a == "--help" || strings.HasPrefix(a, "--help=") {
+			return nil // -h or --help: kong prints help of the model it has
+		}
+		if f, ok := leanCommands[a]; ok && field == "" {
+			field = f // or a flag's value: then the lean parse fails, and the whole one parses
+		}
+	}
+	if field == "" {
+		if !slices.Contains(args, "--version") {
+			return nil
+		}
+		// --version alone: the global flags are all it needs (it exits as
+		// it is parsed), and any error is the whole parser's to say
+		parser, err := kong.New(&cli.root, append(parserOptions(ctx), opts...)...)
+		if err != nil {
+			return nil
+		}
+		return parser
+	}
+	f, _ := reflect.TypeFor[CLI]().FieldByName(field)
+	cmd := reflect.ValueOf(cli).Elem().FieldByIndex(f.Index).Addr().Interface()
+	name := f.Tag.Get("name")
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	parser, err := kong.New(&cli.root, append(parserOptions(ctx),
+		append([]kong.Option{kong.DynamicCommand(name, f.Tag.Get("help"), f.Tag.Get("group"), cmd, string(f.Tag))}, opts...)...)...)
+	if err != nil {
+		return nil
+	}
+	return parser
+}
+
+// parserOptions are the options of every parser of the command line.
+func parserOptions(ctx context.Context) []kong.Option {
+	return []kong.Option{
 		kong.Name("bandercheck"),
 		kong.Description("Verify and clean a bandersnatch PyPI mirror with bounded memory.\n\n" + exitHelp),
 		kong.UsageOnError(),
@@ -106,7 +185,7 @@ func newParser(ctx context.Context, cli *CLI, opts ...kong.Option) (*kong.Kong, 
 		signedDurations(),
 		kong.ValueFormatter(helpValue),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
-	}, opts...)...)
+	}
 }
 
 type exitPanic int
@@ -131,22 +210,32 @@ func habitHint(args []string) string {
 }
 
 // parse runs the command line and turns its outcome into an exit code.
-func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string) (code int) {
+// With lean (a parser of leanParser), an error parsing args is not said:
+// parsed is false, for the whole parser to parse them again.
+func parse(ctx context.Context, parser *kong.Kong, cli *CLI, args []string, lean bool) (code int, parsed bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			c, ok := r.(exitPanic)
 			if !ok {
 				panic(r)
 			}
-			code = int(c)
+			code, parsed = int(c), true
 		}
 	}()
 	answerCompletion(parser)
 	kctx, err := parser.Parse(args)
+	if err != nil && lean {
+		return 0, false
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "bandercheck:", err.Error()+habitHint(args))
-		return 2
+		return 2, true
 	}
+	return execute(ctx, kctx, cli), true
+}
+
+// execute runs the parsed command and turns its outcome into an exit code.
+func execute(ctx context.Context, kctx *kong.Context, cli *CLI) (code int) {
 	env := cli.Globals.env()
 	if path := os.Getenv("BANDERCHECK_MEMPROFILE"); path != "" {
 		env.StageStarting = memProfileAtStageStart(path)
