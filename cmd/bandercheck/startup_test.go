@@ -78,3 +78,17 @@ func TestStartupInitsStayCheap(t *testing.T) {
 		t.Errorf("only %d of our packages in the init trace", ours)
 	}
 }
+
+// The version is asked for twice in every process (kong's ${version}, the
+// stages' Env); the build info behind it is parsed once, not at each call
+// (the module list: over a hundred allocations each time).
+func TestVersionReadsTheBuildInfoOnce(t *testing.T) {
+	first := versionString()
+	if n := testing.AllocsPerRun(10, func() {
+		if versionString() != first {
+			t.Fatal("the version changed")
+		}
+	}); n > 10 {
+		t.Errorf("versionString allocates %v values after its first call: the build info is parsed again", n)
+	}
+}

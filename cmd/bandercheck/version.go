@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/kong"
 )
@@ -21,7 +22,7 @@ var commit = ""
 // whether the tree was modified) and the Go version, from the build info.
 func versionString() string {
 	v, rev, goVersion, dirty := version, commit, runtime.Version(), false
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	if bi, ok := buildInfo(); ok {
 		goVersion = bi.GoVersion
 		if v == "" {
 			v = bi.Main.Version
@@ -46,6 +47,11 @@ func versionString() string {
 	}
 	return strings.TrimSpace(fmt.Sprintf("bandercheck %s\ncommit %s\n%s", v, rev, goVersion))
 }
+
+// buildInfo is the binary's build info, read once: each process asks for
+// the version twice (kong's ${version}, the stages' Env), and the runtime
+// parses the whole module list again at each call.
+var buildInfo = sync.OnceValues(debug.ReadBuildInfo)
 
 // VersionCmd is version: the same as --version.
 type VersionCmd struct{}
