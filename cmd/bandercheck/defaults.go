@@ -63,17 +63,24 @@ func substituteVars(vars kong.Vars) func(*kong.Kong) error {
 			pairs = append(pairs, "${"+name+"}", value)
 		}
 		r := strings.NewReplacer(pairs...)
+		// a Replacer copies every text it is given, a variable in it or not
+		replace := func(s string) string {
+			if !strings.Contains(s, "${") {
+				return s
+			}
+			return r.Replace(s)
+		}
 		return kong.Visit(k.Model.Node, func(v kong.Visitable, next kong.Next) error {
 			switch v := v.(type) {
 			case *kong.Node:
-				v.Help = r.Replace(v.Help)
+				v.Help = replace(v.Help)
 			case *kong.Value:
-				v.Help, v.Default, v.Enum = r.Replace(v.Help), r.Replace(v.Default), r.Replace(v.Enum)
+				v.Help, v.Default, v.Enum = replace(v.Help), replace(v.Default), replace(v.Enum)
 				for i, env := range v.Tag.Envs {
-					v.Tag.Envs[i] = r.Replace(env)
+					v.Tag.Envs[i] = replace(env)
 				}
 				if v.Flag != nil {
-					v.Flag.PlaceHolder = r.Replace(v.Flag.PlaceHolder)
+					v.Flag.PlaceHolder = replace(v.Flag.PlaceHolder)
 				}
 			}
 			return next(nil)
