@@ -135,6 +135,11 @@ func (s *Sorter) WithMergeWidth(n int) *Sorter {
 // PeakHeld is the most bytes of arena chunks the sorter held at once.
 func (s *Sorter) PeakHeld() int64 { return int64(s.peak) }
 
+// WidestMerge is the most runs Sort merged at once to bring them down to
+// the fan-in (0 when it merged none first): each holds about OpenRunBytes
+// while it is read.
+func (s *Sorter) WidestMerge() int { return s.widest }
+
 // WithPrefix replaces the key's first 8 bytes, compared before the key's
 // bytes, by f(key): keys that share a long start (paths) compare as one
 // integer more often. f must keep the order: a < b must give f(a) <= f(b).

@@ -115,22 +115,31 @@ func indexServer(n int) *httptest.Server {
 // chunks of 1 MiB: within one), so scan upstream's memory does not grow
 // with upstream. Its 16 MiB budget held one chunk at 1% and four from 10%
 // up (with their indexes, 6 MiB more live heap: scan upstream alone was 24
-// MiB resident at 1%, 31 at 10%, 35 at all of them).
+// MiB resident at 1%, 31 at 10%, 35 at all of them). Nor do the runs it
+// reads at once to merge them down (about OpenRunBytes each): no more for
+// 400,000 names than for 88,632 (upstreamMergeWidth, 6); a width of the
+// budget's worth (34) merged 6 at once at 10% and 34 from some 150,000
+// names up (400,000 here: 37 runs; all 886k: some 80), 4 MiB of readers
+// more.
 func TestScanUpstreamSortHoldsTheSameFrom1Percent(t *testing.T) {
 	sizes := []int{8_863, 88_632, 400_000}
-	held := map[int]int64{}
+	held, widest := map[int]int64{}, map[int]int{}
 	for _, n := range sizes {
 		srv := indexServer(n)
 		dir := t.TempDir()
 		g := &Env{Mirror: Location{Path: dir}, State: filepath.Join(dir, "state"), Progress: "never", Stdout: io.Discard, Stderr: io.Discard}
-		_, h, err := sortUpstream(context.Background(), g, &http.Client{Timeout: time.Minute}, srv.URL, filepath.Join(dir, "tmp"), "scan upstream", pipeline.MustSpec("upstream"), 0)
+		_, use, err := sortUpstream(context.Background(), g, &http.Client{Timeout: time.Minute}, srv.URL, filepath.Join(dir, "tmp"), "scan upstream", pipeline.MustSpec("upstream"), 0)
 		srv.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantSortedUpstream(t, g.State, n)
-		held[n] = h
-		t.Logf("%d names: the sort's arenas held at most %d KiB", n, h>>10)
+		held[n] = use.held
+		t.Logf("%d names: the sort's arenas held at most %d KiB; it merged at most %d runs at once", n, use.held>>10, use.widest)
+		widest[n] = use.widest
+	}
+	if widest[400_000] > widest[88_632] {
+		t.Errorf("the sort merged up to %d runs at once for 400,000 names, %d for 88,632: want no more than at 10%%", widest[400_000], widest[88_632])
 	}
 	least, most := held[sizes[0]], held[sizes[0]]
 	for _, h := range held {
