@@ -36,6 +36,26 @@ func (b *bigFolders) List(ctx context.Context, prefix, after string, fn func(sto
 	return nil
 }
 
+// pagedFolders is bigFolders listed a page of 1,000 objects at a time.
+type pagedFolders struct{ *bigFolders }
+
+func (b pagedFolders) ListBatches(ctx context.Context, prefix, after string, fn func([]store.Object) error) error {
+	var page []store.Object
+	err := b.List(ctx, prefix, after, func(o store.Object) error {
+		page = append(page, o)
+		if len(page) < 1000 {
+			return nil
+		}
+		p := page
+		page = nil
+		return fn(p)
+	})
+	if err == nil && len(page) > 0 {
+		err = fn(page)
+	}
+	return err
+}
+
 // TestListSortedHoldsABoundedLookAhead: the objects the listers hold ahead
 // of the consumer (listed, not yet handed on) are bounded by the number of
 // listers, not by what the folders hold. The consumer stops at its first
@@ -49,12 +69,20 @@ func (b *bigFolders) List(ctx context.Context, prefix, after string, fn func(sto
 // which made its peak grow with the mirror.
 func TestListSortedHoldsABoundedLookAhead(t *testing.T) {
 	const jobs, bound = 16, 1000 + 16*1000 + 3*2*1000
-	for _, perFolder := range []int{4000, 40000} {
-		t.Run(fmt.Sprint(perFolder), func(t *testing.T) {
+	for _, c := range []struct {
+		perFolder int
+		pages     bool // a page at a time (store.BatchLister, as S3)
+	}{{4000, false}, {40000, false}, {4000, true}, {40000, true}} {
+		perFolder := c.perFolder
+		t.Run(fmt.Sprint(perFolder, map[bool]string{true: " pages"}[c.pages]), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				r := &bigFolders{folders: 40, perFolder: perFolder}
+				var lister store.Reader = r
+				if c.pages {
+					lister = pagedFolders{r}
+				}
 				var consumed, most int64
-				err := store.ListSorted(t.Context(), r, "web/packages/", "", jobs, func(o store.Object) error {
+				err := store.ListSorted(t.Context(), lister, "web/packages/", "", jobs, func(o store.Object) error {
 					if consumed%int64(perFolder) == 0 && consumed < int64(4*perFolder) {
 						synctest.Wait()
 						most = max(most, r.listed.Load()-consumed)

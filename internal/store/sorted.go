@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -109,6 +110,9 @@ func ListRange(ctx context.Context, st Reader, prefix, startAfter, end string, j
 var errEnd = errors.New("end of range")
 
 func listPartition(ctx context.Context, st Reader, p *partition, startAfter, end string) error {
+	if bl, ok := st.(BatchLister); ok {
+		return listPartitionBatches(ctx, bl, p, startAfter, end)
+	}
 	// the first batch takes room for a full one only past firstBatch
 	// objects: most of a small mirror's 256 folders hold a few files, and
 	// room for 1,000 objects (104 KiB) each was 26 MiB of garbage at every
@@ -148,6 +152,42 @@ func listPartition(ctx context.Context, st Reader, p *partition, startAfter, end
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	return err
+}
+
+// listPartitionBatches is listPartition for a store that lists a page at a
+// time: each page, in a slice of its own, is a batch (cut at listBatch).
+func listPartitionBatches(ctx context.Context, bl BatchLister, p *partition, startAfter, end string) error {
+	err := bl.ListBatches(ctx, p.dir, startAfter, func(b []Object) error {
+		stop := false
+		if end != "" {
+			if i := sort.Search(len(b), func(i int) bool { return b[i].Key >= end }); i < len(b) {
+				b, stop = b[:i], true
+			}
+		}
+		for len(b) > 0 {
+			n := min(len(b), listBatch)
+			select {
+			case p.ch <- b[:n:n]:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			b = b[n:]
+			// a folder ahead of the deep ones holds its first batch only
+			select {
+			case <-p.deep:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if stop {
+			return errEnd
+		}
+		return nil
+	})
+	if errors.Is(err, errEnd) {
+		err = nil
 	}
 	return err
 }

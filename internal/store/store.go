@@ -81,6 +81,16 @@ type PageLister interface {
 	ListPage(ctx context.Context, prefix, startAfter string, n int, fn func(Object) error) error
 }
 
+// BatchLister is a Reader that lists a page at a time (S3): fn gets each
+// page's objects, in List's order, in a slice of their own that it may
+// keep, and the page itself (its answer, as decoded) is let go before fn
+// runs. ListRange hands these slices on as its batches: a folder's lister
+// waiting for the consumer holds its batches alone, not also the page it
+// was in (the SDK's objects and the decoder's arrays, 168 bytes a key).
+type BatchLister interface {
+	ListBatches(ctx context.Context, prefix, startAfter string, fn func([]Object) error) error
+}
+
 type withoutStatKey struct{}
 
 // WithoutStat marks ctx for a listing whose caller reads every object

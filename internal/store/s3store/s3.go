@@ -310,6 +310,48 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(sto
 	return nil
 }
 
+// ListBatches implements store.BatchLister: each page's objects in a
+// slice of their own, the page let go before fn runs.
+func (s *Store) ListBatches(ctx context.Context, prefix, startAfter string, fn func([]store.Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
+	if startAfter > prefix {
+		in.StartAfter = aws.String(s.prefix + startAfter)
+	}
+	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	for pages.HasMorePages() {
+		batch, err := s.nextBatch(ctx, pages, prefix)
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			if err := fn(batch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nextBatch is the objects of the next page (folder markers left out), in a
+// slice of their own: the page is not referenced once it returns.
+func (s *Store) nextBatch(ctx context.Context, pages *s3.ListObjectsV2Paginator, prefix string) ([]store.Object, error) {
+	page, err := pages.NextPage(ctx, fastList)
+	if err != nil {
+		return nil, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+	}
+	batch := make([]store.Object, 0, len(page.Contents))
+	for _, o := range page.Contents {
+		key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+		if strings.HasSuffix(key, "/") {
+			continue // a folder marker, not a file
+		}
+		batch = append(batch, store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)})
+	}
+	return batch, nil
+}
+
+var _ store.BatchLister = (*Store)(nil)
+
 // ListPage implements store.PageLister: one ListObjectsV2 request of at
 // most n keys.
 func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, n int, fn func(store.Object) error) error {

@@ -33,6 +33,9 @@ func fastList(o *s3.Options) {
 	})
 }
 
+// pageListed, in tests, sees each page parseListPage decodes.
+var pageListed func(*s3.ListObjectsV2Output)
+
 // listFallbacks counts the pages parseListPage left to the SDK's decoder.
 var listFallbacks atomic.Int64
 
@@ -65,6 +68,9 @@ func (d listDeserializer) HandleDeserialize(ctx context.Context, in middleware.D
 			return out, md, err
 		}
 		if p, ok := parseListPage(body); ok {
+			if pageListed != nil {
+				pageListed(p)
+			}
 			page = p
 			resp.Body = io.NopCloser(strings.NewReader(emptyList))
 		} else {
