@@ -20,7 +20,8 @@ S3_OBJECTS=${S3_OBJECTS:-100000}
 REPEAT=${REPEAT:-3}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/bandercheck-bench.XXXXXX)}
 mkdir -p bench "$work"
-go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
+# static, as scripts/release.sh and the Dockerfile build what operators run
+CGO_ENABLED=0 go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
 bc=${BC:-$PWD/bin/bandercheck} gm=$PWD/bin/genmirror # BC: another build, to compare versions
 names=../shared/data/pypi-project-names.txt.zst
 [ -f "$names" ] && names_flag=(--names "$names") || names_flag=()

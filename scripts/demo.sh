@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 projects=${DEMO_PROJECTS:-3000}
 
 echo "== building"
-go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
+# static, as scripts/release.sh and the Dockerfile build what operators run
+CGO_ENABLED=0 go build -o bin/ ./cmd/bandercheck ./cmd/genmirror
 work=$(mktemp -d)
 server=
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
