@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -14,13 +15,26 @@ import (
 func shardName(n int) string { return fmt.Sprintf("%06d.csv.zst", n) }
 
 // shardWriter writes one shard: CSV bytes through zstd into NNNNNN.csv.zst.tmp.
+// A shard's first smallShard bytes are held as they are and compressed at
+// commit, so a stage that keeps several small manifests open at once (sync
+// fetch: projects, files, written) takes one encoder from the pool at a
+// time instead of one each for as long as they are open (an encoder's
+// tables and history are some 600 KiB of fresh memory in a short sync).
+// The compressed bytes are the same either way: the encoder cuts blocks by
+// what it is given, not by how it is handed over.
 type shardWriter struct {
 	final string
 	f     *os.File
 	bw    *bufio.Writer
-	zw    *zstd.Encoder
+	zw    *zstd.Encoder // nil while the shard is held in raw
+	raw   *[]byte       // the shard's bytes until it passes smallShard
 	rows  int
 }
+
+// smallShard is the most bytes of a shard held before it is compressed.
+const smallShard = 64 << 10
+
+var rawShards = sync.Pool{New: func() any { b := make([]byte, 0, smallShard); return &b }}
 
 func createShard(dir string, n int, header []byte) (*shardWriter, error) {
 	final := filepath.Join(dir, shardName(n))
@@ -28,16 +42,23 @@ func createShard(dir string, n int, header []byte) (*shardWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create shard: %w", err)
 	}
-	w := &shardWriter{final: final, f: f, bw: bufio.NewWriterSize(f, 256<<10)}
-	w.zw = getEncoder(&encoderPool, w.bw)
-	if _, err := w.zw.Write(header); err != nil {
-		return nil, errors.Join(fmt.Errorf("write shard %s: %w", final, err), w.abort())
+	w := &shardWriter{final: final, f: f, bw: bufio.NewWriterSize(f, 256<<10), raw: rawShards.Get().(*[]byte)}
+	if err := w.write(header, 0); err != nil {
+		return nil, errors.Join(err, w.abort())
 	}
 	return w, nil
 }
 
 // write appends encoded CSV rows.
 func (w *shardWriter) write(p []byte, rows int) error {
+	if w.zw == nil && len(*w.raw)+len(p) <= smallShard {
+		*w.raw = append(*w.raw, p...)
+		w.rows += rows
+		return nil
+	}
+	if err := w.compress(); err != nil {
+		return err
+	}
 	if _, err := w.zw.Write(p); err != nil {
 		return fmt.Errorf("write shard %s: %w", w.final, err)
 	}
@@ -45,12 +66,40 @@ func (w *shardWriter) write(p []byte, rows int) error {
 	return nil
 }
 
+// compress takes an encoder for the shard, when it has none, and hands it
+// the bytes held so far.
+func (w *shardWriter) compress() error {
+	if w.zw != nil {
+		return nil
+	}
+	w.zw = getEncoder(&encoderPool, w.bw)
+	_, err := w.zw.Write(*w.raw)
+	w.dropRaw()
+	if err != nil {
+		return fmt.Errorf("write shard %s: %w", w.final, err)
+	}
+	return nil
+}
+
+func (w *shardWriter) dropRaw() {
+	if w.raw != nil {
+		*w.raw = (*w.raw)[:0]
+		rawShards.Put(w.raw)
+		w.raw = nil
+	}
+}
+
 // commit finishes the zstd frame, syncs, and renames the shard into place.
 // It returns the shard's size in bytes.
 func (w *shardWriter) commit() (int64, error) {
-	err := w.zw.Close()
-	putEncoder(&encoderPool, w.zw)
-	w.zw = nil
+	err := w.compress()
+	if err == nil {
+		err = w.zw.Close()
+	}
+	if w.zw != nil {
+		putEncoder(&encoderPool, w.zw)
+		w.zw = nil
+	}
 	if err == nil {
 		err = w.bw.Flush()
 	}
@@ -79,6 +128,7 @@ func (w *shardWriter) commit() (int64, error) {
 
 // abort drops the shard.
 func (w *shardWriter) abort() error {
+	w.dropRaw()
 	if w.zw != nil {
 		_ = w.zw.Close()
 		putEncoder(&encoderPool, w.zw)

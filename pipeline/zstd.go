@@ -3,6 +3,7 @@ package pipeline
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -10,7 +11,7 @@ import (
 // Encoders and decoders hold goroutines and buffers; they are pooled and always
 // returned (closed state is never handed out).
 var (
-	encoderPool = sync.Pool{New: func() any { return newEncoder(true) }}
+	encoderPool = sync.Pool{New: func() any { encodersMade.Add(1); return newEncoder(true) }}
 	decoderPool = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(1),
@@ -22,6 +23,9 @@ var (
 		return d
 	}}
 )
+
+// encodersMade counts the manifest encoders made (for the tests).
+var encodersMade atomic.Int64
 
 func newEncoder(crc bool) *zstd.Encoder { return newEncoderWindow(crc, 1<<20) }
 
