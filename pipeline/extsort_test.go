@@ -265,21 +265,7 @@ func TestSorterSizeHintMakesTheIndexOnce(t *testing.T) {
 	for i := range in {
 		in[i] = []string{fmt.Sprintf("proj-%07d", rng.IntN(1e7)), "Name", fmt.Sprint(i)}
 	}
-	sortAll := func(hint int, memory int64) (allocs float64, out [][]string) {
-		allocs = testing.AllocsPerRun(3, func() {
-			s := NewSorter(t.TempDir(), memory, 3, 0)
-			if hint >= 0 {
-				s.WithSizeHint(hint)
-			}
-			for _, r := range in {
-				if err := s.Add(r); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-		})
+	fill := func(hint int, memory int64) *Sorter {
 		s := NewSorter(t.TempDir(), memory, 3, 0)
 		if hint >= 0 {
 			s.WithSizeHint(hint)
@@ -289,7 +275,15 @@ func TestSorterSizeHintMakesTheIndexOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rr, err := s.Sort()
+		return s
+	}
+	sortAll := func(hint int, memory int64) (allocs float64, out [][]string) {
+		allocs = testing.AllocsPerRun(3, func() {
+			if err := fill(hint, memory).Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		rr, err := fill(hint, memory).Sort()
 		if err != nil {
 			t.Fatal(err)
 		}
