@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,7 +26,7 @@ func shardName(n int) string { return fmt.Sprintf("%06d.csv.zst", n) }
 type shardWriter struct {
 	final string
 	f     *os.File
-	bw    *bufio.Writer
+	bw    *bufio.Writer // between a streaming encoder and f; nil for a shard compressed whole
 	zw    *zstd.Encoder // nil while the shard is held in raw
 	raw   *[]byte       // the shard's bytes until it passes smallShard
 	rows  int
@@ -42,7 +43,7 @@ func createShard(dir string, n int, header []byte) (*shardWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create shard: %w", err)
 	}
-	w := &shardWriter{final: final, f: f, bw: bufio.NewWriterSize(f, 256<<10), raw: rawShards.Get().(*[]byte)}
+	w := &shardWriter{final: final, f: f, raw: rawShards.Get().(*[]byte)}
 	if err := w.write(header, 0); err != nil {
 		return nil, errors.Join(err, w.abort())
 	}
@@ -56,7 +57,7 @@ func (w *shardWriter) write(p []byte, rows int) error {
 		w.rows += rows
 		return nil
 	}
-	if err := w.compress(); err != nil {
+	if err := w.compress(false); err != nil {
 		return err
 	}
 	if _, err := w.zw.Write(p); err != nil {
@@ -67,12 +68,19 @@ func (w *shardWriter) write(p []byte, rows int) error {
 }
 
 // compress takes an encoder for the shard, when it has none, and hands it
-// the bytes held so far.
-func (w *shardWriter) compress() error {
+// the bytes held so far. A shard that passes smallShard streams through a
+// buffer; one compressed whole at its commit (whole) is one block, written
+// to the file at once, with no buffer (256 KiB a shard before).
+func (w *shardWriter) compress(whole bool) error {
 	if w.zw != nil {
 		return nil
 	}
-	w.zw = getEncoder(&encoderPool, w.bw)
+	var out io.Writer = w.f
+	if !whole {
+		w.bw = bufio.NewWriterSize(w.f, 256<<10)
+		out = w.bw
+	}
+	w.zw = getEncoder(&encoderPool, out)
 	_, err := w.zw.Write(*w.raw)
 	w.dropRaw()
 	if err != nil {
@@ -92,7 +100,7 @@ func (w *shardWriter) dropRaw() {
 // commit finishes the zstd frame, syncs, and renames the shard into place.
 // It returns the shard's size in bytes.
 func (w *shardWriter) commit() (int64, error) {
-	err := w.compress()
+	err := w.compress(true)
 	if err == nil {
 		err = w.zw.Close()
 	}
@@ -100,7 +108,7 @@ func (w *shardWriter) commit() (int64, error) {
 		putEncoder(&encoderPool, w.zw)
 		w.zw = nil
 	}
-	if err == nil {
+	if err == nil && w.bw != nil {
 		err = w.bw.Flush()
 	}
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -18,6 +19,10 @@ func TestSmallShardsShareOneEncoder(t *testing.T) {
 	dir := t.TempDir()
 	runtime.GC()
 	runtime.GC() // the pool's encoders are dropped: each one taken below is made
+	// and no collection drops them while the test writes; one P, for a
+	// pool hands an encoder back only to the P that put it
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	before := encodersMade.Load()
 	rows := []int{200, 300, 150, 4000} // the last is past smallShard
 	var ws []*shardWriter
@@ -76,6 +81,37 @@ func TestSmallShardsShareOneEncoder(t *testing.T) {
 		if !bytes.Equal(got, one.Bytes()) {
 			t.Errorf("shard %d: %d bytes, not what one encoder makes of its %d bytes (%d)", i+1, len(got), len(want[i]), one.Len())
 		}
+	}
+	// a small shard, written and committed, allocates a few KiB: no
+	// buffer of its own (it held a 256 KiB one), its raw bytes pooled
+	lines := make([][]byte, 500)
+	for r := range lines {
+		lines[r] = []byte(fmt.Sprintf("web/packages/%d.tar.gz,%d\n", r, r))
+	}
+	small := func(n int) uint64 {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		w, err := createShard(dir, n, []byte("path,size\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			if err := w.write(l, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := w.commit(); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc
+	}
+	least := small(10) // the pools warm; the least of five (a collection empties the pools)
+	for n := 11; n < 15; n++ {
+		least = min(least, small(n))
+	}
+	if least > 64<<10 {
+		t.Errorf("a small shard allocated %d bytes, want a few KiB", least)
 	}
 	// a dropped shard gives its bytes back and leaves no file
 	w, err := createShard(dir, 9, []byte("h\n"))
