@@ -347,6 +347,9 @@ func (s *Stage) Rows(i int) int64 {
 
 // Write adds a row to manifest i (the index in OpenStage's specs) within the current unit.
 func (s *Stage) Write(i int, row ...string) error {
+	if s.closed {
+		return s.errClosed()
+	}
 	p := s.parts[i]
 	if len(row) != len(p.spec.Columns) {
 		return fmt.Errorf("stage %s: %s row has %d fields, want %d", s.name, p.spec.Name, len(row), len(p.spec.Columns))

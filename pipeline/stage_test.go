@@ -678,8 +678,8 @@ func TestClosedStageKeepsNoShardList(t *testing.T) {
 		t.Errorf("closed stage: rows %d cursor %q, want %d %q", st.Rows(0), st.Cursor(), rows, cursor)
 	}
 	d, _ := unitRows(20)
-	if err := st.Write(0, d[0]...); err != nil {
-		t.Fatal(err) // buffered only
+	if err := st.Write(0, d[0]...); err == nil {
+		t.Error("Write after Close: no error")
 	}
 	if err := st.EndUnit(unitCursor(20)); err == nil {
 		t.Error("EndUnit after Close: no error")

@@ -156,7 +156,10 @@ func leanParser(ctx context.Context, cli *CLI, args []string, opts ...kong.Optio
 		}
 		return parser
 	}
-	f, _ := reflect.TypeFor[CLI]().FieldByName(field)
+	f, ok := reflect.TypeFor[CLI]().FieldByName(field)
+	if !ok {
+		return nil // a command renamed and not here: the whole parser parses it
+	}
 	cmd := reflect.ValueOf(cli).Elem().FieldByIndex(f.Index).Addr().Interface()
 	name := f.Tag.Get("name")
 	if name == "" {

@@ -77,7 +77,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		duration.with(t.stage).set(t.took.Seconds())
 	}
 	rows := gauge("bandercheck_manifest_rows", "Rows in each manifest of the state directory.", "manifest")
-	bytes := gauge("bandercheck_manifest_bytes", "Compressed bytes of each manifest's shards.", "manifest")
+	manifestBytes := gauge("bandercheck_manifest_bytes", "Compressed bytes of each manifest's shards.", "manifest")
 	done := gauge("bandercheck_manifest_done", "1 when the stage writing the manifest has finished, 0 while it is under way.", "manifest")
 	for _, m := range pipeline.ManifestNames {
 		sf, err := g.StateDir().StageFile(m)
@@ -89,7 +89,7 @@ func (g *Env) writeMetrics(command string, exitCode int) error {
 		for _, sh := range sf.Shards {
 			b += sh.Bytes
 		}
-		bytes.with(m).set(float64(b))
+		manifestBytes.with(m).set(float64(b))
 		done.with(m).set(boolValue(sf.State == pipeline.StateDone))
 	}
 	if sum, err := g.StateDir().PlanSummary(); err == nil && sum.Join != nil {

@@ -85,7 +85,9 @@ func TestMetricsFileAsClientGolangWritesIt(t *testing.T) {
 func TestMetricsFileModeAndReplace(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "elsewhere")
-	os.WriteFile(target, []byte("keep me\n"), 0o600)
+	if err := os.WriteFile(target, []byte("keep me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "bandercheck.prom")
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
@@ -125,9 +127,11 @@ func TestWriteMetricsAsRegistryWould(t *testing.T) {
 	}
 	dir := t.TempDir()
 	f.env.MetricsFile = filepath.Join(dir, "bandercheck.prom")
-	os.WriteFile(f.env.MetricsFile, []byte("# TYPE bandercheck_last_success_timestamp_seconds gauge\n"+
+	if err := os.WriteFile(f.env.MetricsFile, []byte("# TYPE bandercheck_last_success_timestamp_seconds gauge\n"+
 		"bandercheck_last_success_timestamp_seconds{command=\"scan\"} 1.7e+09\n"+
-		"bandercheck_last_success_timestamp_seconds{command=\"apply\"} 1.6e+09\n"), 0o644)
+		"bandercheck_last_success_timestamp_seconds{command=\"apply\"} 1.6e+09\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	f.env.RecordMetadata(ScanMetadataResult{Scanned: true, Reused: 3, Read: 2, Documents: 2})
 	f.env.StageFinished("scan storage", 1500*time.Millisecond)
 	f.env.StageFinished("plan", 20*time.Millisecond)
@@ -149,8 +153,16 @@ func TestWriteMetricsAsRegistryWould(t *testing.T) {
 			t.Errorf("the metrics file lacks %s:\n%s", want, ours)
 		}
 	}
-	if n := len(fams["bandercheck_last_success_timestamp_seconds"].GetMetric()); n != 2 {
-		t.Errorf("%d last successes, want scan's and apply's carried over", n)
+	carried := map[string]float64{}
+	for _, m := range fams["bandercheck_last_success_timestamp_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "command" {
+				carried[l.GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if len(carried) != 2 || carried["scan"] != 1.7e9 || carried["apply"] != 1.6e9 {
+		t.Errorf("last successes %v, want scan's 1.7e+09 and apply's 1.6e+09 carried over", carried)
 	}
 	reg := prometheus.NewRegistry()
 	for _, fam := range fams {
