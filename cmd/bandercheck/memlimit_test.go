@@ -29,13 +29,7 @@ import (
 func TestScanMetadataHoldsItsMemory(t *testing.T) {
 	t.Parallel()
 	_, env := startSynth(t, synth.Config{Seed: 7, Projects: 3000})
-	bin := testutil.Binary(t, "./cmd/bandercheck")
-	dir := t.TempDir()
-	state := filepath.Join(dir, "st")
-	conf := filepath.Join(dir, "b.conf")
-	if err := os.WriteFile(conf, []byte("[mirror]\njson = true\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bin, dir, state, conf := profiledRunFiles(t)
 	const memory = 128 << 20
 	for _, c := range []struct {
 		name  string
@@ -92,4 +86,17 @@ func heldAtMost(t *testing.T, path string) int64 {
 		t.Fatal(fmt.Sprintf("%s: no total or released memory class:\n%s", path, b))
 	}
 	return total - released
+}
+
+// profiledRunFiles are a memory test's binary, its folder, a state folder
+// in it and a config with json = true (the synthetic mirror's documents).
+func profiledRunFiles(t *testing.T) (bin, dir, state, conf string) {
+	t.Helper()
+	bin = testutil.Binary(t, "./cmd/bandercheck")
+	dir = t.TempDir()
+	state, conf = filepath.Join(dir, "st"), filepath.Join(dir, "b.conf")
+	if err := os.WriteFile(conf, []byte("[mirror]\njson = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bin, dir, state, conf
 }

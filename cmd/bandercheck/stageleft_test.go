@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bandercheck/bandercheck/internal/synth"
-	"github.com/bandercheck/bandercheck/internal/testutil"
 )
 
 // TestRunHoldsNothingOfScanStorage: in run, what scan storage wrote is not
@@ -33,13 +32,7 @@ import (
 func TestRunHoldsNothingOfScanStorage(t *testing.T) {
 	t.Parallel()
 	srv, env := startSynth(t, synth.Config{Seed: 11, Projects: 300})
-	bin := testutil.Binary(t, "./cmd/bandercheck")
-	dir := t.TempDir()
-	state := filepath.Join(dir, "st")
-	conf := filepath.Join(dir, "b.conf")
-	if err := os.WriteFile(conf, []byte("[mirror]\njson = true\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bin, dir, state, conf := profiledRunFiles(t)
 	prof := filepath.Join(dir, "mem.prof")
 	cmd := exec.Command(bin, "--config", conf, "--mirror", "s3://mirror/root", "--state", state,
 		"run", "--dry-run", "--hash=etag", "--grace", "0s", "--max-remove-projects", "100%", "--upstream", srv.UpstreamURL)
