@@ -28,8 +28,12 @@ func (b *bigFolders) Children(ctx context.Context, prefix string) ([]string, []s
 
 func (b *bigFolders) List(ctx context.Context, prefix, after string, fn func(store.Object) error) error {
 	for i := range b.perFolder {
+		k := fmt.Sprintf("%s%07d.whl", prefix, i)
+		if k <= after {
+			continue // a listing starts after its start key, as S3's StartAfter does
+		}
 		b.listed.Add(1)
-		if err := fn(store.Object{Key: fmt.Sprintf("%s%07d.whl", prefix, i), Size: 1}); err != nil {
+		if err := fn(store.Object{Key: k, Size: 1}); err != nil {
 			return err
 		}
 	}
