@@ -33,7 +33,9 @@ func fastList(o *s3.Options) {
 	})
 }
 
-// pageListed, in tests, sees each page parseListPage decodes.
+// pageListed, in tests, sees each page parseListPage decodes. It is read by
+// the SDK's goroutines without a lock, so a test sets and resets it only
+// while no listing runs (and is not parallel).
 var pageListed func(*s3.ListObjectsV2Output)
 
 // listFallbacks counts the pages parseListPage left to the SDK's decoder.
