@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -287,37 +288,49 @@ func (s *Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
 // List implements Store.
 func (s *Store) List(ctx context.Context, prefix, startAfter string, fn func(store.Object) error) error {
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
-	if startAfter > prefix {
-		in.StartAfter = aws.String(s.prefix + startAfter)
-	}
-	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	pages := s.listPages(prefix, startAfter)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx, fastList)
 		if err != nil {
-			return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+			return s.listErr(prefix, err)
 		}
 		for _, o := range page.Contents {
-			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
-			if strings.HasSuffix(key, "/") {
-				continue // a folder marker, not a file
-			}
-			if err := fn(store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
-				return err
+			if obj, ok := s.object(o); ok {
+				if err := fn(obj); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// ListBatches implements store.BatchLister: each page's objects in a
-// slice of their own, the page let go before fn runs.
-func (s *Store) ListBatches(ctx context.Context, prefix, startAfter string, fn func([]store.Object) error) error {
+// listPages is the paginator of a listing of prefix from after startAfter.
+func (s *Store) listPages(prefix, startAfter string) *s3.ListObjectsV2Paginator {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
 	if startAfter > prefix {
 		in.StartAfter = aws.String(s.prefix + startAfter)
 	}
-	pages := s3.NewListObjectsV2Paginator(s.client, in)
+	return s3.NewListObjectsV2Paginator(s.client, in)
+}
+
+func (s *Store) listErr(prefix string, err error) error {
+	return fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+}
+
+// object is a listed object as a store.Object, false for a folder marker.
+func (s *Store) object(o types.Object) (store.Object, bool) {
+	key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+	if strings.HasSuffix(key, "/") {
+		return store.Object{}, false // a folder marker, not a file
+	}
+	return store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}, true
+}
+
+// ListBatches implements store.BatchLister: each page's objects in a
+// slice of their own, the page let go before fn runs.
+func (s *Store) ListBatches(ctx context.Context, prefix, startAfter string, fn func([]store.Object) error) error {
+	pages := s.listPages(prefix, startAfter)
 	for pages.HasMorePages() {
 		batch, err := s.nextBatch(ctx, pages, prefix)
 		if err != nil {
@@ -337,15 +350,13 @@ func (s *Store) ListBatches(ctx context.Context, prefix, startAfter string, fn f
 func (s *Store) nextBatch(ctx context.Context, pages *s3.ListObjectsV2Paginator, prefix string) ([]store.Object, error) {
 	page, err := pages.NextPage(ctx, fastList)
 	if err != nil {
-		return nil, fmt.Errorf("list s3://%s/%s%s: %w", s.bucket, s.prefix, prefix, err)
+		return nil, s.listErr(prefix, err)
 	}
 	batch := make([]store.Object, 0, len(page.Contents))
 	for _, o := range page.Contents {
-		key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
-		if strings.HasSuffix(key, "/") {
-			continue // a folder marker, not a file
+		if obj, ok := s.object(o); ok {
+			batch = append(batch, obj)
 		}
-		batch = append(batch, store.Object{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)})
 	}
 	return batch, nil
 }
